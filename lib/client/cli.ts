@@ -1,0 +1,112 @@
+import { homedir } from 'node:os'
+import path from 'node:path'
+import { appendFileSync, readFileSync } from 'node:fs'
+import readline from 'node:readline'
+import { parseAddress } from '../options.js'
+import { splitInlineArgs } from '../protocol/inline.js'
+import { RespError, type RespValue } from '../protocol/reply-parser.js'
+import { formatReply } from './format.js'
+import { RespClient } from './resp-client.js'
+
+/** keystone-cli's exit codes (CONTRACT §Programs). */
+export const EXIT = { reply: 0, errorReply: 1, unusable: 2 } as const
+
+export interface CliIo {
+  out: (text: string) => void
+  err: (text: string) => void
+}
+
+const HISTORY_FILE = path.join(homedir(), '.keystone_cli_history')
+const HISTORY_MAX = 1000
+
+/** Connects and authenticates; an exit code instead when that fails. */
+async function open (address: string, password: string | undefined, io: CliIo): Promise<RespClient | number> {
+  let target
+  try {
+    target = parseAddress(address)
+  } catch (err) {
+    io.err(`keystone-cli: ${(err as Error).message}\n`)
+    return EXIT.unusable
+  }
+  let client: RespClient
+  try {
+    client = await RespClient.connect({ ...target, connectTimeoutMs: 5000 })
+  } catch (err) {
+    io.err(`Could not connect to Keystone at ${address}: ${(err as Error).message}\n`)
+    return EXIT.unusable
+  }
+  if (password !== undefined) {
+    const reply = await client.call(['AUTH', password]).catch((err: Error) => err)
+    if (reply instanceof Error) {
+      io.err(`keystone-cli: ${reply.message}\n`)
+      return EXIT.unusable
+    }
+    if (reply instanceof RespError) {
+      io.out(formatReply(reply) + '\n')
+      client.close()
+      return EXIT.errorReply
+    }
+  }
+  return client
+}
+
+/** One command, one reply printed; the exit code says which kind. */
+export async function runOnce (address: string, password: string | undefined, args: string[], io: CliIo): Promise<number> {
+  const client = await open(address, password, io)
+  if (typeof client === 'number') return client
+  try {
+    const reply = await client.call(args)
+    io.out(formatReply(reply) + '\n')
+    return reply instanceof RespError ? EXIT.errorReply : EXIT.reply
+  } catch (err) {
+    io.err(`keystone-cli: ${(err as Error).message}\n`)
+    return EXIT.unusable
+  } finally {
+    client.close()
+  }
+}
+
+function loadHistory (): string[] {
+  try {
+    return readFileSync(HISTORY_FILE, 'utf8').split('\n').filter(Boolean).slice(-HISTORY_MAX).reverse()
+  } catch {
+    return []
+  }
+}
+
+/** The interactive prompt: lines are split like inline commands (quotes and escapes work). */
+export async function runInteractive (address: string, password: string | undefined, io: CliIo): Promise<number> {
+  const client = await open(address, password, io)
+  if (typeof client === 'number') return client
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: `${address}> `,
+    history: loadHistory(),
+    historySize: HISTORY_MAX,
+    terminal: process.stdin.isTTY
+  })
+  rl.prompt()
+  for await (const line of rl) {
+    const bytes = Buffer.from(line, 'utf8')
+    const args = splitInlineArgs(bytes, 0, bytes.length)
+    if (args === null) {
+      io.out('Invalid argument(s)\n')
+    } else if (args.length > 0) {
+      const word = args[0]?.toString().toLowerCase()
+      if (word === 'quit' || word === 'exit') break
+      try { appendFileSync(HISTORY_FILE, line + '\n', { mode: 0o600 }) } catch { /* no history, no harm */ }
+      const reply: RespValue | Error = await client.call(args).catch((err: Error) => err)
+      if (reply instanceof Error) {
+        io.err(`keystone-cli: ${reply.message}\n`)
+        rl.close()
+        return EXIT.unusable
+      }
+      io.out(formatReply(reply) + '\n')
+    }
+    rl.prompt()
+  }
+  rl.close()
+  client.close()
+  return EXIT.reply
+}

@@ -1,0 +1,35 @@
+import { RespError, type RespValue } from '../protocol/reply-parser.js'
+
+// Replies printed as redis-cli prints them on a terminal (CONTRACT §Programs).
+
+/** A byte string quoted with escapes, as redis-cli shows values. */
+export function quoteBytes (value: Buffer): string {
+  let out = '"'
+  for (const c of value) {
+    if (c === 0x22) out += '\\"'
+    else if (c === 0x5c) out += '\\\\'
+    else if (c === 0x0a) out += '\\n'
+    else if (c === 0x0d) out += '\\r'
+    else if (c === 0x09) out += '\\t'
+    else if (c === 0x07) out += '\\a'
+    else if (c === 0x08) out += '\\b'
+    else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c)
+    else out += '\\x' + c.toString(16).padStart(2, '0')
+  }
+  return out + '"'
+}
+
+export function formatReply (value: RespValue, indent = ''): string {
+  if (value === null) return '(nil)'
+  if (value instanceof RespError) return `(error) ${value.message}`
+  if (typeof value === 'number') return `(integer) ${value}`
+  if (typeof value === 'string') return value
+  if (Buffer.isBuffer(value)) return quoteBytes(value)
+  if (value.length === 0) return '(empty array)'
+  const width = String(value.length).length
+  return value.map((item, i) => {
+    const label = `${String(i + 1).padStart(width)}) `
+    const pad = indent + ' '.repeat(label.length)
+    return (i === 0 ? '' : indent) + label + formatReply(item, pad)
+  }).join('\n')
+}

@@ -1,0 +1,105 @@
+import net from 'node:net'
+import { command } from '../protocol/reply.js'
+import { ReplyParser, RespError, type RespValue } from '../protocol/reply-parser.js'
+
+export interface ConnectOptions {
+  host: string
+  port: number
+  /** Local address to dial from (peer links originate from --host). */
+  localAddress?: string
+  /** Give up connecting after this many ms. Default 5000. */
+  connectTimeoutMs?: number
+}
+
+interface Waiter {
+  resolve: (value: RespValue) => void
+  reject: (err: Error) => void
+}
+
+/**
+ * A minimal pipelining RESP2 client: commands go out as RESP arrays, replies
+ * are matched to calls in order. Used by keystone-cli, peer links and tests.
+ */
+export class RespClient {
+  private readonly parser = new ReplyParser()
+  private readonly waiters: Waiter[] = []
+  private closedError: Error | null = null
+  onClose: ((err: Error) => void) | null = null
+
+  private constructor (readonly socket: net.Socket) {
+    socket.setNoDelay(true)
+    socket.on('data', chunk => this.receive(chunk))
+    socket.on('error', err => this.fail(err))
+    socket.on('close', () => this.fail(new Error('connection closed')))
+  }
+
+  static connect (options: ConnectOptions): Promise<RespClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress })
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new Error(`timed out connecting to ${options.host}:${options.port}`))
+      }, options.connectTimeoutMs ?? 5000)
+      socket.once('error', err => {
+        clearTimeout(timer)
+        reject(err)
+      })
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        socket.removeAllListeners('error')
+        resolve(new RespClient(socket))
+      })
+    })
+  }
+
+  get closed (): boolean {
+    return this.closedError !== null
+  }
+
+  /** Sends one command; resolves with its reply (an error reply is a RespError value, not a rejection). */
+  call (args: ReadonlyArray<Buffer | string>): Promise<RespValue> {
+    return this.send(command(args))
+  }
+
+  /** Sends pre-encoded request bytes expecting exactly one reply. */
+  send (bytes: string | Buffer): Promise<RespValue> {
+    if (this.closedError !== null) return Promise.reject(this.closedError)
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+      if (typeof bytes === 'string') this.socket.write(bytes, 'latin1')
+      else this.socket.write(bytes)
+    })
+  }
+
+  /** Like call, but an error reply rejects. */
+  async expect (args: ReadonlyArray<Buffer | string>): Promise<RespValue> {
+    const reply = await this.call(args)
+    if (reply instanceof RespError) throw new Error(reply.message)
+    return reply
+  }
+
+  close (): void {
+    this.socket.destroy()
+  }
+
+  private receive (chunk: Buffer): void {
+    this.parser.feed(chunk)
+    try {
+      for (;;) {
+        const reply = this.parser.next()
+        if (reply === undefined) return
+        this.waiters.shift()?.resolve(reply)
+      }
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+      this.socket.destroy()
+    }
+  }
+
+  private fail (err: Error): void {
+    if (this.closedError !== null) return
+    this.closedError = err
+    for (const w of this.waiters.splice(0)) w.reject(err)
+    this.onClose?.(err)
+  }
+}

@@ -1,0 +1,34 @@
+// Every error text a client can receive (PROTOCOL.md §Errors). A test checks
+// that each template here appears in PROTOCOL.md. `%s` marks a substitution.
+
+export const ERRORS = {
+  unknownCommand: "ERR unknown command '%s', with args beginning with: %s",
+  wrongArity: "ERR wrong number of arguments for '%s' command",
+  syntax: 'ERR syntax error',
+  notInteger: 'ERR value is not an integer or out of range',
+  invalidExpire: "ERR invalid expire time in '%s' command",
+  expireOptions: 'ERR NX and XX, GT or LT options at the same time are not compatible',
+  unsupportedOption: 'ERR Unsupported option %s',
+  gtLtTogether: 'ERR GT and LT options at the same time are not compatible',
+  invalidCursor: 'ERR invalid cursor',
+  unknownSubcommand: "ERR unknown subcommand '%s'. Try %s HELP.",
+  dbIndex: 'ERR DB index is out of range',
+  selectInvalid: 'ERR invalid DB index',
+  noAuth: 'NOAUTH Authentication required.',
+  wrongPass: 'WRONGPASS invalid username-password pair or user is disabled.',
+  authNotConfigured: 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+  protoVersion: 'ERR Protocol version is not an integer or out of range',
+  noProto: 'NOPROTO unsupported protocol version',
+  maxClients: 'ERR max number of clients reached',
+  protocol: 'ERR Protocol error: %s',
+  internal: 'ERR internal error, see the server log',
+  clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'
+} as const
+
+export type ErrorName = keyof typeof ERRORS
+
+/** The error text with its `%s` filled in order. */
+export function errorText (name: ErrorName, ...values: string[]): string {
+  let i = 0
+  return ERRORS[name].replace(/%s/g, () => values[i++] ?? '')
+}

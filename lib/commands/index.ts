@@ -1,0 +1,63 @@
+import { error, type Encoded } from '../protocol/reply.js'
+import { CommandError, text } from './args.js'
+import { connectionCommands } from './connection.js'
+import { ERRORS, errorText } from './errors.js'
+import { expiryCommands } from './expiry.js'
+import { keyspaceCommands } from './keyspace.js'
+import { commandCommand, serverCommands } from './server.js'
+import { stringCommands } from './strings.js'
+import type { CommandContext, CommandSpec, CommandTable } from './types.js'
+
+export type { CommandContext, CommandSpec, CommandTable, NodeContext, Session, ServerStats } from './types.js'
+
+/** The client commands of a single node; the cluster adds its own with `withCommands`. */
+export function clientCommands (): CommandTable {
+  return withCommands({
+    ...connectionCommands,
+    ...stringCommands,
+    ...expiryCommands,
+    ...keyspaceCommands,
+    ...serverCommands
+  })
+}
+
+/** A table with `extra` added, and COMMAND describing all of it. */
+export function withCommands (table: CommandTable, extra: CommandTable = {}): CommandTable {
+  const all: CommandTable = { ...table, ...extra }
+  all.command = { handler: commandCommand(all), arity: -1, summary: 'COMMAND [COUNT|LIST|INFO name ...|DOCS]: the command table' }
+  return all
+}
+
+function quoteArgs (args: Buffer[]): string {
+  return args.slice(1, 4).map(a => `'${text(a).slice(0, 128)}' `).join('')
+}
+
+/** The spec for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */
+export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): CommandSpec | string {
+  const name = text(args[0]).toLowerCase()
+  const spec = Object.hasOwn(table, name) ? table[name] : undefined
+  if (spec === undefined) return error(errorText('unknownCommand', text(args[0]).slice(0, 128), quoteArgs(args)))
+  if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
+    return error(errorText('wrongArity', name))
+  }
+  if (!ctx.session.authenticated && spec.noAuth !== true) return error(ERRORS.noAuth)
+  return spec
+}
+
+/** Runs a looked-up command; argument errors become error replies, never throws. */
+export function run (spec: CommandSpec, ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded> {
+  try {
+    const reply = spec.handler(ctx, args)
+    return typeof reply === 'string' || Buffer.isBuffer(reply) ? reply : reply.catch(failure(ctx))
+  } catch (err) {
+    return failure(ctx)(err)
+  }
+}
+
+function failure (ctx: CommandContext) {
+  return (err: unknown): Encoded => {
+    if (err instanceof CommandError) return error(err.message)
+    ctx.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    return error(ERRORS.internal)
+  }
+}

@@ -1,0 +1,90 @@
+import { bulkText, type Encoded } from '../protocol/reply.js'
+import { text } from './args.js'
+import type { CommandContext, NodeContext } from './types.js'
+
+// PROTOCOL.md §INFO: `# Section` headers, `field:value` lines, CRLF line ends, as Redis.
+
+type Section = (node: NodeContext) => Record<string, string | number>
+
+const SECTIONS: Record<string, Section> = {
+  server (node) {
+    const uptime = Math.floor((Date.now() - node.stats.startedAt) / 1000)
+    const { host, port } = node.address()
+    return {
+      // Clients read redis_version to pick features; we speak what Redis 7.0 speaks over RESP2.
+      redis_version: '7.0.0',
+      keystone_version: node.version,
+      redis_mode: 'standalone',
+      os: `${process.platform} ${process.arch}`,
+      process_id: process.pid,
+      node_version: process.version,
+      tcp_port: port,
+      bind: host,
+      uptime_in_seconds: uptime,
+      uptime_in_days: Math.floor(uptime / 86400)
+    }
+  },
+  clients (node) {
+    let clients = 0
+    for (const session of node.sessions()) if (!session.isPeer) clients++
+    return { connected_clients: clients, maxclients: node.options.maxclients }
+  },
+  memory () {
+    const m = process.memoryUsage()
+    return {
+      used_memory: m.heapUsed + m.external + m.arrayBuffers,
+      used_memory_human: `${((m.heapUsed + m.external + m.arrayBuffers) / 1048576).toFixed(2)}M`,
+      used_memory_rss: m.rss,
+      used_memory_heap: m.heapUsed,
+      used_memory_external: m.external + m.arrayBuffers
+    }
+  },
+  persistence () {
+    return { loading: 0 } // clients such as ioredis wait while this is 1
+  },
+  stats (node) {
+    const s = node.stats
+    return {
+      total_connections_received: s.connectionsReceived,
+      total_commands_processed: s.commandsProcessed,
+      instantaneous_ops_per_sec: s.opsPerSec(),
+      total_net_input_bytes: s.netInputBytes,
+      total_net_output_bytes: s.netOutputBytes,
+      rejected_connections: s.rejectedConnections,
+      expired_keys: node.store.stats.expiredKeys
+    }
+  },
+  keyspace (node): Record<string, string> {
+    const keys = node.store.size
+    return keys === 0 ? {} : { db0: `keys=${keys},expires=${node.store.keysWithExpiry},avg_ttl=0` }
+  }
+}
+
+const DEFAULT_ORDER = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace']
+
+function render (name: string, fields: Record<string, string | number>): string {
+  const title = name[0]?.toUpperCase() + name.slice(1)
+  return `# ${title}\r\n` + Object.entries(fields).map(([k, v]) => `${k}:${v}\r\n`).join('')
+}
+
+export function infoText (node: NodeContext, requested: string[]): string {
+  const extra = [...node.infoSections.keys()]
+  const all = [...DEFAULT_ORDER, ...extra]
+  const wanted = requested.length === 0 || requested.some(s => ['all', 'everything', 'default'].includes(s))
+    ? all
+    : requested
+  const parts: string[] = []
+  for (const name of wanted) {
+    const builtin = SECTIONS[name]
+    if (builtin !== undefined) parts.push(render(name, builtin(node)))
+    const custom = node.infoSections.get(name)
+    if (custom !== undefined) parts.push(custom())
+  }
+  return parts.join('\r\n')
+}
+
+/** INFO [section ...] — an unknown section gives an empty reply, as in Redis. */
+export function info (ctx: CommandContext, args: Buffer[]): Encoded {
+  const requested = args.slice(1).map(a => text(a).toLowerCase())
+  return bulkText(infoText(ctx.node, requested))
+}

@@ -1,0 +1,71 @@
+import { array, bulk, bulkArray, EMPTY_ARRAY, integer, simple, type Encoded } from '../protocol/reply.js'
+import { globMatchNoCase } from '../store/glob.js'
+import { CommandError, text, upper } from './args.js'
+import { errorText } from './errors.js'
+import { info } from './info.js'
+import type { CommandContext, CommandTable, NodeContext } from './types.js'
+
+// PROTOCOL.md §Server: INFO, CONFIG GET, COMMAND.
+
+/** What CONFIG GET knows: enough for redis-cli, redis-benchmark and client libraries. */
+function configValues (node: NodeContext): Record<string, string> {
+  const o = node.options
+  const { host, port } = node.address()
+  return {
+    bind: host,
+    port: String(port),
+    maxclients: String(o.maxclients),
+    timeout: String(o.timeout),
+    'tcp-keepalive': String(o.tcpKeepalive),
+    'proto-max-bulk-len': String(o.maxBulkLen),
+    'proto-inline-max-size': String(o.maxInlineLen),
+    'proto-max-multibulk-len': String(o.maxMultibulkLen),
+    requirepass: o.requirepass,
+    databases: '1',
+    save: '',
+    appendonly: 'no',
+    loglevel: o.loglevel
+  }
+}
+
+/** CONFIG GET pattern [pattern ...]: name/value pairs; unknown names give nothing. */
+function config (ctx: CommandContext, args: Buffer[]): Encoded {
+  const sub = upper(args[1])
+  if (sub === 'HELP') return array(['CONFIG GET <pattern> [<pattern> ...]'].map(simple))
+  if (sub !== 'GET') throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'CONFIG'))
+  if (args.length < 3) throw new CommandError(errorText('wrongArity', 'config|get'))
+  const values = configValues(ctx.node)
+  const out: string[] = []
+  for (const [name, value] of Object.entries(values)) {
+    if (args.slice(2).some(p => globMatchNoCase(text(p), name))) out.push(name, value)
+  }
+  return bulkArray(out)
+}
+
+/** COMMAND [COUNT | INFO name... | DOCS | LIST]: what redis-cli and client libraries ask. */
+export function commandCommand (table: CommandTable) {
+  const describe = (name: string): Encoded => {
+    const spec = table[name]
+    if (spec === undefined) return bulk(null)
+    const flags = [spec.write === true ? 'write' : 'readonly', ...(spec.noAuth === true ? ['no-auth'] : [])]
+    const [first, last, step] = spec.keys ?? [0, 0, 0]
+    return array([bulk(name), integer(spec.arity), array(flags.map(simple)), integer(first), integer(last), integer(step)])
+  }
+  return (_ctx: CommandContext, args: Buffer[]): Encoded => {
+    const sub = args.length > 1 ? upper(args[1]) : ''
+    const names = Object.keys(table)
+    switch (sub) {
+      case '': return array(names.map(describe))
+      case 'COUNT': return integer(names.length)
+      case 'LIST': return bulkArray(names)
+      case 'INFO': return array(args.slice(2).map(a => describe(text(a).toLowerCase())))
+      case 'DOCS': return EMPTY_ARRAY
+      default: throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'COMMAND'))
+    }
+  }
+}
+
+export const serverCommands: CommandTable = {
+  info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace, replication' },
+  config: { handler: config, arity: -2, summary: 'CONFIG GET pattern [pattern ...]: matching option names and values' }
+}

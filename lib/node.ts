@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { clientCommands, type CommandTable, type NodeContext, type Session } from './commands/index.js'
+import { createLogger, type Logger } from './log.js'
+import { DEFAULTS, type NodeOptions } from './options.js'
+import { Server } from './server/server.js'
+import { createStats } from './server/stats.js'
+import { HybridClock } from './store/clock.js'
+import { Store } from './store/store.js'
+
+/** Active expiry runs this often, and again at once while over a quarter of the sample had expired. */
+const EXPIRY_EVERY_MS = 100
+const EXPIRY_SAMPLE = 200
+const EXPIRY_MAX_ROUNDS = 16
+
+function packageVersion (): string {
+  try {
+    const file = path.join(__dirname, '..', '..', 'package.json')
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+  } catch {
+    return '0.0.0'
+  }
+}
+
+export interface NodeDependencies {
+  log?: Logger
+  clock?: HybridClock
+  nodeId?: string
+}
+
+/**
+ * One Keystone node: the store, the server in front of it, background work.
+ * `start()` listens; `close()` stops everything it started.
+ */
+export class KeystoneNode implements NodeContext {
+  readonly options: NodeOptions
+  readonly store: Store
+  readonly log: Logger
+  readonly stats = createStats()
+  readonly version = packageVersion()
+  readonly infoSections = new Map<string, () => string>()
+  readonly server: Server
+  readonly table: CommandTable
+  private expiryTimer: NodeJS.Timeout | null = null
+  private closing: Promise<void> | null = null
+
+  constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
+    this.options = { ...DEFAULTS, ...options }
+    this.log = deps.log ?? createLogger(this.options.loglevel)
+    const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
+    // A node that has never had a peer has no one to tell about a delete.
+    this.store = new Store({ nodeId, clock: deps.clock, keepTombstones: false })
+    this.table = clientCommands()
+    this.server = new Server(this, this.table)
+  }
+
+  get nodeId (): string {
+    return this.store.nodeId
+  }
+
+  address (): { host: string, port: number } {
+    return this.server.address()
+  }
+
+  sessions (): Iterable<Session> {
+    return this.server.sessions()
+  }
+
+  async start (): Promise<{ host: string, port: number }> {
+    const address = await this.server.listen()
+    this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
+    this.expiryTimer.unref()
+    return address
+  }
+
+  /** Stops accepting, flushes replies to every client, stops timers. Idempotent. */
+  close (): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
+      this.stats.close()
+      await this.server.close()
+    })()
+    return this.closing
+  }
+
+  private expireKeys (): void {
+    for (let round = 0; round < EXPIRY_MAX_ROUNDS; round++) {
+      if (this.store.expireSome(EXPIRY_SAMPLE) <= 0.25) break
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import type { Duplex } from 'node:stream'
+import { ProtocolError } from '../errors.js'
+import { lookup, run, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
+import { errorText } from '../commands/errors.js'
+import { concat, error, type Encoded } from '../protocol/reply.js'
+import { RequestParser, type ParserLimits } from '../protocol/request-parser.js'
+
+/** What a connection needs from the server that owns it. */
+export interface ConnectionHost {
+  readonly node: NodeContext
+  readonly table: CommandTable
+  /** Framing limits for a client that has (or has not) authenticated. */
+  limits: (authenticated: boolean) => ParserLimits
+  /** After a write command: resolves when the write is safe to acknowledge, or null if it already is. */
+  writeBarrier: () => Promise<void> | null
+  /** Called once when the connection is gone. */
+  closed: (connection: Connection) => void
+}
+
+interface Slot { reply: Encoded | null }
+
+/**
+ * One client: stream → parser → command table → store → reply encoder → the one
+ * write path (`flush`). Replies to a batch of pipelined commands go out in one
+ * write per read; a reply that waits (a replicated write) holds back the ones
+ * after it, so replies always come in request order.
+ */
+export class Connection implements CommandContext {
+  readonly session: Session
+  readonly node: NodeContext
+  private readonly parser: RequestParser
+  /** Replies ready to send, in order. */
+  private out: Encoded[] = []
+  private outBytes = 0
+  /** Replies still waiting, in order; while any waits, later replies queue here too. */
+  private waiting: Slot[] = []
+  private paused = false
+  private closing = false
+  private gone = false
+
+  constructor (private readonly host: ConnectionHost, private readonly stream: Duplex, session: Session) {
+    this.session = session
+    this.node = host.node
+    this.parser = new RequestParser(host.limits(session.authenticated))
+    stream.on('data', (chunk: Buffer) => this.receive(chunk))
+    stream.on('drain', () => this.resume())
+    stream.on('error', (err: Error) => this.node.log.debug(`client ${session.addr}: ${err.message}`))
+    stream.on('close', () => this.teardown())
+    stream.on('end', () => { if (!this.closing) this.close() })
+  }
+
+  /** Sends what is queued, then closes. Idempotent. */
+  close (): void {
+    this.closing = true
+    this.parser.release()
+    this.flush()
+  }
+
+  private receive (chunk: Buffer): void {
+    this.node.stats.netInputBytes += chunk.length
+    if (this.closing) return
+    this.parser.feed(chunk)
+    this.process()
+  }
+
+  private resume (): void {
+    if (!this.paused || this.gone) return
+    this.paused = false
+    this.stream.resume()
+    this.process()
+  }
+
+  /** Runs every complete command received, until one closes the connection or replies pile up. */
+  private process (): void {
+    const softLimit = this.node.options.clientOutputSoftLimit
+    while (!this.closing) {
+      if (this.outBytes + this.stream.writableLength > softLimit) {
+        // PROTOCOL.md §Back-pressure: stop reading a client that does not read its replies.
+        this.paused = true
+        this.stream.pause()
+        break
+      }
+      const request = this.parser.next()
+      if (request === null) break
+      if (request instanceof ProtocolError) {
+        this.node.log.debug(`client ${this.session.addr}: protocol error: ${request.message}`)
+        this.push(error(errorText('protocol', request.message)))
+        this.close()
+        return
+      }
+      this.execute(request)
+    }
+    this.flush()
+  }
+
+  private execute (args: Buffer[]): void {
+    const session = this.session
+    this.node.stats.commandsProcessed++
+    session.lastCommandAt = Date.now()
+    const spec = lookup(this.host.table, this, args)
+    if (typeof spec === 'string') {
+      this.push(spec)
+      return
+    }
+    session.lastCommand = (args[0] as Buffer).toString('latin1').toLowerCase()
+    const wasAuthenticated = session.authenticated
+    let reply = run(spec, this, args)
+    if (spec.write === true) {
+      const barrier = this.host.writeBarrier()
+      if (barrier !== null) reply = barrier.then(() => reply)
+    }
+    if (typeof reply === 'string' || Buffer.isBuffer(reply)) this.push(reply)
+    else this.wait(reply)
+    if (session.authenticated !== wasAuthenticated) this.parser.limits = this.host.limits(session.authenticated)
+    if (session.closeAfterReply) this.close()
+  }
+
+  private push (reply: Encoded): void {
+    if (this.waiting.length > 0) {
+      this.waiting.push({ reply })
+    } else {
+      this.out.push(reply)
+      this.outBytes += reply.length
+    }
+  }
+
+  private wait (reply: Promise<Encoded>): void {
+    const slot: Slot = { reply: null }
+    this.waiting.push(slot)
+    reply.then(
+      r => { slot.reply = r },
+      () => { slot.reply = error(errorText('internal')) }
+    ).finally(() => {
+      while (this.waiting.length > 0 && this.waiting[0]?.reply != null) {
+        const ready = (this.waiting.shift() as Slot).reply as Encoded
+        this.out.push(ready)
+        this.outBytes += ready.length
+      }
+      this.flush()
+      if (!this.closing && this.waiting.length === 0) this.process()
+    }).catch(err => this.node.log.error(`reply delivery failed: ${String(err)}`))
+  }
+
+  /** The one place replies are written to a client. */
+  private flush (): void {
+    if (this.gone) return
+    if (this.out.length > 0) {
+      const chunk = this.out.length === 1 ? this.out[0] as Encoded : concat(this.out)
+      this.out = []
+      this.outBytes = 0
+      this.node.stats.netOutputBytes += chunk.length
+      if (typeof chunk === 'string') this.stream.write(chunk, 'latin1')
+      else this.stream.write(chunk)
+      if (this.stream.writableLength > this.node.options.clientOutputHardLimit) {
+        this.node.log.warn(`client ${this.session.addr}: dropped, ${this.stream.writableLength} bytes of replies unread (client-output-hard-limit)`)
+        this.stream.destroy()
+        return
+      }
+    }
+    if (this.closing && this.waiting.length === 0) {
+      this.gone = true
+      this.stream.end(() => this.stream.destroy())
+    }
+  }
+
+  private teardown (): void {
+    this.gone = true
+    this.closing = true
+    this.parser.release()
+    this.host.closed(this)
+  }
+}

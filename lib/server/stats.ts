@@ -1,0 +1,34 @@
+import type { ServerStats } from '../commands/index.js'
+
+const SAMPLE_EVERY_MS = 100
+const SAMPLES = 16
+
+/** Counters for INFO stats, with ops/sec averaged over the last 1.6 s as Redis does. */
+export function createStats (): ServerStats & { close: () => void } {
+  const samples: number[] = []
+  let lastCount = 0
+  let lastAt = Date.now()
+  const stats = {
+    startedAt: Date.now(),
+    connectionsReceived: 0,
+    rejectedConnections: 0,
+    commandsProcessed: 0,
+    netInputBytes: 0,
+    netOutputBytes: 0,
+    opsPerSec (): number {
+      if (samples.length === 0) return 0
+      return Math.round(samples.reduce((a, b) => a + b, 0) / samples.length)
+    },
+    close (): void { clearInterval(timer) }
+  }
+  const timer = setInterval(() => {
+    const now = Date.now()
+    const rate = ((stats.commandsProcessed - lastCount) * 1000) / Math.max(1, now - lastAt)
+    lastCount = stats.commandsProcessed
+    lastAt = now
+    samples.push(rate)
+    if (samples.length > SAMPLES) samples.shift()
+  }, SAMPLE_EVERY_MS)
+  timer.unref()
+  return stats
+}

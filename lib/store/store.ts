@@ -1,0 +1,243 @@
+import { HybridClock } from './clock.js'
+import { compareVersions, isExpired, isLive, type Entry } from './entry.js'
+import { globMatch } from './glob.js'
+
+/** Number of key buckets. SCAN cursors are bucket indexes; later, digests are kept per bucket. */
+export const BUCKETS = 4096
+
+/** Called after every change to a key: `local` for writes made here, false for merged ones. */
+export type WriteListener = (key: string, entry: Entry, local: boolean) => void
+
+export interface StoreOptions {
+  /** This node's id: the tie-breaker in every version it writes. */
+  nodeId: string
+  /** The hybrid logical clock that stamps local writes. Default: one on Date.now. */
+  clock?: HybridClock
+  /**
+   * Keep tombstones for deleted and expired keys. A node that has never had a
+   * peer has no one to tell about a delete, so it may drop them. Default true.
+   */
+  keepTombstones?: boolean
+}
+
+export interface StoreStats {
+  expiredKeys: number
+}
+
+/** FNV-1a over the key's bytes (keys are latin1 strings: one char, one byte). */
+export function bucketOf (key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) & (BUCKETS - 1)
+}
+
+/**
+ * The data. The only code that changes keys: local writes get a new version
+ * from the clock; remote ones are merged by version (last writer wins).
+ */
+export class Store {
+  readonly nodeId: string
+  readonly clock: HybridClock
+  keepTombstones: boolean
+  readonly stats: StoreStats = { expiredKeys: 0 }
+
+  private readonly buckets: Array<Map<string, Entry> | undefined> = new Array(BUCKETS)
+  /** Entries holding a value (expired ones included until they are reclaimed). */
+  private valueCount = 0
+  private tombstoneCount = 0
+  /** Keys whose value has an expiry: what the active expiry cycle walks. */
+  private readonly expiring = new Set<string>()
+  private expiryCursor: Iterator<string> | null = null
+  private readonly listeners: WriteListener[] = []
+
+  constructor (options: StoreOptions) {
+    this.nodeId = options.nodeId
+    this.clock = options.clock ?? new HybridClock()
+    this.keepTombstones = options.keepTombstones ?? true
+  }
+
+  onWrite (listener: WriteListener): void {
+    this.listeners.push(listener)
+  }
+
+  now (): number {
+    return this.clock.physicalNow()
+  }
+
+  /** Keys holding a value (Redis's DBSIZE: expired keys not yet reclaimed count too). */
+  get size (): number {
+    return this.valueCount
+  }
+
+  get tombstones (): number {
+    return this.tombstoneCount
+  }
+
+  get keysWithExpiry (): number {
+    return this.expiring.size
+  }
+
+  /** The live entry for key, or undefined. Reclaims it if it has expired. */
+  get (key: string): Entry | undefined {
+    const entry = this.buckets[bucketOf(key)]?.get(key)
+    if (entry === undefined || entry.value === null) return undefined
+    if (isExpired(entry, this.now())) {
+      this.reclaim(key, entry)
+      return undefined
+    }
+    return entry
+  }
+
+  /** The entry as stored, tombstones and expired values included (for replication and tests). */
+  peek (key: string): Entry | undefined {
+    return this.buckets[bucketOf(key)]?.get(key)
+  }
+
+  /** A local write. The value is copied: callers may pass views into network buffers. */
+  set (key: string, value: Buffer, expiresAt = 0): Entry {
+    return this.writeLocal(key, Buffer.from(value), expiresAt)
+  }
+
+  /** A local delete: leaves a tombstone with a new version. True when a live key was removed. */
+  delete (key: string): boolean {
+    if (this.get(key) === undefined) return false
+    this.writeLocal(key, null, 0)
+    return true
+  }
+
+  /** Changes a live key's expiry (0 removes it); an expiry in the past deletes the key. */
+  setExpiry (key: string, expiresAt: number): boolean {
+    const entry = this.get(key)
+    if (entry === undefined) return false
+    if (expiresAt !== 0 && expiresAt <= this.now()) return this.delete(key)
+    this.writeLocal(key, entry.value, expiresAt)
+    return true
+  }
+
+  /** Deletes every live key; returns how many. */
+  flushAll (): number {
+    const now = this.now()
+    const live: string[] = []
+    this.forEachEntry((key, entry) => { if (isLive(entry, now)) live.push(key) })
+    for (const key of live) this.writeLocal(key, null, 0)
+    return live.length
+  }
+
+  /**
+   * Applies an entry written elsewhere if its version is newer than ours
+   * (PROTOCOL.md §Conflicts). Delivering the same entries in any order, any
+   * number of times, leaves the same store. Returns whether it was applied.
+   */
+  merge (key: string, incoming: Entry): boolean {
+    this.clock.observe(incoming)
+    const current = this.peek(key)
+    if (current !== undefined && compareVersions(incoming, current) <= 0) return false
+    const entry = { ...incoming, value: incoming.value === null ? null : Buffer.from(incoming.value) }
+    this.put(key, entry, current)
+    for (const listener of this.listeners) listener(key, entry, false)
+    return true
+  }
+
+  /** Live keys matching a glob pattern. */
+  keys (pattern: string): string[] {
+    const now = this.now()
+    const out: string[] = []
+    const all = pattern === '*'
+    this.forEachEntry((key, entry) => {
+      if (isLive(entry, now) && (all || globMatch(pattern, key))) out.push(key)
+    })
+    return out
+  }
+
+  /**
+   * One SCAN step (PROTOCOL.md §SCAN): walks whole buckets from `cursor` until
+   * at least `count` keys are found. Returns the next cursor (0 when done). A key
+   * present for the whole scan is returned at least once.
+   */
+  scan (cursor: number, count: number, pattern: string | null): { cursor: number, keys: string[] } {
+    const now = this.now()
+    const keys: string[] = []
+    let b = cursor
+    for (; b < BUCKETS && keys.length < count; b++) {
+      const bucket = this.buckets[b]
+      if (bucket === undefined) continue
+      for (const [key, entry] of bucket) {
+        if (isLive(entry, now) && (pattern === null || globMatch(pattern, key))) keys.push(key)
+      }
+    }
+    return { cursor: b >= BUCKETS ? 0 : b, keys }
+  }
+
+  /**
+   * Active expiry, as Redis samples: looks at up to `budget` keys with an expiry
+   * and reclaims the expired ones. Returns the fraction found expired, so the
+   * caller can run another round when many are.
+   */
+  expireSome (budget: number): number {
+    if (this.expiring.size === 0) return 0
+    const now = this.now()
+    let seen = 0
+    let expired = 0
+    this.expiryCursor ??= this.expiring.values()
+    while (seen < budget) {
+      const step = this.expiryCursor.next()
+      if (step.done === true) {
+        this.expiryCursor = null
+        break
+      }
+      seen++
+      const entry = this.peek(step.value)
+      if (entry !== undefined && isExpired(entry, now)) {
+        this.reclaim(step.value, entry)
+        expired++
+      }
+    }
+    return seen === 0 ? 0 : expired / seen
+  }
+
+  forEachEntry (fn: (key: string, entry: Entry) => void): void {
+    for (const bucket of this.buckets) {
+      if (bucket === undefined) continue
+      for (const [key, entry] of bucket) fn(key, entry)
+    }
+  }
+
+  private writeLocal (key: string, value: Buffer | null, expiresAt: number): Entry {
+    const ts = this.clock.tick()
+    const entry: Entry = { value, expiresAt, wall: ts.wall, logical: ts.logical, node: this.nodeId }
+    this.put(key, entry, this.peek(key))
+    for (const listener of this.listeners) listener(key, entry, true)
+    return entry
+  }
+
+  /** An expired value becomes a tombstone with the same version: every node does the same. */
+  private reclaim (key: string, entry: Entry): void {
+    this.stats.expiredKeys++
+    this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)
+  }
+
+  private put (key: string, entry: Entry, previous: Entry | undefined): void {
+    const b = bucketOf(key)
+    let bucket = this.buckets[b]
+    if (previous !== undefined) {
+      if (previous.value === null) this.tombstoneCount--
+      else this.valueCount--
+    }
+    if (entry.value === null && !this.keepTombstones) {
+      bucket?.delete(key)
+    } else {
+      if (bucket === undefined) {
+        bucket = new Map()
+        this.buckets[b] = bucket
+      }
+      bucket.set(key, entry)
+      if (entry.value === null) this.tombstoneCount++
+      else this.valueCount++
+    }
+    if (entry.value !== null && entry.expiresAt !== 0) this.expiring.add(key)
+    else if (previous !== undefined && previous.expiresAt !== 0) this.expiring.delete(key)
+  }
+}
