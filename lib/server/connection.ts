@@ -74,8 +74,10 @@ export class Connection implements CommandContext {
   private process (): void {
     const softLimit = this.node.options.clientOutputSoftLimit
     while (!this.closing) {
-      if (this.outBytes + this.stream.writableLength > softLimit) {
+      if (this.outBytes > softLimit) this.flush()
+      if (this.stream.writableLength > softLimit) {
         // PROTOCOL.md §Back-pressure: stop reading a client that does not read its replies.
+        // The socket holds more than its high-water mark, so 'drain' will come.
         this.paused = true
         this.stream.pause()
         break
