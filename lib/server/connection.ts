@@ -56,6 +56,11 @@ export class Connection implements CommandContext {
     this.flush()
   }
 
+  /** Drops the connection at once, replies or not. */
+  destroy (): void {
+    this.stream.destroy()
+  }
+
   private receive (chunk: Buffer): void {
     this.node.stats.netInputBytes += chunk.length
     if (this.closing) return

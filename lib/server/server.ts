@@ -90,10 +90,18 @@ export class Server implements ConnectionHost {
     return connection
   }
 
-  /** Stops accepting, sends every queued reply, closes every connection. Idempotent. */
-  close (): Promise<void> {
+  /**
+   * Stops accepting, sends every queued reply, closes every connection. A client
+   * that does not take its replies within `graceMs` is cut off. Idempotent.
+   */
+  close (graceMs = 5000): Promise<void> {
     this.closing ??= new Promise(resolve => {
-      this.tcp.close(() => resolve())
+      const force = setTimeout(() => { for (const c of this.connections) c.destroy() }, graceMs)
+      force.unref()
+      this.tcp.close(() => {
+        clearTimeout(force)
+        resolve()
+      })
       for (const c of this.connections) c.close()
     })
     return this.closing
