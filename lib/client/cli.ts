@@ -5,7 +5,7 @@ import readline from 'node:readline'
 import { parseAddress } from '../options.js'
 import { splitInlineArgs } from '../protocol/inline.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import { formatReply } from './format.js'
+import { formatFor, formatReply } from './format.js'
 import { RespClient } from './resp-client.js'
 
 /** keystone-cli's exit codes (CONTRACT §Programs). */
@@ -56,7 +56,7 @@ export async function runOnce (address: string, password: string | undefined, ar
   if (typeof client === 'number') return client
   try {
     const reply = await client.call(args)
-    io.out(formatReply(reply) + '\n')
+    io.out(formatFor(args, reply) + '\n')
     return reply instanceof RespError ? EXIT.errorReply : EXIT.reply
   } catch (err) {
     io.err(`keystone-cli: ${(err as Error).message}\n`)
@@ -86,7 +86,9 @@ export async function runInteractive (address: string, password: string | undefi
     historySize: HISTORY_MAX,
     terminal: process.stdin.isTTY
   })
-  rl.prompt()
+  // Commands piped in (not a terminal) run without prompts, as with redis-cli.
+  const interactive = process.stdin.isTTY
+  if (interactive) rl.prompt()
   for await (const line of rl) {
     const bytes = Buffer.from(line, 'utf8')
     const args = splitInlineArgs(bytes, 0, bytes.length)
@@ -102,9 +104,9 @@ export async function runInteractive (address: string, password: string | undefi
         rl.close()
         return EXIT.unusable
       }
-      io.out(formatReply(reply) + '\n')
+      io.out(formatFor(args.map(a => a.toString()), reply) + '\n')
     }
-    rl.prompt()
+    if (interactive) rl.prompt()
   }
   rl.close()
   client.close()

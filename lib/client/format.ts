@@ -33,3 +33,16 @@ export function formatReply (value: RespValue, indent = ''): string {
     return (i === 0 ? '' : indent) + label + formatReply(item, pad)
   }).join('\n')
 }
+
+/** Commands whose text reply redis-cli prints raw rather than quoted. */
+export function printsRaw (args: readonly string[]): boolean {
+  const name = (args[0] ?? '').toLowerCase()
+  const sub = (args[1] ?? '').toLowerCase()
+  return name === 'info' || (name === 'client' && (sub === 'list' || sub === 'info'))
+}
+
+/** A reply as keystone-cli prints it for this command. */
+export function formatFor (args: readonly string[], value: RespValue): string {
+  if (Buffer.isBuffer(value) && printsRaw(args)) return value.toString('utf8').replace(/\r\n/g, '\n').replace(/\n$/, '')
+  return formatReply(value)
+}

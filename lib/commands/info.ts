@@ -56,7 +56,7 @@ const SECTIONS: Record<string, Section> = {
   },
   keyspace (node): Record<string, string> {
     const keys = node.store.size
-    return keys === 0 ? {} : { db0: `keys=${keys},expires=${node.store.keysWithExpiry},avg_ttl=0` }
+    return keys === 0 ? {} : { db0: `keys=${keys},expires=${node.store.keysWithExpiry}` }
   }
 }
 
