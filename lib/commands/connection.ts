@@ -51,25 +51,35 @@ function auth (ctx: CommandContext, args: Buffer[]): Encoded {
 /** HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only, so 3 is refused. */
 function hello (ctx: CommandContext, args: Buffer[]): Encoded {
   if (args.length >= 2) {
-    const version = Number(text(args[1]))
-    if (!Number.isInteger(version)) throw new CommandError(ERRORS.protoVersion)
+    let version: number
+    try {
+      version = integerArg(args[1])
+    } catch {
+      throw new CommandError(ERRORS.protoVersion)
+    }
     if (version !== 2) return error(ERRORS.noProto)
   }
   let name: string | null = null
+  let credentials: [string, Buffer] | null = null
   for (let i = 2; i < args.length; i++) {
     const option = upper(args[i])
     if (option === 'AUTH' && i + 2 < args.length) {
-      const reply = authenticate(ctx, text(args[i + 1]), args[i + 2] as Buffer)
-      if (reply !== OK) return reply
+      credentials = [text(args[i + 1]), args[i + 2] as Buffer]
       i += 2
     } else if (option === 'SETNAME' && i + 1 < args.length) {
       name = text(args[++i])
+      checkName(name)
     } else {
       throw new CommandError(ERRORS.syntax)
     }
   }
+  // Everything is checked before AUTH takes effect: a refused HELLO changes nothing.
+  if (credentials !== null) {
+    const reply = authenticate(ctx, credentials[0], credentials[1])
+    if (reply !== OK) return reply
+  }
   if (!ctx.session.authenticated) return error(ERRORS.noAuth)
-  if (name !== null) setName(ctx.session, name)
+  if (name !== null) ctx.session.name = name
   return array([
     bulk('server'), bulk('keystone'),
     bulk('version'), bulk(ctx.node.version),
@@ -92,8 +102,12 @@ function select (_ctx: CommandContext, args: Buffer[]): Encoded {
   return OK
 }
 
-function setName (session: Session, name: string): void {
+function checkName (name: string): void {
   if (/[^\x21-\x7e]/.test(name)) throw new CommandError(ERRORS.clientName)
+}
+
+function setName (session: Session, name: string): void {
+  checkName(name)
   session.name = name
 }
 

@@ -31,12 +31,13 @@ const SECTIONS: Record<string, Section> = {
   },
   memory () {
     const m = process.memoryUsage()
+    const used = m.heapUsed + m.external // external includes the Buffers (arrayBuffers)
     return {
-      used_memory: m.heapUsed + m.external + m.arrayBuffers,
-      used_memory_human: `${((m.heapUsed + m.external + m.arrayBuffers) / 1048576).toFixed(2)}M`,
+      used_memory: used,
+      used_memory_human: `${(used / 1048576).toFixed(2)}M`,
       used_memory_rss: m.rss,
       used_memory_heap: m.heapUsed,
-      used_memory_external: m.external + m.arrayBuffers
+      used_memory_external: m.external
     }
   },
   persistence () {

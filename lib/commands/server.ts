@@ -60,12 +60,13 @@ export function commandCommand (table: CommandTable) {
       case 'LIST': return bulkArray(names)
       case 'INFO': return array(args.slice(2).map(a => describe(text(a).toLowerCase())))
       case 'DOCS': return EMPTY_ARRAY
+      case 'HELP': return array(['COMMAND', 'COMMAND COUNT', 'COMMAND LIST', 'COMMAND INFO <name> [<name> ...]', 'COMMAND DOCS'].map(simple))
       default: throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'COMMAND'))
     }
   }
 }
 
 export const serverCommands: CommandTable = {
-  info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace, replication' },
+  info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace' },
   config: { handler: config, arity: -2, summary: 'CONFIG GET pattern [pattern ...]: matching option names and values' }
 }

@@ -20,6 +20,12 @@ export interface ConnectionHost {
 interface Slot { reply: Encoded | null }
 
 /**
+ * Replies that may wait (on replication) before the connection stops reading:
+ * a client pipelining writes cannot make the server hold unbounded replies.
+ */
+const MAX_WAITING_REPLIES = 1024
+
+/**
  * One client: stream → parser → command table → store → reply encoder → the one
  * write path (`flush`). Replies to a batch of pipelined commands go out in one
  * write per read; a reply that waits (a replicated write) holds back the ones
@@ -80,9 +86,10 @@ export class Connection implements CommandContext {
     const softLimit = this.node.options.clientOutputSoftLimit
     while (!this.closing) {
       if (this.outBytes > softLimit) this.flush()
-      if (this.stream.writableLength > softLimit) {
+      if (this.stream.writableLength > softLimit || this.waiting.length >= MAX_WAITING_REPLIES) {
         // PROTOCOL.md §Back-pressure: stop reading a client that does not read its replies.
-        // The socket holds more than its high-water mark, so 'drain' will come.
+        // Either the socket holds more than its high-water mark, so 'drain' will
+        // come, or replies are waiting, and the last one to arrive resumes us.
         this.paused = true
         this.stream.pause()
         break
@@ -144,7 +151,10 @@ export class Connection implements CommandContext {
         this.outBytes += ready.length
       }
       this.flush()
-      if (!this.closing && this.waiting.length === 0) this.process()
+      if (this.waiting.length === 0) {
+        if (this.paused) this.resume()
+        else if (!this.closing) this.process()
+      }
     }).catch(err => this.node.log.error(`reply delivery failed: ${String(err)}`))
   }
 

@@ -117,11 +117,16 @@ export class Store {
     return true
   }
 
-  /** Deletes every live key; returns how many. */
+  /** Deletes every key (expired ones not yet reclaimed too); returns how many were live. */
   flushAll (): number {
     const now = this.now()
     const live: string[] = []
-    this.forEachEntry((key, entry) => { if (isLive(entry, now)) live.push(key) })
+    const expired: Array<[string, Entry]> = []
+    this.forEachEntry((key, entry) => {
+      if (isLive(entry, now)) live.push(key)
+      else if (entry.value !== null) expired.push([key, entry])
+    })
+    for (const [key, entry] of expired) this.reclaim(key, entry)
     for (const key of live) this.writeLocal(key, null, 0)
     return live.length
   }
