@@ -2,47 +2,57 @@
 // Keys are latin1 strings, so a pattern matches bytes.
 
 export function globMatch (pattern: string, text: string): boolean {
-  return matchFrom(pattern, 0, text, 0)
+  return match(pattern, text)
 }
 
 export function globMatchNoCase (pattern: string, text: string): boolean {
-  return matchFrom(pattern.toLowerCase(), 0, text.toLowerCase(), 0)
+  return match(pattern.toLowerCase(), text.toLowerCase())
 }
 
-function matchFrom (p: string, pi: number, s: string, si: number): boolean {
-  while (pi < p.length) {
-    const c = p[pi] as string
-    switch (c) {
-      case '*': {
-        while (p[pi + 1] === '*') pi++
-        if (pi + 1 === p.length) return true
-        for (let k = si; k <= s.length; k++) {
-          if (matchFrom(p, pi + 1, s, k)) return true
-        }
-        return false
+/**
+ * Every token but `*` matches exactly one character, so on a mismatch it is enough
+ * to let the most recent `*` absorb one more character: no recursion, and
+ * O(pattern × text) time. (A recursive matcher takes exponential time on
+ * `a*a*a*...b`, the hole Redis closed in CVE-2022-36021; here a client could
+ * stall the server with one KEYS.)
+ */
+function match (p: string, s: string): boolean {
+  let pi = 0
+  let si = 0
+  let starP = -1 // pattern index just after the last `*` seen
+  let starS = 0 // where the text that `*` absorbs currently ends
+  while (si < s.length) {
+    if (pi < p.length) {
+      if (p[pi] === '*') {
+        starP = ++pi
+        starS = si
+        continue
       }
-      case '?':
-        if (si >= s.length) return false
+      const next = matchOne(p, pi, s[si] as string)
+      if (next >= 0) {
+        pi = next
         si++
-        pi++
-        break
-      case '[': {
-        if (si >= s.length) return false
-        const r = matchClass(p, pi + 1, s[si] as string)
-        if (!r.matched) return false
-        pi = r.next
-        si++
-        break
-      }
-      default: {
-        if (c === '\\' && pi + 1 < p.length) pi++ // an escaped character matches itself
-        if (s[si] !== p[pi]) return false
-        si++
-        pi++
+        continue
       }
     }
+    if (starP < 0) return false
+    pi = starP
+    si = ++starS
   }
-  return si === s.length
+  while (p[pi] === '*') pi++
+  return pi === p.length
+}
+
+/** Matches ch against the token at p[pi]; returns the index after the token, or -1. */
+function matchOne (p: string, pi: number, ch: string): number {
+  const c = p[pi]
+  if (c === '?') return pi + 1
+  if (c === '[') {
+    const r = matchClass(p, pi + 1, ch)
+    return r.matched ? r.next : -1
+  }
+  if (c === '\\' && pi + 1 < p.length) pi++ // an escaped character matches itself
+  return p[pi] === ch ? pi + 1 : -1
 }
 
 function matchClass (p: string, pi: number, ch: string): { matched: boolean, next: number } {
