@@ -128,9 +128,10 @@ export class RequestParser {
     this.need = 1
     if (this.pos >= this.buf.length) return this.wait(1)
     if (this.buf[this.pos] !== STAR) return this.readInline()
-    const line = this.readHeaderLine('multibulk count')
-    if (line === null || line instanceof ProtocolError) return line
-    const count = parseInteger(this.buf, line.start, line.end)
+    const start = this.pos
+    const end = this.readHeaderLine('multibulk count')
+    if (end === null || end instanceof ProtocolError) return end
+    const count = parseInteger(this.buf, start + 1, end)
     if (count === null || count > this.limits.multibulkMax) return new ProtocolError('invalid multibulk length')
     if (count <= 0) return [] // `*0` and `*-1` are ignored, as Redis does
     this.args = []
@@ -147,9 +148,9 @@ export class RequestParser {
       if (buf[start] !== DOLLAR) {
         return new ProtocolError(`expected '$', got '${String.fromCharCode(buf[start] as number)}'`)
       }
-      const line = this.readHeaderLine('bulk count')
-      if (line === null || line instanceof ProtocolError) return line
-      const length = parseInteger(buf, line.start, line.end)
+      const end = this.readHeaderLine('bulk count')
+      if (end === null || end instanceof ProtocolError) return end
+      const length = parseInteger(buf, start + 1, end)
       if (length === null || length < 0 || length > this.limits.bulkMax) {
         return new ProtocolError('invalid bulk length')
       }
@@ -170,8 +171,12 @@ export class RequestParser {
     return args
   }
 
-  /** Reads `*N\r\n` or `$N\r\n` at `pos`; returns the digits' span and moves past the line. */
-  private readHeaderLine (what: string): { start: number, end: number } | ProtocolError | null {
+  /**
+   * Reads `*N\r\n` or `$N\r\n` at `pos` and moves past the line; returns where
+   * the digits end (they start after the type byte). A number, not a span
+   * object: this runs for every argument of every command.
+   */
+  private readHeaderLine (what: string): number | ProtocolError | null {
     const buf = this.buf
     const start = this.pos
     const lf = buf.indexOf(LF, start)
@@ -182,7 +187,7 @@ export class RequestParser {
     if (lf - start > MAX_HEADER_LINE) return new ProtocolError(`too big ${what} string`)
     if (lf === start || buf[lf - 1] !== CR) return new ProtocolError(`expected CRLF after ${what}`)
     this.pos = lf + 1
-    return { start: start + 1, end: lf - 1 }
+    return lf - 1
   }
 
   private readInline (): Buffer[] | ProtocolError | null {
@@ -190,7 +195,9 @@ export class RequestParser {
     const start = this.pos
     const lf = buf.indexOf(LF, Math.max(start, this.scanFrom))
     if (lf === -1) {
-      if (buf.length - start > this.limits.inlineMax) return new ProtocolError('too big inline request')
+      // A CR at the end may be the first half of the line's CRLF, which does not count.
+      const pendingCr = buf[buf.length - 1] === CR ? 1 : 0
+      if (buf.length - start - pendingCr > this.limits.inlineMax) return new ProtocolError('too big inline request')
       this.scanFrom = buf.length
       return this.wait(buf.length - start + 1)
     }
