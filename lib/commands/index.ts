@@ -32,16 +32,42 @@ function quoteArgs (args: Buffer[]): string {
   return args.slice(1, 4).map(a => `'${text(a).slice(0, 128)}' `).join('')
 }
 
-/** The spec for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */
-export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): CommandSpec | string {
-  const name = text(args[0]).toLowerCase()
-  const spec = Object.hasOwn(table, name) ? table[name] : undefined
-  if (spec === undefined) return error(errorText('unknownCommand', text(args[0]).slice(0, 128), quoteArgs(args)))
-  if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
-    return error(errorText('wrongArity', name))
+/** A command as found: its name in the table (lower case) and its spec. */
+export interface Found { name: string, spec: CommandSpec }
+
+/**
+ * Each table's commands by name as sent, filled on first sight of each
+ * spelling: the hot path neither lower-cases nor allocates for a name it knows.
+ */
+const spellings = new WeakMap<CommandTable, Map<string, Found>>()
+
+function find (table: CommandTable, sent: string): Found | undefined {
+  let known = spellings.get(table)
+  if (known === undefined) {
+    known = new Map()
+    spellings.set(table, known)
   }
-  if (!ctx.session.authenticated && spec.noAuth !== true) return error(ERRORS.noAuth)
-  return spec
+  const hit = known.get(sent)
+  if (hit !== undefined) return hit
+  const name = sent.toLowerCase()
+  const spec = Object.hasOwn(table, name) ? table[name] : undefined
+  if (spec === undefined) return undefined
+  const found = { name, spec }
+  if (known.size < 1024) known.set(sent, found) // bounded: a client may send any mix of cases
+  return found
+}
+
+/** The command for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */
+export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): Found | string {
+  const sent = text(args[0])
+  const found = find(table, sent)
+  if (found === undefined) return error(errorText('unknownCommand', sent.slice(0, 128), quoteArgs(args)))
+  const arity = found.spec.arity
+  if ((arity > 0 && args.length !== arity) || args.length < -arity) {
+    return error(errorText('wrongArity', found.name))
+  }
+  if (!ctx.session.authenticated && found.spec.noAuth !== true) return error(ERRORS.noAuth)
+  return found
 }
 
 /** Runs a looked-up command; argument errors become error replies, never throws. */

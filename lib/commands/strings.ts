@@ -43,6 +43,10 @@ function parseSetFlags (args: Buffer[], now: number): SetFlags {
 
 function set (ctx: CommandContext, args: Buffer[]): Encoded {
   const store = ctx.node.store
+  if (args.length === 3) { // the common case: no options, no need to look at the old value
+    store.set(keyOf(args[1]), args[2] as Buffer)
+    return OK
+  }
   const flags = parseSetFlags(args, store.now())
   const key = keyOf(args[1])
   const old = store.get(key)

@@ -70,6 +70,7 @@ export class Connection implements CommandContext {
   private receive (chunk: Buffer): void {
     this.node.stats.netInputBytes += chunk.length
     if (this.closing) return
+    this.session.lastCommandAt = Date.now() // once per read, not per command
     this.parser.feed(chunk)
     this.process()
   }
@@ -110,18 +111,20 @@ export class Connection implements CommandContext {
   private execute (args: Buffer[]): void {
     const session = this.session
     this.node.stats.commandsProcessed++
-    session.lastCommandAt = Date.now()
-    const spec = lookup(this.host.table, this, args)
-    if (typeof spec === 'string') {
-      this.push(spec)
+    const found = lookup(this.host.table, this, args)
+    if (typeof found === 'string') {
+      this.push(found)
       return
     }
-    session.lastCommand = (args[0] as Buffer).toString('latin1').toLowerCase()
+    const { name, spec } = found
+    session.lastCommand = name
     const wasAuthenticated = session.authenticated
-    let reply = run(spec, this, args)
+    const result = run(spec, this, args)
+    let reply = result
     if (spec.write === true) {
+      // PROTOCOL.md §Acknowledgement: a write is answered once the peers have it.
       const barrier = this.host.writeBarrier()
-      if (barrier !== null) reply = barrier.then(() => reply)
+      if (barrier !== null) reply = barrier.then(() => result)
     }
     if (typeof reply === 'string' || Buffer.isBuffer(reply)) this.push(reply)
     else this.wait(reply)

@@ -211,9 +211,11 @@ export class Store {
   }
 
   private writeLocal (key: string, value: Buffer | null, expiresAt: number): Entry {
+    const b = bucketOf(key) // hashed once per write: this is the hot path of SET
+    const previous = this.buckets[b]?.get(key)
     const ts = this.clock.tick()
     const entry: Entry = { value, expiresAt, wall: ts.wall, logical: ts.logical, node: this.nodeId }
-    this.put(key, entry, this.peek(key))
+    this.put(key, entry, previous, b)
     for (const listener of this.listeners) listener(key, entry, true)
     return entry
   }
@@ -224,8 +226,7 @@ export class Store {
     this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)
   }
 
-  private put (key: string, entry: Entry, previous: Entry | undefined): void {
-    const b = bucketOf(key)
+  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): void {
     let bucket = this.buckets[b]
     if (previous !== undefined) {
       if (previous.value === null) this.tombstoneCount--
