@@ -1,0 +1,199 @@
+import net from 'node:net'
+import { performance } from 'node:perf_hooks'
+
+// A load generator in Node, shaped like redis-benchmark: `clients` connections,
+// each sending `pipeline` commands at a time and waiting for all their replies,
+// keys `key:NNNNNNNNNNNN` drawn uniformly from the keyspace, values of 'x'.
+// Used when redis-benchmark is not installed, and for prefilling.
+
+export type Test = 'set' | 'get'
+
+export interface LoadOptions {
+  host: string
+  port: number
+  test: Test
+  /** Connections. */
+  clients: number
+  /** Requests in total, over all connections. */
+  requests: number
+  /** Commands sent per round trip. */
+  pipeline: number
+  /** Value size, bytes (SET). */
+  valueSize: number
+  /** Keys are drawn from 0 .. keyspace-1. */
+  keyspace: number
+}
+
+export interface LoadResult {
+  ops: number
+  seconds: number
+  opsPerSec: number
+  p50Ms: number
+  p99Ms: number
+  /** CPU the load generator itself used (this process), µs per op. */
+  loadCpuMicrosPerOp: number
+}
+
+const KEY_DIGITS = 12
+const KEY_PREFIX = 'key:'
+
+/** One command's bytes with the key digits at `keyAt`, to be overwritten per request. */
+function template (test: Test, valueSize: number): { bytes: Buffer, keyAt: number } {
+  const key = KEY_PREFIX + '0'.repeat(KEY_DIGITS)
+  const head = test === 'set'
+    ? `*3\r\n$3\r\nSET\r\n$${key.length}\r\n`
+    : `*2\r\n$3\r\nGET\r\n$${key.length}\r\n`
+  const tail = test === 'set' ? `\r\n$${valueSize}\r\n${'x'.repeat(valueSize)}\r\n` : '\r\n'
+  return { bytes: Buffer.from(head + key + tail, 'latin1'), keyAt: head.length + KEY_PREFIX.length }
+}
+
+function writeKey (buf: Buffer, at: number, n: number): void {
+  for (let i = at + KEY_DIGITS - 1; i >= at; i--) {
+    buf[i] = 48 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+}
+
+/** Counts complete RESP2 replies (simple, error, integer, bulk) across chunk boundaries. */
+class ReplyCounter {
+  /** Bytes of bulk payload (plus CRLF) still to skip. */
+  private skip = 0
+  /** Inside a reply's first line. */
+  private inLine = false
+  private isBulk = false
+  private negative = false
+  private length = 0
+
+  /** Replies completed in this chunk. */
+  count (chunk: Buffer): number {
+    let done = 0
+    let i = 0
+    const n = chunk.length
+    while (i < n) {
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, n - i)
+        this.skip -= take
+        i += take
+        if (this.skip === 0) done++
+        continue
+      }
+      if (!this.inLine) {
+        const type = chunk[i++]
+        if (type === 42) throw new Error('array replies are not expected here')
+        this.inLine = true
+        this.isBulk = type === 36
+        this.negative = false
+        this.length = 0
+        continue
+      }
+      const c = chunk[i++] as number
+      if (c === 10) {
+        this.inLine = false
+        if (this.isBulk && !this.negative) this.skip = this.length + 2
+        else done++
+      } else if (this.isBulk) {
+        if (c === 45) this.negative = true
+        else if (c >= 48 && c <= 57) this.length = this.length * 10 + c - 48
+      }
+    }
+    return done
+  }
+}
+
+function percentile (sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
+}
+
+/** Runs the load; latency of a request is from its batch's write to its reply, as redis-benchmark counts it. */
+export async function runLoad (o: LoadOptions): Promise<LoadResult> {
+  const { bytes, keyAt } = template(o.test, o.valueSize)
+  const latencies = new Float64Array(o.requests)
+  let issued = 0
+  let completed = 0
+  const cpuBefore = process.cpuUsage()
+  const started = performance.now()
+
+  const client = (): Promise<void> => new Promise((resolve, reject) => {
+    const socket = net.connect(o.port, o.host)
+    socket.setNoDelay(true)
+    const counter = new ReplyCounter()
+    let outstanding = 0
+    let sentAt = 0
+    const send = (): void => {
+      const batch = Math.min(o.pipeline, o.requests - issued)
+      if (batch <= 0) {
+        socket.end()
+        return resolve()
+      }
+      issued += batch
+      outstanding = batch
+      const out = Buffer.allocUnsafe(bytes.length * batch)
+      for (let b = 0; b < batch; b++) {
+        const at = b * bytes.length
+        bytes.copy(out, at)
+        writeKey(out, at + keyAt, Math.floor(Math.random() * o.keyspace))
+      }
+      sentAt = performance.now()
+      socket.write(out)
+    }
+    socket.on('connect', send)
+    socket.on('data', (chunk: Buffer) => {
+      const got = counter.count(chunk)
+      if (got === 0) return
+      const latency = performance.now() - sentAt
+      for (let k = 0; k < got; k++) latencies[completed++] = latency
+      outstanding -= got
+      if (outstanding === 0) send()
+      else if (outstanding < 0) reject(new Error('more replies than requests'))
+    })
+    socket.on('error', reject)
+  })
+
+  await Promise.all(Array.from({ length: o.clients }, client))
+  const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuBefore)
+  const sorted = latencies.subarray(0, completed).sort()
+  return {
+    ops: completed,
+    seconds,
+    opsPerSec: completed / seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    loadCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, completed)
+  }
+}
+
+/** Writes every key of the keyspace once, so that GETs hit. */
+export async function prefill (host: string, port: number, keyspace: number, valueSize: number): Promise<void> {
+  const { bytes, keyAt } = template('set', valueSize)
+  const BATCH = 1000
+  const socket = net.connect(port, host)
+  const counter = new ReplyCounter()
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  let next = 0
+  await new Promise<void>((resolve, reject) => {
+    let outstanding = 0
+    const send = (): void => {
+      const batch = Math.min(BATCH, keyspace - next)
+      if (batch === 0) return resolve()
+      const out = Buffer.allocUnsafe(bytes.length * batch)
+      for (let b = 0; b < batch; b++) {
+        bytes.copy(out, b * bytes.length)
+        writeKey(out, b * bytes.length + keyAt, next++)
+      }
+      outstanding = batch
+      socket.write(out)
+    }
+    socket.on('data', (chunk: Buffer) => {
+      outstanding -= counter.count(chunk)
+      if (outstanding === 0) send()
+    })
+    socket.on('error', reject)
+    send()
+  })
+  socket.end()
+}

@@ -1,0 +1,211 @@
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import minimist from 'minimist'
+import { canMeasureCpu, cpuMicros } from './cpu.js'
+import { prefill, runLoad, type Test } from './load.js'
+import { runBenchmark } from './redis-benchmark.js'
+import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
+
+// `npm run bench`: SET and GET, 50 clients, pipeline 1 and 16, 100-byte values,
+// random keys over a 100k keyspace, against Keystone and (when installed) Redis,
+// interleaved so that both see the same machine load. Writes bench/RESULTS.md.
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --quick             a smoke run: few requests
+  --requests N        requests per run (default: 200000 at pipeline 1, 1000000 at 16)
+  --only set|get      one test only
+  --pipeline 1,16     pipeline depths (default 1,16)
+  --load L            load generator: redis-benchmark (default when installed) or node
+  --no-redis          Keystone alone, even when redis-server is installed
+  --cpu-prof DIR      run Keystone under node --cpu-prof, profiles written to DIR
+                      (then: node dist/bench/profile.js DIR/FILE.cpuprofile)
+  -h, --help          this text
+`
+
+const CLIENTS = 50
+const VALUE_SIZE = 100
+const KEYSPACE = 100_000
+const ROOT = path.resolve(__dirname, '..', '..')
+
+interface Measurement {
+  opsPerSec: number
+  p50Ms: number
+  p99Ms: number
+  /** Server CPU (user + system), µs per request. */
+  cpuMicrosPerOp: number
+  /** The Node load generator's own CPU, µs per request; null for redis-benchmark. */
+  loadCpuMicrosPerOp: number | null
+}
+
+interface Row {
+  test: Test
+  pipeline: number
+  keystone: Measurement
+  redis: Measurement | null
+}
+
+type Loader = 'redis-benchmark' | 'node'
+
+async function measure (server: BenchServer, loader: Loader, test: Test, pipeline: number, requests: number): Promise<Measurement> {
+  const o = { host: server.host, port: server.port, test, clients: CLIENTS, requests, pipeline, valueSize: VALUE_SIZE, keyspace: KEYSPACE }
+  const cpuBefore = cpuMicros(server.pid)
+  const r = loader === 'redis-benchmark' ? { ...await runBenchmark(o), loadCpuMicrosPerOp: null } : await runLoad(o)
+  const cpu = cpuMicros(server.pid) - cpuBefore
+  return {
+    opsPerSec: r.opsPerSec,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    cpuMicrosPerOp: cpu / requests,
+    loadCpuMicrosPerOp: r.loadCpuMicrosPerOp
+  }
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+const ms = (m: Measurement): string => `${m.p50Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)}`
+const ratio = (a: number, b: number): string => b > 0 ? (a / b).toFixed(2) : '—'
+
+function table (rows: Row[]): string {
+  const withRedis = rows.some(r => r.redis !== null)
+  const nodeLoad = rows.some(r => r.keystone.loadCpuMicrosPerOp !== null)
+  const lines: string[] = []
+  if (withRedis) {
+    lines.push('| test | keystone ops/s | redis ops/s | ratio | keystone p50/p99 ms | redis p50/p99 ms | keystone CPU µs/op | redis CPU µs/op | CPU ratio |')
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const { test, pipeline, keystone: k, redis: r } of rows) {
+      if (r === null) continue
+      lines.push(`| ${test.toUpperCase()} P${pipeline} | ${int(k.opsPerSec)} | ${int(r.opsPerSec)} | ${ratio(k.opsPerSec, r.opsPerSec)} | ${ms(k)} | ${ms(r)} | ${k.cpuMicrosPerOp.toFixed(1)} | ${r.cpuMicrosPerOp.toFixed(1)} | ${ratio(k.cpuMicrosPerOp, r.cpuMicrosPerOp)} |`)
+    }
+  } else {
+    lines.push(`| test | keystone ops/s | keystone p50/p99 ms | keystone CPU µs/op |${nodeLoad ? ' load generator CPU µs/op |' : ''}`)
+    lines.push(`|---|---:|---:|---:|${nodeLoad ? '---:|' : ''}`)
+    for (const { test, pipeline, keystone: k } of rows) {
+      const load = k.loadCpuMicrosPerOp === null ? '' : ` ${k.loadCpuMicrosPerOp.toFixed(1)} |`
+      lines.push(`| ${test.toUpperCase()} P${pipeline} | ${int(k.opsPerSec)} | ${ms(k)} | ${k.cpuMicrosPerOp.toFixed(1)} |${load}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+/** The issue's targets: P16 ops/s ratio ≥ 0.5; P1 CPU per op ≤ 1.3× Redis's. */
+function targets (rows: Row[]): string[] {
+  const out: string[] = []
+  for (const { test, pipeline, keystone: k, redis: r } of rows) {
+    if (r === null) continue
+    const name = `${test.toUpperCase()} P${pipeline}`
+    if (pipeline === 16) {
+      const x = k.opsPerSec / r.opsPerSec
+      out.push(`- ${name}: ops/s ratio ${x.toFixed(2)} (target ≥ 0.5): ${x >= 0.5 ? 'met' : 'NOT met'}`)
+    }
+    if (pipeline === 1) {
+      const x = k.cpuMicrosPerOp / r.cpuMicrosPerOp
+      out.push(`- ${name}: CPU per op ratio ${x.toFixed(2)} (target ≤ 1.3): ${x <= 1.3 ? 'met' : 'NOT met'}`)
+    }
+  }
+  return out
+}
+
+async function main (): Promise<void> {
+  const argv = minimist(process.argv.slice(2), {
+    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof'],
+    boolean: ['quick', 'redis', 'help'],
+    default: { redis: true },
+    alias: { h: 'help' }
+  })
+  if (argv.help === true) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const only = argv.only as string | undefined
+  if (only !== undefined && only !== 'set' && only !== 'get') throw new TypeError(`--only must be set or get, got '${only}'`)
+  const tests: Test[] = only === undefined ? ['set', 'get'] : [only]
+  const pipelines = String(argv.pipeline ?? '1,16').split(',').map(Number)
+  if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
+  const fixed = argv.requests === undefined ? null : Number(argv.requests)
+  if (fixed !== null && (!Number.isSafeInteger(fixed) || fixed < 1)) throw new TypeError(`--requests must be a positive integer, got '${String(argv.requests)}'`)
+  const requestsFor = (pipeline: number): number => fixed ?? (argv.quick === true ? 20_000 : 200_000) * (pipeline > 1 ? 5 : 1)
+
+  if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
+  const haveBenchmark = onPath('redis-benchmark')
+  const loader: Loader = (argv.load as Loader | undefined) ?? (haveBenchmark ? 'redis-benchmark' : 'node')
+  if (loader !== 'node' && loader !== 'redis-benchmark') throw new TypeError(`--load must be redis-benchmark or node, got '${String(loader)}'`)
+  if (loader === 'redis-benchmark' && !haveBenchmark) throw new Error('redis-benchmark is not on PATH (Debian: apt-get install redis-tools)')
+  const withRedis = argv.redis === true && onPath('redis-server')
+  const notes: string[] = []
+  if (!haveBenchmark || !onPath('redis-server')) {
+    notes.push('redis-server / redis-benchmark not found: install them (Debian: `apt-get install redis-server redis-tools`) to compare with Redis using the same load generator.')
+  }
+  if (loader === 'node') {
+    notes.push(`Load generated in Node (bench/load.ts) in the benchmark process; it shares the machine's ${os.cpus().length} cores with the server and its own CPU per op is shown.`)
+  }
+
+  const cpuProf = argv['cpu-prof'] as string | undefined
+  const servers: BenchServer[] = []
+  try {
+    const keystone = await startKeystone(cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)])
+    servers.push(keystone)
+    const redis = withRedis ? await startRedis() : null
+    if (redis !== null) servers.push(redis)
+    process.stderr.write(`keystone on ${keystone.host}:${keystone.port} (pid ${keystone.pid})${redis === null ? '' : `, redis ${redisVersion()} on ${redis.host}:${redis.port} (pid ${redis.pid})`}, load: ${loader}\n`)
+
+    for (const s of servers) {
+      process.stderr.write(`prefilling ${s.name}: ${KEYSPACE} keys\n`)
+      await prefill(s.host, s.port, KEYSPACE, VALUE_SIZE)
+    }
+    // Let the JIT settle before measuring (Redis needs none, and gets none).
+    process.stderr.write('warming up keystone\n')
+    for (const test of tests) await measure(keystone, loader, test, 16, argv.quick === true ? 20_000 : 200_000)
+
+    const rows: Row[] = []
+    for (const pipeline of pipelines) {
+      for (const test of tests) {
+        const requests = requestsFor(pipeline)
+        process.stderr.write(`${test.toUpperCase()} P${pipeline}, ${requests} requests: keystone`)
+        const k = await measure(keystone, loader, test, pipeline, requests)
+        process.stderr.write(` ${int(k.opsPerSec)} ops/s`)
+        const r = redis === null ? null : await measure(redis, loader, test, pipeline, requests)
+        process.stderr.write(r === null ? '\n' : `, redis ${int(r.opsPerSec)} ops/s\n`)
+        rows.push({ test, pipeline, keystone: k, redis: r })
+      }
+    }
+
+    const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')
+    const cpus = os.cpus()
+    const machine = `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`
+    const body = [
+      table(rows),
+      '',
+      ...targets(rows),
+      ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),
+      '',
+      `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled), load by ${loader}; runs interleaved keystone/redis per test. ` +
+        'Server CPU is utime+stime of the server process from /proc/<pid>/stat (10 ms ticks), divided by requests.',
+      '',
+      `Reproduce: \`${command}\``
+    ].join('\n')
+    process.stdout.write(`\n${body}\n\n`)
+    const results = [
+      '# Keystone benchmark results',
+      '',
+      `${new Date().toISOString()} · node ${process.version} · ${machine}` +
+        `${withRedis ? ` · redis ${redisVersion()}` : ''} · load average at start ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`,
+      '',
+      body,
+      ''
+    ].join('\n')
+    if (cpuProf === undefined) {
+      writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), results)
+      process.stderr.write('written to bench/RESULTS.md\n')
+    } else {
+      process.stderr.write(`profiled run, bench/RESULTS.md left as it was; profiles in ${cpuProf} (summarise with node dist/bench/profile.js FILE)\n`)
+    }
+  } finally {
+    for (const s of servers) await s.stop()
+  }
+}
+
+main().catch(err => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+})
