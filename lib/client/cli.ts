@@ -19,6 +19,9 @@ export interface CliIo {
 const HISTORY_FILE = path.join(homedir(), '.keystone_cli_history')
 const HISTORY_MAX = 1000
 
+/** Command-line words go out as their UTF-8 bytes, as redis-cli sends them (a string would go as latin1). */
+const utf8 = (word: string): Buffer => Buffer.from(word, 'utf8')
+
 /** Connects and authenticates; an exit code instead when that fails. */
 async function open (address: string, password: string | undefined, io: CliIo): Promise<RespClient | number> {
   let target
@@ -36,7 +39,7 @@ async function open (address: string, password: string | undefined, io: CliIo): 
     return EXIT.unusable
   }
   if (password !== undefined) {
-    const reply = await client.call(['AUTH', password]).catch((err: Error) => err)
+    const reply = await client.call(['AUTH', utf8(password)]).catch((err: Error) => err)
     if (reply instanceof Error) {
       io.err(`keystone-cli: ${reply.message}\n`)
       return EXIT.unusable
@@ -55,7 +58,7 @@ export async function runOnce (address: string, password: string | undefined, ar
   const client = await open(address, password, io)
   if (typeof client === 'number') return client
   try {
-    const reply = await client.call(args)
+    const reply = await client.call(args.map(utf8))
     io.out(formatFor(args, reply) + '\n')
     return reply instanceof RespError ? EXIT.errorReply : EXIT.reply
   } catch (err) {
