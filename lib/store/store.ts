@@ -5,7 +5,11 @@ import { globMatch } from './glob.js'
 /** Number of key buckets. SCAN cursors are bucket indexes; later, digests are kept per bucket. */
 export const BUCKETS = 4096
 
-/** Called after every change to a key: `local` for writes made here, false for merged ones. */
+/**
+ * Called after every change to a key: `local` for writes made here, false for
+ * merged ones. The entry belongs to the store and may change with the next
+ * write: a listener encodes or copies what it needs before it returns.
+ */
 export type WriteListener = (key: string, entry: Entry, local: boolean) => void
 
 export interface StoreOptions {
@@ -84,7 +88,7 @@ export class Store {
   get (key: string): Entry | undefined {
     const entry = this.buckets[bucketOf(key)]?.get(key)
     if (entry === undefined || entry.value === null) return undefined
-    if (isExpired(entry, this.now())) {
+    if (entry.expiresAt !== 0 && isExpired(entry, this.now())) { // read the clock only when it matters
       this.reclaim(key, entry)
       return undefined
     }
@@ -96,15 +100,18 @@ export class Store {
     return this.buckets[bucketOf(key)]?.get(key)
   }
 
-  /** A local write. The value is copied: callers may pass views into network buffers. */
+  /**
+   * A local write. The value is copied: callers may pass views into network
+   * buffers. Returns the stored entry, which later writes to the key change.
+   */
   set (key: string, value: Buffer, expiresAt = 0): Entry {
-    return this.writeLocal(key, Buffer.from(value), expiresAt)
+    return this.writeLocal(key, value, expiresAt, true)
   }
 
   /** A local delete: leaves a tombstone with a new version. True when a live key was removed. */
   delete (key: string): boolean {
     if (this.get(key) === undefined) return false
-    this.writeLocal(key, null, 0)
+    this.writeLocal(key, null, 0, false)
     return true
   }
 
@@ -113,7 +120,7 @@ export class Store {
     const entry = this.get(key)
     if (entry === undefined) return false
     if (expiresAt !== 0 && expiresAt <= this.now()) return this.delete(key)
-    this.writeLocal(key, entry.value, expiresAt)
+    this.writeLocal(key, entry.value, expiresAt, false)
     return true
   }
 
@@ -127,7 +134,7 @@ export class Store {
       else if (entry.value !== null) expired.push([key, entry])
     })
     for (const [key, entry] of expired) this.reclaim(key, entry)
-    for (const key of live) this.writeLocal(key, null, 0)
+    for (const key of live) this.writeLocal(key, null, 0, false)
     return live.length
   }
 
@@ -210,11 +217,31 @@ export class Store {
     }
   }
 
-  private writeLocal (key: string, value: Buffer | null, expiresAt: number): Entry {
+  /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
+  private writeLocal (key: string, value: Buffer | null, expiresAt: number, copy: boolean): Entry {
     const b = bucketOf(key) // hashed once per write: this is the hot path of SET
     const previous = this.buckets[b]?.get(key)
     const ts = this.clock.tick()
-    const entry: Entry = { value, expiresAt, wall: ts.wall, logical: ts.logical, node: this.nodeId }
+    if (previous !== undefined && previous.value !== null && value !== null) {
+      // A value over a value: changed in place, and a value of the same length is
+      // copied into the old one's bytes. Entries and values live long, so new
+      // objects per write would be old-generation garbage, the costly kind to
+      // collect. Hence the rule: nobody keeps an entry or a value past the call
+      // that got it (replies and replication encode them at once).
+      if (expiresAt !== 0) this.expiring.add(key)
+      else if (previous.expiresAt !== 0) this.expiring.delete(key)
+      if (!copy) previous.value = value
+      else if (previous.value.length === value.length) value.copy(previous.value)
+      else previous.value = Buffer.from(value)
+      previous.expiresAt = expiresAt
+      previous.wall = ts.wall
+      previous.logical = ts.logical
+      previous.node = this.nodeId
+      for (const listener of this.listeners) listener(key, previous, true)
+      return previous
+    }
+    const stored = copy && value !== null ? Buffer.from(value) : value
+    const entry: Entry = { value: stored, expiresAt, wall: ts.wall, logical: ts.logical, node: this.nodeId }
     this.put(key, entry, previous, b)
     for (const listener of this.listeners) listener(key, entry, true)
     return entry

@@ -64,7 +64,8 @@ t.test('values are copied on set and on merge', async t => {
 t.test('every local write gets a strictly increasing version with this node id', async t => {
   const { store, advance, setNow } = makeStore()
   const versions: Entry[] = []
-  store.onWrite((_key, entry, local) => { if (local) versions.push(entry) })
+  // Listeners must copy what they keep: the store updates entries in place.
+  store.onWrite((_key, entry, local) => { if (local) versions.push({ ...entry }) })
   store.set('a', b('1'))
   store.set('b', b('1'))
   store.set('a', b('2'))
