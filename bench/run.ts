@@ -14,11 +14,13 @@ import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } fro
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick             a smoke run: few requests
-  --requests N        requests per run (default: 200000 at pipeline 1, 1000000 at 16)
+  --requests N        requests per run (default: 200000 at pipeline 1, 500000 at 16)
+  --repeat N          runs per test and server, interleaved; the median run is reported (default 3)
   --only set|get      one test only
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
   --no-redis          Keystone alone, even when redis-server is installed
+  --node-arg A        pass A to the node running Keystone (repeatable), e.g. --node-arg=--max-semi-space-size=32
   --cpu-prof DIR      run Keystone under node --cpu-prof, profiles written to DIR
                       (then: node dist/bench/profile.js DIR/FILE.cpuprofile)
   -h, --help          this text
@@ -60,6 +62,18 @@ async function measure (server: BenchServer, loader: Loader, test: Test, pipelin
     cpuMicrosPerOp: cpu / requests,
     loadCpuMicrosPerOp: r.loadCpuMicrosPerOp
   }
+}
+
+/**
+ * The median run: with Redis, the keystone/redis pair with the median ratio
+ * (the two ran back to back, so they saw the same machine); alone, the run with
+ * the median throughput. Whole runs, so the figures in a row belong together.
+ */
+function medianRow (ks: Measurement[], rs: Measurement[]): { keystone: Measurement, redis: Measurement | null } {
+  const pairs = ks.map((k, i) => ({ keystone: k, redis: rs[i] ?? null }))
+  const score = (p: typeof pairs[number]): number => p.redis === null ? p.keystone.opsPerSec : p.keystone.opsPerSec / p.redis.opsPerSec
+  pairs.sort((a, b) => score(a) - score(b))
+  return pairs[Math.floor((pairs.length - 1) / 2)] as typeof pairs[number]
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -108,7 +122,7 @@ function targets (rows: Row[]): string[] {
 
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
-    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof'],
+    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg'],
     boolean: ['quick', 'redis', 'help'],
     default: { redis: true },
     alias: { h: 'help' }
@@ -124,7 +138,9 @@ async function main (): Promise<void> {
   if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
   const fixed = argv.requests === undefined ? null : Number(argv.requests)
   if (fixed !== null && (!Number.isSafeInteger(fixed) || fixed < 1)) throw new TypeError(`--requests must be a positive integer, got '${String(argv.requests)}'`)
-  const requestsFor = (pipeline: number): number => fixed ?? (argv.quick === true ? 20_000 : 200_000) * (pipeline > 1 ? 5 : 1)
+  const requestsFor = (pipeline: number): number => fixed ?? (argv.quick === true ? 20_000 : 200_000) * (pipeline > 1 ? 2.5 : 1)
+  const repeat = argv.repeat === undefined ? (argv.quick === true ? 1 : 3) : Number(argv.repeat)
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new TypeError(`--repeat must be a positive integer, got '${String(argv.repeat)}'`)
 
   if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
   const haveBenchmark = onPath('redis-benchmark')
@@ -143,7 +159,8 @@ async function main (): Promise<void> {
   const cpuProf = argv['cpu-prof'] as string | undefined
   const servers: BenchServer[] = []
   try {
-    const keystone = await startKeystone(cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)])
+    const nodeArgs = ([] as unknown[]).concat(argv['node-arg'] ?? []).map(String)
+    const keystone = await startKeystone([...nodeArgs, ...(cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)])])
     servers.push(keystone)
     const redis = withRedis ? await startRedis() : null
     if (redis !== null) servers.push(redis)
@@ -161,12 +178,18 @@ async function main (): Promise<void> {
     for (const pipeline of pipelines) {
       for (const test of tests) {
         const requests = requestsFor(pipeline)
-        process.stderr.write(`${test.toUpperCase()} P${pipeline}, ${requests} requests: keystone`)
-        const k = await measure(keystone, loader, test, pipeline, requests)
-        process.stderr.write(` ${int(k.opsPerSec)} ops/s`)
-        const r = redis === null ? null : await measure(redis, loader, test, pipeline, requests)
-        process.stderr.write(r === null ? '\n' : `, redis ${int(r.opsPerSec)} ops/s\n`)
-        rows.push({ test, pipeline, keystone: k, redis: r })
+        const ks: Measurement[] = []
+        const rs: Measurement[] = []
+        for (let i = 0; i < repeat; i++) {
+          process.stderr.write(`${test.toUpperCase()} P${pipeline}, ${requests} requests, run ${i + 1}/${repeat}: keystone`)
+          const k = await measure(keystone, loader, test, pipeline, requests)
+          ks.push(k)
+          process.stderr.write(` ${int(k.opsPerSec)} ops/s`)
+          const r = redis === null ? null : await measure(redis, loader, test, pipeline, requests)
+          if (r !== null) rs.push(r)
+          process.stderr.write(r === null ? '\n' : `, redis ${int(r.opsPerSec)} ops/s, ratio ${ratio(k.opsPerSec, r.opsPerSec)}\n`)
+        }
+        rows.push({ test, pipeline, ...medianRow(ks, rs) })
       }
     }
 
@@ -179,7 +202,8 @@ async function main (): Promise<void> {
       ...targets(rows),
       ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),
       '',
-      `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled), load by ${loader}; runs interleaved keystone/redis per test. ` +
+      `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled), load by ${loader}; ` +
+        `${repeat} run(s) per test and server, interleaved keystone/redis; the row is the run with the median ratio. ` +
         'Server CPU is utime+stime of the server process from /proc/<pid>/stat (10 ms ticks), divided by requests.',
       '',
       `Reproduce: \`${command}\``
