@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process'
-import type { Test } from './load.js'
+import type { LoadOptions, Test } from './load.js'
 
 // Runs redis-benchmark (Debian package redis-tools) and reads its CSV:
 //   "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 //   "SET","416666.66","1.669","0.680","1.535","2.991","4.119","4.479"
 
-export interface BenchmarkOptions {
-  host: string
-  port: number
-  test: Test
-  clients: number
-  requests: number
-  pipeline: number
-  valueSize: number
-  keyspace: number
-}
+/** The same load as bench/load.ts describes. */
+export type BenchmarkOptions = LoadOptions
 
 export interface BenchmarkResult {
   opsPerSec: number
