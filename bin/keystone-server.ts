@@ -1,5 +1,6 @@
 import minimist from 'minimist'
 import { FLAGS, KeystoneError, KeystoneNode, resolveOptions, type NodeOptions } from '../lib/index.js'
+import { logLine } from '../lib/log.js'
 
 const USAGE = `Usage: keystone-server [options]
 
@@ -44,7 +45,8 @@ async function main (): Promise<void> {
   const node = new KeystoneNode(options)
   try {
     const { host, port } = await node.start()
-    node.log.info(`node ${node.nodeId} listening on ${host}:${port}`)
+    // The contract's `listening on HOST:PORT` line is printed whatever the log level.
+    process.stderr.write(logLine('info', `node ${node.nodeId} listening on ${host}:${port}`))
   } catch (err) {
     fail(err instanceof KeystoneError ? err.message : String(err), 1)
   }

@@ -5,10 +5,8 @@
  */
 export type ErrorCode =
   | 'KS_ERR_PROTOCOL'
-  | 'KS_ERR_OPTIONS'
   | 'KS_ERR_PORT_BUSY'
   | 'KS_ERR_LISTEN'
-  | 'KS_ERR_CLUSTER'
 
 export class KeystoneError extends Error {
   readonly code: ErrorCode

@@ -11,10 +11,15 @@ export interface Logger {
   error: (message: string) => void
 }
 
+/** One log line: time, level, message. */
+export function logLine (level: LogLevel, message: string): string {
+  return `${new Date().toISOString()} ${level} ${message}\n`
+}
+
 export function createLogger (level: LogLevel, write: (line: string) => void = line => process.stderr.write(line)): Logger {
   const min = ORDER[level]
   const at = (lvl: LogLevel) => (message: string): void => {
-    if (ORDER[lvl] >= min) write(`${new Date().toISOString()} ${lvl} ${message}\n`)
+    if (ORDER[lvl] >= min) write(logLine(lvl, message))
   }
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }

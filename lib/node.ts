@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { clientCommands, type CommandTable, type NodeContext, type Session } from './commands/index.js'
 import { createLogger, type Logger } from './log.js'
-import { DEFAULTS, type NodeOptions } from './options.js'
+import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
 import { HybridClock } from './store/clock.js'
@@ -47,6 +47,7 @@ export class KeystoneNode implements NodeContext {
 
   constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
     this.options = { ...DEFAULTS, ...options }
+    validateOptions(this.options)
     this.log = deps.log ?? createLogger(this.options.loglevel)
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.

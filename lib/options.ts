@@ -63,9 +63,9 @@ type Kind = 'string' | 'integer' | 'address' | 'loglevel'
 export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: Kind, help: string }> = [
   { key: 'host', flag: 'host', kind: 'string', help: 'address to listen on; peers are dialled from it too (default 127.0.0.1)' },
   { key: 'port', flag: 'port', kind: 'integer', help: 'port, 0 for an ephemeral one (default 1989, else the next free of 1990..2088)' },
-  { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port)' },
-  { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join' },
-  { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only)" },
+  { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port; not used until clustering lands)' },
+  { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join (not used until clustering lands)' },
+  { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only; not used until durability lands)" },
   { key: 'requirepass', flag: 'requirepass', kind: 'string', help: 'password for clients and peers' },
   { key: 'maxclients', flag: 'maxclients', kind: 'integer', help: 'most client connections (default 10000)' },
   { key: 'timeout', flag: 'timeout', kind: 'integer', help: 'close clients idle this many seconds, 0 never (default 0)' },
@@ -105,12 +105,26 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
         target[key] = text
     }
   }
-  if (options.port !== undefined && options.port > 65535) throw new TypeError(`--port must be at most 65535, got ${options.port}`)
+  validateOptions(options)
+  return options
+}
+
+/** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
+export function validateOptions (options: NodeOptions): void {
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit']
+  for (const key of counts) {
+    const value = options[key]
+    const flag = FLAGS.find(f => f.key === key)?.flag ?? key
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`--${flag} must be a non-negative integer, got ${String(value)}`)
+  }
+  if (options.port !== undefined && (!Number.isSafeInteger(options.port) || options.port < 0 || options.port > 65535)) {
+    throw new TypeError(`--port must be 0..65535, got ${String(options.port)}`)
+  }
+  if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
   if (options.maxclients < 1) throw new TypeError('--maxclients must be at least 1')
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
     throw new TypeError('--client-output-hard-limit must not be below --client-output-soft-limit')
   }
-  return options
 }
 
 /** 'host:port' (or '[v6]:port') as parts; a TypeError naming `what` otherwise. */

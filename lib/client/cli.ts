@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
 import path from 'node:path'
-import { appendFileSync, readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import readline from 'node:readline'
 import { parseAddress } from '../options.js'
 import { splitInlineArgs } from '../protocol/inline.js'
@@ -69,12 +69,22 @@ export async function runOnce (address: string, password: string | undefined, ar
   }
 }
 
+/** The last lines of the history file, newest first; the file is cut back to them when it has grown long. */
 function loadHistory (): string[] {
   try {
-    return readFileSync(HISTORY_FILE, 'utf8').split('\n').filter(Boolean).slice(-HISTORY_MAX).reverse()
+    const lines = readFileSync(HISTORY_FILE, 'utf8').split('\n').filter(Boolean)
+    const kept = lines.slice(-HISTORY_MAX)
+    if (lines.length > 2 * HISTORY_MAX) writeFileSync(HISTORY_FILE, kept.join('\n') + '\n', { mode: 0o600 })
+    return kept.reverse()
   } catch {
     return []
   }
+}
+
+/** Lines that carry a password stay out of the history file, as with redis-cli. */
+function secret (args: Buffer[]): boolean {
+  const words = args.map(a => a.toString('latin1').toUpperCase())
+  return words[0] === 'AUTH' || (words[0] === 'HELLO' && words.includes('AUTH'))
 }
 
 /** The interactive prompt: lines are split like inline commands (quotes and escapes work). */
@@ -100,7 +110,9 @@ export async function runInteractive (address: string, password: string | undefi
     } else if (args.length > 0) {
       const word = args[0]?.toString().toLowerCase()
       if (word === 'quit' || word === 'exit') break
-      try { appendFileSync(HISTORY_FILE, line + '\n', { mode: 0o600 }) } catch { /* no history, no harm */ }
+      if (interactive && !secret(args)) {
+        try { appendFileSync(HISTORY_FILE, line + '\n', { mode: 0o600 }) } catch { /* no history, no harm */ }
+      }
       const reply: RespValue | Error = await client.call(args).catch((err: Error) => err)
       if (reply instanceof Error) {
         io.err(`keystone-cli: ${reply.message}\n`)

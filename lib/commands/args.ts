@@ -7,9 +7,8 @@ export function text (arg: Buffer | undefined): string {
   return arg === undefined ? '' : arg.toString('latin1')
 }
 
-export function keyOf (arg: Buffer | undefined): string {
-  return text(arg)
-}
+/** A key: its bytes as a latin1 string (the store's key type). */
+export const keyOf = text
 
 export function upper (arg: Buffer | undefined): string {
   return text(arg).toUpperCase()

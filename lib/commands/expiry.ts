@@ -11,11 +11,12 @@ function expireBy (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
     const store = ctx.node.store
     const name = text(args[0]).toLowerCase()
-    const amount = integerArg(args[2])
+    // Options first, then the number, in Redis's order of checks.
     const options = new Set(args.slice(3).map(upper))
     for (const o of options) if (!['NX', 'XX', 'GT', 'LT'].includes(o)) throw new CommandError(errorText('unsupportedOption', o))
     if (options.has('NX') && (options.has('XX') || options.has('GT') || options.has('LT'))) throw new CommandError(ERRORS.expireOptions)
     if (options.has('GT') && options.has('LT')) throw new CommandError(ERRORS.gtLtTogether)
+    const amount = integerArg(args[2])
     const now = store.now()
     const at = now + amount * unitMs
     if (!Number.isSafeInteger(at)) throw new CommandError(errorText('invalidExpire', name))

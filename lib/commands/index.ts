@@ -28,8 +28,13 @@ export function withCommands (table: CommandTable, extra: CommandTable = {}): Co
   return all
 }
 
+/** Names and arguments quoted in errors: at most 128 bytes each, never decoded whole. */
+const QUOTED_MAX = 128
+/** No command name is longer; a longer one is unknown without decoding it all. */
+const NAME_MAX = 32
+
 function quoteArgs (args: Buffer[]): string {
-  return args.slice(1, 4).map(a => `'${text(a).slice(0, 128)}' `).join('')
+  return args.slice(1, 4).map(a => `'${a.toString('latin1', 0, QUOTED_MAX)}' `).join('')
 }
 
 /** A command as found: its name in the table (lower case) and its spec. */
@@ -59,9 +64,9 @@ function find (table: CommandTable, sent: string): Found | undefined {
 
 /** The command for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */
 export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): Found | string {
-  const sent = text(args[0])
-  const found = find(table, sent)
-  if (found === undefined) return error(errorText('unknownCommand', sent.slice(0, 128), quoteArgs(args)))
+  const name = args[0] as Buffer
+  const found = name.length > NAME_MAX ? undefined : find(table, text(name))
+  if (found === undefined) return error(errorText('unknownCommand', name.toString('latin1', 0, QUOTED_MAX), quoteArgs(args)))
   const arity = found.spec.arity
   if ((arity > 0 && args.length !== arity) || args.length < -arity) {
     return error(errorText('wrongArity', found.name))

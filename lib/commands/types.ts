@@ -62,7 +62,7 @@ export interface CommandSpec {
   noAuth?: boolean
   /** Key positions for COMMAND: first, last (-1 the end), step. */
   keys?: [number, number, number]
-  /** One line for COMMAND DOCS and PROTOCOL.md. */
+  /** One line for people reading the table: the syntax and what it answers. */
   summary: string
 }
 

@@ -56,6 +56,9 @@ export class RequestParser {
   private need = 1
   /** Where the search for an inline line's LF resumes. */
   private scanFrom = 0
+  /** An inline line is incomplete: until a chunk brings an LF, there is nothing to join. */
+  private awaitingLf = false
+  private pendingHasLf = false
   /** A RESP array being read: its arguments so far. */
   private args: Buffer[] | null = null
   private argsLeft = 0
@@ -69,6 +72,7 @@ export class RequestParser {
     if (this.failed !== null || chunk.length === 0) return
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
+    if (this.awaitingLf && !this.pendingHasLf && chunk.indexOf(LF) !== -1) this.pendingHasLf = true
   }
 
   /** Bytes received and not yet consumed. */
@@ -80,6 +84,8 @@ export class RequestParser {
   next (): Buffer[] | ProtocolError | null {
     if (this.failed !== null) return this.failed
     if (this.buffered < this.need) return null
+    // A line arriving a few bytes at a time is joined once, not once per chunk.
+    if (this.awaitingLf && !this.pendingHasLf && this.buffered <= this.limits.inlineMax) return null
     this.join()
     for (;;) {
       const result = this.args === null ? this.startCommand() : this.readBulks()
@@ -100,6 +106,8 @@ export class RequestParser {
     this.pos = 0
     this.pending = []
     this.pendingBytes = 0
+    this.awaitingLf = false
+    this.pendingHasLf = false
   }
 
   private join (): void {
@@ -112,6 +120,7 @@ export class RequestParser {
     this.pos = 0
     this.pending = []
     this.pendingBytes = 0
+    this.pendingHasLf = false
   }
 
   private wait (bytesFromPos: number): null {
@@ -194,6 +203,7 @@ export class RequestParser {
     const buf = this.buf
     const start = this.pos
     const lf = buf.indexOf(LF, Math.max(start, this.scanFrom))
+    this.awaitingLf = lf === -1
     if (lf === -1) {
       // A CR at the end may be the first half of the line's CRLF, which does not count.
       const pendingCr = buf[buf.length - 1] === CR ? 1 : 0

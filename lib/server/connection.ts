@@ -72,7 +72,13 @@ export class Connection implements CommandContext {
     if (this.closing) return
     this.session.lastCommandAt = Date.now() // once per read, not per command
     this.parser.feed(chunk)
-    this.process()
+    try {
+      this.process()
+    } catch (err) {
+      // Never throw from a socket callback: a bug here costs this client, not the server.
+      this.node.log.error(`client ${this.session.addr}: ${err instanceof Error ? err.stack ?? err.message : String(err)}; closing it`)
+      this.stream.destroy()
+    }
   }
 
   private resume (): void {
@@ -87,10 +93,12 @@ export class Connection implements CommandContext {
     const softLimit = this.node.options.clientOutputSoftLimit
     while (!this.closing) {
       if (this.outBytes > softLimit) this.flush()
-      if (this.stream.writableLength > softLimit || this.waiting.length >= MAX_WAITING_REPLIES) {
+      const full = this.stream.writableLength > softLimit && this.stream.writableNeedDrain
+      if (full || this.waiting.length >= MAX_WAITING_REPLIES) {
         // PROTOCOL.md §Back-pressure: stop reading a client that does not read its replies.
-        // Either the socket holds more than its high-water mark, so 'drain' will
-        // come, or replies are waiting, and the last one to arrive resumes us.
+        // Either the socket is past its high-water mark too, so 'drain' will come (a
+        // soft limit below the mark acts as the mark), or replies are waiting, and
+        // the last one to arrive resumes us.
         this.paused = true
         this.stream.pause()
         break

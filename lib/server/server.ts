@@ -8,6 +8,9 @@ import { error } from '../protocol/reply.js'
 import { UNAUTHENTICATED_LIMITS, type ParserLimits } from '../protocol/request-parser.js'
 import { Connection, type ConnectionHost } from './connection.js'
 
+/** How long a refused connection may take to receive its error before it is cut. */
+const REFUSED_LINGER_MS = 1000
+
 /**
  * The TCP front door: accepts connections, enforces maxclients, hands each
  * stream to a Connection. Clients and peers share the port.
@@ -114,7 +117,9 @@ export class Server implements ConnectionHost {
     socket.on('error', () => {}) // reported by the Connection, or irrelevant once refused
     if (this.closing !== null || this.connections.size >= o.maxclients) {
       stats.rejectedConnections++
-      socket.end(error(errorText('maxClients')))
+      // Closed once the error is on its way: a refused peer holds no descriptor.
+      socket.end(error(errorText('maxClients')), () => socket.destroy())
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref()
       return
     }
     socket.setNoDelay(true)

@@ -166,16 +166,22 @@ export class Store {
 
   /**
    * One SCAN step (PROTOCOL.md §SCAN): walks whole buckets from `cursor` until
-   * at least `count` keys are found. Returns the next cursor (0 when done). A key
-   * present for the whole scan is returned at least once.
+   * at least `count` keys are found or about 10 × `count` keys were looked at.
+   * Returns the next cursor (0 when done). A key present for the whole scan is
+   * returned at least once.
    */
   scan (cursor: number, count: number, pattern: string | null): { cursor: number, keys: string[] } {
     const now = this.now()
     const keys: string[] = []
+    // Bounded work per call, matches or not (Redis bounds it the same way): a
+    // pattern that rarely matches must not turn one SCAN into a walk of the store.
+    const budget = Math.max(1, count) * 10
+    let examined = 0
     let b = cursor
-    for (; b < BUCKETS && keys.length < count; b++) {
+    for (; b < BUCKETS && keys.length < count && examined < budget; b++) {
       const bucket = this.buckets[b]
       if (bucket === undefined) continue
+      examined += bucket.size
       for (const [key, entry] of bucket) {
         if (isLive(entry, now) && (pattern === null || globMatch(pattern, key))) keys.push(key)
       }

@@ -142,7 +142,7 @@ t.test('interactive mode reads commands from stdin', async t => {
     '(integer) 1',
     'PONG'
   ].join('\n') + '\n', 'one reply per command, no prompts')
-  t.ok(existsSync(path.join(home, '.keystone_cli_history')), 'history goes to $HOME')
+  t.notOk(existsSync(path.join(home, '.keystone_cli_history')), 'piped commands are not kept in the history (only typed ones are, as with redis-cli)')
 
   const quit = await runBin(t, 'keystone-cli', [at(node)], { input: 'SET k 1\nquit\nSET k 2\n', env: { HOME: home } })
   t.equal(quit.stdout, 'OK\n', 'quit ends the session')
