@@ -64,6 +64,14 @@ export class Connection implements CommandContext {
 
   /** Drops the connection at once, replies or not. */
   destroy (): void {
+    this.drop()
+  }
+
+  /** Gone for good: nothing more is run or sent. */
+  private drop (): void {
+    this.closing = true
+    this.gone = true
+    this.parser.release()
     this.stream.destroy()
   }
 
@@ -77,7 +85,7 @@ export class Connection implements CommandContext {
     } catch (err) {
       // Never throw from a socket callback: a bug here costs this client, not the server.
       this.node.log.error(`client ${this.session.addr}: ${err instanceof Error ? err.stack ?? err.message : String(err)}; closing it`)
-      this.stream.destroy()
+      this.drop()
     }
   }
 
@@ -181,7 +189,7 @@ export class Connection implements CommandContext {
       else this.stream.write(chunk)
       if (this.stream.writableLength > this.node.options.clientOutputHardLimit) {
         this.node.log.warn(`client ${this.session.addr}: dropped, ${this.stream.writableLength} bytes of replies unread (client-output-hard-limit)`)
-        this.stream.destroy()
+        this.drop()
         return
       }
     }
