@@ -160,10 +160,16 @@ export class Connection implements CommandContext {
   private wait (reply: Promise<Encoded>): void {
     const slot: Slot = { reply: null }
     this.waiting.push(slot)
-    reply.then(
-      r => { slot.reply = r },
-      () => { slot.reply = error(errorText('internal')) }
-    ).finally(() => {
+    reply.then(r => this.settle(slot, r), err => {
+      this.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      this.settle(slot, error(errorText('internal')))
+    })
+  }
+
+  /** A waiting reply is ready: it goes out with every ready one after it, in order. */
+  private settle (slot: Slot, reply: Encoded): void {
+    slot.reply = reply
+    try {
       while (this.waiting.length > 0 && this.waiting[0]?.reply != null) {
         const ready = (this.waiting.shift() as Slot).reply as Encoded
         this.out.push(ready)
@@ -174,7 +180,10 @@ export class Connection implements CommandContext {
         if (this.paused) this.resume()
         else if (!this.closing) this.process()
       }
-    }).catch(err => this.node.log.error(`reply delivery failed: ${String(err)}`))
+    } catch (err) {
+      this.node.log.error(`client ${this.session.addr}: ${err instanceof Error ? err.stack ?? err.message : String(err)}; closing it`)
+      this.drop()
+    }
   }
 
   /** The one place replies are written to a client. */
