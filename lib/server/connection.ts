@@ -49,7 +49,7 @@ export class Connection implements CommandContext {
     this.node = host.node
     this.parser = new RequestParser(host.limits(session.authenticated))
     stream.on('data', (chunk: Buffer) => this.receive(chunk))
-    stream.on('drain', () => this.resume())
+    stream.on('drain', () => this.safely(() => this.resume()))
     stream.on('error', (err: Error) => this.node.log.debug(`client ${session.addr}: ${err.message}`))
     stream.on('close', () => this.teardown())
     stream.on('end', () => { if (!this.closing) this.close() })
@@ -80,10 +80,14 @@ export class Connection implements CommandContext {
     if (this.closing) return
     this.session.lastCommandAt = Date.now() // once per read, not per command
     this.parser.feed(chunk)
+    this.safely(() => this.process())
+  }
+
+  /** Never throw from a socket or promise callback: a bug here costs this client, not the server. */
+  private safely (work: () => void): void {
     try {
-      this.process()
+      work()
     } catch (err) {
-      // Never throw from a socket callback: a bug here costs this client, not the server.
       this.node.log.error(`client ${this.session.addr}: ${err instanceof Error ? err.stack ?? err.message : String(err)}; closing it`)
       this.drop()
     }
@@ -169,7 +173,7 @@ export class Connection implements CommandContext {
   /** A waiting reply is ready: it goes out with every ready one after it, in order. */
   private settle (slot: Slot, reply: Encoded): void {
     slot.reply = reply
-    try {
+    this.safely(() => {
       while (this.waiting.length > 0 && this.waiting[0]?.reply != null) {
         const ready = (this.waiting.shift() as Slot).reply as Encoded
         this.out.push(ready)
@@ -180,10 +184,7 @@ export class Connection implements CommandContext {
         if (this.paused) this.resume()
         else if (!this.closing) this.process()
       }
-    } catch (err) {
-      this.node.log.error(`client ${this.session.addr}: ${err instanceof Error ? err.stack ?? err.message : String(err)}; closing it`)
-      this.drop()
-    }
+    })
   }
 
   /** The one place replies are written to a client. */
