@@ -41,6 +41,7 @@ export class Connection implements CommandContext {
   /** Replies still waiting, in order; while any waits, later replies queue here too. */
   private waiting: Slot[] = []
   private paused = false
+  private releaseQueued = false
   private closing = false
   private gone = false
 
@@ -170,22 +171,32 @@ export class Connection implements CommandContext {
     })
   }
 
-  /** A waiting reply is ready: it goes out with every ready one after it, in order. */
+  /**
+   * A waiting reply is ready. Replies that become ready together (the writes of
+   * one replication batch) go out together: the release is queued once, after them.
+   */
   private settle (slot: Slot, reply: Encoded): void {
     slot.reply = reply
-    this.safely(() => {
-      while (this.waiting.length > 0 && this.waiting[0]?.reply != null) {
-        const ready = (this.waiting.shift() as Slot).reply as Encoded
-        this.out.push(ready)
-        this.outBytes += ready.length
-      }
-      this.flush()
-      if (this.waiting.length === 0) {
-        if (this.paused) this.resume()
-        else if (!this.closing) this.process()
-      }
-    })
+    if (this.releaseQueued) return
+    this.releaseQueued = true
+    queueMicrotask(() => this.safely(() => this.release()))
   }
+
+  /** Sends every ready reply at the head of the queue, in order, in one write. */
+  private release (): void {
+    this.releaseQueued = false
+    while (this.waiting.length > 0 && this.waiting[0]?.reply != null) {
+      const ready = (this.waiting.shift() as Slot).reply as Encoded
+      this.out.push(ready)
+      this.outBytes += ready.length
+    }
+    this.flush()
+    if (this.waiting.length === 0) {
+      if (this.paused) this.resume()
+      else if (!this.closing) this.process()
+    }
+  }
+
 
   /** The one place replies are written to a client. */
   private flush (): void {
