@@ -206,7 +206,9 @@ async function main (): Promise<void> {
       ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),
       '',
       `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled), load by ${loader}; ` +
-        `${repeat} run(s) per test and server, interleaved keystone/redis; the row is the run with the median ratio. ` +
+        (withRedis
+          ? `${repeat} run(s) per test and server, interleaved keystone/redis; the row is the run with the median ratio. `
+          : `${repeat} run(s) per test; the row is the run with the median throughput. `) +
         'Server CPU is utime+stime of the server process from /proc/<pid>/stat (10 ms ticks), divided by requests.',
       '',
       `Reproduce: \`${command}\``
