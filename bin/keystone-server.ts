@@ -46,7 +46,7 @@ async function main (): Promise<void> {
   try {
     const { host, port } = await node.start()
     // The contract's `listening on HOST:PORT` line is printed whatever the log level.
-    process.stderr.write(logLine('info', `node ${node.nodeId} listening on ${host}:${port}`))
+    process.stderr.write(logLine('info', `node ${node.nodeId} listening on ${host}:${port}, advertised as ${node.cluster.advertise}`))
   } catch (err) {
     fail(err instanceof KeystoneError ? err.message : String(err), 1)
   }

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'KS_ERR_PROTOCOL'
   | 'KS_ERR_PORT_BUSY'
   | 'KS_ERR_LISTEN'
+  | 'KS_ERR_CLUSTER'
 
 export class KeystoneError extends Error {
   readonly code: ErrorCode

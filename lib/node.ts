@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { Cluster } from './cluster/cluster.js'
+import { clusterCommands } from './cluster/commands.js'
+import { replicationInfo } from './cluster/info.js'
+import type { LinkTiming } from './cluster/peer-link.js'
 import { clientCommands, type CommandTable, type NodeContext, type Session } from './commands/index.js'
 import { createLogger, type Logger } from './log.js'
 import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
@@ -27,6 +31,8 @@ export interface NodeDependencies {
   log?: Logger
   clock?: HybridClock
   nodeId?: string
+  /** Heartbeat and failure-detection timing (tests shorten it). */
+  timing?: Partial<LinkTiming>
 }
 
 /**
@@ -42,6 +48,7 @@ export class KeystoneNode implements NodeContext {
   readonly infoSections = new Map<string, () => string>()
   readonly server: Server
   readonly table: CommandTable
+  readonly cluster: Cluster
   private expiryTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
 
@@ -52,8 +59,15 @@ export class KeystoneNode implements NodeContext {
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.
     this.store = new Store({ nodeId, clock: deps.clock, keepTombstones: false })
-    this.table = clientCommands()
-    this.server = new Server(this, this.table)
+    this.cluster = new Cluster(this.store, this.log, {
+      advertise: this.options.advertise ?? '',
+      host: this.options.host,
+      password: this.options.requirepass,
+      timing: deps.timing
+    })
+    this.table = clientCommands(clusterCommands(this.cluster))
+    this.server = new Server(this, this.table, () => this.cluster.barrier())
+    this.infoSections.set('replication', () => replicationInfo(this.cluster))
   }
 
   get nodeId (): string {
@@ -68,10 +82,20 @@ export class KeystoneNode implements NodeContext {
     return this.server.sessions()
   }
 
+  /** Listens, then joins the cluster of --join if given. */
   async start (): Promise<{ host: string, port: number }> {
     const address = await this.server.listen()
+    this.cluster.advertise = this.options.advertise ?? `${address.host}:${address.port}`
     this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
     this.expiryTimer.unref()
+    if (this.options.join !== undefined) {
+      try {
+        await this.cluster.join(this.options.join)
+      } catch (err) {
+        await this.close()
+        throw err
+      }
+    }
     return address
   }
 
@@ -80,6 +104,7 @@ export class KeystoneNode implements NodeContext {
     this.closing ??= (async () => {
       if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
       this.stats.close()
+      this.cluster.close()
       await this.server.close()
     })()
     return this.closing

@@ -63,8 +63,8 @@ type Kind = 'string' | 'integer' | 'address' | 'loglevel'
 export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: Kind, help: string }> = [
   { key: 'host', flag: 'host', kind: 'string', help: 'address to listen on; peers are dialled from it too (default 127.0.0.1)' },
   { key: 'port', flag: 'port', kind: 'integer', help: 'port, 0 for an ephemeral one (default 1989, else the next free of 1990..2088)' },
-  { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port; not used until clustering lands)' },
-  { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join (not used until clustering lands)' },
+  { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port)' },
+  { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join' },
   { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only; not used until durability lands)" },
   { key: 'requirepass', flag: 'requirepass', kind: 'string', help: 'password for clients and peers' },
   { key: 'maxclients', flag: 'maxclients', kind: 'integer', help: 'most client connections (default 10000)' },

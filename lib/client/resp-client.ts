@@ -14,6 +14,7 @@ export interface ConnectOptions {
 interface Waiter {
   resolve: (value: RespValue) => void
   reject: (err: Error) => void
+  sentAt: number
 }
 
 /**
@@ -24,6 +25,7 @@ export class RespClient {
   private readonly parser = new ReplyParser()
   private readonly waiters: Waiter[] = []
   private closedError: Error | null = null
+  private corked = false
   onClose: ((err: Error) => void) | null = null
 
   private constructor (readonly socket: net.Socket) {
@@ -65,10 +67,30 @@ export class RespClient {
   send (bytes: string | Buffer): Promise<RespValue> {
     if (this.closedError !== null) return Promise.reject(this.closedError)
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject })
+      this.waiters.push({ resolve, reject, sentAt: Date.now() })
+      // Commands sent in the same tick leave in one write: pipelining for free.
+      if (!this.corked) {
+        this.corked = true
+        this.socket.cork()
+        process.nextTick(() => {
+          this.corked = false
+          this.socket.uncork()
+        })
+      }
       if (typeof bytes === 'string') this.socket.write(bytes, 'latin1')
       else this.socket.write(bytes)
     })
+  }
+
+  /** Replies outstanding. */
+  get pending (): number {
+    return this.waiters.length
+  }
+
+  /** How long the oldest unanswered command has waited, ms (0 when none). */
+  oldestPendingMs (now = Date.now()): number {
+    const first = this.waiters[0]
+    return first === undefined ? 0 : now - first.sentAt
   }
 
   /** Like call, but an error reply rejects. */

@@ -21,6 +21,9 @@ export const ERRORS = {
   noProto: 'NOPROTO unsupported protocol version',
   maxClients: 'ERR max number of clients reached',
   protocol: 'ERR Protocol error: %s',
+  badAddress: 'ERR invalid address, expected HOST:PORT',
+  joinSelf: 'ERR a node cannot join itself',
+  negativeTimeout: 'ERR timeout is negative',
   internal: 'ERR internal error, see the server log',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'
 } as const

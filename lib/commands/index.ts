@@ -10,15 +10,15 @@ import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
 export type { CommandContext, CommandSpec, CommandTable, NodeContext, Session, ServerStats } from './types.js'
 
-/** The client commands of a single node; the cluster adds its own with `withCommands`. */
-export function clientCommands (): CommandTable {
+/** The client commands of a node, plus `extra` (the cluster's). */
+export function clientCommands (extra: CommandTable = {}): CommandTable {
   return withCommands({
     ...connectionCommands,
     ...stringCommands,
     ...expiryCommands,
     ...keyspaceCommands,
     ...serverCommands
-  })
+  }, extra)
 }
 
 /** A table with `extra` added, and COMMAND describing all of it. */

@@ -1,4 +1,4 @@
-import { HybridClock } from './clock.js'
+import { compareTimestamps, HybridClock } from './clock.js'
 import { compareVersions, isExpired, isLive, type Entry } from './entry.js'
 import { globMatch } from './glob.js'
 
@@ -216,6 +216,12 @@ export class Store {
     return seen === 0 ? 0 : expired / seen
   }
 
+  /** Every entry of one bucket, tombstones included (state transfer walks the store bucket by bucket). */
+  forEachInBucket (bucket: number, fn: (key: string, entry: Entry) => void): void {
+    const b = this.buckets[bucket]
+    if (b !== undefined) for (const [key, entry] of b) fn(key, entry)
+  }
+
   forEachEntry (fn: (key: string, entry: Entry) => void): void {
     for (const bucket of this.buckets) {
       if (bucket === undefined) continue
@@ -227,7 +233,12 @@ export class Store {
   private writeLocal (key: string, value: Buffer | null, expiresAt: number, copy: boolean): Entry {
     const b = bucketOf(key) // hashed once per write: this is the hot path of SET
     const previous = this.buckets[b]?.get(key)
-    const ts = this.clock.tick()
+    let ts = this.clock.tick()
+    // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
+    // one from a peer whose clock runs too far ahead for our clock to follow.
+    if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
+      ts = { wall: previous.wall, logical: previous.logical + 1 }
+    }
     if (previous !== undefined && previous.value !== null && value !== null) {
       // A value over a value: changed in place, and a value of the same length is
       // copied into the old one's bytes. Entries and values live long, so new

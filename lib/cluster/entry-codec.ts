@@ -1,0 +1,37 @@
+import { CommandError, keyOf, text } from '../commands/args.js'
+import { command, type Encoded } from '../protocol/reply.js'
+import type { Entry } from '../store/entry.js'
+
+// PROTOCOL.md §Cluster: how an entry travels between nodes. In REPL and in SYNC
+// pages an entry is six fields: key, wall, logical, node, expiresAt, value
+// (a tombstone has no value in REPL and a nil value in SYNC pages).
+
+/** `REPL key wall logical node expiresAt [value]` as request bytes. */
+export function replRequest (key: string, entry: Entry): Encoded {
+  const args: Array<string | Buffer> = ['REPL', key, String(entry.wall), String(entry.logical), entry.node, String(entry.expiresAt)]
+  if (entry.value !== null) args.push(entry.value)
+  return command(args)
+}
+
+function integerField (arg: Buffer | undefined, what: string): number {
+  const s = text(arg)
+  const n = Number(s)
+  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n)) throw new CommandError(`ERR invalid ${what} in entry`)
+  return n
+}
+
+/** Reads the version and expiry fields at args[at..at+3]; value is supplied by the caller. */
+export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): { key: string, entry: Entry } {
+  const node = text(args[at + 3])
+  if (node === '') throw new CommandError('ERR invalid node in entry')
+  return {
+    key: keyOf(args[at]),
+    entry: {
+      wall: integerField(args[at + 1], 'wall'),
+      logical: integerField(args[at + 2], 'logical'),
+      node,
+      expiresAt: integerField(args[at + 4], 'expiresAt'),
+      value
+    }
+  }
+}
