@@ -1,4 +1,5 @@
 import { CommandError, keyOf, text } from '../commands/args.js'
+import { errorText } from '../commands/errors.js'
 import { command, type Encoded } from '../protocol/reply.js'
 import type { Entry } from '../store/entry.js'
 
@@ -16,14 +17,14 @@ export function replRequest (key: string, entry: Entry): Encoded {
 function integerField (arg: Buffer | undefined, what: string): number {
   const s = text(arg)
   const n = Number(s)
-  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n)) throw new CommandError(`ERR invalid ${what} in entry`)
+  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n)) throw new CommandError(errorText('invalidEntryField', what))
   return n
 }
 
 /** Reads the version and expiry fields at args[at..at+3]; value is supplied by the caller. */
 export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): { key: string, entry: Entry } {
   const node = text(args[at + 3])
-  if (node === '') throw new CommandError('ERR invalid node in entry')
+  if (node === '') throw new CommandError(errorText('invalidEntryField', 'node'))
   return {
     key: keyOf(args[at]),
     entry: {

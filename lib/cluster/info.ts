@@ -1,7 +1,7 @@
 import { bulkArray, type Encoded } from '../protocol/reply.js'
 import type { Cluster } from './cluster.js'
 
-// PROTOCOL.md §MEMBERS and §INFO replication.
+// PROTOCOL.md §MEMBERS, and the replication section of §INFO.
 
 /** MEMBERS: `<address> <state> [self] id=<node id> [hb=<ms since heartbeat>]`, this node first. */
 export function membersReply (cluster: Cluster): Encoded {

@@ -21,6 +21,7 @@ export const ERRORS = {
   noProto: 'NOPROTO unsupported protocol version',
   maxClients: 'ERR max number of clients reached',
   protocol: 'ERR Protocol error: %s',
+  invalidEntryField: 'ERR invalid %s in entry',
   badAddress: 'ERR invalid address, expected HOST:PORT',
   joinSelf: 'ERR a node cannot join itself',
   negativeTimeout: 'ERR timeout is negative',
