@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import minimist from 'minimist'
+import { RespClient } from '../lib/client/resp-client.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { prefill, runLoad, type Test } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
@@ -17,6 +18,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --requests N        requests per run (default: 200000 at pipeline 1, 500000 at 16)
   --repeat N          runs per test and server, interleaved; the median run is reported (default 3)
   --only set|get      one test only
+  --no-cluster        skip the 3-node case (SET at one node replicating to two peers)
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
   --no-redis          Keystone alone, even when redis-server is installed
@@ -102,6 +104,32 @@ function table (rows: Row[]): string {
   return lines.join('\n')
 }
 
+/** The 3-node figures beside the single-node ones of the same run. */
+function clusterTable (cluster: Row[], single: Row[]): string {
+  const lines = [
+    '| 3 nodes: SET at one node, replicated to 2 | ops/s | p50/p99 ms | single node ops/s | ratio to single node | CPU µs/op (writing node) |',
+    '|---|---:|---:|---:|---:|---:|'
+  ]
+  for (const { pipeline, keystone: k } of cluster) {
+    const alone = single.find(r => r.test === 'set' && r.pipeline === pipeline)?.keystone
+    lines.push(`| SET P${pipeline} | ${int(k.opsPerSec)} | ${ms(k)} | ${alone === undefined ? '—' : int(alone.opsPerSec)} | ${alone === undefined ? '—' : ratio(k.opsPerSec, alone.opsPerSec)} | ${k.cpuMicrosPerOp.toFixed(1)} |`)
+  }
+  return lines.join('\n')
+}
+
+/** Waits until MEMBERS at `node` lists `count` nodes, all up. */
+async function waitClusterUp (node: BenchServer, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const client = await RespClient.connect({ host: node.host, port: node.port })
+    const reply = await client.call(['MEMBERS']).finally(() => client.close())
+    const states = Array.isArray(reply) ? reply.map(line => String(line).split(' ')[1]) : []
+    if (states.length === count && states.every(s => s === 'up')) return
+    if (Date.now() > deadline) throw new Error(`the 3-node cluster did not come up: ${JSON.stringify(states)}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
 /** The issue's targets: P16 ops/s ratio ≥ 0.5; P1 CPU per op ≤ 1.3× Redis's. */
 function targets (rows: Row[]): string[] {
   const out: string[] = []
@@ -123,8 +151,8 @@ function targets (rows: Row[]): string[] {
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
     string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg'],
-    boolean: ['quick', 'redis', 'help'],
-    default: { redis: true },
+    boolean: ['quick', 'redis', 'help', 'cluster'],
+    default: { redis: true, cluster: true },
     alias: { h: 'help' }
   })
   if (argv.help === true) {
@@ -196,12 +224,32 @@ async function main (): Promise<void> {
       }
     }
 
+    const clusterRows: Row[] = []
+    if (argv.cluster === true && tests.includes('set')) {
+      // The 3-node case: the same SET load at one node that replicates every write
+      // to two peers and answers once both have it (CONTRACT G1).
+      process.stderr.write('starting two more keystone nodes joined to the first\n')
+      for (let i = 0; i < 2; i++) servers.push(await startKeystone(nodeArgs, ['--join', `${keystone.host}:${keystone.port}`]))
+      await waitClusterUp(keystone, 3)
+      for (const pipeline of pipelines) {
+        const requests = requestsFor(pipeline)
+        await measure(keystone, loader, 'set', pipeline, Math.ceil(requests / 5))
+        const runs: Measurement[] = []
+        for (let i = 0; i < repeat; i++) {
+          runs.push(await measure(keystone, loader, 'set', pipeline, requests))
+          process.stderr.write(`3-node SET P${pipeline}, run ${i + 1}/${repeat}: ${int(runs[runs.length - 1]?.opsPerSec ?? 0)} ops/s\n`)
+        }
+        clusterRows.push({ test: 'set', pipeline, ...medianRow(runs, []) })
+      }
+    }
+
     const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')
     const cpus = os.cpus()
     const machine = `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`
     const body = [
       table(rows),
       '',
+      ...(clusterRows.length > 0 ? [clusterTable(clusterRows, rows), ''] : []),
       ...targets(rows),
       ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),
       '',

@@ -27,9 +27,12 @@ function stopper (child: ChildProcess): () => Promise<void> {
   })
 }
 
-/** `node bin/keystone-server --port 0 --data-dir ''`; the port comes from its `listening on HOST:PORT` line. */
-export function startKeystone (extraNodeArgs: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, [...extraNodeArgs, path.join(ROOT, 'bin', 'keystone-server'), '--port', '0', '--data-dir', ''], {
+/**
+ * `node bin/keystone-server --port 0 --data-dir '' [serverArgs]`; the port comes from its
+ * `listening on HOST:PORT` line (printed once a joining node has joined).
+ */
+export function startKeystone (extraNodeArgs: string[] = [], serverArgs: string[] = []): Promise<BenchServer> {
+  const child = spawn(process.execPath, [...extraNodeArgs, path.join(ROOT, 'bin', 'keystone-server'), '--port', '0', '--data-dir', '', ...serverArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe']
   })
