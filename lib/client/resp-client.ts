@@ -11,8 +11,11 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
 }
 
+/** One send's replies: `count` of them, delivered together. */
 interface Waiter {
-  resolve: (value: RespValue) => void
+  count: number
+  replies: RespValue[]
+  resolve: (values: RespValue[]) => void
   reject: (err: Error) => void
   sentAt: number
 }
@@ -65,9 +68,17 @@ export class RespClient {
 
   /** Sends pre-encoded request bytes expecting exactly one reply. */
   send (bytes: string | Buffer): Promise<RespValue> {
+    return this.sendMany(bytes, 1).then(replies => replies[0] as RespValue)
+  }
+
+  /**
+   * Sends pre-encoded bytes holding `count` requests; resolves with their
+   * replies, in order, once all have come (one promise for a whole batch).
+   */
+  sendMany (bytes: string | Buffer, count: number): Promise<RespValue[]> {
     if (this.closedError !== null) return Promise.reject(this.closedError)
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject, sentAt: Date.now() })
+      this.waiters.push({ count, replies: [], resolve, reject, sentAt: Date.now() })
       // Commands sent in the same tick leave in one write: pipelining for free.
       if (!this.corked) {
         this.corked = true
@@ -110,7 +121,13 @@ export class RespClient {
       for (;;) {
         const reply = this.parser.next()
         if (reply === undefined) return
-        this.waiters.shift()?.resolve(reply)
+        const waiter = this.waiters[0]
+        if (waiter === undefined) continue // a reply nobody asked for: ignored
+        waiter.replies.push(reply)
+        if (waiter.replies.length === waiter.count) {
+          this.waiters.shift()
+          waiter.resolve(waiter.replies)
+        }
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)))

@@ -59,6 +59,7 @@ export class Cluster implements LinkOwner {
   fullSyncsServed = 0
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
+  private lastBarrier: { waits: Array<Promise<void>>, all: Promise<void> } | null = null
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
     this.advertise = settings.advertise
@@ -197,7 +198,10 @@ export class Cluster implements LinkOwner {
     for (const member of this.members.values()) member.link.replicate(request, this.seq)
   }
 
-  /** Resolves when every ready peer has acknowledged every local write so far; null if they have. */
+  /**
+   * Resolves when every ready peer has acknowledged every local write so far;
+   * null if they have. Writes whose batches are the same share one promise.
+   */
   barrier (): Promise<void> | null {
     const waits: Array<Promise<void>> = []
     for (const member of this.members.values()) {
@@ -205,7 +209,11 @@ export class Cluster implements LinkOwner {
       if (w !== null) waits.push(w)
     }
     if (waits.length === 0) return null
-    return Promise.all(waits).then(() => undefined)
+    const last = this.lastBarrier
+    if (last !== null && last.waits.length === waits.length && last.waits.every((w, i) => w === waits[i])) return last.all
+    const all = Promise.all(waits).then(() => undefined)
+    this.lastBarrier = { waits, all }
+    return all
   }
 
   /** Peers that have acknowledged every local write so far (WAIT). */

@@ -1,6 +1,7 @@
 import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { command, type Encoded } from '../protocol/reply.js'
+import { parseInteger } from '../protocol/request-parser.js'
 import type { Entry } from '../store/entry.js'
 
 // PROTOCOL.md §Cluster: how an entry travels between nodes. In REPL and in SYNC
@@ -15,16 +16,24 @@ export function replRequest (key: string, entry: Entry): Encoded {
 }
 
 function integerField (arg: Buffer | undefined, what: string): number {
-  const s = text(arg)
-  const n = Number(s)
-  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n)) throw new CommandError(errorText('invalidEntryField', what))
+  const n = arg === undefined || arg.length > 16 || arg[0] === 45 ? null : parseInteger(arg, 0, arg.length)
+  if (n === null) throw new CommandError(errorText('invalidEntryField', what))
   return n
+}
+
+/** The last node id decoded: every REPL from one peer carries the same one. */
+let lastNode: { bytes: Buffer, text: string } | null = null
+
+function nodeField (arg: Buffer | undefined): string {
+  if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
+  if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
+  lastNode = { bytes: Buffer.from(arg), text: text(arg) }
+  return lastNode.text
 }
 
 /** Reads the version and expiry fields at args[at..at+3]; value is supplied by the caller. */
 export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): { key: string, entry: Entry } {
-  const node = text(args[at + 3])
-  if (node === '') throw new CommandError(errorText('invalidEntryField', 'node'))
+  const node = nodeField(args[at + 3])
   return {
     key: keyOf(args[at]),
     entry: {

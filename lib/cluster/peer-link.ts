@@ -1,7 +1,7 @@
 import { RespClient } from '../client/resp-client.js'
 import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
-import type { Encoded } from '../protocol/reply.js'
+import { concat, type Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 
 /** connecting: dialling or handshaking; ready: replicating; down: waiting to redial. */
@@ -42,6 +42,31 @@ export interface LinkStats {
   fullSyncsSent: number
 }
 
+/** Replicated writes sent together, and the promise that they have all been answered. */
+class Batch {
+  readonly requests: Encoded[] = []
+  lastSeq = 0
+  private settled = false
+  private resolve: (() => void) | null = null
+  private promise: Promise<void> | null = null
+
+  add (request: Encoded, seq: number): void {
+    this.requests.push(request)
+    this.lastSeq = seq
+  }
+
+  done (): Promise<void> {
+    if (this.settled) return Promise.resolve()
+    this.promise ??= new Promise(resolve => { this.resolve = resolve })
+    return this.promise
+  }
+
+  release (): void {
+    this.settled = true
+    this.resolve?.()
+  }
+}
+
 /**
  * A persistent outbound connection to one peer (STYLE: a reconnecting socket
  * with an explicit status and capped backoff with jitter). Replicated writes
@@ -56,7 +81,10 @@ export class PeerLink {
   /** Highest sequence number of a local write this peer has acknowledged. */
   ackedSeq = 0
   private client: RespClient | null = null
-  private ackWaiters: Array<{ seq: number, resolve: () => void }> = []
+  /** Writes queued this turn of the event loop. */
+  private filling: Batch | null = null
+  /** Batches sent and not yet answered, oldest first. */
+  private inflight: Batch[] = []
   private heartbeat: NodeJS.Timeout | null = null
   private retry: NodeJS.Timeout | null = null
   private attempts = 0
@@ -76,16 +104,37 @@ export class PeerLink {
     this.connect().catch(err => this.fail(`connect: ${(err as Error).message}`))
   }
 
-  /** Sends a replicated write; `seq` > 0 tracks its acknowledgement. */
+  /**
+   * Queues a replicated write (local write number `seq`). Writes queued in one
+   * turn of the event loop leave as one batch: one socket write, one promise,
+   * however many clients wrote (PROTOCOL.md §Replication).
+   */
   replicate (request: Encoded, seq: number): void {
-    const client = this.client
-    if (this.status !== 'ready' || client === null) return
+    if (this.status !== 'ready' || this.client === null) return
     this.stats.writesSent++
     this.stats.bytesSent += request.length
-    client.send(request).then(reply => {
-      if (reply instanceof RespError) this.owner.log.warn(`peer ${this.addr} refused a write: ${reply.message}`)
-      if (seq > 0) this.acknowledge(seq)
-    }, () => { /* the link failed: fail() releases the waiters */ })
+    if (this.filling === null) {
+      this.filling = new Batch()
+      setImmediate(() => this.sendBatch()) // after this turn's reads: many clients share a batch
+    }
+    this.filling.add(request, seq)
+  }
+
+  private sendBatch (): void {
+    const batch = this.filling
+    this.filling = null
+    const client = this.client
+    if (batch === null) return
+    if (this.status !== 'ready' || client === null) {
+      batch.release()
+      return
+    }
+    this.inflight.push(batch)
+    client.sendMany(concat(batch.requests), batch.requests.length).then(replies => {
+      const refused = replies.find(r => r instanceof RespError)
+      if (refused !== undefined) this.owner.log.warn(`peer ${this.addr} refused a write: ${String(refused)}`)
+      this.acknowledge(batch.lastSeq)
+    }, () => { /* the link failed: fail() releases the batches */ })
   }
 
   /** Sends any request on the link; resolves with its reply. */
@@ -96,10 +145,14 @@ export class PeerLink {
     return client.send(request)
   }
 
-  /** Resolves once the peer has acknowledged write `seq`, or goes down; null if already so. */
+  /**
+   * Resolves once the peer has acknowledged write `seq`, or goes down; null if
+   * it has, or if the write never went to it. Writes of one batch share a promise.
+   */
   barrier (seq: number): Promise<void> | null {
     if (this.status !== 'ready' || this.ackedSeq >= seq) return null
-    return new Promise(resolve => this.ackWaiters.push({ seq, resolve }))
+    for (const batch of this.inflight) if (batch.lastSeq >= seq) return batch.done()
+    return this.filling !== null && this.filling.lastSeq >= seq ? this.filling.done() : null
   }
 
   /** Writes not yet acknowledged (INFO). */
@@ -182,13 +235,16 @@ export class PeerLink {
 
   private acknowledge (seq: number): void {
     if (seq > this.ackedSeq) this.ackedSeq = seq
-    while (this.ackWaiters.length > 0 && (this.ackWaiters[0]?.seq ?? Infinity) <= this.ackedSeq) {
-      this.ackWaiters.shift()?.resolve()
+    while (this.inflight.length > 0 && (this.inflight[0]?.lastSeq ?? Infinity) <= this.ackedSeq) {
+      this.inflight.shift()?.release()
     }
   }
 
+  /** The link is gone: nobody waits for it any more. */
   private releaseWaiters (): void {
-    for (const w of this.ackWaiters.splice(0)) w.resolve()
+    for (const batch of this.inflight.splice(0)) batch.release()
+    this.filling?.release()
+    this.filling = null
   }
 
   /** Marks the link down, drops the socket and schedules a redial. */

@@ -145,10 +145,25 @@ export class Store {
    */
   merge (key: string, incoming: Entry): boolean {
     this.clock.observe(incoming)
-    const current = this.peek(key)
+    const b = bucketOf(key)
+    const current = this.buckets[b]?.get(key)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
-    const entry = { ...incoming, value: incoming.value === null ? null : Buffer.from(incoming.value) }
-    this.put(key, entry, current)
+    const value = incoming.value
+    if (current !== undefined && current.value !== null && value !== null) {
+      // A value over a value, in place, as for local writes (see writeLocal).
+      if (incoming.expiresAt !== 0) this.expiring.add(key)
+      else if (current.expiresAt !== 0) this.expiring.delete(key)
+      if (current.value.length === value.length) value.copy(current.value)
+      else current.value = Buffer.from(value)
+      current.expiresAt = incoming.expiresAt
+      current.wall = incoming.wall
+      current.logical = incoming.logical
+      current.node = incoming.node
+      for (const listener of this.listeners) listener(key, current, false)
+      return true
+    }
+    const entry = { ...incoming, value: value === null ? null : Buffer.from(value) }
+    this.put(key, entry, current, b)
     for (const listener of this.listeners) listener(key, entry, false)
     return true
   }
