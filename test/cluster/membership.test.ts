@@ -72,3 +72,11 @@ t.test('nodes with the same password form a cluster', async t => {
   t.equal(await a('AUTH', 'shared'), 'OK')
   t.equal(await a('GET', 'k'), 'v')
 })
+
+t.test('peer links are dialled from --host when it is a specific IP', async t => {
+  const a = await startNode(t, { host: '127.0.0.21' })
+  const b = await startNode(t, { host: '127.0.0.22', join: a.cluster.advertise })
+  await waitConverged([a, b])
+  const clients = String(await caller(await connect(t, b))('CLIENT', 'LIST'))
+  t.match(clients, /addr=127\.0\.0\.21:\d+ .*peer=1/, 'B sees A\'s link coming from 127.0.0.21')
+})
