@@ -1,5 +1,5 @@
 import { compareTimestamps, HybridClock } from './clock.js'
-import { compareVersions, isExpired, isLive, type Entry } from './entry.js'
+import { compareVersions, isExpired, isLive, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 
 /** Number of key buckets. SCAN cursors are bucket indexes; later, digests are kept per bucket. */
@@ -148,23 +148,7 @@ export class Store {
     const b = bucketOf(key)
     const current = this.buckets[b]?.get(key)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
-    const value = incoming.value
-    if (current !== undefined && current.value !== null && value !== null) {
-      // A value over a value, in place, as for local writes (see writeLocal).
-      if (incoming.expiresAt !== 0) this.expiring.add(key)
-      else if (current.expiresAt !== 0) this.expiring.delete(key)
-      if (current.value.length === value.length) value.copy(current.value)
-      else current.value = Buffer.from(value)
-      current.expiresAt = incoming.expiresAt
-      current.wall = incoming.wall
-      current.logical = incoming.logical
-      current.node = incoming.node
-      for (const listener of this.listeners) listener(key, current, false)
-      return true
-    }
-    const entry = { ...incoming, value: value === null ? null : Buffer.from(value) }
-    this.put(key, entry, current, b)
-    for (const listener of this.listeners) listener(key, entry, false)
+    this.install(key, b, current, incoming.value, true, incoming.expiresAt, incoming, false)
     return true
   }
 
@@ -254,28 +238,38 @@ export class Store {
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
       ts = { wall: previous.wall, logical: previous.logical + 1 }
     }
+    return this.install(key, b, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
+  }
+
+  /**
+   * Stores a new version of a key (local or merged) and tells the listeners.
+   * A value over a value is changed in place, and a value of the same length is
+   * copied into the old one's bytes: entries and values live long, so new objects
+   * per write would be old-generation garbage, the costly kind to collect. Hence
+   * the rule: nobody keeps an entry or a value past the call that got it (replies
+   * and replication encode them at once). `copy`: the value is the caller's (a
+   * view into a network buffer), so the store takes a copy.
+   */
+  private install (key: string, b: number, previous: Entry | undefined, value: Buffer | null, copy: boolean,
+    expiresAt: number, version: Version, local: boolean): Entry {
+    let entry: Entry
     if (previous !== undefined && previous.value !== null && value !== null) {
-      // A value over a value: changed in place, and a value of the same length is
-      // copied into the old one's bytes. Entries and values live long, so new
-      // objects per write would be old-generation garbage, the costly kind to
-      // collect. Hence the rule: nobody keeps an entry or a value past the call
-      // that got it (replies and replication encode them at once).
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
       if (!copy) previous.value = value
       else if (previous.value.length === value.length) value.copy(previous.value)
       else previous.value = Buffer.from(value)
       previous.expiresAt = expiresAt
-      previous.wall = ts.wall
-      previous.logical = ts.logical
-      previous.node = this.nodeId
-      for (const listener of this.listeners) listener(key, previous, true)
-      return previous
+      previous.wall = version.wall
+      previous.logical = version.logical
+      previous.node = version.node
+      entry = previous
+    } else {
+      const stored = copy && value !== null ? Buffer.from(value) : value
+      entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
+      this.put(key, entry, previous, b)
     }
-    const stored = copy && value !== null ? Buffer.from(value) : value
-    const entry: Entry = { value: stored, expiresAt, wall: ts.wall, logical: ts.logical, node: this.nodeId }
-    this.put(key, entry, previous, b)
-    for (const listener of this.listeners) listener(key, entry, true)
+    for (const listener of this.listeners) listener(key, entry, local)
     return entry
   }
 
