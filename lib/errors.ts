@@ -1,13 +1,15 @@
 /**
  * One error base class with stable codes. Errors that reach a client as a RESP
  * error reply are texts in lib/commands/errors.ts; these are the errors the
- * program itself raises (bad options, a busy port, protocol framing).
+ * program itself raises (bad options, a busy port, protocol framing, an unusable
+ * data directory).
  */
 export type ErrorCode =
   | 'KS_ERR_PROTOCOL'
   | 'KS_ERR_PORT_BUSY'
   | 'KS_ERR_LISTEN'
   | 'KS_ERR_CLUSTER'
+  | 'KS_ERR_DATA'
 
 export class KeystoneError extends Error {
   readonly code: ErrorCode

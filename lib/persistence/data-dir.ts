@@ -1,0 +1,199 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { KeystoneError } from '../errors.js'
+
+// FORMAT.md §Data directory: the directory itself, its lock, and the small files
+// that say who this node is (node-id) and which cluster it belongs to (members).
+
+/** Data files are readable by the owner only; so is the directory. */
+export const FILE_MODE = 0o600
+export const DIR_MODE = 0o700
+
+const LOCK = 'LOCK'
+const NODE_ID = 'node-id'
+const MEMBERS = 'members'
+
+/** Where a node keeps its data when --data-dir is not given: one directory per port. */
+export function defaultDataDir (port: number, cwd = process.cwd()): string {
+  return path.join(cwd, 'keystone-data', String(port))
+}
+
+function dataError (message: string): KeystoneError {
+  return new KeystoneError('KS_ERR_DATA', message)
+}
+
+/** fsync of a directory: makes the creation, rename or removal of its files durable. */
+export function fsyncDir (dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix. */
+export function writeFileAtomic (file: string, data: string | Buffer): void {
+  const tmp = `${file}.tmp`
+  const fd = fs.openSync(tmp, 'w', FILE_MODE)
+  try {
+    fs.writeFileSync(fd, data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+  fsyncDir(path.dirname(file))
+}
+
+/** The start time of a process, from /proc (Linux): tells a live owner from a recycled pid. */
+function processStart (pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** What a lock file says: `pid start-time`. */
+function lockText (): string {
+  return `${process.pid} ${processStart(process.pid) ?? '-'}\n`
+}
+
+/** Whether the process that wrote this lock text still runs. */
+function holderRuns (text: string): boolean {
+  const [pidText, start] = text.trim().split(' ')
+  const pid = Number(pidText)
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false // unreadable: a torn write of a dead holder
+  if (pid === process.pid && text !== lockText()) return false // our pid, recycled (a container's pid 1)
+  if (!alive(pid)) return false
+  // The pid runs; it is the holder unless it was recycled since (its start time differs).
+  const now = processStart(pid)
+  return start === undefined || start === '-' || now === null || now === start
+}
+
+/**
+ * A data directory, opened: created if need be (mode 0700) and locked, so a
+ * second node on it refuses to start. The lock is a file holding the owner's pid
+ * and start time; a lock whose owner is gone (kill -9) is stale and taken over.
+ * (Node has no flock(2); a pid check is what it can do, and the start time
+ * guards against a recycled pid.)
+ */
+export class DataDir {
+  private locked = false
+
+  private constructor (readonly dir: string) {}
+
+  static open (dir: string): DataDir {
+    const d = new DataDir(path.resolve(dir))
+    try {
+      fs.mkdirSync(d.dir, { recursive: true, mode: DIR_MODE })
+      const mode = fs.statSync(d.dir).mode & 0o777
+      if ((mode & 0o077) !== 0) fs.chmodSync(d.dir, DIR_MODE)
+    } catch (err) {
+      throw dataError(`cannot use data directory ${d.dir}: ${(err as Error).message}`)
+    }
+    d.lock()
+    return d
+  }
+
+  file (name: string): string {
+    return path.join(this.dir, name)
+  }
+
+  private lock (): void {
+    const lockFile = this.file(LOCK)
+    const mine = lockText()
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        // Write the whole lock beside it, then link it in: link fails if a lock exists,
+        // and nobody ever sees a half-written lock.
+        const tmp = this.file(`${LOCK}.${process.pid}`)
+        fs.writeFileSync(tmp, mine, { mode: FILE_MODE })
+        try {
+          fs.linkSync(tmp, lockFile)
+        } finally {
+          fs.rmSync(tmp, { force: true })
+        }
+        this.locked = true
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw dataError(`cannot lock data directory ${this.dir}: ${(err as Error).message}`)
+      }
+      let held: string
+      try {
+        held = fs.readFileSync(lockFile, 'latin1')
+      } catch {
+        continue // gone meanwhile: try again
+      }
+      if (holderRuns(held)) {
+        const pid = held.trim().split(' ')[0] ?? '?'
+        throw dataError(`data directory ${this.dir} is in use by another keystone-server (pid ${pid}, ${lockFile}); give each node its own --data-dir`)
+      }
+      // Stale: move it aside, and put it back if what we moved was not the stale lock
+      // (another node took it over between our read and our rename).
+      const aside = this.file(`${LOCK}.stale.${process.pid}`)
+      try {
+        fs.renameSync(lockFile, aside)
+      } catch {
+        continue
+      }
+      const moved = fs.readFileSync(aside, 'latin1')
+      if (moved !== held) {
+        try { fs.linkSync(aside, lockFile) } catch { /* a third node took it: it holds it */ }
+        fs.rmSync(aside, { force: true })
+        throw dataError(`data directory ${this.dir} is being taken over by another keystone-server; give each node its own --data-dir`)
+      }
+      fs.rmSync(aside, { force: true })
+    }
+    throw dataError(`cannot lock data directory ${this.dir}: the lock keeps changing`)
+  }
+
+  /** Removes our lock (SIGTERM, close). */
+  unlock (): void {
+    if (!this.locked) return
+    this.locked = false
+    try {
+      if (fs.readFileSync(this.file(LOCK), 'latin1') === lockText()) fs.rmSync(this.file(LOCK))
+    } catch { /* already gone */ }
+  }
+
+  /** The node id kept here, or `fresh` written here first. */
+  nodeId (fresh: string): string {
+    const file = this.file(NODE_ID)
+    let id: string
+    try {
+      id = fs.readFileSync(file, 'latin1').trim()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw dataError(`cannot read ${file}: ${(err as Error).message}`)
+      writeFileAtomic(file, `${fresh}\n`)
+      return fresh
+    }
+    if (!/^[\x21-\x7e]{1,255}$/.test(id)) throw dataError(`${file} does not hold a node id; remove it to get a new one`)
+    return id
+  }
+
+  /** Addresses of the cluster members last known (none on a first start). */
+  members (): string[] {
+    try {
+      return fs.readFileSync(this.file(MEMBERS), 'latin1').split('\n').map(s => s.trim()).filter(s => s !== '')
+    } catch {
+      return []
+    }
+  }
+
+  saveMembers (addrs: readonly string[]): void {
+    writeFileAtomic(this.file(MEMBERS), addrs.map(a => `${a}\n`).join(''))
+  }
+}

@@ -1,0 +1,152 @@
+import { crc32 } from 'node:zlib'
+import type { Entry } from '../store/entry.js'
+
+// FORMAT.md: the bytes of log and snapshot files. Both are a 16-byte file header
+// followed by records; a record is one entry (a value or a tombstone, with its
+// version and expiry) behind a length and a CRC-32 of its body.
+
+export const FILE_HEADER_SIZE = 16
+const MAGIC = 'KEYSTONE'
+export type FileKind = 'LOG ' | 'SNAP'
+export const FORMAT_VERSION = 1
+
+/** Record header: u32 body length, u32 CRC-32 of the body. */
+export const RECORD_HEADER_SIZE = 8
+/** Body bytes before the node id: kind, wall, logical, expiresAt, node id length. */
+const FIXED_BODY = 1 + 8 + 4 + 8 + 1
+/** The smallest body: fixed part, an empty node id, a key length. */
+const MIN_BODY = FIXED_BODY + 4
+/** A body larger than this is not one we wrote (values are at most 512 MB). */
+export const MAX_BODY = 1024 * 1024 * 1024
+
+export const KIND_VALUE = 1
+export const KIND_TOMBSTONE = 2
+/** Last record of a snapshot: its body is the kind byte and a u32 count of entries before it. */
+export const KIND_END = 3
+const END_BODY = 1 + 4
+
+export function fileHeader (kind: FileKind): Buffer {
+  const b = Buffer.alloc(FILE_HEADER_SIZE)
+  b.write(MAGIC, 0, 'latin1')
+  b.write(kind, 8, 'latin1')
+  b.writeUInt32LE(FORMAT_VERSION, 12)
+  return b
+}
+
+/** Null when the header is what we write for `kind`, else what is wrong with it. */
+export function checkFileHeader (b: Buffer, kind: FileKind): string | null {
+  if (b.length < FILE_HEADER_SIZE) return 'the file header is incomplete'
+  if (b.toString('latin1', 0, 8) !== MAGIC) return 'not a Keystone data file (bad magic)'
+  if (b.toString('latin1', 8, 12) !== kind) return `not a ${kind === 'SNAP' ? 'snapshot' : 'log'} file`
+  const version = b.readUInt32LE(12)
+  if (version !== FORMAT_VERSION) return `format version ${version}; this Keystone reads version ${FORMAT_VERSION}`
+  return null
+}
+
+/** Bytes the record of this entry takes. */
+export function recordSize (key: string, entry: Entry): number {
+  return RECORD_HEADER_SIZE + FIXED_BODY + entry.node.length + 4 + key.length + (entry.value === null ? 0 : entry.value.length)
+}
+
+/**
+ * Writes the record of (key, entry) at `at` in `buf`, which must have
+ * recordSize(key, entry) bytes free there. Returns the offset after it. Keys
+ * and node ids are latin1 strings: one char, one byte.
+ */
+export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry): number {
+  let o = at + RECORD_HEADER_SIZE
+  buf[o] = entry.value === null ? KIND_TOMBSTONE : KIND_VALUE
+  buf.writeDoubleLE(entry.wall, o + 1)
+  buf.writeUInt32LE(entry.logical, o + 9)
+  buf.writeDoubleLE(entry.expiresAt, o + 13)
+  buf[o + 21] = entry.node.length
+  o += FIXED_BODY
+  o += buf.write(entry.node, o, 'latin1')
+  buf.writeUInt32LE(key.length, o)
+  o += 4
+  o += buf.write(key, o, 'latin1')
+  if (entry.value !== null) o += entry.value.copy(buf, o)
+  return seal(buf, at, o)
+}
+
+/** The end record of a snapshot holding `count` entries. */
+export function encodeEnd (buf: Buffer, at: number, count: number): number {
+  const o = at + RECORD_HEADER_SIZE
+  buf[o] = KIND_END
+  buf.writeUInt32LE(count >>> 0, o + 1)
+  return seal(buf, at, o + END_BODY)
+}
+
+export const END_RECORD_SIZE = RECORD_HEADER_SIZE + END_BODY
+
+function seal (buf: Buffer, at: number, end: number): number {
+  const bodyStart = at + RECORD_HEADER_SIZE
+  buf.writeUInt32LE(end - bodyStart, at)
+  buf.writeUInt32LE(crc32(buf.subarray(bodyStart, end)), at + 4)
+  return end
+}
+
+/** A record read back. `value` is a view into the read buffer: copy it to keep it. */
+export interface DecodedRecord {
+  kind: number
+  key: string
+  entry: Entry
+  /** KIND_END: the entry count. */
+  count: number
+}
+
+export type ReadResult =
+  | { status: 'ok', next: number }
+  /** The buffer ends inside the record: need more bytes (or, at end of file, a torn tail). */
+  | { status: 'short', need: number }
+  | { status: 'bad', why: string }
+
+/**
+ * Reads the record at `at` of buf[..end] into `out` (reused: the caller copies
+ * what it keeps). The last node id decoded is remembered so a run of records
+ * from one node decodes it once.
+ */
+export class RecordReader {
+  readonly out: DecodedRecord = { kind: 0, key: '', count: 0, entry: { value: null, expiresAt: 0, wall: 0, logical: 0, node: '' } }
+  private lastNode: Buffer = Buffer.alloc(0)
+  private lastNodeText = ''
+
+  read (buf: Buffer, at: number, end: number): ReadResult {
+    if (end - at < RECORD_HEADER_SIZE) return { status: 'short', need: RECORD_HEADER_SIZE }
+    const length = buf.readUInt32LE(at)
+    if (length > MAX_BODY) return { status: 'bad', why: `record length ${length} is impossible` }
+    if (end - at < RECORD_HEADER_SIZE + length) return { status: 'short', need: RECORD_HEADER_SIZE + length }
+    const b = at + RECORD_HEADER_SIZE
+    const bodyEnd = b + length
+    if (crc32(buf.subarray(b, bodyEnd)) !== buf.readUInt32LE(at + 4)) return { status: 'bad', why: 'checksum mismatch' }
+    const kind = buf[b] as number
+    const out = this.out
+    out.kind = kind
+    if (kind === KIND_END) {
+      if (length !== END_BODY) return { status: 'bad', why: 'bad end record' }
+      out.count = buf.readUInt32LE(b + 1)
+      return { status: 'ok', next: bodyEnd }
+    }
+    if ((kind !== KIND_VALUE && kind !== KIND_TOMBSTONE) || length < MIN_BODY) return { status: 'bad', why: `unknown record kind ${kind}` }
+    const nodeLen = buf[b + 21] as number
+    let o = b + FIXED_BODY
+    if (o + nodeLen + 4 > bodyEnd) return { status: 'bad', why: 'node id overruns the record' }
+    const node = buf.subarray(o, o + nodeLen)
+    if (!node.equals(this.lastNode)) {
+      this.lastNode = Buffer.from(node)
+      this.lastNodeText = node.toString('latin1')
+    }
+    o += nodeLen
+    const keyLen = buf.readUInt32LE(o)
+    o += 4
+    if (o + keyLen > bodyEnd || (kind === KIND_TOMBSTONE && o + keyLen !== bodyEnd)) return { status: 'bad', why: 'key overruns the record' }
+    const entry = out.entry
+    entry.wall = buf.readDoubleLE(b + 1)
+    entry.logical = buf.readUInt32LE(b + 9)
+    entry.expiresAt = buf.readDoubleLE(b + 13)
+    entry.node = this.lastNodeText
+    out.key = buf.toString('latin1', o, o + keyLen)
+    entry.value = kind === KIND_VALUE ? buf.subarray(o + keyLen, bodyEnd) : null
+    return { status: 'ok', next: bodyEnd }
+  }
+}
