@@ -34,6 +34,7 @@ async function main (): Promise<void> {
     const fromEnv = process.env[`KEYSTONE_${flag.toUpperCase().replace(/-/g, '_')}`]
     const value = Array.isArray(fromFlag) ? fromFlag[fromFlag.length - 1] : fromFlag
     if (typeof value === 'string') given[key] = value
+    else if (typeof value === 'boolean') given[key] = String(value) // --no-persist
     else if (fromEnv !== undefined) given[key] = fromEnv
   }
   let options: NodeOptions
@@ -42,11 +43,13 @@ async function main (): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err), 2)
   }
-  const node = new KeystoneNode(options)
+  let node: KeystoneNode
   try {
+    node = new KeystoneNode(options)
     const { host, port } = await node.start()
     // The contract's `listening on HOST:PORT` line is printed whatever the log level.
-    process.stderr.write(logLine('info', `node ${node.nodeId} listening on ${host}:${port}, advertised as ${node.cluster.advertise}`))
+    const data = node.durability === null ? 'data in memory only' : `data in ${node.durability.dir} (fsync ${node.durability.fsync})`
+    process.stderr.write(logLine('info', `node ${node.nodeId} listening on ${host}:${port}, advertised as ${node.cluster.advertise}, ${data}`))
   } catch (err) {
     fail(err instanceof KeystoneError ? err.message : String(err), 1)
   }

@@ -5,9 +5,11 @@ import { Cluster } from './cluster/cluster.js'
 import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
-import { clientCommands, type CommandTable, type NodeContext, type Session } from './commands/index.js'
+import { clientCommands, type CommandTable, type Durability, type NodeContext, type Session } from './commands/index.js'
 import { createLogger, type Logger } from './log.js'
 import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
+import { defaultDataDir } from './persistence/data-dir.js'
+import { Persistence } from './persistence/persistence.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
 import { HybridClock } from './store/clock.js'
@@ -49,13 +51,17 @@ export class KeystoneNode implements NodeContext {
   readonly server: Server
   readonly table: CommandTable
   readonly cluster: Cluster
+  /** The data directory, once start() has opened it; null for memory only. */
+  persistence: Persistence | null = null
   private expiryTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
+  private lastBarrier: { cluster: Promise<void>, disk: Promise<void>, both: Promise<void> } | null = null
 
   constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
     this.options = { ...DEFAULTS, ...options }
     validateOptions(this.options)
     this.log = deps.log ?? createLogger(this.options.loglevel)
+    // The data directory, opened by start(), may hold the id this node had before.
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.
     this.store = new Store({ nodeId, clock: deps.clock, keepTombstones: false })
@@ -66,8 +72,28 @@ export class KeystoneNode implements NodeContext {
       timing: deps.timing
     })
     this.table = clientCommands(clusterCommands(this.cluster))
-    this.server = new Server(this, this.table, () => this.cluster.barrier())
+    this.server = new Server(this, this.table, () => this.writeBarrier())
     this.infoSections.set('replication', () => replicationInfo(this.cluster))
+  }
+
+  get durability (): Durability | null {
+    return this.persistence
+  }
+
+  /**
+   * PROTOCOL.md §Acknowledgement: a write is answered once the live peers have it
+   * and the log has it as --fsync says. Writes of one batch share one promise.
+   */
+  private writeBarrier (): Promise<void> | null {
+    const cluster = this.cluster.barrier()
+    const disk = this.persistence === null ? null : this.persistence.barrier()
+    if (disk === null) return cluster
+    if (cluster === null) return disk
+    const last = this.lastBarrier
+    if (last !== null && last.cluster === cluster && last.disk === disk) return last.both
+    const both = Promise.all([cluster, disk]).then(() => undefined)
+    this.lastBarrier = { cluster, disk, both }
+    return both
   }
 
   get nodeId (): string {
@@ -82,21 +108,51 @@ export class KeystoneNode implements NodeContext {
     return this.server.sessions()
   }
 
-  /** Listens, then joins the cluster of --join if given. */
+  /**
+   * Opens the data directory and loads it, listens, redials the members it
+   * remembers, then joins the cluster of --join if given. The default data
+   * directory is named after the port, so without --port it is opened once the
+   * port is known; its loading is synchronous, so no client is served before.
+   */
   async start (): Promise<{ host: string, port: number }> {
-    const address = await this.server.listen()
-    this.cluster.advertise = this.options.advertise ?? `${address.host}:${address.port}`
-    this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
-    this.expiryTimer.unref()
-    if (this.options.join !== undefined) {
-      try {
-        await this.cluster.join(this.options.join)
-      } catch (err) {
-        await this.close()
-        throw err
+    const o = this.options
+    const persist = o.persist && o.dataDir !== ''
+    const dirKnown = o.dataDir !== undefined || (o.port !== undefined && o.port !== 0)
+    try {
+      if (persist && dirKnown) this.openData(o.dataDir ?? defaultDataDir(o.port ?? 0))
+      const address = await this.server.listen()
+      if (persist && !dirKnown) this.openData(defaultDataDir(address.port))
+      this.cluster.advertise = o.advertise ?? `${address.host}:${address.port}`
+      this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
+      this.expiryTimer.unref()
+      const persistence = this.persistence
+      if (persistence !== null) {
+        // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
+        for (const addr of persistence.members()) this.cluster.learn(addr)
+        this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
       }
+      if (o.join !== undefined) await this.cluster.join(o.join)
+      return address
+    } catch (err) {
+      await this.close()
+      throw err
     }
-    return address
+  }
+
+  private openData (dir: string): void {
+    const o = this.options
+    const persistence = Persistence.open({
+      dir,
+      fsync: o.fsync,
+      repair: o.repairLog,
+      compactMinSize: o.compactMinSize,
+      compactPercentage: o.compactPercentage
+    }, this.log, this.store.nodeId)
+    this.persistence = persistence
+    this.store.nodeId = persistence.nodeId
+    // A node that had peers keeps tombstones, from its log too (PROTOCOL.md §Versions).
+    if (persistence.members().length > 0) this.store.keepTombstones = true
+    persistence.load(this.store)
   }
 
   /** Stops accepting, flushes replies to every client, stops timers. Idempotent. */
@@ -106,6 +162,7 @@ export class KeystoneNode implements NodeContext {
       this.stats.close()
       this.cluster.close()
       await this.server.close()
+      await this.persistence?.close()
     })()
     return this.closing
   }

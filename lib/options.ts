@@ -1,4 +1,5 @@
 import { LOG_LEVELS, type LogLevel } from './log.js'
+import { FSYNC_POLICIES, type FsyncPolicy } from './persistence/append-log.js'
 import { DEFAULT_LIMITS } from './protocol/request-parser.js'
 
 /** Everything a node can be told at start-up. CONTRACT.md §Programs. */
@@ -11,8 +12,18 @@ export interface NodeOptions {
   advertise: string | undefined
   /** HOST:PORT of a member of the cluster to join. Default: none, a one-node cluster. */
   join: string | undefined
-  /** Where the node keeps its data. Undefined: a directory per node under the working directory. '' : memory only. */
+  /** Where the node keeps its data. Undefined: keystone-data/<port> under the working directory. '': memory only. */
   dataDir: string | undefined
+  /** Keep data on disk; false (--no-persist) is memory only, as --data-dir ''. Default true. */
+  persist: boolean
+  /** When the log reaches the disk (FORMAT.md §Durability): always | everysec | no. Default everysec. */
+  fsync: FsyncPolicy
+  /** At start-up, skip damaged records in the middle of a log or snapshot instead of refusing to start. Default false. */
+  repairLog: boolean
+  /** No automatic compaction before the logs hold this many bytes. Default 64 MiB. */
+  compactMinSize: number
+  /** Compact when the logs exceed this percentage of the snapshot's size; 0: only on BGREWRITEAOF. Default 100. */
+  compactPercentage: number
   /** Password for clients and peers; '' for none. */
   requirepass: string
   /** Most client connections at once (Redis's maxclients). Default 10000. */
@@ -45,6 +56,11 @@ export const DEFAULTS: NodeOptions = {
   advertise: undefined,
   join: undefined,
   dataDir: undefined,
+  persist: true,
+  fsync: 'everysec',
+  repairLog: false,
+  compactMinSize: 64 * 1024 * 1024,
+  compactPercentage: 100,
   requirepass: '',
   maxclients: 10000,
   timeout: 0,
@@ -57,7 +73,7 @@ export const DEFAULTS: NodeOptions = {
   loglevel: 'info'
 }
 
-type Kind = 'string' | 'integer' | 'address' | 'loglevel'
+type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync'
 
 /** The command-line flag (and KEYSTONE_ environment variable) of each option, for bin/ and --help. */
 export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: Kind, help: string }> = [
@@ -65,7 +81,12 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'port', flag: 'port', kind: 'integer', help: 'port, 0 for an ephemeral one (default 1989, else the next free of 1990..2088)' },
   { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port)' },
   { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join' },
-  { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only; not used until durability lands)" },
+  { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only; default ./keystone-data/<port>)" },
+  { key: 'persist', flag: 'persist', kind: 'boolean', help: 'keep data on disk (default); --no-persist: memory only' },
+  { key: 'fsync', flag: 'fsync', kind: 'fsync', help: 'always | everysec | no: when writes reach the disk (default everysec)' },
+  { key: 'repairLog', flag: 'repair-log', kind: 'boolean', help: 'start despite damaged records in the data, skipping them (default off)' },
+  { key: 'compactMinSize', flag: 'compact-min-size', kind: 'integer', help: 'compact the log no sooner than this many bytes (default 67108864)' },
+  { key: 'compactPercentage', flag: 'compact-percentage', kind: 'integer', help: 'compact when the log exceeds this % of the snapshot, 0 never (default 100)' },
   { key: 'requirepass', flag: 'requirepass', kind: 'string', help: 'password for clients and peers' },
   { key: 'maxclients', flag: 'maxclients', kind: 'integer', help: 'most client connections (default 10000)' },
   { key: 'timeout', flag: 'timeout', kind: 'integer', help: 'close clients idle this many seconds, 0 never (default 0)' },
@@ -97,6 +118,18 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
         parseAddress(text, `--${flag}`)
         target[key] = text
         break
+      case 'boolean': {
+        // `--flag` alone gives '' (present); `--no-flag` gives 'false'.
+        const word = text.toLowerCase()
+        if (['', 'true', 'yes', '1', 'on'].includes(word)) target[key] = true
+        else if (['false', 'no', '0', 'off'].includes(word)) target[key] = false
+        else throw new TypeError(`--${flag} takes no value (or yes/no), got '${text}'`)
+        break
+      }
+      case 'fsync':
+        if (!(FSYNC_POLICIES as readonly string[]).includes(text)) throw new TypeError(`--${flag} must be one of ${FSYNC_POLICIES.join(', ')}, got '${text}'`)
+        target[key] = text
+        break
       case 'loglevel':
         if (!(LOG_LEVELS as string[]).includes(text)) throw new TypeError(`--${flag} must be one of ${LOG_LEVELS.join(', ')}, got '${text}'`)
         target[key] = text
@@ -111,7 +144,7 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key
@@ -121,6 +154,7 @@ export function validateOptions (options: NodeOptions): void {
     throw new TypeError(`--port must be 0..65535, got ${String(options.port)}`)
   }
   if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
+  if (!(FSYNC_POLICIES as readonly string[]).includes(options.fsync)) throw new TypeError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}`)
   if (options.maxclients < 1) throw new TypeError('--maxclients must be at least 1')
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
     throw new TypeError('--client-output-hard-limit must not be below --client-output-soft-limit')

@@ -57,6 +57,8 @@ export class Cluster implements LinkOwner {
   /** Sequence number of the latest local write. */
   seq = 0
   fullSyncsServed = 0
+  /** Told the member addresses whenever a member is added (the data directory keeps them). */
+  onMembersChanged: ((addrs: string[]) => void) | null = null
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
   private lastBarrier: { waits: Array<Promise<void>>, all: Promise<void> } | null = null
@@ -132,6 +134,7 @@ export class Cluster implements LinkOwner {
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
     this.store.keepTombstones = true
     this.log.info(`new member ${addr}`)
+    this.onMembersChanged?.([...this.members.keys()])
     member.link.start()
     return member
   }

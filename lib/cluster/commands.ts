@@ -47,6 +47,9 @@ export function clusterCommands (cluster: Cluster): CommandTable {
   /** REPL key wall logical node expiresAt [value] — a write (or, without value, a delete) from a peer. */
   function repl (ctx: CommandContext, args: Buffer[]): Encoded {
     if (args.length > 7) throw new CommandError(ERRORS.syntax)
+    // A node that cannot log refuses replicated writes too; the peer sends its state again when we are back.
+    const refusal = ctx.node.durability?.failure
+    if (refusal != null) throw new CommandError(refusal)
     const { key, entry } = decodeEntry(args, 1, args[6] ?? null)
     let bytes = 0
     for (const a of args) bytes += a.length

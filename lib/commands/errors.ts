@@ -26,6 +26,9 @@ export const ERRORS = {
   joinSelf: 'ERR a node cannot join itself',
   negativeTimeout: 'ERR timeout is negative',
   internal: 'ERR internal error, see the server log',
+  misconf: 'MISCONF Errors writing to the log: %s',
+  noPersistence: 'ERR this node keeps no data on disk (memory only)',
+  compacting: 'ERR Background append only file rewriting already in progress',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'
 } as const
 

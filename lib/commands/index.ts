@@ -8,7 +8,7 @@ import { commandCommand, serverCommands } from './server.js'
 import { stringCommands } from './strings.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
-export type { CommandContext, CommandSpec, CommandTable, NodeContext, Session, ServerStats } from './types.js'
+export type { CommandContext, CommandSpec, CommandTable, Durability, NodeContext, Session, ServerStats } from './types.js'
 
 /** The client commands of a node, plus `extra` (the cluster's). */
 export function clientCommands (extra: CommandTable = {}): CommandTable {
@@ -72,6 +72,11 @@ export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]
     return error(errorText('wrongArity', found.name))
   }
   if (!ctx.session.authenticated && found.spec.noAuth !== true) return error(ERRORS.noAuth)
+  // PROTOCOL.md §Order of checks: a write the log could not keep is refused before it is made.
+  if (found.spec.write === true) {
+    const refusal = ctx.node.durability?.failure
+    if (refusal != null) return error(refusal)
+  }
   return found
 }
 

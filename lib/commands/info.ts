@@ -40,8 +40,9 @@ const SECTIONS: Record<string, Section> = {
       used_memory_external: m.external
     }
   },
-  persistence () {
-    return { loading: 0 } // clients such as ioredis wait while this is 1
+  persistence (node) {
+    // loading: clients such as ioredis wait while it is 1; a node loads before it listens.
+    return { loading: 0, ...(node.durability === null ? { aof_enabled: 0 } : node.durability.info()) }
   },
   stats (node) {
     const s = node.stats

@@ -1,7 +1,7 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, simple, type Encoded } from '../protocol/reply.js'
 import { globMatchNoCase } from '../store/glob.js'
 import { CommandError, text, upper } from './args.js'
-import { errorText } from './errors.js'
+import { ERRORS, errorText } from './errors.js'
 import { info } from './info.js'
 import type { CommandContext, CommandTable, NodeContext } from './types.js'
 
@@ -23,9 +23,19 @@ function configValues (node: NodeContext): Record<string, string> {
     requirepass: o.requirepass,
     databases: '1',
     save: '',
-    appendonly: 'no',
+    appendonly: node.durability === null ? 'no' : 'yes',
+    appendfsync: node.durability?.fsync ?? o.fsync,
+    dir: node.durability?.dir ?? '',
     loglevel: o.loglevel
   }
+}
+
+/** BGREWRITEAOF: compacts the log into a snapshot in the background (FORMAT.md §Compaction). */
+function bgrewriteaof (ctx: CommandContext): Encoded {
+  const durability = ctx.node.durability
+  if (durability === null) throw new CommandError(ERRORS.noPersistence)
+  if (!durability.compact()) throw new CommandError(ERRORS.compacting)
+  return simple('Background append only file rewriting started')
 }
 
 /** CONFIG GET pattern [pattern ...]: name/value pairs; unknown names give nothing. */
@@ -68,5 +78,6 @@ export function commandCommand (table: CommandTable) {
 
 export const serverCommands: CommandTable = {
   info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace' },
-  config: { handler: config, arity: -2, summary: 'CONFIG GET pattern [pattern ...]: matching option names and values' }
+  config: { handler: config, arity: -2, summary: 'CONFIG GET pattern [pattern ...]: matching option names and values' },
+  bgrewriteaof: { handler: bgrewriteaof, arity: 1, summary: 'BGREWRITEAOF: compact the log into a snapshot, in the background' }
 }

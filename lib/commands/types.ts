@@ -30,6 +30,20 @@ export interface ServerStats {
   opsPerSec: () => number
 }
 
+/** What commands see of the node's data directory (FORMAT.md). */
+export interface Durability {
+  /** The MISCONF error text while the log cannot be written (writes are refused); null when it can. */
+  readonly failure: string | null
+  /** The data directory, absolute. */
+  readonly dir: string
+  /** --fsync. */
+  readonly fsync: string
+  /** Starts a compaction (BGREWRITEAOF); false if one is running. */
+  compact: () => boolean
+  /** Fields of INFO persistence. */
+  info: () => Record<string, string | number>
+}
+
 /** What commands see of the node: the store, options, stats, clients. */
 export interface NodeContext {
   readonly store: Store
@@ -42,6 +56,8 @@ export interface NodeContext {
   readonly sessions: () => Iterable<Session>
   /** Extra INFO sections (the cluster adds one). */
   readonly infoSections: Map<string, () => string>
+  /** The data directory; null when the node keeps its data in memory only. */
+  readonly durability: Durability | null
 }
 
 export interface CommandContext {

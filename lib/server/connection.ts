@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
 import { lookup, run, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
+import { CommandError } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { concat, error, type Encoded } from '../protocol/reply.js'
 import { RequestParser, type ParserLimits } from '../protocol/request-parser.js'
@@ -11,7 +12,10 @@ export interface ConnectionHost {
   readonly table: CommandTable
   /** Framing limits for a client that has (or has not) authenticated. */
   limits: (authenticated: boolean) => ParserLimits
-  /** After a write command: resolves when the write is safe to acknowledge, or null if it already is. */
+  /**
+   * After a write command: resolves when the write is safe to acknowledge, or null
+   * if it already is; rejects with a CommandError (its text is the reply) if it cannot be made safe.
+   */
   writeBarrier: () => Promise<void> | null
   /** Called once when the connection is gone. */
   closed: (connection: Connection) => void
@@ -166,6 +170,8 @@ export class Connection implements CommandContext {
     const slot: Slot = { reply: null }
     this.waiting.push(slot)
     reply.then(r => this.settle(slot, r), err => {
+      // A barrier refused (the log could not be written): the client gets that error, not OK.
+      if (err instanceof CommandError) return this.settle(slot, error(err.message))
       this.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
       this.settle(slot, error(errorText('internal')))
     })

@@ -43,7 +43,8 @@ export function bucketOf (key: string): number {
  * from the clock; remote ones are merged by version (last writer wins).
  */
 export class Store {
-  readonly nodeId: string
+  /** Set once at start-up, before any write, to the id kept in the data directory. */
+  nodeId: string
   readonly clock: HybridClock
   keepTombstones: boolean
   readonly stats: StoreStats = { expiredKeys: 0 }
