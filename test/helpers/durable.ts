@@ -87,3 +87,18 @@ export async function missingKeys (client: RespClient, expected: Map<string, str
   }
   return bad
 }
+
+/** A field of INFO persistence, as text. */
+export async function persistenceInfo (client: RespClient, field: string): Promise<string> {
+  const info = String(await client.call(['INFO', 'persistence']))
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? ''
+}
+
+/** Waits until the node has finished `count` compactions in all. */
+export async function waitCompactions (client: RespClient, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Number(await persistenceInfo(client, 'aof_rewrites')) < count) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} compactions within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
