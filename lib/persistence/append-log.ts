@@ -1,7 +1,9 @@
 import fs from 'node:fs'
 import type { Entry } from '../store/entry.js'
-import { FILE_MODE } from './data-dir.js'
-import { encodeRecord, fileHeader, recordSize } from './record.js'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { FILE_MODE, fsyncDirAsync } from './data-dir.js'
+import { encodeRecord, FILE_HEADER_SIZE, fileHeader, recordSize } from './record.js'
 
 /** --fsync: when the log is flushed to the disk itself (FORMAT.md §Durability). */
 export type FsyncPolicy = 'always' | 'everysec' | 'no'
@@ -94,6 +96,26 @@ export class AppendLog {
     fs.writeSync(fd, header, 0, header.length, 0)
     fs.fsyncSync(fd)
     return new AppendLog(file, fd, header.length, options)
+  }
+
+  /**
+   * create() off the event loop, directory fsync included: a compaction prepares
+   * the next log while clients are served, then switches to it at once.
+   */
+  static async createAsync (file: string, options: AppendLogOptions): Promise<AppendLog> {
+    // Plain descriptors, not FileHandles: a FileHandle closes its descriptor when collected.
+    const fd = await promisify(fs.open)(file, 'wx+', FILE_MODE)
+    try {
+      const header = fileHeader('LOG ')
+      await promisify(fs.write)(fd, header, 0, header.length, 0)
+      await promisify(fs.fsync)(fd)
+      await fsyncDirAsync(path.dirname(file))
+    } catch (err) {
+      fs.closeSync(fd)
+      fs.rmSync(file, { force: true })
+      throw err
+    }
+    return new AppendLog(file, fd, FILE_HEADER_SIZE, options)
   }
 
   /** An existing log, appended to from `size` (its intact length, as recovery found it). */

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
@@ -27,6 +28,16 @@ export function fsyncDir (dir: string): void {
   const fd = fs.openSync(dir, 'r')
   try {
     fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** fsyncDir on the thread pool: the event loop goes on serving clients meanwhile. */
+export async function fsyncDirAsync (dir: string): Promise<void> {
+  const fd = await promisify(fs.open)(dir, 'r')
+  try {
+    await promisify(fs.fsync)(fd)
   } finally {
     fs.closeSync(fd)
   }

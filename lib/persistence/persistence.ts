@@ -216,10 +216,14 @@ export class Persistence implements Durability {
     const old = this.current
     if (store === null || old === null) return
     if (old.failure !== null) throw new Error('the log cannot be written')
-    old.flush()
     const gen = this.gen + 1
-    const next = AppendLog.create(this.file(logName(gen)), this.logOptions)
-    fsyncDir(this.dir)
+    const next = await AppendLog.createAsync(this.file(logName(gen)), this.logOptions)
+    if (this.closing !== null || this.current !== old) {
+      await next.close()
+      return
+    }
+    // The cut: records so far go to the old log, every later one to the new.
+    old.flush()
     this.current = next
     this.gen = gen
     this.olderLogBytes += old.size

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { BUCKETS, type Store } from '../store/store.js'
-import { FILE_MODE, fsyncDir } from './data-dir.js'
+import { FILE_MODE, fsyncDirAsync } from './data-dir.js'
 import { encodeEnd, encodeRecord, END_RECORD_SIZE, fileHeader, recordSize } from './record.js'
 
 /** Key buckets encoded per step: about 1/256 of the store, a few ms for a million keys. */
@@ -59,7 +59,7 @@ export async function writeSnapshot (store: Store, file: string, aborted: () => 
     closed = true
     if (aborted()) return null
     fs.renameSync(tmp, file)
-    fsyncDir(path.dirname(file))
+    await fsyncDirAsync(path.dirname(file))
     return { bytes: pos, entries }
   } finally {
     if (!closed) fs.closeSync(fd)
