@@ -4,6 +4,7 @@ import path from 'node:path'
 import minimist from 'minimist'
 import { RespClient } from '../lib/client/resp-client.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
+import { runDurability } from './durability.js'
 import { prefill, runLoad, type Test } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
@@ -22,6 +23,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
   --no-redis          Keystone alone, even when redis-server is installed
+  --durability        instead: SET with a data directory, --fsync everysec and always, beside
+                      Redis with appendonly yes; restart time of a 1,000,000-key node
+                      (writes bench/RESULTS-durability.md; honours --quick, --repeat, --pipeline)
   --node-arg A        pass A to the node running Keystone (repeatable), e.g. --node-arg=--max-semi-space-size=32
   --cpu-prof DIR      run Keystone under node --cpu-prof, profiles written to DIR
                       (then: node dist/bench/profile.js DIR/FILE.cpuprofile)
@@ -151,7 +155,7 @@ function targets (rows: Row[]): string[] {
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
     string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg'],
-    boolean: ['quick', 'redis', 'help', 'cluster'],
+    boolean: ['quick', 'redis', 'help', 'cluster', 'durability'],
     default: { redis: true, cluster: true },
     alias: { h: 'help' }
   })
@@ -171,6 +175,10 @@ async function main (): Promise<void> {
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new TypeError(`--repeat must be a positive integer, got '${String(argv.repeat)}'`)
 
   if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
+  if (argv.durability === true) {
+    await runDurability({ quick: argv.quick === true, repeat, pipelines })
+    return
+  }
   const haveBenchmark = onPath('redis-benchmark')
   const loader: Loader = (argv.load as Loader | undefined) ?? (haveBenchmark ? 'redis-benchmark' : 'node')
   if (loader !== 'node' && loader !== 'redis-benchmark') throw new TypeError(`--load must be redis-benchmark or node, got '${String(loader)}'`)

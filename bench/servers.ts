@@ -68,7 +68,7 @@ export function freePort (): Promise<number> {
 }
 
 /** Resolves once something accepts connections on host:port. */
-async function waitForPort (host: string, port: number, child: ChildProcess, what: string): Promise<void> {
+export async function waitForPort (host: string, port: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 10_000
   for (;;) {
     const ok = await new Promise<boolean>(resolve => {

@@ -131,10 +131,9 @@ export class RecordReader {
     const nodeLen = buf[b + 21] as number
     let o = b + FIXED_BODY
     if (o + nodeLen + 4 > bodyEnd) return { status: 'bad', why: 'node id overruns the record' }
-    const node = buf.subarray(o, o + nodeLen)
-    if (!node.equals(this.lastNode)) {
-      this.lastNode = Buffer.from(node)
-      this.lastNodeText = node.toString('latin1')
+    if (nodeLen !== this.lastNode.length || buf.compare(this.lastNode, 0, nodeLen, o, o + nodeLen) !== 0) { // no allocation when it repeats
+      this.lastNode = Buffer.from(buf.subarray(o, o + nodeLen))
+      this.lastNodeText = this.lastNode.toString('latin1')
     }
     o += nodeLen
     const keyLen = buf.readUInt32LE(o)

@@ -70,6 +70,11 @@ interface ReadOutcome {
  * unless `repair` is set, in which case the damaged bytes are skipped.
  */
 export function readFile (file: string, kind: FileKind, repair: boolean, apply: (r: DecodedRecord) => void): ReadOutcome {
+  // A snapshot's values are all live: the store keeps views into fresh read buffers
+  // (no copy each). A log's may be overwritten later in it: they are copied, lest a
+  // few survivors pin every buffer of a long log.
+  const fresh = kind === 'SNAP'
+
   const fd = fs.openSync(file, 'r')
   try {
     const fileSize = fs.fstatSync(fd).size
@@ -89,19 +94,18 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
     let records = 0
     let skipped = 0
     let complete = false
-    const fill = (): boolean => {
+    /** Reads on, keeping the unread part at the front of a buffer of at least `need` bytes. */
+    const fill = (need = 0): boolean => {
       if (base + filled >= fileSize) return false
-      if (at > 0) { // keep the unread part, at the front
-        buf.copy(buf, 0, at, filled)
-        base += at
-        filled -= at
-        at = 0
-      }
-      if (filled === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2)
-        buf.copy(bigger, 0, 0, filled)
-        buf = bigger
-      }
+      const unread = filled - at
+      const size = Math.max(buf.length, need, unread === buf.length ? buf.length * 2 : 0)
+      // A snapshot's buffers belong to the store once read: never written again.
+      const next = fresh || size !== buf.length ? Buffer.allocUnsafe(size) : buf
+      buf.copy(next, 0, at, filled)
+      buf = next
+      base += at
+      filled = unread
+      at = 0
       const n = fs.readSync(fd, buf, filled, buf.length - filled, base + filled)
       filled += n
       return n > 0
@@ -123,16 +127,7 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
         continue
       }
       if (r.status === 'short' && base + filled < fileSize) {
-        if (r.need > buf.length - at) { // a record bigger than the buffer: make room for it
-          buf.copy(buf, 0, at, filled)
-          base += at
-          filled -= at
-          at = 0
-          const bigger = Buffer.allocUnsafe(Math.max(r.need, buf.length * 2))
-          buf.copy(bigger, 0, 0, filled)
-          buf = bigger
-        }
-        fill()
+        fill(r.need) // a record bigger than the buffer gets a buffer its size
         continue
       }
       // Damaged (or cut short at the end of the file). Is anything intact after it?
@@ -177,10 +172,11 @@ export function recover (dir: string, store: Store, options: RecoveryOptions): R
   for (const gen of listing.logs) if (gen < snapshotGen) fs.rmSync(path.join(dir, logName(gen)), { force: true })
 
   const apply = (r: DecodedRecord): void => { store.merge(r.key, r.entry) }
+  const keep = (r: DecodedRecord): void => { store.merge(r.key, r.entry, false) }
   const out: Recovered = { snapshotGen, snapshotBytes: 0, logs: [], records: 0, repaired: 0 }
   if (snapshotGen > 0) {
     const file = path.join(dir, snapshotName(snapshotGen))
-    const r = readFile(file, 'SNAP', repair, apply)
+    const r = readFile(file, 'SNAP', repair, keep)
     out.snapshotBytes = fs.statSync(file).size
     out.records += r.records
     out.repaired += r.skipped

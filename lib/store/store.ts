@@ -143,13 +143,15 @@ export class Store {
    * Applies an entry written elsewhere if its version is newer than ours
    * (PROTOCOL.md §Conflicts). Delivering the same entries in any order, any
    * number of times, leaves the same store. Returns whether it was applied.
+   * `copy` false: the store may keep the value's bytes (a node loading a snapshot
+   * hands over views into its read buffers rather than copying a million values).
    */
-  merge (key: string, incoming: Entry): boolean {
+  merge (key: string, incoming: Entry, copy = true): boolean {
     this.clock.observe(incoming)
     const b = bucketOf(key)
     const current = this.buckets[b]?.get(key)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
-    this.install(key, b, current, incoming.value, true, incoming.expiresAt, incoming, false)
+    this.install(key, b, current, incoming.value, copy, incoming.expiresAt, incoming, false)
     return true
   }
 
