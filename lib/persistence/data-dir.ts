@@ -134,6 +134,12 @@ export class DataDir {
         fs.writeFileSync(tmp, mine, { mode: FILE_MODE })
         try {
           fs.linkSync(tmp, lockFile)
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if (code === 'EEXIST') throw err
+          // A file system without hard links: an exclusive create does the job, except
+          // that a node starting at the same instant could read a half-written lock.
+          fs.writeFileSync(lockFile, mine, { mode: FILE_MODE, flag: 'wx' })
         } finally {
           fs.rmSync(tmp, { force: true })
         }
