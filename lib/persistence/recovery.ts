@@ -39,7 +39,20 @@ function corrupt (file: string, offset: number, why: string, repairable: boolean
   return new KeystoneError('KS_ERR_DATA', `${file} is corrupt at offset ${offset}: ${why}.${hint}`)
 }
 
-/** Whether an intact record starts anywhere in buf[from..end). */
+/** The OS writes files back in pages of (at least) this many bytes. */
+const PAGE = 4096
+
+/** Whether buf[from..end), at file offset `base`, holds a whole page of zeros. */
+function zeroPageIn (buf: Buffer, base: number, from: number, end: number): boolean {
+  for (let p = Math.ceil((base + from) / PAGE) * PAGE - base; p + PAGE <= end; p += PAGE) {
+    let zero = true
+    for (let i = p; i < p + PAGE && zero; i++) zero = buf[i] === 0
+    if (zero) return true
+  }
+  return false
+}
+
+/** Where the first intact record starts in buf[from..end), or -1. */
 function intactRecordIn (buf: Buffer, from: number, end: number): number {
   for (let p = from; p + RECORD_HEADER_SIZE < end; p++) {
     const length = buf.readUInt32LE(p)
@@ -69,7 +82,7 @@ interface ReadOutcome {
  * last write); otherwise the file is corrupt in the middle, which stops the node
  * unless `repair` is set, in which case the damaged bytes are skipped.
  */
-export function readFile (file: string, kind: FileKind, repair: boolean, apply: (r: DecodedRecord) => void): ReadOutcome {
+export function readFile (file: string, kind: FileKind, repair: boolean, apply: (r: DecodedRecord) => void, newest = false): ReadOutcome {
   // A snapshot's values are all live: the store keeps views into fresh read buffers
   // (no copy each). A log's may be overwritten later in it: they are copied, lest a
   // few survivors pin every buffer of a long log.
@@ -117,7 +130,7 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
       if (r.status === 'ok') {
         if (complete) throw corrupt(file, base + at, 'data after the end record', false)
         if (reader.out.kind === KIND_END) {
-          if (kind !== 'SNAP' || reader.out.count !== records) throw corrupt(file, base + at, `end record says ${reader.out.count} entries, ${records} read`, false)
+          if (kind !== 'SNAP' || (reader.out.count !== records && !repair)) throw corrupt(file, base + at, `end record says ${reader.out.count} entries, ${records} read`, false)
           complete = true
         } else {
           apply(reader.out)
@@ -138,6 +151,11 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
       fs.readSync(fd, tail, 0, rest, offset)
       const next = intactRecordIn(tail, 1, rest)
       if (next < 0 && (rest === fileSize - offset) && kind === 'LOG ') {
+        return { end: offset, records, skipped, torn: true, complete }
+      }
+      // A power failure can leave pages of the newest log's unsynced tail unwritten
+      // (zeros) while later pages made it: that too is a torn tail, not corruption.
+      if (next >= 0 && newest && zeroPageIn(tail, offset, 0, next)) {
         return { end: offset, records, skipped, torn: true, complete }
       }
       if (!repair) throw corrupt(file, offset, next < 0 ? `${why}, and no intact record was found in the ${rest} bytes after it` : `${why}, with intact records after it (the next at offset ${offset + next})`, true)
@@ -182,10 +200,11 @@ export function recover (dir: string, store: Store, options: RecoveryOptions): R
     out.repaired += r.skipped
     if (r.skipped > 0) log.warn(`${file}: skipped ${r.skipped} damaged bytes (--repair-log)`)
   }
+  const newest = listing.logs[listing.logs.length - 1]
   for (const gen of listing.logs) {
     if (gen < snapshotGen) continue
     const file = path.join(dir, logName(gen))
-    const r = readFile(file, 'LOG ', repair, apply)
+    const r = readFile(file, 'LOG ', repair, apply, gen === newest)
     out.records += r.records
     out.repaired += r.skipped
     if (r.skipped > 0) log.warn(`${file}: skipped ${r.skipped} damaged bytes (--repair-log)`)

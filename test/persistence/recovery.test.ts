@@ -121,3 +121,18 @@ t.test('a file that is not ours is refused, never overwritten', async t => {
   t.match(refused.stderr, 'log-000001.ks is corrupt at offset 0: not a Keystone data file (bad magic)')
   t.equal(readFileSync(path.join(dir, 'log-000001.ks'), 'latin1'), 'hello, this is not a log file at all')
 })
+
+t.test('a page of zeros inside the newest log (a power failure before the fsync) is a torn tail too', async t => {
+  const { dir, log, expected } = await dataDirWith(t, 150)
+  const offsets = recordOffsets(log)
+  const bytes = readFileSync(log)
+  bytes.fill(0, 4096, 8192) // that page never reached the disk; later ones did
+  writeFileSync(log, bytes)
+  const cut = offsets.filter(o => o <= 4096).pop() as number
+  const node = await startOn(t, dir)
+  t.match(node.stderr, `${log}: torn record at offset ${cut}`)
+  const client = await clientOf(t, node)
+  const kept = new Map([...expected].filter((_, i) => (offsets[i] as number) < cut))
+  t.ok(kept.size > 10 && kept.size < 150, `${kept.size} records before the hole`)
+  t.same(await missingKeys(client, kept), [], 'every record before the hole is there')
+})
