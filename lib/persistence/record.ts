@@ -95,42 +95,46 @@ export interface DecodedRecord {
   count: number
 }
 
-export type ReadResult =
-  | { status: 'ok', next: number }
-  /** The buffer ends inside the record: need more bytes (or, at end of file, a torn tail). */
-  | { status: 'short', need: number }
-  | { status: 'bad', why: string }
+/** read(): the buffer ends inside the record; `need` bytes from its start are wanted (at the end of a file: a torn tail). */
+export const SHORT = -1
+/** read(): the record is damaged; `why` says how. */
+export const BAD = -2
 
 /**
  * Reads the record at `at` of buf[..end] into `out` (reused: the caller copies
  * what it keeps). The last node id decoded is remembered so a run of records
- * from one node decodes it once.
+ * from one node decodes it once. Returns the offset after the record, or SHORT
+ * or BAD: no result object, as a million records are read at start-up.
  */
 export class RecordReader {
   readonly out: DecodedRecord = { kind: 0, key: '', count: 0, entry: { value: null, expiresAt: 0, wall: 0, logical: 0, node: '' } }
+  /** After SHORT: bytes the record needs from its start. */
+  need = 0
+  /** After BAD: what is wrong. */
+  why = ''
   private lastNode: Buffer = Buffer.alloc(0)
   private lastNodeText = ''
 
-  read (buf: Buffer, at: number, end: number): ReadResult {
-    if (end - at < RECORD_HEADER_SIZE) return { status: 'short', need: RECORD_HEADER_SIZE }
+  read (buf: Buffer, at: number, end: number): number {
+    if (end - at < RECORD_HEADER_SIZE) return this.short(RECORD_HEADER_SIZE)
     const length = buf.readUInt32LE(at)
-    if (length > MAX_BODY) return { status: 'bad', why: `record length ${length} is impossible` }
-    if (end - at < RECORD_HEADER_SIZE + length) return { status: 'short', need: RECORD_HEADER_SIZE + length }
+    if (length > MAX_BODY) return this.bad(`record length ${length} is impossible`)
+    if (end - at < RECORD_HEADER_SIZE + length) return this.short(RECORD_HEADER_SIZE + length)
     const b = at + RECORD_HEADER_SIZE
     const bodyEnd = b + length
-    if (crc32(buf.subarray(b, bodyEnd)) !== buf.readUInt32LE(at + 4)) return { status: 'bad', why: 'checksum mismatch' }
+    if (crc32(buf.subarray(b, bodyEnd)) !== buf.readUInt32LE(at + 4)) return this.bad('checksum mismatch')
     const kind = buf[b] as number
     const out = this.out
     out.kind = kind
     if (kind === KIND_END) {
-      if (length !== END_BODY) return { status: 'bad', why: 'bad end record' }
+      if (length !== END_BODY) return this.bad('bad end record')
       out.count = buf.readUInt32LE(b + 1)
-      return { status: 'ok', next: bodyEnd }
+      return bodyEnd
     }
-    if ((kind !== KIND_VALUE && kind !== KIND_TOMBSTONE) || length < MIN_BODY) return { status: 'bad', why: `unknown record kind ${kind}` }
+    if ((kind !== KIND_VALUE && kind !== KIND_TOMBSTONE) || length < MIN_BODY) return this.bad(`unknown record kind ${kind}`)
     const nodeLen = buf[b + 21] as number
     let o = b + FIXED_BODY
-    if (o + nodeLen + 4 > bodyEnd) return { status: 'bad', why: 'node id overruns the record' }
+    if (o + nodeLen + 4 > bodyEnd) return this.bad('node id overruns the record')
     if (nodeLen !== this.lastNode.length || buf.compare(this.lastNode, 0, nodeLen, o, o + nodeLen) !== 0) { // no allocation when it repeats
       this.lastNode = Buffer.from(buf.subarray(o, o + nodeLen))
       this.lastNodeText = this.lastNode.toString('latin1')
@@ -138,7 +142,7 @@ export class RecordReader {
     o += nodeLen
     const keyLen = buf.readUInt32LE(o)
     o += 4
-    if (o + keyLen > bodyEnd || (kind === KIND_TOMBSTONE && o + keyLen !== bodyEnd)) return { status: 'bad', why: 'key overruns the record' }
+    if (o + keyLen > bodyEnd || (kind === KIND_TOMBSTONE && o + keyLen !== bodyEnd)) return this.bad('key overruns the record')
     const entry = out.entry
     entry.wall = buf.readDoubleLE(b + 1)
     entry.logical = buf.readUInt32LE(b + 9)
@@ -146,6 +150,16 @@ export class RecordReader {
     entry.node = this.lastNodeText
     out.key = buf.toString('latin1', o, o + keyLen)
     entry.value = kind === KIND_VALUE ? buf.subarray(o + keyLen, bodyEnd) : null
-    return { status: 'ok', next: bodyEnd }
+    return bodyEnd
+  }
+
+  private short (need: number): number {
+    this.need = need
+    return SHORT
+  }
+
+  private bad (why: string): number {
+    this.why = why
+    return BAD
   }
 }

@@ -5,7 +5,7 @@ import { KeystoneError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/store.js'
 import { listFiles, logName, snapshotName } from './files.js'
-import { checkFileHeader, FILE_HEADER_SIZE, KIND_END, KIND_TOMBSTONE, KIND_VALUE, MAX_BODY, RECORD_HEADER_SIZE, RecordReader, type DecodedRecord, type FileKind } from './record.js'
+import { BAD, checkFileHeader, FILE_HEADER_SIZE, KIND_END, KIND_TOMBSTONE, KIND_VALUE, MAX_BODY, RECORD_HEADER_SIZE, RecordReader, type DecodedRecord, type FileKind } from './record.js'
 
 // FORMAT.md §Recovery: the newest snapshot, then every log from its generation on.
 
@@ -126,8 +126,8 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
     fill()
     for (;;) {
       if (at === filled && base + filled >= fileSize) break
-      const r = reader.read(buf, at, filled)
-      if (r.status === 'ok') {
+      const next = reader.read(buf, at, filled)
+      if (next > 0) {
         if (complete) throw corrupt(file, base + at, 'data after the end record', false)
         if (reader.out.kind === KIND_END) {
           if (kind !== 'SNAP' || (reader.out.count !== records && !repair)) throw corrupt(file, base + at, `end record says ${reader.out.count} entries, ${records} read`, false)
@@ -136,32 +136,32 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
           apply(reader.out)
           records++
         }
-        at = r.next
+        at = next
         continue
       }
-      if (r.status === 'short' && base + filled < fileSize) {
-        fill(r.need) // a record bigger than the buffer gets a buffer its size
+      if (next !== BAD && base + filled < fileSize) {
+        fill(reader.need) // a record bigger than the buffer gets a buffer its size
         continue
       }
       // Damaged (or cut short at the end of the file). Is anything intact after it?
       const offset = base + at
-      const why = r.status === 'bad' ? r.why : 'the file ends inside a record'
+      const why = next === BAD ? reader.why : 'the file ends inside a record'
       const rest = Math.min(fileSize - offset, SCAN_LIMIT)
       const tail = Buffer.allocUnsafe(rest)
       fs.readSync(fd, tail, 0, rest, offset)
-      const next = intactRecordIn(tail, 1, rest)
-      if (next < 0 && (rest === fileSize - offset) && kind === 'LOG ') {
+      const intact = intactRecordIn(tail, 1, rest)
+      if (intact < 0 && (rest === fileSize - offset) && kind === 'LOG ') {
         return { end: offset, records, skipped, torn: true, complete }
       }
       // A power failure can leave pages of the newest log's unsynced tail unwritten
       // (zeros) while later pages made it: that too is a torn tail, not corruption.
-      if (next >= 0 && newest && zeroPageIn(tail, offset, 0, next)) {
+      if (intact >= 0 && newest && zeroPageIn(tail, offset, 0, intact)) {
         return { end: offset, records, skipped, torn: true, complete }
       }
-      if (!repair) throw corrupt(file, offset, next < 0 ? `${why}, and no intact record was found in the ${rest} bytes after it` : `${why}, with intact records after it (the next at offset ${offset + next})`, true)
-      if (next < 0) return { end: offset, records, skipped: skipped + (fileSize - offset), torn: true, complete }
-      skipped += next
-      base = offset + next
+      if (!repair) throw corrupt(file, offset, intact < 0 ? `${why}, and no intact record was found in the ${rest} bytes after it` : `${why}, with intact records after it (the next at offset ${offset + intact})`, true)
+      if (intact < 0) return { end: offset, records, skipped: skipped + (fileSize - offset), torn: true, complete }
+      skipped += intact
+      base = offset + intact
       filled = 0
       at = 0
       fill()

@@ -45,10 +45,10 @@ t.test('--fsync always: every acknowledged record lies in a synced prefix of the
   const reader = new RecordReader()
   const endOf = new Map<string, number>()
   for (let at = FILE_HEADER_SIZE; at < bytes.length;) {
-    const r = reader.read(bytes, at, bytes.length)
-    if (r.status !== 'ok') throw new Error(`record at ${at}: ${r.status}`)
-    endOf.set(reader.out.key, r.next)
-    at = r.next
+    const next = reader.read(bytes, at, bytes.length)
+    if (next < 0) throw new Error(`record at ${at}: ${reader.why}`)
+    endOf.set(reader.out.key, next)
+    at = next
   }
   const early = [...ackedWithin].filter(([key, synced]) => (endOf.get(key) ?? Infinity) > synced)
   t.same(early.slice(0, 3), [], `each of ${ackedWithin.size} acknowledged records was fsynced before its OK`)

@@ -35,10 +35,10 @@ function recordOffsets (file: string): number[] {
   const reader = new RecordReader()
   const out: number[] = []
   for (let at = FILE_HEADER_SIZE; at < buf.length;) {
-    const r = reader.read(buf, at, buf.length)
-    if (r.status !== 'ok') throw new Error(`record at ${at}: ${r.status}`)
+    const next = reader.read(buf, at, buf.length)
+    if (next < 0) throw new Error(`record at ${at}: ${reader.why}`)
     out.push(at)
-    at = r.next
+    at = next
   }
   return out
 }
