@@ -6,6 +6,7 @@ import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
 import { clientCommands, type CommandTable, type Durability, type NodeContext, type Session } from './commands/index.js'
+import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
@@ -126,12 +127,22 @@ export class KeystoneNode implements NodeContext {
       this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
       this.expiryTimer.unref()
       const persistence = this.persistence
+      const remembered = persistence === null ? [] : persistence.members()
       if (persistence !== null) {
         // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
-        for (const addr of persistence.members()) this.cluster.learn(addr)
+        for (const addr of remembered) this.cluster.learn(addr)
         this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
       }
-      if (o.join !== undefined) await this.cluster.join(o.join)
+      if (o.join !== undefined) {
+        try {
+          await this.cluster.join(o.join)
+        } catch (err) {
+          // A restarted member whose --join seed is down still has the others it remembers.
+          if (remembered.length === 0 || !(err instanceof KeystoneError)) throw err
+          this.log.warn(`${err.message}; carrying on with the ${remembered.length} member(s) this node remembers`)
+          this.cluster.selfState = 'up'
+        }
+      }
       return address
     } catch (err) {
       await this.close()
