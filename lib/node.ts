@@ -86,6 +86,9 @@ export class KeystoneNode implements NodeContext {
   async start (): Promise<{ host: string, port: number }> {
     const address = await this.server.listen()
     this.cluster.advertise = this.options.advertise ?? `${address.host}:${address.port}`
+    if (this.options.advertise === undefined && (address.host === '0.0.0.0' || address.host === '::')) {
+      this.log.warn(`advertising ${this.cluster.advertise}, which other machines cannot dial: set --advertise HOST:PORT for a multi-machine cluster`)
+    }
     this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
     this.expiryTimer.unref()
     if (this.options.join !== undefined) {

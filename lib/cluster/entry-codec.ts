@@ -4,15 +4,112 @@ import { command, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import type { Entry } from '../store/entry.js'
 
-// PROTOCOL.md §Cluster: how an entry travels between nodes. In REPL and in SYNC
-// pages an entry is six fields: key, wall, logical, node, expiresAt, value
-// (a tombstone has no value in REPL and a nil value in SYNC pages).
+// PROTOCOL.md §Cluster: how entries travel between nodes.
+// - REPL key wall logical node expiresAt [value]: one entry (no value: a tombstone).
+// - MREPL node (op key wall logical expiresAt value)...: many entries of one writer,
+//   op S (a write) or D (a delete, empty value); what peers send each other.
+// - SYNC pages: six fields per entry, key wall logical node expiresAt value|nil.
 
 /** `REPL key wall logical node expiresAt [value]` as request bytes. */
 export function replRequest (key: string, entry: Entry): Encoded {
   const args: Array<string | Buffer> = ['REPL', key, String(entry.wall), String(entry.logical), entry.node, String(entry.expiresAt)]
   if (entry.value !== null) args.push(entry.value)
   return command(args)
+}
+
+/** MREPL fields per entry. */
+export const MREPL_FIELDS = 6
+
+/** An MREPL command is closed at this many entries or bytes, whichever comes first. */
+const MREPL_MAX_ENTRIES = 4096
+const MREPL_MAX_BYTES = 4 * 1024 * 1024
+
+/** Room kept before a command's entries for its `*N` header, written when the command is closed. */
+const COUNT_ROOM = 16
+
+/**
+ * Encodes entries written by one node into MREPL commands, straight into one
+ * buffer: each entry costs one string write and one copy of its value, and a
+ * whole batch leaves as one socket write however many peers it goes to.
+ */
+export class MreplEncoder {
+  /** Entries added so far. */
+  entries = 0
+  private buf: Buffer
+  private pos = 0
+  /** Where the open command's header room starts, and how many entries it holds. */
+  private commandStart = 0
+  private commandEntries = 0
+  private commandBytes = 0
+  private readonly done: Buffer[] = []
+  private readonly prefix: string
+
+  constructor (node: string, sizeHint = 16 * 1024) {
+    this.prefix = `$5\r\nMREPL\r\n$${node.length}\r\n${node}\r\n`
+    this.buf = Buffer.allocUnsafe(Math.max(sizeHint, 1024))
+    this.open()
+  }
+
+  /** Adds one entry; the entry is read now and not kept. */
+  add (key: string, entry: Entry): void {
+    if (this.commandEntries >= MREPL_MAX_ENTRIES || this.commandBytes >= MREPL_MAX_BYTES) {
+      this.close()
+      this.open()
+    }
+    const value = entry.value
+    const w = String(entry.wall)
+    const l = String(entry.logical)
+    const x = String(entry.expiresAt)
+    const head = `$1\r\n${value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
+      `$${l.length}\r\n${l}\r\n$${x.length}\r\n${x}\r\n$${value === null ? 0 : value.length}\r\n`
+    const size = head.length + (value === null ? 0 : value.length) + 2
+    this.reserve(size)
+    const start = this.pos
+    this.pos += this.buf.write(head, this.pos, 'latin1')
+    if (value !== null) this.pos += value.copy(this.buf, this.pos)
+    this.buf[this.pos++] = 13
+    this.buf[this.pos++] = 10
+    this.commandEntries++
+    this.commandBytes += this.pos - start
+    this.entries++
+  }
+
+  /** The MREPL commands, as one chunk, and how many commands it holds. */
+  finish (): { bytes: Buffer, commands: number } {
+    if (this.commandEntries > 0) this.close()
+    const bytes = this.done.length === 1 ? this.done[0] as Buffer : Buffer.concat(this.done)
+    return { bytes, commands: this.done.length }
+  }
+
+  /** Bytes used: the next batch's size hint. */
+  get size (): number {
+    return this.pos
+  }
+
+  private open (): void {
+    this.reserve(COUNT_ROOM + this.prefix.length)
+    this.commandStart = this.pos
+    this.pos += COUNT_ROOM
+    this.pos += this.buf.write(this.prefix, this.pos, 'latin1')
+    this.commandEntries = 0
+    this.commandBytes = 0
+  }
+
+  /** Writes the `*N` header right before the prefix and keeps the command's bytes. */
+  private close (): void {
+    const header = `*${2 + this.commandEntries * MREPL_FIELDS}\r\n`
+    const headerStart = this.commandStart + COUNT_ROOM - header.length
+    this.buf.write(header, headerStart, 'latin1')
+    this.done.push(this.buf.subarray(headerStart, this.pos))
+  }
+
+  private reserve (size: number): void {
+    if (this.pos + size <= this.buf.length) return
+    // Commands already closed keep pointing into the old buffer, which stays valid.
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + size))
+    this.buf.copy(bigger, 0, 0, this.pos)
+    this.buf = bigger
+  }
 }
 
 function integerField (arg: Buffer | undefined, what: string): number {
@@ -24,7 +121,7 @@ function integerField (arg: Buffer | undefined, what: string): number {
 /** The last node id decoded: every REPL from one peer carries the same one. */
 let lastNode: { bytes: Buffer, text: string } | null = null
 
-function nodeField (arg: Buffer | undefined): string {
+export function nodeField (arg: Buffer | undefined): string {
   if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
   if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
   lastNode = { bytes: Buffer.from(arg), text: text(arg) }
@@ -43,5 +140,26 @@ export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): 
       expiresAt: integerField(args[at + 4], 'expiresAt'),
       value
     }
+  }
+}
+
+const OP_SET = 83 // 'S'
+const OP_DELETE = 68 // 'D'
+
+/**
+ * Decodes MREPL's entries one at a time into `into` (reused: the store copies
+ * what it keeps) and hands each to `apply`. An invalid entry throws; the ones
+ * before it have been applied, each being a valid write on its own.
+ */
+export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: string, entry: Entry) => void): void {
+  into.node = nodeField(args[1])
+  for (let at = 2; at + MREPL_FIELDS <= args.length; at += MREPL_FIELDS) {
+    const op = args[at] as Buffer
+    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE)) throw new CommandError(errorText('invalidEntryField', 'op'))
+    into.wall = integerField(args[at + 2], 'wall')
+    into.logical = integerField(args[at + 3], 'logical')
+    into.expiresAt = integerField(args[at + 4], 'expiresAt')
+    into.value = op[0] === OP_SET ? args[at + 5] as Buffer : null
+    apply(keyOf(args[at + 1]), into)
   }
 }

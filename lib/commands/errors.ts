@@ -24,6 +24,9 @@ export const ERRORS = {
   invalidEntryField: 'ERR invalid %s in entry',
   badAddress: 'ERR invalid address, expected HOST:PORT',
   joinSelf: 'ERR a node cannot join itself',
+  peersOnly: "ERR '%s' is for peer links: send GOSSIP first",
+  badNodeId: 'ERR invalid node id',
+  tooManyMembers: 'ERR too many members in GOSSIP (at most %s)',
   negativeTimeout: 'ERR timeout is negative',
   internal: 'ERR internal error, see the server log',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'

@@ -223,6 +223,7 @@ export class Connection implements CommandContext {
   private teardown (): void {
     this.gone = true
     this.closing = true
+    this.session.closed = true
     this.parser.release()
     this.host.closed(this)
   }
