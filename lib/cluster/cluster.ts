@@ -95,9 +95,9 @@ export class Cluster implements LinkOwner {
   private readonly selfAliases = new Set<string>()
   private ackWaiters: AckWaiter[] = []
   private ackTimer: NodeJS.Timeout | null = null
-  /** Local writes of this turn, on their way to every ready link. */
+  /** Encodes local writes for the peers; `sendQueued` when this turn's are on their way. */
   private outgoing: MreplEncoder | null = null
-  private outgoingSizeHint = 16 * 1024
+  private sendQueued = false
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
     this.advertise = settings.advertise
@@ -249,7 +249,11 @@ export class Cluster implements LinkOwner {
         if (link.status === 'ready' && link.ackedSeq < member.readySeq) link.ackedSeq = member.readySeq
         this.log.info(`state sent to ${link.addr}: ${sent} entries in ${Date.now() - started} ms`)
       })
-      .catch(err => this.log.warn(`state transfer to ${link.addr} stopped: ${(err as Error).message}`))
+      .catch(err => {
+        // A peer that refuses our state does not hold it: drop the link (it redials and starts over).
+        this.log.warn(`state transfer to ${link.addr} stopped: ${(err as Error).message}`)
+        link.drop(`state transfer failed: ${(err as Error).message}`)
+      })
       .finally(() => { if (member.pushing === push) member.pushing = null })
     member.pushing = push
   }
@@ -273,21 +277,20 @@ export class Cluster implements LinkOwner {
     let anyReady = false
     for (const member of this.members.values()) if (member.link.enqueue(this.seq)) anyReady = true
     if (!anyReady) return
-    if (this.outgoing === null) {
-      this.outgoing = new MreplEncoder(this.nodeId, this.outgoingSizeHint)
+    this.outgoing ??= new MreplEncoder(this.nodeId)
+    this.outgoing.add(key, entry)
+    if (!this.sendQueued) {
+      this.sendQueued = true
       setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
     }
-    this.outgoing.add(key, entry)
   }
 
   private sendOutgoing (): void {
-    const outgoing = this.outgoing
-    if (outgoing === null) return
-    this.outgoing = null
-    this.outgoingSizeHint = outgoing.size
+    this.sendQueued = false
+    if (this.outgoing === null) return
     try {
-      const { bytes, commands } = outgoing.finish()
-      for (const member of this.members.values()) member.link.sendQueued(bytes, commands, outgoing.entries)
+      const { bytes, commands, entries } = this.outgoing.finish()
+      for (const member of this.members.values()) member.link.sendQueued(bytes, commands, entries)
     } catch (err) {
       // Not sent: fail the links, so nobody waits for them and they resync from scratch.
       this.log.error(`replication batch failed: ${(err as Error).stack ?? String(err)}`)
@@ -416,8 +419,8 @@ export class Cluster implements LinkOwner {
   }
 
   close (): void {
+    this.checkAckWaiters(true) // while the links still count
     for (const member of this.members.values()) member.link.close()
-    this.checkAckWaiters(true)
   }
 
   private heard (member: Member, id: string, state: string): void {

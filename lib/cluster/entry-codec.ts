@@ -30,10 +30,13 @@ const COUNT_ROOM = 16
 /**
  * Encodes entries written by one node into MREPL commands, straight into one
  * buffer: each entry costs one string write and one copy of its value, and a
- * whole batch leaves as one socket write however many peers it goes to.
+ * whole batch leaves as one socket write however many peers it goes to. The
+ * encoder's buffer is reused batch after batch; `finish` hands out a copy of
+ * exactly the batch's size (small ones come from Node's pool), so a node
+ * replicating a trickle of writes does not allocate a large buffer per batch.
  */
 export class MreplEncoder {
-  /** Entries added so far. */
+  /** Entries added since the last finish. */
   entries = 0
   private buf: Buffer
   private pos = 0
@@ -41,12 +44,12 @@ export class MreplEncoder {
   private commandStart = 0
   private commandEntries = 0
   private commandBytes = 0
-  private readonly done: Buffer[] = []
+  private done: Buffer[] = []
   private readonly prefix: string
 
-  constructor (node: string, sizeHint = 16 * 1024) {
+  constructor (node: string) {
     this.prefix = `$5\r\nMREPL\r\n$${node.length}\r\n${node}\r\n`
-    this.buf = Buffer.allocUnsafe(Math.max(sizeHint, 1024))
+    this.buf = Buffer.allocUnsafe(16 * 1024)
     this.open()
   }
 
@@ -74,16 +77,15 @@ export class MreplEncoder {
     this.entries++
   }
 
-  /** The MREPL commands, as one chunk, and how many commands it holds. */
-  finish (): { bytes: Buffer, commands: number } {
+  /** The MREPL commands added since the last finish, as one chunk of their own; the encoder starts afresh. */
+  finish (): { bytes: Buffer, commands: number, entries: number } {
     if (this.commandEntries > 0) this.close()
-    const bytes = this.done.length === 1 ? this.done[0] as Buffer : Buffer.concat(this.done)
-    return { bytes, commands: this.done.length }
-  }
-
-  /** Bytes used: the next batch's size hint. */
-  get size (): number {
-    return this.pos
+    const out = { bytes: Buffer.concat(this.done), commands: this.done.length, entries: this.entries }
+    this.done = []
+    this.entries = 0
+    this.pos = 0
+    this.open()
+    return out
   }
 
   private open (): void {

@@ -52,9 +52,9 @@ export async function pushState (store: Store, link: PeerLink): Promise<number> 
     }
     const replies: Array<Promise<RespValue[]>> = []
     for (const encoder of byWriter.values()) {
-      const { bytes, commands } = encoder.finish()
+      const { bytes, commands, entries } = encoder.finish()
       replies.push(link.requestMany(bytes, commands))
-      sent += encoder.entries
+      sent += entries
     }
     for (const reply of await Promise.all(replies)) {
       const refused = reply.find(r => r instanceof RespError)
