@@ -9,7 +9,7 @@ import { RespClient } from '../client/resp-client.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
 import { MreplEncoder } from './entry-codec.js'
-import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming } from './peer-link.js'
+import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
 import { pushState } from './sync.js'
 
 /** CONTRACT §Cluster commands: how MEMBERS shows a node. */
@@ -31,8 +31,19 @@ export interface Member {
   sentUsState: boolean
   /** Our state transfer to it: settles when done or when the link fails; null when none runs. */
   pushing: Promise<void> | null
-  /** Local writes up to this one reach it by the state transfer, not by replication. */
+  /** The last local write made before its link came up (the transfer carries all of them). */
   readySeq: number
+  /**
+   * The first local write resent to it when its link came up: writes from here
+   * on reach it by replication, older ones (acknowledged by every other peer
+   * before it came back) only by the transfer.
+   */
+  resentFrom: number
+}
+
+/** A batch of local writes sent to the peers, kept until every ready peer has acknowledged it. */
+interface SentBatch extends OutgoingBatch {
+  readonly firstSeq: number
 }
 
 /** A WAIT command waiting for acknowledgements. */
@@ -66,9 +77,6 @@ const JOIN_PATIENCE_MS = 10_000
 /** How often waiting WAIT commands look at the acknowledgements, ms. */
 const WAIT_POLL_MS = 10
 
-/** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
-export const NODE_ID = /^[\w.:-]{1,64}$/
-
 /** More member addresses than this in one GOSSIP is refused (a garbage or hostile sender). */
 export const MAX_GOSSIP_MEMBERS = 1024
 
@@ -98,6 +106,10 @@ export class Cluster implements LinkOwner {
   /** Encodes local writes for the peers; `sendQueued` when this turn's are on their way. */
   private outgoing: MreplEncoder | null = null
   private sendQueued = false
+  /** The first local write of this turn's batch. */
+  private turnFirstSeq = 0
+  /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
+  private unacknowledged: SentBatch[] = []
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
     this.advertise = settings.advertise
@@ -176,7 +188,8 @@ export class Cluster implements LinkOwner {
       fullSyncsReceived: 0,
       sentUsState: false,
       pushing: null,
-      readySeq: 0
+      readySeq: 0,
+      resentFrom: 0
     }
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
@@ -228,15 +241,19 @@ export class Cluster implements LinkOwner {
   }
 
   /**
-   * A link is ready: send the peer our whole state (PROTOCOL.md §State transfer).
-   * Local writes made before this moment reach it only that way, so until the
-   * transfer is done they are not acknowledged by it (G1) and WAIT does not count it.
+   * A link is ready. Local writes still waiting for other peers' acknowledgement
+   * (and this turn's) are resent to it at once, so their clients need not wait
+   * for more; then it gets our whole state (PROTOCOL.md §State transfer), which
+   * carries every older write. Until that is done WAIT does not count it.
    */
   ready (link: PeerLink): void {
     const member = this.members.get(link.addr)
     if (member === undefined) return
     member.joining = false
     member.readySeq = this.seq
+    member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
+    for (const batch of this.unacknowledged) link.resend(batch)
+    if (this.sendQueued) link.enqueue(this.seq)
     this.log.info(`peer ${link.addr} is up; sending it our state`)
     const started = Date.now()
     const push = pushState(this.store, link)
@@ -258,11 +275,28 @@ export class Cluster implements LinkOwner {
     member.pushing = push
   }
 
-  down (link: PeerLink, reason: string): void {
+  down (link: PeerLink, reason: string, report: boolean): void {
     const member = this.members.get(link.addr)
     if (member !== undefined) member.joining = false
-    this.log.warn(`peer ${link.addr} is down: ${reason}`)
+    if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
+    this.trimAcknowledged()
     this.checkSynced()
+  }
+
+  /** A link's acknowledgements moved on: forget batches every ready peer holds. */
+  acknowledged (): void {
+    this.trimAcknowledged()
+  }
+
+  private trimAcknowledged (): void {
+    let held = Infinity
+    for (const member of this.members.values()) {
+      if (member.link.status === 'ready' && member.link.ackedSeq < held) held = member.link.ackedSeq
+    }
+    const batches = this.unacknowledged
+    let n = 0
+    while (n < batches.length && (batches[n] as SentBatch).lastSeq <= held) n++
+    if (n > 0) this.unacknowledged = batches.slice(n)
   }
 
   // ---- replication ----
@@ -275,12 +309,14 @@ export class Cluster implements LinkOwner {
   private replicate (key: string, entry: Entry): void {
     this.seq++
     let anyReady = false
-    for (const member of this.members.values()) if (member.link.enqueue(this.seq)) anyReady = true
+    for (const member of this.members.values()) if (member.link.status === 'ready') anyReady = true
     if (!anyReady) return
     this.outgoing ??= new MreplEncoder(this.nodeId)
-    this.outgoing.add(key, entry)
+    this.outgoing.add(key, entry) // first: if it throws, no link counts on a write it will not carry
+    for (const member of this.members.values()) member.link.enqueue(this.seq)
     if (!this.sendQueued) {
       this.sendQueued = true
+      this.turnFirstSeq = this.seq
       setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
     }
   }
@@ -290,9 +326,12 @@ export class Cluster implements LinkOwner {
     if (this.outgoing === null) return
     try {
       const { bytes, commands, entries } = this.outgoing.finish()
-      for (const member of this.members.values()) member.link.sendQueued(bytes, commands, entries)
+      const batch: SentBatch = { bytes, commands, entries, firstSeq: this.turnFirstSeq, lastSeq: this.seq }
+      this.unacknowledged.push(batch)
+      for (const member of this.members.values()) member.link.sendQueued(batch)
     } catch (err) {
       // Not sent: fail the links, so nobody waits for them and they resync from scratch.
+      this.outgoing = null
       this.log.error(`replication batch failed: ${(err as Error).stack ?? String(err)}`)
       for (const member of this.members.values()) member.link.drop(`replication batch failed: ${(err as Error).message}`)
     }
@@ -330,7 +369,7 @@ export class Cluster implements LinkOwner {
     const waits: Array<Promise<void>> = []
     for (const member of this.members.values()) {
       if (member.link.status !== 'ready') continue
-      if (member.pushing !== null && seq <= member.readySeq) waits.push(member.pushing)
+      if (member.pushing !== null && seq < member.resentFrom) waits.push(member.pushing)
       const w = member.link.barrier(seq)
       if (w !== null) waits.push(w)
     }
@@ -411,7 +450,8 @@ export class Cluster implements LinkOwner {
   private checkSynced (): void {
     if (this.selfState !== 'syncing') return
     for (const member of this.members.values()) {
-      if (!member.sentUsState && member.link.status !== 'down') return
+      // Wait for members we reach (or are first trying to): a paused or dead one is not waited for.
+      if (!member.sentUsState && (member.link.status === 'ready' || member.link.firstAttempt)) return
     }
     this.selfState = 'up'
     this.log.info('every reachable member has sent its state; this node is up')

@@ -17,6 +17,9 @@ export function replRequest (key: string, entry: Entry): Encoded {
   return command(args)
 }
 
+/** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
+export const NODE_ID = /^[\w.:-]{1,64}$/
+
 /** MREPL fields per entry. */
 export const MREPL_FIELDS = 6
 
@@ -26,6 +29,10 @@ const MREPL_MAX_BYTES = 4 * 1024 * 1024
 
 /** Room kept before a command's entries for its `*N` header, written when the command is closed. */
 const COUNT_ROOM = 16
+
+/** The encoder's buffer starts at this size, and goes back to it after a batch that grew it past 1 MiB. */
+const BUFFER_SIZE = 16 * 1024
+const BUFFER_KEEP_MAX = 1024 * 1024
 
 /**
  * Encodes entries written by one node into MREPL commands, straight into one
@@ -49,7 +56,7 @@ export class MreplEncoder {
 
   constructor (node: string) {
     this.prefix = `$5\r\nMREPL\r\n$${node.length}\r\n${node}\r\n`
-    this.buf = Buffer.allocUnsafe(16 * 1024)
+    this.buf = Buffer.allocUnsafe(BUFFER_SIZE)
     this.open()
   }
 
@@ -84,6 +91,7 @@ export class MreplEncoder {
     this.done = []
     this.entries = 0
     this.pos = 0
+    if (this.buf.length > BUFFER_KEEP_MAX) this.buf = Buffer.allocUnsafe(BUFFER_SIZE) // one huge batch must not pin its size
     this.open()
     return out
   }
@@ -126,8 +134,10 @@ let lastNode: { bytes: Buffer, text: string } | null = null
 export function nodeField (arg: Buffer | undefined): string {
   if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
   if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
-  lastNode = { bytes: Buffer.from(arg), text: text(arg) }
-  return lastNode.text
+  const id = text(arg)
+  if (!NODE_ID.test(id)) throw new CommandError(errorText('invalidEntryField', 'node'))
+  lastNode = { bytes: Buffer.from(arg), text: id }
+  return id
 }
 
 /** Reads the version and expiry fields at args[at..at+3]; value is supplied by the caller. */
@@ -160,8 +170,10 @@ export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: str
     if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE)) throw new CommandError(errorText('invalidEntryField', 'op'))
     into.wall = integerField(args[at + 2], 'wall')
     into.logical = integerField(args[at + 3], 'logical')
-    into.expiresAt = integerField(args[at + 4], 'expiresAt')
-    into.value = op[0] === OP_SET ? args[at + 5] as Buffer : null
+    const expiresAt = integerField(args[at + 4], 'expiresAt')
+    const isSet = op[0] === OP_SET
+    into.expiresAt = isSet ? expiresAt : 0 // a tombstone has no expiry
+    into.value = isSet ? args[at + 5] as Buffer : null
     apply(keyOf(args[at + 1]), into)
   }
 }

@@ -22,10 +22,11 @@ export interface LinkTiming {
 }
 
 // Down within 2 s (CONTRACT): a heartbeat leaves at most 200 ms after the peer's
-// last reply, and the check runs with every heartbeat, so a peer is down at most
-// 1200 + 200 ms after it stopped answering. Redials start at least once a second:
+// last reply, a request unanswered for 1000 ms fails the link, and the check
+// runs with every heartbeat, so a peer is down at most 200 + 1000 + 200 ms after
+// its last reply. Redials start at least once a second:
 // a handshake gives up after 500 ms and the next attempt follows within 500 ms.
-export const DEFAULT_TIMING: LinkTiming = { heartbeatMs: 200, failAfterMs: 1200, handshakeMs: 500, retryMinMs: 100, retryMaxMs: 500 }
+export const DEFAULT_TIMING: LinkTiming = { heartbeatMs: 200, failAfterMs: 1000, handshakeMs: 500, retryMinMs: 100, retryMaxMs: 500 }
 
 /** What a link needs from the cluster that owns it. */
 export interface LinkOwner {
@@ -39,7 +40,18 @@ export interface LinkOwner {
   /** A GOSSIP reply arrived on the link. */
   gossipReply: (link: PeerLink, reply: RespValue) => void
   ready: (link: PeerLink) => void
-  down: (link: PeerLink, reason: string) => void
+  /** The link failed; `report` is false for a repeated failure to reconnect (not logged again). */
+  down: (link: PeerLink, reason: string, report: boolean) => void
+  /** The peer acknowledged more local writes. */
+  acknowledged: () => void
+}
+
+/** Local writes encoded as MREPL commands, ready to go to any number of links. */
+export interface OutgoingBatch {
+  readonly bytes: Buffer
+  readonly commands: number
+  readonly entries: number
+  readonly lastSeq: number
 }
 
 export interface LinkStats {
@@ -104,7 +116,9 @@ export class PeerLink {
 
   start (): void {
     if (this.closed || this.status !== 'down' || this.retry !== null) return
-    this.connect().catch(err => this.fail(`connect: ${(err as Error).message}`))
+    this.connect().catch(err => {
+      if (this.status !== 'down') this.fail(`connect: ${(err as Error).message}`) // not when the handshake timer already failed it
+    })
   }
 
   /**
@@ -118,24 +132,32 @@ export class PeerLink {
     return true
   }
 
-  /**
-   * Sends this turn's batch: `bytes` holds `commands` MREPL commands with
-   * `entries` writes, encoded once for every peer (PROTOCOL.md §Replication).
-   */
-  sendQueued (bytes: Buffer, commands: number, entries: number): void {
+  /** Sends this turn's batch, if this link is to carry it (PROTOCOL.md §Replication). */
+  sendQueued (outgoing: OutgoingBatch): void {
     const batch = this.filling
     this.filling = null
-    const client = this.client
     if (batch === null) return
+    this.send(batch, outgoing)
+  }
+
+  /** Sends a batch this link was not ready for when it left (it just came up). */
+  resend (outgoing: OutgoingBatch): void {
+    const batch = new Batch()
+    batch.lastSeq = outgoing.lastSeq
+    this.send(batch, outgoing)
+  }
+
+  private send (batch: Batch, outgoing: OutgoingBatch): void {
+    const client = this.client
     if (this.status !== 'ready' || client === null) {
       batch.release()
       return
     }
-    this.stats.writesSent += entries
-    this.stats.bytesSent += bytes.length
-    this.sentSeq = batch.lastSeq
+    this.stats.writesSent += outgoing.entries
+    this.stats.bytesSent += outgoing.bytes.length
+    if (batch.lastSeq > this.sentSeq) this.sentSeq = batch.lastSeq
     this.inflight.push(batch)
-    client.sendMany(bytes, commands).then(replies => {
+    client.sendMany(outgoing.bytes, outgoing.commands).then(replies => {
       const refused = replies.find(r => r instanceof RespError)
       // A peer that refuses a write does not hold it: it cannot count as acknowledged.
       if (refused !== undefined) this.fail(`it refused a write: ${String(refused)}`)
@@ -162,8 +184,18 @@ export class PeerLink {
    */
   barrier (seq: number): Promise<void> | null {
     if (this.status !== 'ready' || this.ackedSeq >= seq) return null
+    const newest = this.inflight[this.inflight.length - 1]
+    if (newest === undefined || newest.lastSeq < seq) {
+      // The common case, a write made this turn: it is in the batch being filled.
+      return this.filling !== null && this.filling.lastSeq >= seq ? this.filling.done() : null
+    }
     for (const batch of this.inflight) if (batch.lastSeq >= seq) return batch.done()
-    return this.filling !== null && this.filling.lastSeq >= seq ? this.filling.done() : null
+    return null
+  }
+
+  /** Whether the link is still on its first attempt to connect (never failed). */
+  get firstAttempt (): boolean {
+    return this.status === 'connecting' && this.attempts === 0
   }
 
   /** Local writes sent and not yet acknowledged (INFO). */
@@ -256,6 +288,7 @@ export class PeerLink {
     while (this.inflight.length > 0 && (this.inflight[0]?.lastSeq ?? Infinity) <= this.ackedSeq) {
       this.inflight.shift()?.release()
     }
+    this.owner.acknowledged()
   }
 
   /** The link is gone: nobody waits for it any more. */
@@ -284,7 +317,7 @@ export class PeerLink {
     this.gossipInFlight = false
     this.releaseWaiters()
     if (this.closed) return
-    if (wasUp || this.attempts === 0) this.owner.down(this, reason)
+    this.owner.down(this, reason, wasUp || this.attempts === 0)
     // Capped exponential backoff with jitter; never more than a second (CONTRACT G4).
     const t = this.owner.timing
     const ceiling = Math.min(t.retryMaxMs, t.retryMinMs * 2 ** Math.min(this.attempts, 10))

@@ -155,7 +155,7 @@ export class Connection implements CommandContext {
     const result = run(spec, this, args)
     // PROTOCOL.md §Acknowledgement: a write is answered once the peers have it.
     const barrier = spec.write === true ? this.host.writeBarrier() : null
-    if (typeof result !== 'string' && !Buffer.isBuffer(result)) this.wait(barrier === null ? result : barrier.then(() => result))
+    if (typeof result !== 'string' && !Buffer.isBuffer(result)) this.wait(barrier === null ? result : Promise.all([barrier, result]).then(([, r]) => r))
     else if (barrier !== null) this.hold(barrier, result)
     else this.push(result)
     if (session.authenticated !== wasAuthenticated) this.parser.limits = this.host.limits(session.authenticated)

@@ -104,3 +104,39 @@ t.test('the sender lists a peer as syncing while it sends its state, whatever th
   await waitFor(async () => (await memberStates(atA)).get(fake.addr) === 'up', 1000, 'the peer up once the transfer is done')
   t.equal(fake.received.get('SYNCED'), 1, 'the transfer ended with SYNCED')
 })
+
+t.test('a write waiting when a peer\'s link comes up is resent to it at once: it does not wait for the whole state transfer', async t => {
+  const a = await startNode(t)
+  const writer = await connect(t, a)
+  const watch = await connect(t, a)
+  await fill(writer, 1000)
+  // C acknowledges only when told to, so the SET below waits on it.
+  const c = await startFakePeer(t)
+  t.ok(Array.isArray(await caller(watch)('JOIN', c.addr)), 'A admits C')
+  await waitFor(async () => (await memberStates(watch)).get(c.addr) === 'up', 5000, 'C to have A\'s state')
+  c.hold()
+  const set = caller(writer)('SET', 'waiting', 'v')
+  await waitFor(() => c.heldReplies > 0, 1000, 'the SET to reach C')
+  // B answers the first MREPL on its link (the resent batch) and none after it
+  // (the state transfer), so a SET that waited for the transfer would never return.
+  const b = await startFakePeer(t)
+  const firstBatchKeys: string[] = []
+  let batches = 0
+  b.mrepl = args => {
+    batches++
+    if (batches === 1) {
+      for (let i = 3; i < args.length; i += 6) firstBatchKeys.push((args[i] as Buffer).toString('latin1'))
+    } else {
+      b.hold()
+    }
+    return `:${(args.length - 2) / 6}\r\n`
+  }
+  t.ok(Array.isArray(await caller(watch)('JOIN', b.addr)), 'A admits B while the SET waits')
+  await waitFor(() => batches >= 2, 2000, 'A to start sending B its state')
+  c.release()
+  const reply = await Promise.race([set, new Promise(resolve => setTimeout(() => resolve('still waiting after 3 s'), 3000))])
+  t.equal(reply, 'OK', 'the SET is acknowledged while B\'s state transfer is held')
+  t.same(firstBatchKeys, ['waiting'], 'the first batch on B\'s new link is the write still waiting for acknowledgement')
+  t.equal((await memberStates(watch)).get(b.addr), 'syncing', 'A is still sending B its state')
+  b.release()
+})
