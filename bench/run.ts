@@ -39,6 +39,8 @@ const ROOT = path.resolve(__dirname, '..', '..')
 
 interface Measurement {
   opsPerSec: number
+  /** In the 3-node case: the two peers' CPU (user + system), µs per request, together. */
+  peersCpuMicrosPerOp?: number
   p50Ms: number
   p99Ms: number
   /** Server CPU (user + system), µs per request. */
@@ -111,12 +113,12 @@ function table (rows: Row[]): string {
 /** The 3-node figures beside the single-node ones of the same run. */
 function clusterTable (cluster: Row[], single: Row[]): string {
   const lines = [
-    '| 3 nodes: SET at one node, replicated to 2 | ops/s | p50/p99 ms | single node ops/s | ratio to single node | CPU µs/op (writing node) |',
-    '|---|---:|---:|---:|---:|---:|'
+    '| 3 nodes: SET at one node, replicated to 2 | ops/s | p50/p99 ms | single node ops/s | ratio to single node | CPU µs/op (writing node) | CPU µs/op (both peers) |',
+    '|---|---:|---:|---:|---:|---:|---:|'
   ]
   for (const { pipeline, keystone: k } of cluster) {
     const alone = single.find(r => r.test === 'set' && r.pipeline === pipeline)?.keystone
-    lines.push(`| SET P${pipeline} | ${int(k.opsPerSec)} | ${ms(k)} | ${alone === undefined ? '—' : int(alone.opsPerSec)} | ${alone === undefined ? '—' : ratio(k.opsPerSec, alone.opsPerSec)} | ${k.cpuMicrosPerOp.toFixed(1)} |`)
+    lines.push(`| SET P${pipeline} | ${int(k.opsPerSec)} | ${ms(k)} | ${alone === undefined ? '—' : int(alone.opsPerSec)} | ${alone === undefined ? '—' : ratio(k.opsPerSec, alone.opsPerSec)} | ${k.cpuMicrosPerOp.toFixed(1)} | ${k.peersCpuMicrosPerOp?.toFixed(1) ?? '—'} |`)
   }
   return lines.join('\n')
 }
@@ -237,14 +239,19 @@ async function main (): Promise<void> {
       // The 3-node case: the same SET load at one node that replicates every write
       // to two peers and answers once both have it (CONTRACT G1).
       process.stderr.write('starting two more keystone nodes joined to the first\n')
-      for (let i = 0; i < 2; i++) servers.push(await startKeystone(nodeArgs, ['--join', `${keystone.host}:${keystone.port}`]))
+      const peers: BenchServer[] = []
+      for (let i = 0; i < 2; i++) peers.push(await startKeystone(nodeArgs, ['--join', `${keystone.host}:${keystone.port}`]))
+      servers.push(...peers)
       await waitClusterUp(keystone, 3)
       for (const pipeline of pipelines) {
         const requests = requestsFor(pipeline)
         await measure(keystone, loader, 'set', pipeline, Math.ceil(requests / 5))
         const runs: Measurement[] = []
         for (let i = 0; i < repeat; i++) {
-          runs.push(await measure(keystone, loader, 'set', pipeline, requests))
+          const peersBefore = peers.reduce((sum, p) => sum + cpuMicros(p.pid), 0)
+          const m = await measure(keystone, loader, 'set', pipeline, requests)
+          m.peersCpuMicrosPerOp = (peers.reduce((sum, p) => sum + cpuMicros(p.pid), 0) - peersBefore) / requests
+          runs.push(m)
           process.stderr.write(`3-node SET P${pipeline}, run ${i + 1}/${repeat}: ${int(runs[runs.length - 1]?.opsPerSec ?? 0)} ops/s\n`)
         }
         clusterRows.push({ test: 'set', pipeline, ...medianRow(runs, []) })

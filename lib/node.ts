@@ -124,6 +124,9 @@ export class KeystoneNode implements NodeContext {
       const address = await this.server.listen()
       if (persist && !dirKnown) this.openData(defaultDataDir(address.port))
       this.cluster.advertise = o.advertise ?? `${address.host}:${address.port}`
+      if (o.advertise === undefined && (address.host === '0.0.0.0' || address.host === '::')) {
+        this.log.warn(`advertising ${this.cluster.advertise}, which other machines cannot dial: set --advertise HOST:PORT for a multi-machine cluster`)
+      }
       this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
       this.expiryTimer.unref()
       const persistence = this.persistence

@@ -29,6 +29,8 @@ export class RespClient {
   private readonly waiters: Waiter[] = []
   private closedError: Error | null = null
   private corked = false
+  /** When the last reply arrived, ms since the epoch. */
+  private lastReplyAt = 0
   onClose: ((err: Error) => void) | null = null
 
   private constructor (readonly socket: net.Socket) {
@@ -98,10 +100,14 @@ export class RespClient {
     return this.waiters.length
   }
 
-  /** How long the oldest unanswered command has waited, ms (0 when none). */
-  oldestPendingMs (now = Date.now()): number {
+  /**
+   * How long the server has kept us waiting, ms: since the last reply arrived
+   * (or the oldest unanswered command was sent, if later); 0 when nothing is
+   * outstanding. A server busy answering a long pipeline is not stalled.
+   */
+  stalledMs (now = Date.now()): number {
     const first = this.waiters[0]
-    return first === undefined ? 0 : now - first.sentAt
+    return first === undefined ? 0 : now - Math.max(first.sentAt, this.lastReplyAt)
   }
 
   /** Like call, but an error reply rejects. */
@@ -123,6 +129,7 @@ export class RespClient {
         if (reply === undefined) return
         const waiter = this.waiters[0]
         if (waiter === undefined) continue // a reply nobody asked for: ignored
+        this.lastReplyAt = Date.now()
         waiter.replies.push(reply)
         if (waiter.replies.length === waiter.count) {
           this.waiters.shift()

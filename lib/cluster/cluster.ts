@@ -8,8 +8,8 @@ import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { RespClient } from '../client/resp-client.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
-import { replRequest } from './entry-codec.js'
-import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming } from './peer-link.js'
+import { MreplEncoder } from './entry-codec.js'
+import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
 import { pushState } from './sync.js'
 
 /** CONTRACT §Cluster commands: how MEMBERS shows a node. */
@@ -27,6 +27,39 @@ export interface Member {
   writesReceived: number
   bytesReceived: number
   fullSyncsReceived: number
+  /** It has sent us its whole state (SYNCED) since this node started. */
+  sentUsState: boolean
+  /** Our state transfer to it: settles when done or when the link fails; null when none runs. */
+  pushing: Promise<void> | null
+  /** The last local write made before its link came up (the transfer carries all of them). */
+  readySeq: number
+  /**
+   * The first local write resent to it when its link came up: writes from here
+   * on reach it by replication, older ones (acknowledged by every other peer
+   * before it came back) only by the transfer.
+   */
+  resentFrom: number
+}
+
+/** A batch of local writes sent to the peers, kept until every ready peer has acknowledged it. */
+interface SentBatch extends OutgoingBatch {
+  readonly firstSeq: number
+}
+
+/** A WAIT command waiting for acknowledgements. */
+/** Writes whose acknowledgement waits on the same promises share one (one turn's writes, typically). */
+interface SharedBarrier {
+  readonly waits: Array<Promise<void>>
+  /** The latest write sharing it. */
+  seq: number
+  all: Promise<void> | null
+}
+
+interface AckWaiter {
+  readonly session: Session
+  readonly wanted: number
+  readonly deadline: number
+  readonly resolve: (acked: number) => void
 }
 
 export interface ClusterSettings {
@@ -40,6 +73,12 @@ export interface ClusterSettings {
 
 /** How long a joining node keeps trying to reach the member it was pointed at, ms. */
 const JOIN_PATIENCE_MS = 10_000
+
+/** How often waiting WAIT commands look at the acknowledgements, ms. */
+const WAIT_POLL_MS = 10
+
+/** More member addresses than this in one GOSSIP is refused (a garbage or hostile sender). */
+export const MAX_GOSSIP_MEMBERS = 1024
 
 /**
  * Membership, peer links and replication (PROTOCOL.md §Cluster). Every member
@@ -61,7 +100,18 @@ export class Cluster implements LinkOwner {
   onMembersChanged: ((addrs: string[]) => void) | null = null
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
-  private lastBarrier: { waits: Array<Promise<void>>, all: Promise<void> } | null = null
+  private lastBarrier: SharedBarrier | null = null
+  /** Addresses found to be this node itself under another name (never dialled again). */
+  private readonly selfAliases = new Set<string>()
+  private ackWaiters: AckWaiter[] = []
+  private ackTimer: NodeJS.Timeout | null = null
+  /** Encodes local writes for the peers; `sendQueued` when this turn's are on their way. */
+  private outgoing: MreplEncoder | null = null
+  private sendQueued = false
+  /** The first local write of this turn's batch. */
+  private turnFirstSeq = 0
+  /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
+  private unacknowledged: SentBatch[] = []
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
     this.advertise = settings.advertise
@@ -120,7 +170,7 @@ export class Cluster implements LinkOwner {
 
   /** Adds a member we heard of (and dials it); our own address is ignored. */
   learn (addr: string): Member | undefined {
-    if (addr === this.advertise) return undefined
+    if (addr === this.advertise || this.selfAliases.has(addr)) return undefined
     let member = this.members.get(addr)
     if (member !== undefined) return member
     try {
@@ -129,7 +179,20 @@ export class Cluster implements LinkOwner {
       this.log.warn(`ignoring a bad member address from a peer: ${addr}`)
       return undefined
     }
-    member = { addr, id: '', link: new PeerLink(addr, this), reported: 'up', joining: false, writesReceived: 0, bytesReceived: 0, fullSyncsReceived: 0 }
+    member = {
+      addr,
+      id: '',
+      link: new PeerLink(addr, this),
+      reported: 'up',
+      joining: false,
+      writesReceived: 0,
+      bytesReceived: 0,
+      fullSyncsReceived: 0,
+      sentUsState: false,
+      pushing: null,
+      readySeq: 0,
+      resentFrom: 0
+    }
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
     this.store.keepTombstones = true
@@ -139,8 +202,9 @@ export class Cluster implements LinkOwner {
     return member
   }
 
+  /** How this node sees a member: `syncing` while our state transfer to it runs. */
   state (member: Member): MemberState {
-    if (member.link.status === 'ready') return member.reported
+    if (member.link.status === 'ready') return member.pushing !== null ? 'syncing' : member.reported
     return member.joining ? 'joining' : 'down'
   }
 
@@ -155,6 +219,14 @@ export class Cluster implements LinkOwner {
     if (!Array.isArray(reply)) return
     const fields = reply.map(v => (Buffer.isBuffer(v) ? v.toString('latin1') : ''))
     const member = this.members.get(link.addr)
+    if (fields[1] === this.nodeId) {
+      // We dialled ourselves: the address is another name for this node.
+      this.log.warn(`${link.addr} is this node (${this.advertise}) under another address; not a peer`)
+      this.selfAliases.add(link.addr)
+      link.close()
+      this.members.delete(link.addr)
+      return
+    }
     if (member !== undefined) this.heard(member, fields[1] ?? '', fields[2] ?? 'up')
     for (const addr of fields.slice(3)) this.learn(addr)
   }
@@ -171,87 +243,226 @@ export class Cluster implements LinkOwner {
     return [this.advertise, this.nodeId, this.selfState, ...this.members.keys()]
   }
 
+  /**
+   * A link is ready. Local writes still waiting for other peers' acknowledgement
+   * (and this turn's) are resent to it at once, so their clients need not wait
+   * for more; then it gets our whole state (PROTOCOL.md §State transfer), which
+   * carries every older write. Until that is done WAIT does not count it.
+   */
   ready (link: PeerLink): void {
     const member = this.members.get(link.addr)
-    if (member !== undefined) member.joining = false
+    if (member === undefined) return
+    member.joining = false
+    member.readySeq = this.seq
+    member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
+    for (const batch of this.unacknowledged) link.resend(batch)
+    if (this.sendQueued) link.enqueue(this.seq)
     this.log.info(`peer ${link.addr} is up; sending it our state`)
     const started = Date.now()
-    pushState(this.store, link)
+    const push = pushState(this.store, link)
       .then(async sent => {
-        await link.request(command(['SYNCED', this.advertise]))
+        const reply = await link.request(command(['SYNCED', this.advertise]))
+        if (reply instanceof RespError) throw new Error(`the peer refused SYNCED: ${reply.message}`)
         link.stats.fullSyncsSent++
         this.fullSyncsServed++
+        // Everything up to readySeq went with the transfer; later writes by replication.
+        if (link.status === 'ready' && link.ackedSeq < member.readySeq) link.ackedSeq = member.readySeq
         this.log.info(`state sent to ${link.addr}: ${sent} entries in ${Date.now() - started} ms`)
       })
-      .catch(err => this.log.warn(`state transfer to ${link.addr} stopped: ${(err as Error).message}`))
+      .catch(err => {
+        // A peer that refuses our state does not hold it: drop the link (it redials and starts over).
+        this.log.warn(`state transfer to ${link.addr} stopped: ${(err as Error).message}`)
+        link.drop(`state transfer failed: ${(err as Error).message}`)
+      })
+      .finally(() => { if (member.pushing === push) member.pushing = null })
+    member.pushing = push
   }
 
-  down (link: PeerLink, reason: string): void {
+  down (link: PeerLink, reason: string, report: boolean): void {
     const member = this.members.get(link.addr)
     if (member !== undefined) member.joining = false
-    this.log.warn(`peer ${link.addr} is down: ${reason}`)
+    if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
+    this.trimAcknowledged()
+    this.checkSynced()
+  }
+
+  /** A link's acknowledgements moved on: forget batches every ready peer holds. */
+  acknowledged (): void {
+    this.trimAcknowledged()
+  }
+
+  private trimAcknowledged (): void {
+    let held = Infinity
+    for (const member of this.members.values()) {
+      if (member.link.status === 'ready' && member.link.ackedSeq < held) held = member.link.ackedSeq
+    }
+    const batches = this.unacknowledged
+    let n = 0
+    while (n < batches.length && (batches[n] as SentBatch).lastSeq <= held) n++
+    if (n > 0) this.unacknowledged = batches.slice(n)
   }
 
   // ---- replication ----
 
+  /**
+   * A local write: every ready link will carry it. The writes of one turn of
+   * the event loop are encoded once, as MREPL, and leave together for every
+   * peer (PROTOCOL.md §Replication): many clients' writes share a round trip.
+   */
   private replicate (key: string, entry: Entry): void {
     this.seq++
-    if (this.members.size === 0) return
-    const request = replRequest(key, entry)
-    for (const member of this.members.values()) member.link.replicate(request, this.seq)
+    let anyReady = false
+    for (const member of this.members.values()) if (member.link.status === 'ready') anyReady = true
+    if (!anyReady) return
+    this.outgoing ??= new MreplEncoder(this.nodeId)
+    this.outgoing.add(key, entry) // first: if it throws, no link counts on a write it will not carry
+    for (const member of this.members.values()) member.link.enqueue(this.seq)
+    if (!this.sendQueued) {
+      this.sendQueued = true
+      this.turnFirstSeq = this.seq
+      setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
+    }
+  }
+
+  private sendOutgoing (): void {
+    this.sendQueued = false
+    if (this.outgoing === null) return
+    try {
+      const { bytes, commands, entries } = this.outgoing.finish()
+      const batch: SentBatch = { bytes, commands, entries, firstSeq: this.turnFirstSeq, lastSeq: this.seq }
+      this.unacknowledged.push(batch)
+      for (const member of this.members.values()) member.link.sendQueued(batch)
+    } catch (err) {
+      // Not sent: fail the links, so nobody waits for them and they resync from scratch.
+      this.outgoing = null
+      this.log.error(`replication batch failed: ${(err as Error).stack ?? String(err)}`)
+      for (const member of this.members.values()) member.link.drop(`replication batch failed: ${(err as Error).message}`)
+    }
   }
 
   /**
-   * Resolves when every ready peer has acknowledged every local write so far;
-   * null if they have. Writes whose batches are the same share one promise.
+   * Resolves when every ready peer holds every local write so far (G1); null
+   * if they do. Writes waiting on the same batches share one promise. When it
+   * settles it looks again: a link that became ready meanwhile gets the write
+   * by state transfer, and the write is acknowledged once that is done too.
    */
   barrier (): Promise<void> | null {
-    const waits: Array<Promise<void>> = []
-    for (const member of this.members.values()) {
-      const w = member.link.barrier(this.seq)
-      if (w !== null) waits.push(w)
-    }
+    const seq = this.seq
+    const waits = this.waitsFor(seq)
     if (waits.length === 0) return null
     const last = this.lastBarrier
-    if (last !== null && last.waits.length === waits.length && last.waits.every((w, i) => w === waits[i])) return last.all
-    const all = Promise.all(waits).then(() => undefined)
-    this.lastBarrier = { waits, all }
-    return all
+    if (last !== null && last.waits.length === waits.length && last.waits.every((w, i) => w === waits[i])) {
+      last.seq = seq
+      return last.all
+    }
+    const shared: SharedBarrier = { waits, seq, all: null }
+    shared.all = Promise.all(waits).then(() => this.settled(shared))
+    this.lastBarrier = shared
+    return shared.all
   }
 
-  /** Peers that have acknowledged every local write so far (WAIT). */
+  private settled (shared: SharedBarrier): Promise<void> | undefined {
+    if (this.lastBarrier === shared) this.lastBarrier = null
+    const waits = this.waitsFor(shared.seq)
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => this.settled(shared))
+  }
+
+  /** What local write `seq` still waits for: replication batches, and transfers that carry it. */
+  private waitsFor (seq: number): Array<Promise<void>> {
+    const waits: Array<Promise<void>> = []
+    for (const member of this.members.values()) {
+      if (member.link.status !== 'ready') continue
+      if (member.pushing !== null && seq < member.resentFrom) waits.push(member.pushing)
+      const w = member.link.barrier(seq)
+      if (w !== null) waits.push(w)
+    }
+    return waits
+  }
+
+  /** Peers that hold every local write so far (WAIT). */
   acknowledgedBy (): number {
     let n = 0
-    for (const member of this.members.values()) if (member.link.status === 'ready' && member.link.ackedSeq >= this.seq) n++
+    for (const member of this.members.values()) {
+      if (member.link.status === 'ready' && member.pushing === null && member.link.ackedSeq >= this.seq) n++
+    }
     return n
   }
 
-  /** A write from a peer (REPL). */
-  applyRemote (session: Session, key: string, entry: Entry, bytes: number): void {
-    const member = this.peerOf.get(session)
-    if (member !== undefined) {
-      member.writesReceived++
-      member.bytesReceived += bytes
+  /**
+   * WAIT: resolves with the number of peers holding every local write so far,
+   * once it reaches `wanted` or at `timeoutMs` (0: no limit), or when the node
+   * closes or the client goes away.
+   */
+  waitForAcks (session: Session, wanted: number, timeoutMs: number): Promise<number> {
+    const now = this.acknowledgedBy()
+    if (now >= wanted) return Promise.resolve(now)
+    return new Promise(resolve => {
+      this.ackWaiters.push({ session, wanted, deadline: timeoutMs === 0 ? Infinity : Date.now() + timeoutMs, resolve })
+      if (this.ackTimer === null) {
+        this.ackTimer = setInterval(() => this.checkAckWaiters(false), WAIT_POLL_MS)
+        this.ackTimer.unref()
+      }
+    })
+  }
+
+  private checkAckWaiters (all: boolean): void {
+    const acked = this.acknowledgedBy()
+    const now = Date.now()
+    this.ackWaiters = this.ackWaiters.filter(w => {
+      if (!all && !w.session.closed && acked < w.wanted && now < w.deadline) return true
+      w.resolve(acked)
+      return false
+    })
+    if (this.ackWaiters.length === 0 && this.ackTimer !== null) {
+      clearInterval(this.ackTimer)
+      this.ackTimer = null
     }
+  }
+
+  /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
+  applyRemote (session: Session, key: string, entry: Entry): boolean {
     if (entry.wall > this.store.now() + this.store.clock.maxDriftMs && !this.driftWarned.has(entry.node)) {
       this.driftWarned.add(entry.node)
       this.log.warn(`node ${entry.node} writes with timestamps more than ${this.store.clock.maxDriftMs} ms ahead of our clock; our clock will not follow them (PROTOCOL.md §Versions)`)
     }
-    this.store.merge(key, entry)
+    return this.store.merge(key, entry)
+  }
+
+  /** Counts writes received from the peer on `session` (INFO). */
+  received (session: Session, writes: number, bytes: number): void {
+    const member = this.peerOf.get(session)
+    if (member === undefined) return
+    member.writesReceived += writes
+    member.bytesReceived += bytes
   }
 
   /** SYNCED from a peer: its whole state has arrived. */
   synced (session: Session, from: string): void {
     const member = this.peerOf.get(session) ?? this.members.get(from)
-    if (member !== undefined) member.fullSyncsReceived++
-    if (this.selfState === 'syncing') {
-      this.selfState = 'up'
-      this.log.info(`synced from ${from}; this node is up`)
-      this.gossipNow()
+    if (member !== undefined) {
+      member.fullSyncsReceived++
+      member.sentUsState = true
     }
+    this.checkSynced()
+  }
+
+  /**
+   * A syncing node is up once every member it can reach has sent it its whole
+   * state: one member's transfer need not hold what others wrote meanwhile.
+   */
+  private checkSynced (): void {
+    if (this.selfState !== 'syncing') return
+    for (const member of this.members.values()) {
+      // Wait for members we reach (or are first trying to): a paused or dead one is not waited for.
+      if (!member.sentUsState && (member.link.status === 'ready' || member.link.firstAttempt)) return
+    }
+    this.selfState = 'up'
+    this.log.info('every reachable member has sent its state; this node is up')
+    this.gossipNow()
   }
 
   close (): void {
+    this.checkAckWaiters(true) // while the links still count
     for (const member of this.members.values()) member.link.close()
   }
 

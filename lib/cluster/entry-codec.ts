@@ -4,15 +4,122 @@ import { command, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import type { Entry } from '../store/entry.js'
 
-// PROTOCOL.md §Cluster: how an entry travels between nodes. In REPL and in SYNC
-// pages an entry is six fields: key, wall, logical, node, expiresAt, value
-// (a tombstone has no value in REPL and a nil value in SYNC pages).
+// PROTOCOL.md §Cluster: how entries travel between nodes.
+// - REPL key wall logical node expiresAt [value]: one entry (no value: a tombstone).
+// - MREPL node (op key wall logical expiresAt value)...: many entries of one writer,
+//   op S (a write) or D (a delete, empty value); what peers send each other.
+// - SYNC pages: six fields per entry, key wall logical node expiresAt value|nil.
 
 /** `REPL key wall logical node expiresAt [value]` as request bytes. */
 export function replRequest (key: string, entry: Entry): Encoded {
   const args: Array<string | Buffer> = ['REPL', key, String(entry.wall), String(entry.logical), entry.node, String(entry.expiresAt)]
   if (entry.value !== null) args.push(entry.value)
   return command(args)
+}
+
+/** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
+export const NODE_ID = /^[\w.:-]{1,64}$/
+
+/** MREPL fields per entry. */
+export const MREPL_FIELDS = 6
+
+/** An MREPL command is closed at this many entries or bytes, whichever comes first. */
+const MREPL_MAX_ENTRIES = 4096
+const MREPL_MAX_BYTES = 4 * 1024 * 1024
+
+/** Room kept before a command's entries for its `*N` header, written when the command is closed. */
+const COUNT_ROOM = 16
+
+/** The encoder's buffer starts at this size, and goes back to it after a batch that grew it past 1 MiB. */
+const BUFFER_SIZE = 16 * 1024
+const BUFFER_KEEP_MAX = 1024 * 1024
+
+/**
+ * Encodes entries written by one node into MREPL commands, straight into one
+ * buffer: each entry costs one string write and one copy of its value, and a
+ * whole batch leaves as one socket write however many peers it goes to. The
+ * encoder's buffer is reused batch after batch; `finish` hands out a copy of
+ * exactly the batch's size (small ones come from Node's pool), so a node
+ * replicating a trickle of writes does not allocate a large buffer per batch.
+ */
+export class MreplEncoder {
+  /** Entries added since the last finish. */
+  entries = 0
+  private buf: Buffer
+  private pos = 0
+  /** Where the open command's header room starts, and how many entries it holds. */
+  private commandStart = 0
+  private commandEntries = 0
+  private commandBytes = 0
+  private done: Buffer[] = []
+  private readonly prefix: string
+
+  constructor (node: string) {
+    this.prefix = `$5\r\nMREPL\r\n$${node.length}\r\n${node}\r\n`
+    this.buf = Buffer.allocUnsafe(BUFFER_SIZE)
+    this.open()
+  }
+
+  /** Adds one entry; the entry is read now and not kept. */
+  add (key: string, entry: Entry): void {
+    if (this.commandEntries >= MREPL_MAX_ENTRIES || this.commandBytes >= MREPL_MAX_BYTES) {
+      this.close()
+      this.open()
+    }
+    const value = entry.value
+    const w = String(entry.wall)
+    const l = String(entry.logical)
+    const x = String(entry.expiresAt)
+    const head = `$1\r\n${value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
+      `$${l.length}\r\n${l}\r\n$${x.length}\r\n${x}\r\n$${value === null ? 0 : value.length}\r\n`
+    const size = head.length + (value === null ? 0 : value.length) + 2
+    this.reserve(size)
+    const start = this.pos
+    this.pos += this.buf.write(head, this.pos, 'latin1')
+    if (value !== null) this.pos += value.copy(this.buf, this.pos)
+    this.buf[this.pos++] = 13
+    this.buf[this.pos++] = 10
+    this.commandEntries++
+    this.commandBytes += this.pos - start
+    this.entries++
+  }
+
+  /** The MREPL commands added since the last finish, as one chunk of their own; the encoder starts afresh. */
+  finish (): { bytes: Buffer, commands: number, entries: number } {
+    if (this.commandEntries > 0) this.close()
+    const out = { bytes: Buffer.concat(this.done), commands: this.done.length, entries: this.entries }
+    this.done = []
+    this.entries = 0
+    this.pos = 0
+    if (this.buf.length > BUFFER_KEEP_MAX) this.buf = Buffer.allocUnsafe(BUFFER_SIZE) // one huge batch must not pin its size
+    this.open()
+    return out
+  }
+
+  private open (): void {
+    this.reserve(COUNT_ROOM + this.prefix.length)
+    this.commandStart = this.pos
+    this.pos += COUNT_ROOM
+    this.pos += this.buf.write(this.prefix, this.pos, 'latin1')
+    this.commandEntries = 0
+    this.commandBytes = 0
+  }
+
+  /** Writes the `*N` header right before the prefix and keeps the command's bytes. */
+  private close (): void {
+    const header = `*${2 + this.commandEntries * MREPL_FIELDS}\r\n`
+    const headerStart = this.commandStart + COUNT_ROOM - header.length
+    this.buf.write(header, headerStart, 'latin1')
+    this.done.push(this.buf.subarray(headerStart, this.pos))
+  }
+
+  private reserve (size: number): void {
+    if (this.pos + size <= this.buf.length) return
+    // Commands already closed keep pointing into the old buffer, which stays valid.
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + size))
+    this.buf.copy(bigger, 0, 0, this.pos)
+    this.buf = bigger
+  }
 }
 
 function integerField (arg: Buffer | undefined, what: string): number {
@@ -24,11 +131,13 @@ function integerField (arg: Buffer | undefined, what: string): number {
 /** The last node id decoded: every REPL from one peer carries the same one. */
 let lastNode: { bytes: Buffer, text: string } | null = null
 
-function nodeField (arg: Buffer | undefined): string {
+export function nodeField (arg: Buffer | undefined): string {
   if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
   if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
-  lastNode = { bytes: Buffer.from(arg), text: text(arg) }
-  return lastNode.text
+  const id = text(arg)
+  if (!NODE_ID.test(id)) throw new CommandError(errorText('invalidEntryField', 'node'))
+  lastNode = { bytes: Buffer.from(arg), text: id }
+  return id
 }
 
 /** Reads the version and expiry fields at args[at..at+3]; value is supplied by the caller. */
@@ -43,5 +152,28 @@ export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): 
       expiresAt: integerField(args[at + 4], 'expiresAt'),
       value
     }
+  }
+}
+
+const OP_SET = 83 // 'S'
+const OP_DELETE = 68 // 'D'
+
+/**
+ * Decodes MREPL's entries one at a time into `into` (reused: the store copies
+ * what it keeps) and hands each to `apply`. An invalid entry throws; the ones
+ * before it have been applied, each being a valid write on its own.
+ */
+export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: string, entry: Entry) => void): void {
+  into.node = nodeField(args[1])
+  for (let at = 2; at + MREPL_FIELDS <= args.length; at += MREPL_FIELDS) {
+    const op = args[at] as Buffer
+    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE)) throw new CommandError(errorText('invalidEntryField', 'op'))
+    into.wall = integerField(args[at + 2], 'wall')
+    into.logical = integerField(args[at + 3], 'logical')
+    const expiresAt = integerField(args[at + 4], 'expiresAt')
+    const isSet = op[0] === OP_SET
+    into.expiresAt = isSet ? expiresAt : 0 // a tombstone has no expiry
+    into.value = isSet ? args[at + 5] as Buffer : null
+    apply(keyOf(args[at + 1]), into)
   }
 }

@@ -1,7 +1,7 @@
 import { RespClient } from '../client/resp-client.js'
 import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
-import { concat, type Encoded } from '../protocol/reply.js'
+import type { Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 
 /** connecting: dialling or handshaking; ready: replicating; down: waiting to redial. */
@@ -11,15 +11,22 @@ export type LinkStatus = 'connecting' | 'ready' | 'down'
 export interface LinkTiming {
   /** A heartbeat goes out this often, ms. */
   heartbeatMs: number
-  /** A peer that leaves a request unanswered this long is down, ms. */
+  /** A peer that keeps a request waiting this long without any reply is down, ms. */
   failAfterMs: number
+  /** Connecting plus the AUTH/GOSSIP handshake must take no longer than this, ms. */
+  handshakeMs: number
   /** Redial delays grow from this, ms... */
   retryMinMs: number
   /** ...to at most this (with jitter below it), ms. */
   retryMaxMs: number
 }
 
-export const DEFAULT_TIMING: LinkTiming = { heartbeatMs: 250, failAfterMs: 1500, retryMinMs: 100, retryMaxMs: 900 }
+// Down within 2 s (CONTRACT): a heartbeat leaves at most 200 ms after the peer's
+// last reply, a request unanswered for 1000 ms fails the link, and the check
+// runs with every heartbeat, so a peer is down at most 200 + 1000 + 200 ms after
+// its last reply. Redials start at least once a second:
+// a handshake gives up after 500 ms and the next attempt follows within 500 ms.
+export const DEFAULT_TIMING: LinkTiming = { heartbeatMs: 200, failAfterMs: 1000, handshakeMs: 500, retryMinMs: 100, retryMaxMs: 500 }
 
 /** What a link needs from the cluster that owns it. */
 export interface LinkOwner {
@@ -33,7 +40,18 @@ export interface LinkOwner {
   /** A GOSSIP reply arrived on the link. */
   gossipReply: (link: PeerLink, reply: RespValue) => void
   ready: (link: PeerLink) => void
-  down: (link: PeerLink, reason: string) => void
+  /** The link failed; `report` is false for a repeated failure to reconnect (not logged again). */
+  down: (link: PeerLink, reason: string, report: boolean) => void
+  /** The peer acknowledged more local writes. */
+  acknowledged: () => void
+}
+
+/** Local writes encoded as MREPL commands, ready to go to any number of links. */
+export interface OutgoingBatch {
+  readonly bytes: Buffer
+  readonly commands: number
+  readonly entries: number
+  readonly lastSeq: number
 }
 
 export interface LinkStats {
@@ -42,18 +60,13 @@ export interface LinkStats {
   fullSyncsSent: number
 }
 
-/** Replicated writes sent together, and the promise that they have all been answered. */
+/** Local writes sent together, and the promise that they have all been answered. */
 class Batch {
-  readonly requests: Encoded[] = []
+  /** The last local write in the batch. */
   lastSeq = 0
   private settled = false
   private resolve: (() => void) | null = null
   private promise: Promise<void> | null = null
-
-  add (request: Encoded, seq: number): void {
-    this.requests.push(request)
-    this.lastSeq = seq
-  }
 
   done (): Promise<void> {
     if (this.settled) return Promise.resolve()
@@ -80,6 +93,8 @@ export class PeerLink {
   lastHeartbeatAt = 0
   /** Highest sequence number of a local write this peer has acknowledged. */
   ackedSeq = 0
+  /** Highest sequence number of a local write sent to this peer. */
+  private sentSeq = 0
   private client: RespClient | null = null
   /** Writes queued this turn of the event loop. */
   private filling: Batch | null = null
@@ -101,48 +116,66 @@ export class PeerLink {
 
   start (): void {
     if (this.closed || this.status !== 'down' || this.retry !== null) return
-    this.connect().catch(err => this.fail(`connect: ${(err as Error).message}`))
+    this.connect().catch(err => {
+      if (this.status !== 'down') this.fail(`connect: ${(err as Error).message}`) // not when the handshake timer already failed it
+    })
   }
 
   /**
-   * Queues a replicated write (local write number `seq`). Writes queued in one
-   * turn of the event loop leave as one batch: one socket write, one promise,
-   * however many clients wrote (PROTOCOL.md §Replication).
+   * Local write number `seq` will go out with this turn's batch; false if the
+   * link is not ready (nobody then waits for this peer).
    */
-  replicate (request: Encoded, seq: number): void {
-    if (this.status !== 'ready' || this.client === null) return
-    this.stats.writesSent++
-    this.stats.bytesSent += request.length
-    if (this.filling === null) {
-      this.filling = new Batch()
-      setImmediate(() => this.sendBatch()) // after this turn's reads: many clients share a batch
-    }
-    this.filling.add(request, seq)
+  enqueue (seq: number): boolean {
+    if (this.status !== 'ready' || this.client === null) return false
+    this.filling ??= new Batch()
+    this.filling.lastSeq = seq
+    return true
   }
 
-  private sendBatch (): void {
+  /** Sends this turn's batch, if this link is to carry it (PROTOCOL.md §Replication). */
+  sendQueued (outgoing: OutgoingBatch): void {
     const batch = this.filling
     this.filling = null
-    const client = this.client
     if (batch === null) return
+    this.send(batch, outgoing)
+  }
+
+  /** Sends a batch this link was not ready for when it left (it just came up). */
+  resend (outgoing: OutgoingBatch): void {
+    const batch = new Batch()
+    batch.lastSeq = outgoing.lastSeq
+    this.send(batch, outgoing)
+  }
+
+  private send (batch: Batch, outgoing: OutgoingBatch): void {
+    const client = this.client
     if (this.status !== 'ready' || client === null) {
       batch.release()
       return
     }
+    this.stats.writesSent += outgoing.entries
+    this.stats.bytesSent += outgoing.bytes.length
+    if (batch.lastSeq > this.sentSeq) this.sentSeq = batch.lastSeq
     this.inflight.push(batch)
-    client.sendMany(concat(batch.requests), batch.requests.length).then(replies => {
+    client.sendMany(outgoing.bytes, outgoing.commands).then(replies => {
       const refused = replies.find(r => r instanceof RespError)
-      if (refused !== undefined) this.owner.log.warn(`peer ${this.addr} refused a write: ${String(refused)}`)
-      this.acknowledge(batch.lastSeq)
+      // A peer that refuses a write does not hold it: it cannot count as acknowledged.
+      if (refused !== undefined) this.fail(`it refused a write: ${String(refused)}`)
+      else this.acknowledge(batch.lastSeq)
     }, () => { /* the link failed: fail() releases the batches */ })
   }
 
   /** Sends any request on the link; resolves with its reply. */
   request (request: Encoded): Promise<RespValue> {
+    return this.requestMany(request, 1).then(replies => replies[0] as RespValue)
+  }
+
+  /** Sends `count` requests encoded in `bytes`; resolves with their replies. */
+  requestMany (bytes: Encoded, count: number): Promise<RespValue[]> {
     const client = this.client
     if (this.status === 'down' || client === null) return Promise.reject(new Error(`peer ${this.addr} is down`))
-    this.stats.bytesSent += request.length
-    return client.send(request)
+    this.stats.bytesSent += bytes.length
+    return client.sendMany(bytes, count)
   }
 
   /**
@@ -151,13 +184,23 @@ export class PeerLink {
    */
   barrier (seq: number): Promise<void> | null {
     if (this.status !== 'ready' || this.ackedSeq >= seq) return null
+    const newest = this.inflight[this.inflight.length - 1]
+    if (newest === undefined || newest.lastSeq < seq) {
+      // The common case, a write made this turn: it is in the batch being filled.
+      return this.filling !== null && this.filling.lastSeq >= seq ? this.filling.done() : null
+    }
     for (const batch of this.inflight) if (batch.lastSeq >= seq) return batch.done()
-    return this.filling !== null && this.filling.lastSeq >= seq ? this.filling.done() : null
+    return null
   }
 
-  /** Writes not yet acknowledged (INFO). */
+  /** Whether the link is still on its first attempt to connect (never failed). */
+  get firstAttempt (): boolean {
+    return this.status === 'connecting' && this.attempts === 0
+  }
+
+  /** Local writes sent and not yet acknowledged (INFO). */
   get pendingAcks (): number {
-    return this.client?.pending ?? 0
+    return this.status === 'ready' ? Math.max(0, this.sentSeq - this.ackedSeq) : 0
   }
 
   close (): void {
@@ -173,11 +216,12 @@ export class PeerLink {
 
   private async connect (): Promise<void> {
     this.status = 'connecting'
+    const started = Date.now()
     const client = await RespClient.connect({
       host: this.host,
       port: this.port,
       localAddress: this.owner.localAddress,
-      connectTimeoutMs: this.owner.timing.failAfterMs
+      connectTimeoutMs: this.owner.timing.handshakeMs
     })
     if (this.closed) {
       client.close()
@@ -186,11 +230,17 @@ export class PeerLink {
     this.client = client
     client.onClose = err => this.fail(err.message)
     this.startHeartbeat()
+    // A paused peer accepts connections (its kernel does) but never answers.
+    const handshake = setTimeout(() => {
+      if (this.client === client && this.status === 'connecting') this.fail(`no handshake reply within ${Date.now() - started} ms`)
+    }, Math.max(1, this.owner.timing.handshakeMs - (Date.now() - started)))
+    handshake.unref()
     if (this.owner.password !== '') {
       const reply = await client.call(['AUTH', this.owner.password])
       if (reply instanceof RespError) throw new Error(`the peer refused our password (${reply.message})`)
     }
     const reply = await client.send(this.owner.gossipRequest())
+    clearTimeout(handshake)
     if (reply instanceof RespError) throw new Error(`handshake refused: ${reply.message}`)
     if (this.closed || this.client !== client) return
     this.attempts = 0
@@ -215,7 +265,7 @@ export class PeerLink {
   private beat (): void {
     const client = this.client
     if (client === null) return
-    const waited = client.oldestPendingMs()
+    const waited = client.stalledMs()
     if (waited > this.owner.timing.failAfterMs) {
       this.fail(`no reply for ${waited} ms`)
       return
@@ -238,6 +288,7 @@ export class PeerLink {
     while (this.inflight.length > 0 && (this.inflight[0]?.lastSeq ?? Infinity) <= this.ackedSeq) {
       this.inflight.shift()?.release()
     }
+    this.owner.acknowledged()
   }
 
   /** The link is gone: nobody waits for it any more. */
@@ -245,6 +296,11 @@ export class PeerLink {
     for (const batch of this.inflight.splice(0)) batch.release()
     this.filling?.release()
     this.filling = null
+  }
+
+  /** Drops the link (it redials, and transfers state again when it is back). */
+  drop (reason: string): void {
+    if (this.status !== 'down') this.fail(reason)
   }
 
   /** Marks the link down, drops the socket and schedules a redial. */
@@ -261,7 +317,7 @@ export class PeerLink {
     this.gossipInFlight = false
     this.releaseWaiters()
     if (this.closed) return
-    if (wasUp || this.attempts === 0) this.owner.down(this, reason)
+    this.owner.down(this, reason, wasUp || this.attempts === 0)
     // Capped exponential backoff with jitter; never more than a second (CONTRACT G4).
     const t = this.owner.timing
     const ceiling = Math.min(t.retryMaxMs, t.retryMinMs * 2 ** Math.min(this.attempts, 10))

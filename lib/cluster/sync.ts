@@ -1,7 +1,8 @@
 import { array, bulk, type Encoded } from '../protocol/reply.js'
 import { BUCKETS, type Store } from '../store/store.js'
 import type { Entry } from '../store/entry.js'
-import { replRequest } from './entry-codec.js'
+import { RespError, type RespValue } from '../protocol/reply-parser.js'
+import { MreplEncoder } from './entry-codec.js'
 import type { PeerLink } from './peer-link.js'
 
 // PROTOCOL.md §State transfer. A node's state goes out in pages of whole key
@@ -29,22 +30,36 @@ export function encodePage (p: { next: number, entries: Array<[string, Entry]> }
 }
 
 /**
- * Sends this node's whole state to a peer as REPL requests, page by page,
- * waiting for each page's acknowledgements before the next (flow control, so a
- * slow peer never looks dead and memory stays bounded). Writes made meanwhile
- * travel on the same link, so the peer ends up with everything.
+ * Sends this node's whole state to a peer as MREPL batches (one per writer
+ * node), page by page, waiting for each page's acknowledgements before the
+ * next (flow control, so a slow peer never looks dead and memory stays
+ * bounded). Writes made meanwhile travel on the same link, so the peer ends up
+ * with everything. Returns the number of entries sent.
  */
 export async function pushState (store: Store, link: PeerLink): Promise<number> {
   let cursor = 0
   let sent = 0
   do {
     const p = page(store, cursor)
-    let last: Promise<unknown> | null = null
+    const byWriter = new Map<string, MreplEncoder>()
     for (const [key, entry] of p.entries) {
-      last = link.request(replRequest(key, entry))
-      sent++
+      let encoder = byWriter.get(entry.node)
+      if (encoder === undefined) {
+        encoder = new MreplEncoder(entry.node)
+        byWriter.set(entry.node, encoder)
+      }
+      encoder.add(key, entry)
     }
-    if (last !== null) await last
+    const replies: Array<Promise<RespValue[]>> = []
+    for (const encoder of byWriter.values()) {
+      const { bytes, commands, entries } = encoder.finish()
+      replies.push(link.requestMany(bytes, commands))
+      sent += entries
+    }
+    for (const reply of await Promise.all(replies)) {
+      const refused = reply.find(r => r instanceof RespError)
+      if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
+    }
     cursor = p.next
     await new Promise(resolve => setImmediate(resolve)) // let clients in between pages
   } while (cursor !== 0 && link.status === 'ready')

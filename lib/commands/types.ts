@@ -17,6 +17,8 @@ export interface Session {
   lastCommandAt: number
   /** Marks a connection from another node (it sent a peer command). */
   isPeer: boolean
+  /** The connection is gone (work waiting for it may stop). */
+  closed: boolean
 }
 
 export interface ServerStats {

@@ -21,7 +21,17 @@ export interface ConnectionHost {
   closed: (connection: Connection) => void
 }
 
-interface Slot { reply: Encoded | null }
+/** A reply's place in the queue: `reply` once it may go, `held` while its write awaits acknowledgement. */
+interface Slot {
+  reply: Encoded | null
+  held: Encoded | null
+}
+
+/** Write replies held until one barrier settles (the writes of one replication batch). */
+interface HeldGroup {
+  readonly barrier: Promise<void>
+  readonly slots: Slot[]
+}
 
 /**
  * Replies that may wait (on replication) before the connection stops reading:
@@ -44,6 +54,8 @@ export class Connection implements CommandContext {
   private outBytes = 0
   /** Replies still waiting, in order; while any waits, later replies queue here too. */
   private waiting: Slot[] = []
+  /** The latest group of held write replies: writes sharing its barrier join it. */
+  private held: HeldGroup | null = null
   private paused = false
   private releaseQueued = false
   private closing = false
@@ -145,29 +157,52 @@ export class Connection implements CommandContext {
     session.lastCommand = name
     const wasAuthenticated = session.authenticated
     const result = run(spec, this, args)
-    let reply = result
-    if (spec.write === true) {
-      // PROTOCOL.md §Acknowledgement: a write is answered once the peers have it.
-      const barrier = this.host.writeBarrier()
-      if (barrier !== null) reply = barrier.then(() => result)
-    }
-    if (typeof reply === 'string' || Buffer.isBuffer(reply)) this.push(reply)
-    else this.wait(reply)
+    // PROTOCOL.md §Acknowledgement: a write is answered once the peers have it.
+    const barrier = spec.write === true ? this.host.writeBarrier() : null
+    if (typeof result !== 'string' && !Buffer.isBuffer(result)) this.wait(barrier === null ? result : Promise.all([barrier, result]).then(([, r]) => r))
+    else if (barrier !== null) this.hold(barrier, result)
+    else this.push(result)
     if (session.authenticated !== wasAuthenticated) this.parser.limits = this.host.limits(session.authenticated)
     if (session.closeAfterReply) this.close()
   }
 
   private push (reply: Encoded): void {
     if (this.waiting.length > 0) {
-      this.waiting.push({ reply })
+      this.waiting.push({ reply, held: null })
     } else {
       this.out.push(reply)
       this.outBytes += reply.length
     }
   }
 
+  /**
+   * Queues a write's reply until its barrier settles. Writes that share a
+   * barrier (one replication batch) share one callback: no promise per write.
+   */
+  private hold (barrier: Promise<void>, reply: Encoded): void {
+    const slot: Slot = { reply: null, held: reply }
+    this.waiting.push(slot)
+    const group = this.held
+    if (group !== null && group.barrier === barrier) {
+      group.slots.push(slot)
+      return
+    }
+    const fresh: HeldGroup = { barrier, slots: [slot] }
+    this.held = fresh
+    barrier.then(() => {
+      if (this.held === fresh) this.held = null
+      for (const s of fresh.slots) this.settle(s, s.held as Encoded)
+    }, err => {
+      if (this.held === fresh) this.held = null
+      // A barrier refused (the log could not be written): the clients get that error, not OK.
+      const reply = err instanceof CommandError ? error(err.message) : error(errorText('internal'))
+      if (!(err instanceof CommandError)) this.node.log.error(`write acknowledgement failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      for (const s of fresh.slots) this.settle(s, reply)
+    })
+  }
+
   private wait (reply: Promise<Encoded>): void {
-    const slot: Slot = { reply: null }
+    const slot: Slot = { reply: null, held: null }
     this.waiting.push(slot)
     reply.then(r => this.settle(slot, r), err => {
       // A barrier refused (the log could not be written): the client gets that error, not OK.
@@ -229,6 +264,7 @@ export class Connection implements CommandContext {
   private teardown (): void {
     this.gone = true
     this.closing = true
+    this.session.closed = true
     this.parser.release()
     this.host.closed(this)
   }

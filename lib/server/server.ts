@@ -86,7 +86,8 @@ export class Server implements ConnectionHost {
       closeAfterReply: false,
       lastCommand: 'NULL',
       lastCommandAt: now,
-      isPeer: false
+      isPeer: false,
+      closed: false
     }
     const connection = new Connection(this, stream, session)
     this.connections.add(connection)

@@ -69,6 +69,10 @@ t.test('a node whose log fails refuses replicated writes too', async t => {
   await call('SET', 'x', '1')
   const restore = failing(t, 'writeSync', 'ENOSPC')
   await expectMisconf(t, call('SET', 'x', '2'), 'the failing write')
-  await expectMisconf(t, call('REPL', 'k', '1', '0', 'peer', '0', 'v'), 'REPL')
+  // REPL and MREPL come on peer links, which introduce themselves with GOSSIP.
+  const peer = caller(await connect(t, node))
+  t.equal(Array.isArray(await peer('GOSSIP', '127.0.0.1:1', 'peer', 'up')), true, 'a peer link')
+  await expectMisconf(t, peer('REPL', 'k', '1', '0', 'peer', '0', 'v'), 'REPL')
+  await expectMisconf(t, peer('MREPL', 'peer', 'S', 'k', '1', '0', '0', 'v'), 'MREPL')
   restore()
 })

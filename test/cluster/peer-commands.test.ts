@@ -1,0 +1,84 @@
+import t from 'tap'
+import { caller, connect, startNode } from '../helpers/server.js'
+
+// PROTOCOL.md §Peer links, §GOSSIP, §REPL, §MREPL, §SYNCED: the commands peers
+// send each other, sent by hand.
+
+const WRITER = 'ab'.repeat(20) // a writer's node id: 40 hex digits
+const NOWHERE = '127.0.0.1:1' // a member address nothing answers at
+
+t.test('REPL, MREPL and SYNCED are refused until the connection has sent GOSSIP', async t => {
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  const wall = String(Date.now())
+  const repl = ['REPL', 'k', wall, '0', WRITER, '0', 'v']
+  const mrepl = ['MREPL', WRITER, 'S', 'm', wall, '0', '0', 'v']
+  const synced = ['SYNCED', NOWHERE]
+  t.equal(String(await call(...repl)), "ERR 'REPL' is for peer links: send GOSSIP first")
+  t.equal(String(await call(...mrepl)), "ERR 'MREPL' is for peer links: send GOSSIP first")
+  t.equal(String(await call(...synced)), "ERR 'SYNCED' is for peer links: send GOSSIP first")
+  t.equal(await call('GET', 'k'), null, 'the refused REPL wrote nothing')
+  t.equal(await call('GET', 'm'), null, 'the refused MREPL wrote nothing')
+
+  t.equal(String(await call('GOSSIP', NOWHERE, 'bad id', 'up')), 'ERR invalid node id', 'an id with a space')
+  t.equal(String(await call('GOSSIP', NOWHERE, 'bad\r\nid', 'up')), 'ERR invalid node id', 'an id with CR LF')
+  t.equal(String(await call('GOSSIP', NOWHERE, 'bad\nid', 'up')), 'ERR invalid node id', 'an id with LF')
+  const crowd = Array.from({ length: 1025 }, () => NOWHERE)
+  t.equal(String(await call('GOSSIP', NOWHERE, WRITER, 'up', ...crowd)), 'ERR too many members in GOSSIP (at most 1024)')
+  t.equal(String(await call(...repl)), "ERR 'REPL' is for peer links: send GOSSIP first", 'a refused GOSSIP does not make a peer link')
+  t.same(await call('MEMBERS'), [`${node.cluster.advertise} up self id=${node.nodeId}`], 'refused GOSSIPs added no member')
+
+  const reply = await call('GOSSIP', NOWHERE, WRITER, 'up')
+  t.same(reply, [node.cluster.advertise, node.nodeId, 'up', NOWHERE], 'GOSSIP answers with the node\'s address, id, state and members')
+  t.equal(await call(...repl), 'OK', 'REPL works on a peer link')
+  t.equal(await call(...mrepl), 1, 'MREPL works on a peer link')
+  t.equal(await call(...synced), 'OK', 'SYNCED works on a peer link')
+  t.equal(await call('GET', 'k'), 'v')
+  t.equal(await call('GET', 'm'), 'v')
+  const members = await call('MEMBERS') as string[]
+  t.equal(members.length, 2, 'the GOSSIP sender became a member')
+  t.match(members[1], new RegExp(`^127\\.0\\.0\\.1:1 \\w+ id=${WRITER}`))
+
+  const other = caller(await connect(t, node))
+  t.equal(String(await other('REPL', 'k2', String(Date.now()), '0', WRITER, '0', 'v')), "ERR 'REPL' is for peer links: send GOSSIP first", 'another connection is not a peer link')
+})
+
+t.test('MREPL by hand: entries newer than held are applied and counted', async t => {
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  t.equal(await call('SET', 'old', 'x'), 'OK')
+  t.equal(await call('SET', 'k', 'local'), 'OK')
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a peer link now')
+  const wall = Date.now() + 1000 // after the local writes, within the clock-drift bound
+  const batch = [
+    'MREPL', WRITER,
+    'S', 'k', String(wall), '0', '0', 'v',
+    'D', 'old', String(wall), '1', '0', ''
+  ]
+  t.equal(await call(...batch), 2, 'a write and a delete, both newer: 2 applied')
+  t.equal(await call('GET', 'k'), 'v')
+  t.equal(await call('GET', 'old'), null, 'D deleted the key')
+  t.equal(await call('EXISTS', 'old'), 0)
+  t.equal(await call(...batch), 0, 'the same entries again: none newer, 0 applied')
+  t.equal(await call('MREPL', WRITER, 'S', 'k', String(wall - 1), '0', '0', 'older'), 0, 'an older version: 0 applied')
+  t.equal(await call('GET', 'k'), 'v', 'and the value is unchanged')
+  t.equal(await call('MREPL', WRITER, 'S', 'k', String(wall), '0', '0', 'older'), 0, 'an equal version: 0 applied')
+  t.equal(await call('GET', 'k'), 'v')
+  t.equal(await call('MREPL', WRITER, 'S', 'old', String(wall), '0', '0', 'back'), 0, 'a value older than the tombstone: 0 applied')
+  t.equal(await call('GET', 'old'), null, 'the delete holds')
+
+  t.equal(String(await call('MREPL', WRITER, 'X', 'k', String(wall + 1), '0', '0', 'v')), 'ERR invalid op in entry', 'op X')
+  t.equal(String(await call('MREPL', WRITER, 'SS', 'k', String(wall + 1), '0', '0', 'v')), 'ERR invalid op in entry', 'op SS')
+  t.equal(String(await call('MREPL', WRITER, 'S', 'k', String(wall + 1), '0', '0', 'v', 'S')), 'ERR syntax error', 'one field too many')
+  t.equal(String(await call('MREPL', WRITER, 'S', 'k', String(wall + 1), '0', '0', 'v', 'S', 'j', String(wall + 1), '0', '0')), 'ERR syntax error', 'a second entry one field short')
+  t.equal(await call('GET', 'k'), 'v', 'a batch with a bad field count applied nothing')
+  t.equal(await call('GET', 'j'), null)
+
+  const expiresAt = Date.now() + 100_000
+  t.equal(await call('MREPL', WRITER, 'S', 'e', String(wall), '0', String(expiresAt), 'soon'), 1, 'an entry with an expiry')
+  t.equal(await call('GET', 'e'), 'soon')
+  const pttl = await call('PTTL', 'e') as number
+  t.ok(pttl > 90_000 && pttl <= 100_000, `expiresAt in the future gives a TTL (PTTL ${pttl})`)
+  t.equal(await call('MREPL', WRITER, 'S', 'gone', String(wall), '0', String(Date.now() - 1000), 'past'), 1, 'an entry already expired is applied as a version')
+  t.equal(await call('GET', 'gone'), null, 'but never returned')
+})
