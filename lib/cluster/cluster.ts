@@ -253,7 +253,8 @@ export class Cluster implements LinkOwner {
     const member = this.members.get(link.addr)
     if (member === undefined) return
     member.joining = false
-    member.readySeq = this.seq
+    const readySeq = this.seq
+    member.readySeq = readySeq
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
@@ -266,7 +267,8 @@ export class Cluster implements LinkOwner {
         link.stats.fullSyncsSent++
         this.fullSyncsServed++
         // Everything up to readySeq went with the transfer; later writes by replication.
-        if (link.status === 'ready' && link.ackedSeq < member.readySeq) link.ackedSeq = member.readySeq
+        // (Only if this is still the link's current transfer: not one from before it went down and up.)
+        if (member.pushing === push && link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
         this.log.info(`state sent to ${link.addr}: ${sent} entries in ${Date.now() - started} ms`)
       })
       .catch(err => {
