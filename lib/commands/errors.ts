@@ -28,6 +28,9 @@ export const ERRORS = {
   badNodeId: 'ERR invalid node id',
   tooManyMembers: 'ERR too many members in GOSSIP (at most %s)',
   negativeTimeout: 'ERR timeout is negative',
+  invalidBucket: 'ERR invalid bucket',
+  invalidMask: 'ERR invalid leaf mask',
+  tooManyBuckets: 'ERR too many buckets (at most %s)',
   internal: 'ERR internal error, see the server log',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'
 } as const
