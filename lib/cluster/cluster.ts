@@ -47,6 +47,11 @@ export interface Member {
   nextRoundAt: number
   /** The stable timestamp last sent to it, as `wall.logical` ('' none). */
   stableSent: string
+  /**
+   * Every local write up to this one is known to be held by it (PROTOCOL.md
+   * §Tombstones): its link's ackedSeq when ready and synced, else frozen.
+   */
+  heldSeq: number
   /** The last local write made before its link came up (the transfer carries all of them). */
   readySeq: number
   /**
@@ -214,7 +219,8 @@ export class Cluster implements LinkOwner {
       sync: newSyncStats(),
       rounding: false,
       nextRoundAt: 0,
-      stableSent: ''
+      stableSent: '',
+      heldSeq: 0
     }
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
@@ -276,7 +282,8 @@ export class Cluster implements LinkOwner {
     const member = this.members.get(link.addr)
     if (member === undefined) return
     member.joining = false
-    member.readySeq = this.seq
+    const readySeq = this.seq
+    member.readySeq = readySeq
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
@@ -292,7 +299,10 @@ export class Cluster implements LinkOwner {
           this.fullSyncsServed++
         }
         // Everything up to readySeq went with the sync; later writes by replication.
-        if (link.status === 'ready' && link.ackedSeq < member.readySeq) link.ackedSeq = member.readySeq
+        // (Not if the link went down and up meanwhile: a newer sync runs, with its own readySeq.)
+        if (member.pushing !== push) return
+        if (link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
+        if (member.heldSeq < Math.max(readySeq, link.ackedSeq)) member.heldSeq = Math.max(readySeq, link.ackedSeq)
         this.log.info(`link-up sync with ${link.addr} done (${kind}) in ${Date.now() - started} ms`)
       })
       .catch(err => {

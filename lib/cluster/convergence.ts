@@ -120,7 +120,14 @@ export class Convergence {
     const cluster = this.cluster
     if (cluster.members.size === 0) return
     let acked = cluster.seq
-    for (const m of cluster.members.values()) if (m.link.ackedSeq < acked) acked = m.link.ackedSeq
+    for (const m of cluster.members.values()) {
+      // A link's ackedSeq is a high-water mark: batches resent at link-up are
+      // acknowledged before the link-up sync has carried the older writes. Only
+      // a ready, synced link's is a prefix the peer holds in full; otherwise the
+      // last such value stands.
+      if (m.link.status === 'ready' && m.pushing === null && m.link.ackedSeq > m.heldSeq) m.heldSeq = m.link.ackedSeq
+      if (m.heldSeq < acked) acked = m.heldSeq
+    }
     const ts = this.stable.stableAt(acked)
     if (ts === null) return
     cluster.store.setStable(cluster.nodeId, ts)
