@@ -12,6 +12,7 @@
 import net from 'node:net'
 import { KeystoneNode, type NodeOptions } from '../../lib/index.js'
 import { silentLogger } from '../../lib/log.js'
+import { waitConverged } from './cluster.js'
 import type { Teardown } from './server.js'
 
 interface Piped {
@@ -121,7 +122,7 @@ export class FaultNet {
 
   constructor (private readonly t: Teardown, private readonly options: Partial<NodeOptions> = {}) {}
 
-  /** Starts `count` nodes, each joining the first through its proxy. */
+  /** Starts `count` nodes, each joining the first through its proxy; resolves once all see each other up. */
   async start (count: number, perNode: (i: number) => Partial<NodeOptions> = () => ({})): Promise<KeystoneNode[]> {
     for (let i = 0; i < count; i++) {
       const host = `127.0.0.${this.nodes.length + 2}`
@@ -132,7 +133,8 @@ export class FaultNet {
       const node = await this.launch(host, proxy, { ...perNode(i), ...(join === undefined ? {} : { join }) })
       this.nodes.push({ host, proxy, node })
     }
-    return this.nodes.map(n => n.node)
+    await waitConverged(this.live)
+    return this.live
   }
 
   get live (): KeystoneNode[] {
