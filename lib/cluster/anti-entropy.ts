@@ -132,6 +132,55 @@ function sizeOf (reply: RespValue): number {
 
 const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
 
+/** ENTRIES requests in flight at once in a round. */
+const ENTRY_WINDOW = 4
+
+/**
+ * One chunk of differing leaves: the peer's entries are merged here, ours that
+ * it lacks or holds older go to it as MREPL. Returns the keys that moved.
+ */
+async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Array<[number, number, number]>): Promise<number> {
+  const { link, sync } = peer
+  let moved = 0
+  const args = ['ENTRIES']
+  for (const [b, lo, hi] of chunk) args.push(String(b), hex8(hi) + hex8(lo))
+  const reply = await link.request(command(args))
+  sync.bytesReceived += sizeOf(reply)
+  const theirs = new Map<string, Version>()
+  for (const [key, entry] of decodeEntries(reply)) {
+    sync.keysReceived++
+    theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
+    if (merge(key, entry)) moved++
+  }
+  // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
+  const byWriter = new Map<string, MreplEncoder>()
+  for (const [b, lo, hi] of chunk) {
+    store.forEachInLeaves(b, lo, hi, (key, entry) => {
+      const their = theirs.get(key)
+      if (their !== undefined && compareVersions(their, entry) >= 0) return
+      let encoder = byWriter.get(entry.node)
+      if (encoder === undefined) {
+        encoder = new MreplEncoder(entry.node)
+        byWriter.set(entry.node, encoder)
+      }
+      encoder.add(key, entry)
+    })
+  }
+  const sends: Array<Promise<RespValue[]>> = []
+  for (const encoder of byWriter.values()) {
+    const { bytes, commands, entries } = encoder.finish()
+    sync.keysSent += entries
+    sync.bytesSent += bytes.length
+    moved += entries
+    sends.push(link.requestMany(bytes, commands))
+  }
+  for (const replies of await Promise.all(sends)) {
+    const refused = replies.find(r => r instanceof RespError)
+    if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
+  }
+  return moved
+}
+
 /**
  * The rest of a round once the roots differ: finds the differing leaves and
  * exchanges their entries both ways. Returns the number of keys that moved.
@@ -143,11 +192,14 @@ export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): 
   sync.bytesReceived += theirBuckets.length
   const differing: number[] = []
   for (let b = 0; b < BUCKETS; b++) if (!store.digest.bucketEquals(b, theirBuckets, b * DIGEST_BYTES)) differing.push(b)
-  // (bucket, lo, hi): the leaves of each differing bucket that differ.
+  // (bucket, lo, hi): the leaves of each differing bucket that differ. The
+  // requests are pipelined: one round trip for all of them.
   const leaves: Array<[number, number, number]> = []
-  for (let i = 0; i < differing.length; i += 512) {
-    const chunk = differing.slice(i, i + 512)
-    const theirs = expectBuffer(await link.request(command(['DIGEST', 'LEAVES', ...chunk.map(String)])), 'DIGEST LEAVES')
+  const leafChunks: number[][] = []
+  for (let i = 0; i < differing.length; i += 512) leafChunks.push(differing.slice(i, i + 512))
+  const leafReplies = await Promise.all(leafChunks.map(chunk => link.request(command(['DIGEST', 'LEAVES', ...chunk.map(String)]))))
+  leafChunks.forEach((chunk, c) => {
+    const theirs = expectBuffer(leafReplies[c] as RespValue, 'DIGEST LEAVES')
     if (theirs.length !== chunk.length * LEAVES * DIGEST_BYTES) throw new Error('DIGEST LEAVES: wrong size')
     sync.bytesReceived += theirs.length
     chunk.forEach((b, j) => {
@@ -160,46 +212,18 @@ export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): 
       }
       if (lo !== 0 || hi !== 0) leaves.push([b, lo >>> 0, hi >>> 0])
     })
-  }
+  })
+  const chunks: Array<Array<[number, number, number]>> = []
+  for (let i = 0; i < leaves.length; i += MAX_ENTRY_BUCKETS) chunks.push(leaves.slice(i, i + MAX_ENTRY_BUCKETS))
   let moved = 0
-  for (let i = 0; i < leaves.length && link.status === 'ready'; i += MAX_ENTRY_BUCKETS) {
-    const chunk = leaves.slice(i, i + MAX_ENTRY_BUCKETS)
-    const args = ['ENTRIES']
-    for (const [b, lo, hi] of chunk) args.push(String(b), hex8(hi) + hex8(lo))
-    const reply = await link.request(command(args))
-    sync.bytesReceived += sizeOf(reply)
-    const theirs = new Map<string, Version>()
-    for (const [key, entry] of decodeEntries(reply)) {
-      sync.keysReceived++
-      theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
-      if (merge(key, entry)) moved++
-    }
-    // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
-    const byWriter = new Map<string, MreplEncoder>()
-    for (const [b, lo, hi] of chunk) {
-      store.forEachInLeaves(b, lo, hi, (key, entry) => {
-        const their = theirs.get(key)
-        if (their !== undefined && compareVersions(their, entry) >= 0) return
-        let encoder = byWriter.get(entry.node)
-        if (encoder === undefined) {
-          encoder = new MreplEncoder(entry.node)
-          byWriter.set(entry.node, encoder)
-        }
-        encoder.add(key, entry)
-      })
-    }
-    const sends: Array<Promise<RespValue[]>> = []
-    for (const encoder of byWriter.values()) {
-      const { bytes, commands, entries } = encoder.finish()
-      sync.keysSent += entries
-      sync.bytesSent += bytes.length
-      moved += entries
-      sends.push(link.requestMany(bytes, commands))
-    }
-    for (const replies of await Promise.all(sends)) {
-      const refused = replies.find(r => r instanceof RespError)
-      if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
+  let next = 0
+  // A few chunks in flight at once (the link pipelines them), each waiting for
+  // its own MREPL replies: bounded memory, and round trips overlap.
+  const worker = async (): Promise<void> => {
+    while (next < chunks.length && link.status === 'ready') {
+      moved += await exchange(store, peer, merge, chunks[next++] as Array<[number, number, number]>)
     }
   }
+  await Promise.all(Array.from({ length: ENTRY_WINDOW }, worker))
   return moved
 }

@@ -52,6 +52,8 @@ export interface Member {
    * §Tombstones): its link's ackedSeq when ready and synced, else frozen.
    */
   heldSeq: number
+  /** When its anti-entropy round last asked us for digests or entries, ms since the epoch. */
+  lastAskedAt: number
   /** The last local write made before its link came up (the transfer carries all of them). */
   readySeq: number
   /**
@@ -220,7 +222,8 @@ export class Cluster implements LinkOwner {
       rounding: false,
       nextRoundAt: 0,
       stableSent: '',
-      heldSeq: 0
+      heldSeq: 0,
+      lastAskedAt: 0
     }
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
@@ -468,6 +471,12 @@ export class Cluster implements LinkOwner {
       this.log.warn(`node ${entry.node} writes with timestamps more than ${this.store.clock.maxDriftMs} ms ahead of our clock; our clock will not follow them (PROTOCOL.md §Versions)`)
     }
     return this.store.merge(key, entry)
+  }
+
+  /** The peer on `session` asked for digests or entries: its round is running. */
+  asked (session: Session): void {
+    const member = this.peerOf.get(session)
+    if (member !== undefined) member.lastAskedAt = Date.now()
   }
 
   /** Counts writes received from the peer on `session` (INFO). */

@@ -101,7 +101,8 @@ export function clusterCommands (cluster: Cluster): CommandTable {
   }
 
   /** DIGEST [BUCKETS | LEAVES b ...] — the root digest, every bucket digest, or some buckets' leaf digests. */
-  function digest (_ctx: CommandContext, args: Buffer[]): Encoded {
+  function digest (ctx: CommandContext, args: Buffer[]): Encoded {
+    if (args.length > 1) cluster.asked(ctx.session)
     const d = cluster.store.digest
     if (args.length === 1) return bulk(d.rootHex())
     const form = text(args[1]).toUpperCase()
@@ -112,7 +113,8 @@ export function clusterCommands (cluster: Cluster): CommandTable {
   }
 
   /** ENTRIES b mask [b mask ...] — the entries of those leaves of those buckets. */
-  function entries (_ctx: CommandContext, args: Buffer[]): Encoded {
+  function entries (ctx: CommandContext, args: Buffer[]): Encoded {
+    cluster.asked(ctx.session)
     if (args.length % 2 === 0) throw new CommandError(ERRORS.syntax)
     if ((args.length - 1) / 2 > MAX_ENTRY_BUCKETS) throw new CommandError(errorText('tooManyBuckets', String(MAX_ENTRY_BUCKETS)))
     const pairs: Array<[number, number, number]> = []

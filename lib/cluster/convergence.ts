@@ -18,6 +18,10 @@ export type SyncKind = 'full' | 'incremental' | 'none'
 const TICK_MS = 200
 /** A round on each ready link about this often, ms (with ±25% jitter, so links do not run in step). */
 export const ROUND_EVERY_MS = 1000
+/** How long the larger-id end of a new link waits for the other end's round before running its own, ms. */
+const DEFER_MS = 300
+/** ...and at most this long while that round is still running, ms. */
+const DEFER_MAX_MS = 2000
 /** Tombstone queue entries looked at per slice of collection (then the event loop gets a turn). */
 const COLLECT_BUDGET = 20_000
 
@@ -57,10 +61,25 @@ export class Convergence {
     const { store } = this.cluster
     member.rounding = true
     try {
-      const theirs = await probeRoot(member)
+      let theirs = await probeRoot(member)
       member.sync.rounds++
-      const ours = store.digest.rootHex()
-      if (theirs === ours || ours === EMPTY_ROOT) return 'none'
+      if (theirs === store.digest.rootHex() || store.digest.rootHex() === EMPTY_ROOT) return 'none'
+      // Both ends of a link that comes up start a sync at once, and one round
+      // fixes both directions: the end with the larger id gives the other's round
+      // a moment to finish, so the differences usually travel once, not twice.
+      // (It keeps waiting while that round still asks it for digests or entries.)
+      if (theirs !== EMPTY_ROOT && member.id !== '' && this.cluster.nodeId > member.id) {
+        const started = Date.now()
+        const waiting = (): boolean => {
+          const now = Date.now()
+          return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
+        }
+        while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
+          await new Promise(resolve => setTimeout(resolve, 50))
+          theirs = await probeRoot(member)
+        }
+        if (theirs === store.digest.rootHex()) return 'none'
+      }
       if (theirs === EMPTY_ROOT) {
         const sent = await pushState(store, member.link)
         member.sync.fullSyncs++
