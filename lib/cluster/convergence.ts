@@ -1,5 +1,6 @@
 import { command } from '../protocol/reply.js'
 import type { Timestamp } from '../store/clock.js'
+import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
 import type { Cluster, Member } from './cluster.js'
 import { StableClock } from './stability.js'
@@ -87,13 +88,26 @@ export class Convergence {
         member.sync.bytesSent += sent.bytes
         return 'full'
       }
-      await reconcile(store, member, (key, entry) => this.cluster.mergeFromPeer(key, entry))
+      await reconcile(store, member, this.mergeFetched)
       member.sync.incrementalSyncs++
       return 'incremental'
     } finally {
       member.rounding = false
       member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
     }
+  }
+
+  /**
+   * Merges an entry fetched by a round (ENTRIES). A key we hold nothing for,
+   * in a version every member had already acknowledged, can only be missing
+   * because its delete was collected since the peer read its reply: taking it
+   * would bring the key back. (A node that really lacks it, one restarted
+   * empty or past the horizon, gets it from the peer's own rounds, by MREPL.)
+   */
+  private readonly mergeFetched = (key: string, entry: Entry): boolean => {
+    const store = this.cluster.store
+    if (store.peek(key) === undefined && store.tombstoneLog.isStable(entry)) return false
+    return this.cluster.mergeFromPeer(key, entry)
   }
 
   /** STABLE from a peer: its writes up to `ts` are held by every member. */
@@ -192,7 +206,7 @@ export class Convergence {
     const theirs = await probeRoot(m)
     m.sync.rounds++
     if (theirs === this.cluster.store.digest.rootHex()) return
-    const moved = await reconcile(this.cluster.store, m, (key, entry) => this.cluster.mergeFromPeer(key, entry))
+    const moved = await reconcile(this.cluster.store, m, this.mergeFetched)
     if (moved > 0) m.sync.incrementalSyncs++
   }
 }
