@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import minimist from 'minimist'
 import { RespClient } from '../lib/client/resp-client.js'
+import { runCatchup } from './catchup.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { runDurability } from './durability.js'
 import { prefill, runLoad, type Test } from './load.js'
@@ -29,6 +30,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-arg A        pass A to the node running Keystone (repeatable), e.g. --node-arg=--max-semi-space-size=32
   --cpu-prof DIR      run Keystone under node --cpu-prof, profiles written to DIR
                       (then: node dist/bench/profile.js DIR/FILE.cpuprofile)
+  --catchup           instead: catch-up of a node that missed 1% of the store, against a
+                      full resync of the same store (time and bytes); writes bench/CATCHUP.md
+  --keys N            store size for --catchup (default 1000000)
   -h, --help          this text
 `
 
@@ -156,13 +160,34 @@ function targets (rows: Row[]): string[] {
 
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
-    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg'],
-    boolean: ['quick', 'redis', 'help', 'cluster', 'durability'],
+    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys'],
+    boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup'],
     default: { redis: true, cluster: true },
     alias: { h: 'help' }
   })
   if (argv.help === true) {
     process.stdout.write(USAGE)
+    return
+  }
+  if (argv.catchup === true) {
+    const keys = argv.keys === undefined ? 1_000_000 : Number(argv.keys)
+    if (!Number.isSafeInteger(keys) || keys < 100) throw new TypeError(`--keys must be an integer of at least 100, got '${String(argv.keys)}'`)
+    const table = await runCatchup(keys)
+    const cpus = os.cpus()
+    const command = ['npm run bench', '--', ...process.argv.slice(2)].join(' ')
+    const text = [
+      '# Keystone catch-up benchmark',
+      '',
+      `${new Date().toISOString()} · node ${process.version} · ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}) · load average at start ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`,
+      '',
+      table,
+      '',
+      `Reproduce: \`${command}\``,
+      ''
+    ].join('\n')
+    process.stdout.write(`\n${table}\n\n`)
+    writeFileSync(path.join(ROOT, 'bench', 'CATCHUP.md'), text)
+    process.stderr.write('written to bench/CATCHUP.md\n')
     return
   }
   const only = argv.only as string | undefined

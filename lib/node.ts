@@ -65,7 +65,9 @@ export class KeystoneNode implements NodeContext {
     // The data directory, opened by start(), may hold the id this node had before.
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.
-    this.store = new Store({ nodeId, clock: deps.clock, keepTombstones: false })
+    const offset = this.options.clockOffsetMs
+    const clock = deps.clock ?? (offset === 0 ? undefined : new HybridClock({ now: () => Date.now() + offset }))
+    this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000 })
     this.cluster = new Cluster(this.store, this.log, {
       advertise: this.options.advertise ?? '',
       host: this.options.host,

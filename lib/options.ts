@@ -44,6 +44,14 @@ export interface NodeOptions {
   clientOutputHardLimit: number
   /** debug | info | warn | error. Default info. */
   loglevel: LogLevel
+  /**
+   * Seconds after which a tombstone is collected even if not every member is known
+   * to hold it, and after which a node that reached no member drops its older data
+   * (PROTOCOL.md §Tombstones). Default 3600.
+   */
+  tombstoneHorizon: number
+  /** TEST ONLY: ms added to this node's physical clock, to simulate a clock that runs ahead. Default 0. */
+  clockOffsetMs: number
 }
 
 export const DEFAULT_PORT = 1989
@@ -70,7 +78,9 @@ export const DEFAULTS: NodeOptions = {
   maxMultibulkLen: DEFAULT_LIMITS.multibulkMax,
   clientOutputSoftLimit: 1024 * 1024,
   clientOutputHardLimit: 256 * 1024 * 1024,
-  loglevel: 'info'
+  loglevel: 'info',
+  tombstoneHorizon: 3600,
+  clockOffsetMs: 0
 }
 
 type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync'
@@ -96,7 +106,9 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'maxMultibulkLen', flag: 'max-multibulk-len', kind: 'integer', help: 'most arguments per command (default 1048576)' },
   { key: 'clientOutputSoftLimit', flag: 'client-output-soft-limit', kind: 'integer', help: 'pause reading a client past this many unsent reply bytes (default 1048576)' },
   { key: 'clientOutputHardLimit', flag: 'client-output-hard-limit', kind: 'integer', help: 'drop a client past this many unsent reply bytes (default 268435456)' },
-  { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' }
+  { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
+  { key: 'tombstoneHorizon', flag: 'tombstone-horizon', kind: 'integer', help: 'seconds after which tombstones are collected regardless (default 3600)' },
+  { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
 ]
 
 /** Options given as strings (flags, environment) become typed options, or a clear TypeError. */
@@ -144,7 +156,7 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'clockOffsetMs']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key
@@ -156,6 +168,7 @@ export function validateOptions (options: NodeOptions): void {
   if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
   if (!(FSYNC_POLICIES as readonly string[]).includes(options.fsync)) throw new TypeError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}`)
   if (options.maxclients < 1) throw new TypeError('--maxclients must be at least 1')
+  if (options.tombstoneHorizon < 1) throw new TypeError('--tombstone-horizon must be at least 1')
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
     throw new TypeError('--client-output-hard-limit must not be below --client-output-soft-limit')
   }

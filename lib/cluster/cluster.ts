@@ -8,38 +8,12 @@ import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { RespClient } from '../client/resp-client.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
+import { Convergence, type SyncKind } from './convergence.js'
 import { MreplEncoder } from './entry-codec.js'
+import { newMember, type Member, type MemberState } from './member.js'
 import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
-import { pushState } from './sync.js'
 
-/** CONTRACT §Cluster commands: how MEMBERS shows a node. */
-export type MemberState = 'up' | 'down' | 'joining' | 'syncing'
-
-export interface Member {
-  readonly addr: string
-  /** Node id, once the peer has told us. */
-  id: string
-  readonly link: PeerLink
-  /** What the peer says of itself (it may still be syncing). */
-  reported: MemberState
-  /** Admitted by JOIN and not reached yet. */
-  joining: boolean
-  writesReceived: number
-  bytesReceived: number
-  fullSyncsReceived: number
-  /** It has sent us its whole state (SYNCED) since this node started. */
-  sentUsState: boolean
-  /** Our state transfer to it: settles when done or when the link fails; null when none runs. */
-  pushing: Promise<void> | null
-  /** The last local write made before its link came up (the transfer carries all of them). */
-  readySeq: number
-  /**
-   * The first local write resent to it when its link came up: writes from here
-   * on reach it by replication, older ones (acknowledged by every other peer
-   * before it came back) only by the transfer.
-   */
-  resentFrom: number
-}
+export type { Member, MemberState } from './member.js'
 
 /** A batch of local writes sent to the peers, kept until every ready peer has acknowledged it. */
 interface SentBatch extends OutgoingBatch {
@@ -112,6 +86,7 @@ export class Cluster implements LinkOwner {
   private turnFirstSeq = 0
   /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
   private unacknowledged: SentBatch[] = []
+  readonly convergence: Convergence
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
     this.advertise = settings.advertise
@@ -120,6 +95,8 @@ export class Cluster implements LinkOwner {
     const host = settings.host
     this.localAddress = net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined
     store.onWrite((key, entry, local) => { if (local) this.replicate(key, entry) })
+    this.convergence = new Convergence(this)
+    this.convergence.start()
   }
 
   get nodeId (): string {
@@ -179,20 +156,7 @@ export class Cluster implements LinkOwner {
       this.log.warn(`ignoring a bad member address from a peer: ${addr}`)
       return undefined
     }
-    member = {
-      addr,
-      id: '',
-      link: new PeerLink(addr, this),
-      reported: 'up',
-      joining: false,
-      writesReceived: 0,
-      bytesReceived: 0,
-      fullSyncsReceived: 0,
-      sentUsState: false,
-      pushing: null,
-      readySeq: 0,
-      resentFrom: 0
-    }
+    member = newMember(addr, new PeerLink(addr, this))
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
     this.store.keepTombstones = true
@@ -246,8 +210,9 @@ export class Cluster implements LinkOwner {
   /**
    * A link is ready. Local writes still waiting for other peers' acknowledgement
    * (and this turn's) are resent to it at once, so their clients need not wait
-   * for more; then it gets our whole state (PROTOCOL.md §State transfer), which
-   * carries every older write. Until that is done WAIT does not count it.
+   * for more; then the link-up sync (PROTOCOL.md §State transfer: our whole state
+   * to an empty peer, else an anti-entropy round) carries every older write.
+   * Until that is done WAIT does not count it.
    */
   ready (link: PeerLink): void {
     const member = this.members.get(link.addr)
@@ -258,18 +223,23 @@ export class Cluster implements LinkOwner {
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
-    this.log.info(`peer ${link.addr} is up; sending it our state`)
+    member.stableSent = ''
+    this.log.info(`peer ${link.addr} is up; syncing`)
     const started = Date.now()
-    const push = pushState(this.store, link)
-      .then(async sent => {
-        const reply = await link.request(command(['SYNCED', this.advertise]))
+    const push = this.convergence.linkUp(member)
+      .then(async (kind: SyncKind) => {
+        const reply = await link.request(command(['SYNCED', this.advertise, kind]))
         if (reply instanceof RespError) throw new Error(`the peer refused SYNCED: ${reply.message}`)
-        link.stats.fullSyncsSent++
-        this.fullSyncsServed++
-        // Everything up to readySeq went with the transfer; later writes by replication.
-        // (Only if this is still the link's current transfer: not one from before it went down and up.)
-        if (member.pushing === push && link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
-        this.log.info(`state sent to ${link.addr}: ${sent} entries in ${Date.now() - started} ms`)
+        if (kind === 'full') {
+          link.stats.fullSyncsSent++
+          this.fullSyncsServed++
+        }
+        // Everything up to readySeq went with the sync; later writes by replication.
+        // (Not if the link went down and up meanwhile: a newer sync runs, with its own readySeq.)
+        if (member.pushing !== push) return
+        if (link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
+        if (member.heldSeq < Math.max(readySeq, link.ackedSeq)) member.heldSeq = Math.max(readySeq, link.ackedSeq)
+        this.log.info(`link-up sync with ${link.addr} done (${kind}) in ${Date.now() - started} ms`)
       })
       .catch(err => {
         // A peer that refuses our state does not hold it: drop the link (it redials and starts over).
@@ -313,6 +283,7 @@ export class Cluster implements LinkOwner {
    */
   private replicate (key: string, entry: Entry): void {
     this.seq++
+    this.convergence.recordWrite(this.seq)
     let anyReady = false
     for (const member of this.members.values()) if (member.link.status === 'ready') anyReady = true
     if (!anyReady) return
@@ -422,12 +393,23 @@ export class Cluster implements LinkOwner {
   }
 
   /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
-  applyRemote (session: Session, key: string, entry: Entry): boolean {
+  applyRemote (_session: Session, key: string, entry: Entry): boolean {
+    return this.mergeFromPeer(key, entry)
+  }
+
+  /** An entry from a peer (replication or anti-entropy): merged by version, never passed on. */
+  mergeFromPeer (key: string, entry: Entry): boolean {
     if (entry.wall > this.store.now() + this.store.clock.maxDriftMs && !this.driftWarned.has(entry.node)) {
       this.driftWarned.add(entry.node)
       this.log.warn(`node ${entry.node} writes with timestamps more than ${this.store.clock.maxDriftMs} ms ahead of our clock; our clock will not follow them (PROTOCOL.md §Versions)`)
     }
     return this.store.merge(key, entry)
+  }
+
+  /** The peer on `session` asked for digests or entries: its round is running. */
+  asked (session: Session): void {
+    const member = this.peerOf.get(session)
+    if (member !== undefined) member.lastAskedAt = Date.now()
   }
 
   /** Counts writes received from the peer on `session` (INFO). */
@@ -439,10 +421,11 @@ export class Cluster implements LinkOwner {
   }
 
   /** SYNCED from a peer: its whole state has arrived. */
-  synced (session: Session, from: string): void {
+  synced (session: Session, from: string, kind: string): void {
     const member = this.peerOf.get(session) ?? this.members.get(from)
     if (member !== undefined) {
-      member.fullSyncsReceived++
+      if (kind === 'full') member.fullSyncsReceived++
+      else if (kind === 'incremental') member.incrementalSyncsReceived++
       member.sentUsState = true
     }
     this.checkSynced()
@@ -465,6 +448,7 @@ export class Cluster implements LinkOwner {
 
   close (): void {
     this.checkAckWaiters(true) // while the links still count
+    this.convergence.close()
     for (const member of this.members.values()) member.link.close()
   }
 

@@ -2,15 +2,18 @@ import { CommandError, integerArg, text } from '../commands/args.js'
 import { ERRORS, errorText } from '../commands/errors.js'
 import type { CommandContext, CommandTable } from '../commands/types.js'
 import { parseAddress } from '../options.js'
-import { bulkArray, integer, OK, type Encoded } from '../protocol/reply.js'
+import { parseInteger } from '../protocol/request-parser.js'
+import { bulk, bulkArray, integer, OK, type Encoded } from '../protocol/reply.js'
 import { BUCKETS } from '../store/store.js'
 import { MAX_GOSSIP_MEMBERS, type Cluster } from './cluster.js'
 import type { Entry } from '../store/entry.js'
-import { decodeEntry, forEachMreplEntry, MREPL_FIELDS, NODE_ID } from './entry-codec.js'
+import { decodeEntry, forEachMreplEntry, MREPL_FIELDS, NODE_ID, nodeField } from './entry-codec.js'
 import { membersReply } from './info.js'
+import { bucketArg, entriesReply, maskArg, MAX_ENTRY_BUCKETS, MAX_LEAF_BUCKETS } from './anti-entropy.js'
 import { encodePage, page, PAGE_BUCKETS } from './sync.js'
 
-// PROTOCOL.md §Cluster: JOIN, SYNC, REPL, MEMBERS, WAIT, and the peer-only GOSSIP and SYNCED.
+// PROTOCOL.md §Cluster: JOIN, SYNC, REPL, MEMBERS, WAIT, DIGEST, ENTRIES, and the
+// peer-only GOSSIP, SYNCED and STABLE.
 
 function addressArg (arg: Buffer | undefined): string {
   const addr = text(arg)
@@ -97,10 +100,45 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     return bulkArray(cluster.gossipFrom(ctx.session, from, id, text(args[3]), addrs))
   }
 
-  /** SYNCED addr — the peer at addr has sent us its whole state. */
+  /** SYNCED addr [full|incremental|none] — the peer at addr has finished its link-up sync to us. */
   function synced (ctx: CommandContext, args: Buffer[]): Encoded {
     peerOnly(ctx, args)
-    cluster.synced(ctx.session, text(args[1]))
+    if (args.length > 3) throw new CommandError(ERRORS.syntax)
+    cluster.synced(ctx.session, text(args[1]), args[2] === undefined ? 'full' : text(args[2]).toLowerCase())
+    return OK
+  }
+
+  /** DIGEST [BUCKETS | LEAVES b ...] — the root digest, every bucket digest, or some buckets' leaf digests. */
+  function digest (ctx: CommandContext, args: Buffer[]): Encoded {
+    if (args.length > 1) cluster.asked(ctx.session)
+    const d = cluster.store.digest
+    if (args.length === 1) return bulk(d.rootHex())
+    const form = text(args[1]).toUpperCase()
+    if (form === 'BUCKETS' && args.length === 2) return bulk(d.bucketBytes())
+    if (form !== 'LEAVES' || args.length < 3) throw new CommandError(ERRORS.syntax)
+    if (args.length - 2 > MAX_LEAF_BUCKETS) throw new CommandError(errorText('tooManyBuckets', String(MAX_LEAF_BUCKETS)))
+    return bulk(d.leafBytes(args.slice(2).map(bucketArg)))
+  }
+
+  /** ENTRIES b mask [b mask ...] — the entries of those leaves of those buckets. */
+  function entries (ctx: CommandContext, args: Buffer[]): Encoded {
+    cluster.asked(ctx.session)
+    if (args.length % 2 === 0) throw new CommandError(ERRORS.syntax)
+    if ((args.length - 1) / 2 > MAX_ENTRY_BUCKETS) throw new CommandError(errorText('tooManyBuckets', String(MAX_ENTRY_BUCKETS)))
+    const pairs: Array<[number, number, number]> = []
+    for (let i = 1; i < args.length; i += 2) pairs.push([bucketArg(args[i]), ...maskArg(args[i + 1])])
+    return entriesReply(cluster.store, pairs)
+  }
+
+  /** STABLE node wall logical — every member holds node's writes up to that timestamp (peers). */
+  function stable (ctx: CommandContext, args: Buffer[]): Encoded {
+    peerOnly(ctx, args)
+    const node = nodeField(args[1])
+    const wall = args[2] === undefined ? null : parseInteger(args[2], 0, args[2].length)
+    if (wall === null || wall < 0) throw new CommandError(errorText('invalidEntryField', 'wall'))
+    const logical = args[3] === undefined ? null : parseInteger(args[3], 0, args[3].length)
+    if (logical === null || logical < 0) throw new CommandError(errorText('invalidEntryField', 'logical'))
+    cluster.convergence.stableFrom(node, { wall, logical })
     return OK
   }
 
@@ -119,7 +157,10 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     mrepl: { handler: mrepl, arity: -8, summary: 'MREPL node op key wall logical expiresAt value [...]: a batch of one writer\'s writes and deletes (peers)' },
     members: { handler: members, arity: 1, summary: 'MEMBERS: every known node, "<address> <state> [self] ..."' },
     gossip: { handler: gossip, arity: -4, summary: 'GOSSIP address id state [member ...]: peer handshake and heartbeat' },
-    synced: { handler: synced, arity: 2, summary: 'SYNCED address: that peer has sent its whole state (peers)' },
+    synced: { handler: synced, arity: -2, summary: 'SYNCED address [full|incremental|none]: that peer has finished its link-up sync (peers)' },
+    digest: { handler: digest, arity: -1, summary: 'DIGEST [BUCKETS | LEAVES bucket ...]: the root digest, the bucket digests, or leaf digests' },
+    entries: { handler: entries, arity: -3, summary: 'ENTRIES bucket mask [...]: the entries of those leaves, as a SYNC page' },
+    stable: { handler: stable, arity: 4, summary: 'STABLE node wall logical: every member holds that node\'s writes up to there (peers)' },
     wait: { handler: wait, arity: 3, summary: 'WAIT numreplicas timeout: peers holding every write so far' }
   }
 }

@@ -3,13 +3,16 @@ import type { Cluster } from './cluster.js'
 
 // PROTOCOL.md §MEMBERS, and the replication section of §INFO.
 
-/** MEMBERS: `<address> <state> [self] id=<node id> [hb=<ms since heartbeat>]`, this node first. */
+/**
+ * MEMBERS: `<address> <state> [self] id=<node id> [hb=<ms since heartbeat>] digest=<root>`,
+ * this node first; a peer's digest is the last root it reported (`?` before the first).
+ */
 export function membersReply (cluster: Cluster): Encoded {
   const now = Date.now()
-  const lines = [`${cluster.advertise} ${cluster.selfState} self id=${cluster.nodeId}`]
+  const lines = [`${cluster.advertise} ${cluster.selfState} self id=${cluster.nodeId} digest=${cluster.store.digest.rootHex()}`]
   for (const m of cluster.members.values()) {
     const hb = m.link.lastHeartbeatAt === 0 ? '' : ` hb=${now - m.link.lastHeartbeatAt}`
-    lines.push(`${m.addr} ${cluster.state(m)} id=${m.id === '' ? '?' : m.id}${hb}`)
+    lines.push(`${m.addr} ${cluster.state(m)} id=${m.id === '' ? '?' : m.id}${hb} digest=${m.digest === '' ? '?' : m.digest}`)
   }
   return bulkArray(lines)
 }
@@ -26,8 +29,38 @@ export function replicationInfo (cluster: Cluster): string {
     `connected_peers:${[...cluster.members.values()].filter(m => m.link.status === 'ready').length}`,
     `known_members:${cluster.members.size}`,
     `write_seq:${cluster.seq}`,
+    `digest:${cluster.store.digest.rootHex()}`,
     `full_syncs_served:${cluster.fullSyncsServed}`
   ]
+  // PROTOCOL.md §Anti-entropy: totals over every member, then each member's own.
+  const total = { full: 0, incremental: 0, rounds: 0, keysSent: 0, bytesSent: 0, keysReceived: 0, bytesReceived: 0, fullIn: 0, incrementalIn: 0 }
+  for (const m of cluster.members.values()) {
+    total.full += m.sync.fullSyncs
+    total.incremental += m.sync.incrementalSyncs
+    total.rounds += m.sync.rounds
+    total.keysSent += m.sync.keysSent
+    total.bytesSent += m.sync.bytesSent
+    total.keysReceived += m.sync.keysReceived
+    total.bytesReceived += m.sync.bytesReceived
+    total.fullIn += m.fullSyncsReceived
+    total.incrementalIn += m.incrementalSyncsReceived
+  }
+  const store = cluster.store
+  lines.push(
+    `full_syncs_sent:${total.full}`,
+    `full_syncs_received:${total.fullIn}`,
+    `incremental_syncs:${total.incremental}`,
+    `incremental_syncs_received:${total.incrementalIn}`,
+    `anti_entropy_rounds:${total.rounds}`,
+    `sync_keys_sent:${total.keysSent}`,
+    `sync_bytes_sent:${total.bytesSent}`,
+    `sync_keys_received:${total.keysReceived}`,
+    `sync_bytes_received:${total.bytesReceived}`,
+    `tombstones:${store.tombstones}`,
+    `tombstones_queued:${store.tombstoneLog.queued}`,
+    `tombstones_collected:${store.stats.tombstonesCollected}`,
+    `tombstone_horizon_ms:${store.tombstoneHorizonMs}`
+  )
   let i = 0
   for (const m of cluster.members.values()) {
     const l = m.link
@@ -35,7 +68,10 @@ export function replicationInfo (cluster: Cluster): string {
     lines.push(`member${i++}:addr=${m.addr},id=${m.id === '' ? '?' : m.id},state=${cluster.state(m)},link=${l.status},` +
       `last_heartbeat_ms=${hb},writes_sent=${l.stats.writesSent},bytes_sent=${l.stats.bytesSent},` +
       `writes_received=${m.writesReceived},bytes_received=${m.bytesReceived},pending_acks=${l.pendingAcks},` +
-      `acked_seq=${l.ackedSeq},full_syncs_sent=${l.stats.fullSyncsSent},full_syncs_received=${m.fullSyncsReceived}`)
+      `acked_seq=${l.ackedSeq},full_syncs_sent=${l.stats.fullSyncsSent},full_syncs_received=${m.fullSyncsReceived},` +
+      `incremental_syncs=${m.sync.incrementalSyncs},incremental_syncs_received=${m.incrementalSyncsReceived},` +
+      `anti_entropy_rounds=${m.sync.rounds},sync_keys_sent=${m.sync.keysSent},sync_bytes_sent=${m.sync.bytesSent},` +
+      `sync_keys_received=${m.sync.keysReceived},sync_bytes_received=${m.sync.bytesReceived},digest=${m.digest === '' ? '?' : m.digest}`)
   }
   return lines.join('\r\n') + '\r\n'
 }

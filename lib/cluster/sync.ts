@@ -34,11 +34,12 @@ export function encodePage (p: { next: number, entries: Array<[string, Entry]> }
  * node), page by page, waiting for each page's acknowledgements before the
  * next (flow control, so a slow peer never looks dead and memory stays
  * bounded). Writes made meanwhile travel on the same link, so the peer ends up
- * with everything. Returns the number of entries sent.
+ * with everything. Returns the number of entries and bytes sent.
  */
-export async function pushState (store: Store, link: PeerLink): Promise<number> {
+export async function pushState (store: Store, link: PeerLink): Promise<{ entries: number, bytes: number }> {
   let cursor = 0
   let sent = 0
+  let size = 0
   do {
     const p = page(store, cursor)
     const byWriter = new Map<string, MreplEncoder>()
@@ -55,6 +56,7 @@ export async function pushState (store: Store, link: PeerLink): Promise<number> 
       const { bytes, commands, entries } = encoder.finish()
       replies.push(link.requestMany(bytes, commands))
       sent += entries
+      size += bytes.length
     }
     for (const reply of await Promise.all(replies)) {
       const refused = reply.find(r => r instanceof RespError)
@@ -63,5 +65,5 @@ export async function pushState (store: Store, link: PeerLink): Promise<number> 
     cursor = p.next
     await new Promise(resolve => setImmediate(resolve)) // let clients in between pages
   } while (cursor !== 0 && link.status === 'ready')
-  return sent
+  return { entries: sent, bytes: size }
 }

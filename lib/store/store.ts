@@ -1,9 +1,14 @@
 import { compareTimestamps, HybridClock } from './clock.js'
+import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
 import { compareVersions, isExpired, isLive, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
+import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
-/** Number of key buckets. SCAN cursors are bucket indexes; later, digests are kept per bucket. */
-export const BUCKETS = 4096
+/** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
+export const BUCKETS = DIGEST_BUCKETS
+
+/** Default tombstone horizon, ms: older tombstones are collected whoever has seen them (PROTOCOL.md §Tombstones). */
+export const DEFAULT_TOMBSTONE_HORIZON_MS = 3_600_000
 
 /**
  * Called after every change to a key: `local` for writes made here, false for
@@ -22,20 +27,18 @@ export interface StoreOptions {
    * peer has no one to tell about a delete, so it may drop them. Default true.
    */
   keepTombstones?: boolean
+  /** Tombstones older than this many ms are collected even if not every member is known to hold them. */
+  tombstoneHorizonMs?: number
 }
 
 export interface StoreStats {
   expiredKeys: number
+  tombstonesCollected: number
 }
 
-/** FNV-1a over the key's bytes (keys are latin1 strings: one char, one byte). */
+/** FNV-1a over the key's bytes (keys are latin1 strings: one char, one byte), modulo BUCKETS. */
 export function bucketOf (key: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0) & (BUCKETS - 1)
+  return keyHash(key) & (BUCKETS - 1)
 }
 
 /**
@@ -47,7 +50,14 @@ export class Store {
   nodeId: string
   readonly clock: HybridClock
   keepTombstones: boolean
-  readonly stats: StoreStats = { expiredKeys: 0 }
+  readonly stats: StoreStats = { expiredKeys: 0, tombstonesCollected: 0 }
+  /** Hash tree over every entry's key and version, tombstones included (PROTOCOL.md §Digests). */
+  readonly digest = new Digest()
+  readonly tombstoneLog = new TombstoneLog()
+  readonly tombstoneHorizonMs: number
+  /** The clock's timestamp for the latest local write, before any outranking (PROTOCOL.md §Tombstones). */
+  lastTickWall = 0
+  lastTickLogical = 0
 
   private readonly buckets: Array<Map<string, Entry> | undefined> = new Array(BUCKETS)
   /** Entries holding a value (expired ones included until they are reclaimed). */
@@ -62,6 +72,7 @@ export class Store {
     this.nodeId = options.nodeId
     this.clock = options.clock ?? new HybridClock()
     this.keepTombstones = options.keepTombstones ?? true
+    this.tombstoneHorizonMs = options.tombstoneHorizonMs ?? DEFAULT_TOMBSTONE_HORIZON_MS
   }
 
   onWrite (listener: WriteListener): void {
@@ -148,11 +159,84 @@ export class Store {
    */
   merge (key: string, incoming: Entry, copy = true): boolean {
     this.clock.observe(incoming)
-    const b = bucketOf(key)
+    const h = keyHash(key)
+    const b = h & (BUCKETS - 1)
     const current = this.buckets[b]?.get(key)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
-    this.install(key, b, current, incoming.value, copy, incoming.expiresAt, incoming, false)
+    // A tombstone we could already have collected is not taken back (PROTOCOL.md §Tombstones).
+    if (current === undefined && this.keepTombstones && this.collectable(incoming)) return false
+    this.install(key, b, h, current, incoming.value, copy, incoming.expiresAt, incoming, false)
     return true
+  }
+
+  /** A tombstone (or an expired value, one in waiting) that every member holds, or older than the horizon. */
+  private collectable (e: Entry): boolean {
+    if (e.value !== null && (e.expiresAt === 0 || !isExpired(e, this.now()))) return false
+    return this.tombstoneLog.isStable(e) || e.wall < this.now() - this.tombstoneHorizonMs
+  }
+
+  /** Node's writes up to `ts` are held by every member: its tombstones up to there may go. */
+  setStable (node: string, ts: { wall: number, logical: number }): boolean {
+    return this.tombstoneLog.setStable(node, ts)
+  }
+
+  /**
+   * Drops tombstones every member holds, or older than the horizon, up to
+   * `budget` of them (queue heads, never a walk of the store). Returns how many
+   * queue entries were looked at: `budget` means there may be more.
+   */
+  collectTombstones (budget: number): number {
+    const horizon = this.now() - this.tombstoneHorizonMs
+    return this.tombstoneLog.collect(budget, (key, wall, logical, node): TombstoneVerdict => {
+      const h = keyHash(key)
+      const b = h & (BUCKETS - 1)
+      const entry = this.buckets[b]?.get(key)
+      if (entry === undefined || entry.value !== null || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
+      if (wall >= horizon && !this.tombstoneLog.isStable(entry)) return 'keep'
+      this.digest.change(h, entry, undefined)
+      this.buckets[b]?.delete(key)
+      this.tombstoneCount--
+      this.stats.tombstonesCollected++
+      return 'collected'
+    })
+  }
+
+  /**
+   * Drops every entry written before `wall` without replicating anything: a
+   * node cut off from every member for longer than the tombstone horizon may
+   * hold values whose deletes were collected meanwhile (PROTOCOL.md §Tombstones).
+   * Returns how many entries were dropped.
+   */
+  dropOlderThan (wall: number): number {
+    let dropped = 0
+    for (let b = 0; b < BUCKETS; b++) {
+      const bucket = this.buckets[b]
+      if (bucket === undefined) continue
+      for (const [key, entry] of bucket) {
+        if (entry.wall >= wall) continue
+        this.digest.change(keyHash(key), entry, undefined)
+        bucket.delete(key)
+        if (entry.value === null) this.tombstoneCount--
+        else this.valueCount--
+        if (entry.expiresAt !== 0) this.expiring.delete(key)
+        dropped++
+      }
+    }
+    this.expiryCursor = null
+    return dropped
+  }
+
+  /**
+   * The entries of bucket b whose leaf is set in the 64-bit mask (`lo`: leaves
+   * 0..31, `hi`: 32..63), tombstones included (anti-entropy, PROTOCOL.md §ENTRIES).
+   */
+  forEachInLeaves (b: number, lo: number, hi: number, fn: (key: string, entry: Entry) => void): void {
+    const bucket = this.buckets[b]
+    if (bucket === undefined) return
+    for (const [key, entry] of bucket) {
+      const leaf = leafOf(keyHash(key))
+      if (((leaf < 32 ? lo >>> leaf : hi >>> (leaf - 32)) & 1) === 1) fn(key, entry)
+    }
   }
 
   /** Live keys matching a glob pattern. */
@@ -233,15 +317,18 @@ export class Store {
 
   /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
   private writeLocal (key: string, value: Buffer | null, expiresAt: number, copy: boolean): Entry {
-    const b = bucketOf(key) // hashed once per write: this is the hot path of SET
+    const h = keyHash(key) // hashed once per write: this is the hot path of SET
+    const b = h & (BUCKETS - 1)
     const previous = this.buckets[b]?.get(key)
     let ts = this.clock.tick()
+    this.lastTickWall = ts.wall
+    this.lastTickLogical = ts.logical
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
       ts = { wall: previous.wall, logical: previous.logical + 1 }
     }
-    return this.install(key, b, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
+    return this.install(key, b, h, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
   }
 
   /**
@@ -253,10 +340,12 @@ export class Store {
    * and replication encode them at once). `copy`: the value is the caller's (a
    * view into a network buffer), so the store takes a copy.
    */
-  private install (key: string, b: number, previous: Entry | undefined, value: Buffer | null, copy: boolean,
+  private install (key: string, b: number, h: number, previous: Entry | undefined, value: Buffer | null, copy: boolean,
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
+    // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
     if (previous !== undefined && previous.value !== null && value !== null) {
+      this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
       if (!copy) previous.value = value
@@ -270,7 +359,7 @@ export class Store {
     } else {
       const stored = copy && value !== null ? Buffer.from(value) : value
       entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
-      this.put(key, entry, previous, b)
+      this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
     }
     for (const listener of this.listeners) listener(key, entry, local)
     return entry
@@ -279,10 +368,13 @@ export class Store {
   /** An expired value becomes a tombstone with the same version: every node does the same. */
   private reclaim (key: string, entry: Entry): void {
     this.stats.expiredKeys++
-    this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)
+    // Same version, same hash: the digest changes only if the tombstone is not kept.
+    if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)) this.digest.change(keyHash(key), entry, undefined)
   }
 
-  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): void {
+  /** Stores (or, for a tombstone nobody needs, drops) the key's new entry; whether it was stored. */
+  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
+    let stored = false
     let bucket = this.buckets[b]
     if (previous !== undefined) {
       if (previous.value === null) this.tombstoneCount--
@@ -296,10 +388,16 @@ export class Store {
         this.buckets[b] = bucket
       }
       bucket.set(key, entry)
-      if (entry.value === null) this.tombstoneCount++
-      else this.valueCount++
+      stored = true
+      if (entry.value === null) {
+        this.tombstoneCount++
+        this.tombstoneLog.add(key, entry)
+      } else {
+        this.valueCount++
+      }
     }
     if (entry.value !== null && entry.expiresAt !== 0) this.expiring.add(key)
     else if (previous !== undefined && previous.expiresAt !== 0) this.expiring.delete(key)
+    return stored
   }
 }

@@ -52,7 +52,8 @@ interface FakeConnection {
 /**
  * A stand-in peer: a TCP server speaking just enough RESP to be a member. It
  * answers AUTH with +OK; GOSSIP with its address, a 40-hex id and `up`; MREPL
- * with `mrepl(args)` (default: the entry count); anything else with +OK. It
+ * with `mrepl(args)` (default: the entry count); DIGEST with an empty store's
+ * root, so it is sent whole states; anything else with +OK. It
  * never dials anyone. `hold()` keeps the replies of the connections open now
  * (in order) until `release()`.
  */
@@ -123,6 +124,8 @@ export class FakePeer {
     this.received.set(name, (this.received.get(name) ?? 0) + 1)
     if (name === 'GOSSIP') return `*3\r\n$${this.addr.length}\r\n${this.addr}\r\n$40\r\n${this.id}\r\n$2\r\nup\r\n`
     if (name === 'MREPL') return this.mrepl(args)
+    // An empty store's root: a node syncing with it sends its whole state (PROTOCOL.md §State transfer).
+    if (name === 'DIGEST') return '$16\r\n0000000000000000\r\n'
     return '+OK\r\n'
   }
 }

@@ -1,0 +1,229 @@
+import { CommandError } from '../commands/args.js'
+import { errorText } from '../commands/errors.js'
+import { array, bulk, command, type Encoded } from '../protocol/reply.js'
+import { RespError, type RespValue } from '../protocol/reply-parser.js'
+import { parseInteger } from '../protocol/request-parser.js'
+import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
+import { compareVersions, type Entry, type Version } from '../store/entry.js'
+import { BUCKETS, type Store } from '../store/store.js'
+import { MreplEncoder, NODE_ID } from './entry-codec.js'
+import type { PeerLink } from './peer-link.js'
+
+// PROTOCOL.md §Anti-entropy. One round on a link: compare roots; if they
+// differ, fetch the peer's bucket digests, then the leaf digests of the buckets
+// that differ, then the peer's entries of the leaves that differ. Merge those,
+// and send the peer ours of the same leaves that it lacks or holds older (MREPL).
+// Both directions in one round, and what travels is about what differs.
+
+/** The root of an empty store. */
+export const EMPTY_ROOT = '0'.repeat(16)
+
+/** Most buckets in one `DIGEST LEAVES` request, and (bucket, mask) pairs in one `ENTRIES`. */
+export const MAX_LEAF_BUCKETS = BUCKETS
+export const MAX_ENTRY_BUCKETS = 64
+
+/** Counters of the syncs this node ran with one peer (INFO). */
+export interface SyncStats {
+  /** Link-up syncs that sent the whole state (the peer's store was empty). */
+  fullSyncs: number
+  /** Link-up syncs and periodic rounds that found and fixed differences. */
+  incrementalSyncs: number
+  /** Rounds run, differences or not. */
+  rounds: number
+  keysSent: number
+  bytesSent: number
+  keysReceived: number
+  bytesReceived: number
+}
+
+export function newSyncStats (): SyncStats {
+  return { fullSyncs: 0, incrementalSyncs: 0, rounds: 0, keysSent: 0, bytesSent: 0, keysReceived: 0, bytesReceived: 0 }
+}
+
+/** What a round needs of the peer it runs with. */
+export interface SyncPeer {
+  readonly addr: string
+  readonly link: PeerLink
+  /** The last root digest the peer reported ('' when none yet). */
+  digest: string
+  readonly sync: SyncStats
+}
+
+/** Applies an entry received from a peer (last writer wins); whether it was newer. */
+export type MergeFn = (key: string, entry: Entry) => boolean
+
+// ---- the responder's side: replies to DIGEST and ENTRIES ----
+
+/** A bucket number argument: 0..4095. */
+export function bucketArg (arg: Buffer | undefined): number {
+  const n = arg === undefined || arg.length > 4 ? null : parseInteger(arg, 0, arg.length)
+  if (n === null || n < 0 || n >= BUCKETS) throw new CommandError(errorText('invalidBucket'))
+  return n
+}
+
+/** A leaf mask argument, 16 hex digits (leaves 63..0): [lo, hi] 32-bit halves. */
+export function maskArg (arg: Buffer | undefined): [number, number] {
+  const text = arg?.toString('latin1') ?? ''
+  if (!/^[0-9a-fA-F]{16}$/.test(text)) throw new CommandError(errorText('invalidMask'))
+  return [parseInt(text.slice(8), 16) >>> 0, parseInt(text.slice(0, 8), 16) >>> 0]
+}
+
+/** `ENTRIES b mask ...`: six fields per entry, as a SYNC page: key wall logical node expiresAt value|nil. */
+export function entriesReply (store: Store, pairs: ReadonlyArray<[number, number, number]>): Encoded {
+  const flat: Encoded[] = []
+  for (const [b, lo, hi] of pairs) {
+    store.forEachInLeaves(b, lo, hi, (key, e) => {
+      flat.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value))
+    })
+  }
+  return array(flat)
+}
+
+// ---- the initiator's side ----
+
+function expectBuffer (reply: RespValue, what: string): Buffer {
+  if (reply instanceof RespError) throw new Error(`${what}: the peer answered ${reply.message}`)
+  if (!Buffer.isBuffer(reply)) throw new Error(`${what}: unexpected reply`)
+  return reply
+}
+
+/** The peer's root digest (16 hex digits); remembered on the peer for MEMBERS. */
+export async function probeRoot (peer: SyncPeer): Promise<string> {
+  const root = expectBuffer(await peer.link.request(command(['DIGEST'])), 'DIGEST').toString('latin1')
+  if (!/^[0-9a-f]{16}$/.test(root)) throw new Error('DIGEST: not a digest')
+  peer.digest = root
+  peer.sync.bytesReceived += root.length
+  return root
+}
+
+function decimal (field: RespValue | undefined): number {
+  const n = Buffer.isBuffer(field) && field.length <= 16 ? parseInteger(field, 0, field.length) : null
+  if (n === null || n < 0) throw new Error('ENTRIES: a bad number in an entry')
+  return n
+}
+
+/** Decodes an ENTRIES reply into entries (values are views into the reply: the store copies them). */
+function decodeEntries (reply: RespValue): Array<[string, Entry]> {
+  if (reply instanceof RespError) throw new Error(`ENTRIES: the peer answered ${reply.message}`)
+  if (!Array.isArray(reply) || reply.length % 6 !== 0) throw new Error('ENTRIES: unexpected reply')
+  const out: Array<[string, Entry]> = []
+  for (let i = 0; i < reply.length; i += 6) {
+    const key = reply[i]
+    const node = reply[i + 3]
+    const value = reply[i + 5]
+    if (!Buffer.isBuffer(key) || !Buffer.isBuffer(node) || !(value === null || Buffer.isBuffer(value))) throw new Error('ENTRIES: a bad entry')
+    const id = node.toString('latin1')
+    if (!NODE_ID.test(id)) throw new Error('ENTRIES: a bad node id')
+    const expiresAt = decimal(reply[i + 4])
+    out.push([key.toString('latin1'), { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null ? 0 : expiresAt, value }])
+  }
+  return out
+}
+
+function sizeOf (reply: RespValue): number {
+  if (Buffer.isBuffer(reply)) return reply.length
+  if (Array.isArray(reply)) {
+    let n = 0
+    for (const r of reply) n += sizeOf(r)
+    return n
+  }
+  return 8
+}
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
+
+/** ENTRIES requests in flight at once in a round. */
+const ENTRY_WINDOW = 4
+
+/**
+ * One chunk of differing leaves: the peer's entries are merged here, ours that
+ * it lacks or holds older go to it as MREPL. Returns the keys that moved.
+ */
+async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Array<[number, number, number]>): Promise<number> {
+  const { link, sync } = peer
+  let moved = 0
+  const args = ['ENTRIES']
+  for (const [b, lo, hi] of chunk) args.push(String(b), hex8(hi) + hex8(lo))
+  const reply = await link.request(command(args))
+  sync.bytesReceived += sizeOf(reply)
+  const theirs = new Map<string, Version>()
+  for (const [key, entry] of decodeEntries(reply)) {
+    sync.keysReceived++
+    theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
+    if (merge(key, entry)) moved++
+  }
+  // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
+  const byWriter = new Map<string, MreplEncoder>()
+  for (const [b, lo, hi] of chunk) {
+    store.forEachInLeaves(b, lo, hi, (key, entry) => {
+      const their = theirs.get(key)
+      if (their !== undefined && compareVersions(their, entry) >= 0) return
+      let encoder = byWriter.get(entry.node)
+      if (encoder === undefined) {
+        encoder = new MreplEncoder(entry.node)
+        byWriter.set(entry.node, encoder)
+      }
+      encoder.add(key, entry)
+    })
+  }
+  const sends: Array<Promise<RespValue[]>> = []
+  for (const encoder of byWriter.values()) {
+    const { bytes, commands, entries } = encoder.finish()
+    sync.keysSent += entries
+    sync.bytesSent += bytes.length
+    moved += entries
+    sends.push(link.requestMany(bytes, commands))
+  }
+  for (const replies of await Promise.all(sends)) {
+    const refused = replies.find(r => r instanceof RespError)
+    if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
+  }
+  return moved
+}
+
+/**
+ * The rest of a round once the roots differ: finds the differing leaves and
+ * exchanges their entries both ways. Returns the number of keys that moved.
+ */
+export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): Promise<number> {
+  const { link, sync } = peer
+  const theirBuckets = expectBuffer(await link.request(command(['DIGEST', 'BUCKETS'])), 'DIGEST BUCKETS')
+  if (theirBuckets.length !== BUCKETS * DIGEST_BYTES) throw new Error('DIGEST BUCKETS: wrong size')
+  sync.bytesReceived += theirBuckets.length
+  const differing: number[] = []
+  for (let b = 0; b < BUCKETS; b++) if (!store.digest.bucketEquals(b, theirBuckets, b * DIGEST_BYTES)) differing.push(b)
+  // (bucket, lo, hi): the leaves of each differing bucket that differ. The
+  // requests are pipelined: one round trip for all of them.
+  const leaves: Array<[number, number, number]> = []
+  const leafChunks: number[][] = []
+  for (let i = 0; i < differing.length; i += 512) leafChunks.push(differing.slice(i, i + 512))
+  const leafReplies = await Promise.all(leafChunks.map(chunk => link.request(command(['DIGEST', 'LEAVES', ...chunk.map(String)]))))
+  leafChunks.forEach((chunk, c) => {
+    const theirs = expectBuffer(leafReplies[c] as RespValue, 'DIGEST LEAVES')
+    if (theirs.length !== chunk.length * LEAVES * DIGEST_BYTES) throw new Error('DIGEST LEAVES: wrong size')
+    sync.bytesReceived += theirs.length
+    chunk.forEach((b, j) => {
+      let lo = 0
+      let hi = 0
+      for (let leaf = 0; leaf < LEAVES; leaf++) {
+        if (store.digest.leafEquals(b, leaf, theirs, (j * LEAVES + leaf) * DIGEST_BYTES)) continue
+        if (leaf < 32) lo |= 1 << leaf
+        else hi |= 1 << (leaf - 32)
+      }
+      if (lo !== 0 || hi !== 0) leaves.push([b, lo >>> 0, hi >>> 0])
+    })
+  })
+  const chunks: Array<Array<[number, number, number]>> = []
+  for (let i = 0; i < leaves.length; i += MAX_ENTRY_BUCKETS) chunks.push(leaves.slice(i, i + MAX_ENTRY_BUCKETS))
+  let moved = 0
+  let next = 0
+  // A few chunks in flight at once (the link pipelines them), each waiting for
+  // its own MREPL replies: bounded memory, and round trips overlap.
+  const worker = async (): Promise<void> => {
+    while (next < chunks.length && link.status === 'ready') {
+      moved += await exchange(store, peer, merge, chunks[next++] as Array<[number, number, number]>)
+    }
+  }
+  await Promise.all(Array.from({ length: ENTRY_WINDOW }, worker))
+  return moved
+}

@@ -1,0 +1,216 @@
+import { command } from '../protocol/reply.js'
+import type { Timestamp } from '../store/clock.js'
+import type { Entry } from '../store/entry.js'
+import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
+import type { Cluster, Member } from './cluster.js'
+import { StableClock } from './stability.js'
+import { pushState } from './sync.js'
+
+// PROTOCOL.md §Anti-entropy and §Tombstones: the background work that makes
+// nodes converge. A sync when a link comes up (the whole state for an empty
+// peer, else an anti-entropy round), a round on every link about once a
+// second, the stable timestamp sent to the peers, tombstone collection, and the
+// horizon rule for a node that was cut off from everyone for too long.
+
+/** How a link-up sync went: the whole state, only what differed, or nothing to do. */
+export type SyncKind = 'full' | 'incremental' | 'none'
+
+/** The background tick, ms: STABLE, collection, round scheduling. */
+const TICK_MS = 200
+/** A round on each ready link about this often, ms (with ±25% jitter, so links do not run in step). */
+export const ROUND_EVERY_MS = 1000
+/** How long the larger-id end of a new link waits for the other end's round before running its own, ms. */
+const DEFER_MS = 300
+/** ...and at most this long while that round is still running, ms. */
+const DEFER_MAX_MS = 2000
+/** Tombstone queue entries looked at per slice of collection (then the event loop gets a turn). */
+const COLLECT_BUDGET = 20_000
+
+export class Convergence {
+  private readonly stable = new StableClock()
+  private timer: NodeJS.Timeout | null = null
+  private lastContact = Date.now()
+  private collecting = false
+
+  constructor (private readonly cluster: Cluster) {}
+
+  start (): void {
+    if (this.timer !== null) return
+    this.timer = setInterval(() => this.tick(), TICK_MS)
+    this.timer.unref()
+  }
+
+  close (): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** Local write `seq` was just made, stamped from the store's last tick. */
+  recordWrite (seq: number): void {
+    const store = this.cluster.store
+    this.stable.record(seq, store.lastTickWall, store.lastTickLogical)
+  }
+
+  /**
+   * The sync when the link to `member` comes up (PROTOCOL.md §State transfer):
+   * an empty peer (a newcomer, a node that restarted without data) gets the
+   * whole state, which is cheaper than comparing; otherwise one anti-entropy
+   * round. Either way the peer then holds everything we held when it started.
+   * An empty node sends nothing: the peer's own link-up sync fills it.
+   */
+  async linkUp (member: Member): Promise<SyncKind> {
+    const { store } = this.cluster
+    member.rounding = true
+    try {
+      let theirs = await probeRoot(member)
+      member.sync.rounds++
+      if (theirs === store.digest.rootHex() || store.digest.rootHex() === EMPTY_ROOT) return 'none'
+      // Both ends of a link that comes up start a sync at once, and one round
+      // fixes both directions: the end with the larger id gives the other's round
+      // a moment to finish, so the differences usually travel once, not twice.
+      // (It keeps waiting while that round still asks it for digests or entries.)
+      if (theirs !== EMPTY_ROOT && member.id !== '' && this.cluster.nodeId > member.id) {
+        const started = Date.now()
+        const waiting = (): boolean => {
+          const now = Date.now()
+          return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
+        }
+        while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
+          await new Promise(resolve => setTimeout(resolve, 50))
+          theirs = await probeRoot(member)
+        }
+        if (theirs === store.digest.rootHex()) return 'none'
+      }
+      if (theirs === EMPTY_ROOT) {
+        const sent = await pushState(store, member.link)
+        member.sync.fullSyncs++
+        member.sync.keysSent += sent.entries
+        member.sync.bytesSent += sent.bytes
+        return 'full'
+      }
+      await reconcile(store, member, this.mergeFetched)
+      member.sync.incrementalSyncs++
+      return 'incremental'
+    } finally {
+      member.rounding = false
+      member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
+    }
+  }
+
+  /**
+   * Merges an entry fetched by a round (ENTRIES). A key we hold nothing for,
+   * in a version every member had already acknowledged, can only be missing
+   * because its delete was collected since the peer read its reply: taking it
+   * would bring the key back. (A node that really lacks it, one restarted
+   * empty or past the horizon, gets it from the peer's own rounds, by MREPL.)
+   */
+  private readonly mergeFetched = (key: string, entry: Entry): boolean => {
+    const store = this.cluster.store
+    if (store.peek(key) === undefined && store.tombstoneLog.isStable(entry)) return false
+    return this.cluster.mergeFromPeer(key, entry)
+  }
+
+  /** STABLE from a peer: its writes up to `ts` are held by every member. */
+  stableFrom (node: string, ts: Timestamp): void {
+    if (ts.wall > this.cluster.store.now() + this.cluster.store.clock.maxDriftMs) return // garbage, or a wild clock: ignore
+    if (this.cluster.store.setStable(node, ts)) this.collect()
+  }
+
+  private tick (): void {
+    try {
+      this.checkContact()
+      this.sendStable()
+      this.collect()
+      this.scheduleRounds()
+    } catch (err) {
+      this.cluster.log.error(`convergence tick failed: ${(err as Error).stack ?? String(err)}`)
+    }
+  }
+
+  /**
+   * PROTOCOL.md §Tombstones, the horizon: a node that has reached no member for
+   * longer than the horizon may hold values whose deletes were collected
+   * meanwhile, so it drops every entry older than the horizon (and gets them
+   * back from its peers, whose deletes then cannot be undone).
+   */
+  private checkContact (): void {
+    const { members, store, log } = this.cluster
+    const now = Date.now()
+    let reached = false
+    for (const m of members.values()) if (m.link.status === 'ready') reached = true
+    if (reached || members.size === 0) {
+      this.lastContact = now
+      return
+    }
+    if (now - this.lastContact <= store.tombstoneHorizonMs) return
+    const dropped = store.dropOlderThan(store.now() - store.tombstoneHorizonMs)
+    log.warn(`no member reached for over ${store.tombstoneHorizonMs} ms (the tombstone horizon): dropped ${dropped} entries older than it; peers will send them again`)
+    this.lastContact = now
+  }
+
+  /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */
+  private sendStable (): void {
+    const cluster = this.cluster
+    if (cluster.members.size === 0) return
+    let acked = cluster.seq
+    for (const m of cluster.members.values()) {
+      // A link's ackedSeq is a high-water mark: batches resent at link-up are
+      // acknowledged before the link-up sync has carried the older writes. Only
+      // a ready, synced link's is a prefix the peer holds in full; otherwise the
+      // last such value stands.
+      if (m.link.status === 'ready' && m.pushing === null && m.link.ackedSeq > m.heldSeq) m.heldSeq = m.link.ackedSeq
+      if (m.heldSeq < acked) acked = m.heldSeq
+    }
+    const ts = this.stable.stableAt(acked)
+    if (ts === null) return
+    cluster.store.setStable(cluster.nodeId, ts)
+    const text = `${ts.wall}.${ts.logical}`
+    for (const m of cluster.members.values()) {
+      if (m.link.status !== 'ready' || m.stableSent === text) continue
+      m.stableSent = text
+      m.link.request(command(['STABLE', cluster.nodeId, String(ts.wall), String(ts.logical)])).catch(() => {
+        m.stableSent = '' // resent once the link is back
+      })
+    }
+  }
+
+  /** Collects what tombstones may go, in slices, so a big backlog never blocks the event loop. */
+  private collect (): void {
+    if (this.collecting) return
+    const store = this.cluster.store
+    if (store.collectTombstones(COLLECT_BUDGET) < COLLECT_BUDGET) return
+    this.collecting = true
+    setImmediate(() => {
+      this.collecting = false
+      this.collect()
+    })
+  }
+
+  private scheduleRounds (): void {
+    const cluster = this.cluster
+    if (cluster.selfState !== 'up') return // a syncing node is being sent whole states: comparing now is waste
+    const now = Date.now()
+    for (const m of cluster.members.values()) {
+      if (m.link.status !== 'ready' || m.rounding || m.pushing !== null || m.reported !== 'up' || now < m.nextRoundAt) continue
+      m.rounding = true
+      this.round(m).catch(err => cluster.log.debug(`anti-entropy round with ${m.addr} stopped: ${(err as Error).message}`))
+        .finally(() => {
+          m.rounding = false
+          m.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
+        })
+    }
+  }
+
+  /** A periodic round: compare roots, and reconcile when they differ. */
+  private async round (m: Member): Promise<void> {
+    const theirs = await probeRoot(m)
+    m.sync.rounds++
+    if (theirs === this.cluster.store.digest.rootHex()) return
+    const moved = await reconcile(this.cluster.store, m, this.mergeFetched)
+    if (moved > 0) m.sync.incrementalSyncs++
+  }
+}
+
+function jitter (ms: number): number {
+  return ms * (0.75 + Math.random() / 2)
+}

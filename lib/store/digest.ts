@@ -1,0 +1,163 @@
+import type { Version } from './entry.js'
+
+// PROTOCOL.md §Digests. A digest summarises which versions a node holds, so two
+// nodes can find what differs between them without sending their data. Each
+// entry has a 64-bit hash (two 32-bit lanes) of its key and version; the
+// version identifies the write, so the value is not hashed, and an expired
+// value turned into a tombstone (same version) keeps its hash. A digest is the
+// XOR of its entries' hashes: adding and removing an entry are the same
+// operation, so every write updates it in a few operations, never by a pass over
+// the store. Three levels: the root, 4096 buckets (the store's), 64 leaves per
+// bucket (chosen by other bits of the key's hash, so a key has one leaf).
+// The key enters the hash as its 32-bit FNV hash, which the store computes anyway
+// for the bucket: a second pass over the key would cost more than the rest.
+
+/** Key buckets (the store's), and leaves per bucket. */
+export const DIGEST_BUCKETS = 4096
+export const LEAVES = 64
+
+/** Bytes of one digest on the wire: two big-endian 32-bit lanes. */
+export const DIGEST_BYTES = 8
+
+/** FNV-1a over the key's bytes: its low 12 bits pick the bucket, the next 6 the leaf. */
+export function keyHash (key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+export function leafOf (hash: number): number {
+  return (hash >>> 12) & (LEAVES - 1)
+}
+
+/** Murmur3's finaliser: every input bit affects every output bit. */
+function fmix (h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h
+}
+
+/** Node ids are few: their hashes are kept (a bounded cache, as ids come from peers). */
+const nodeHashes = new Map<string, number>()
+const NODE_CACHE_MAX = 1024
+let lastNode = ''
+let lastNodeHash = 0
+
+function hashOfNode (node: string): number {
+  if (node === lastNode) return lastNodeHash
+  let h = nodeHashes.get(node)
+  if (h === undefined) {
+    if (nodeHashes.size >= NODE_CACHE_MAX) nodeHashes.clear()
+    h = keyHash(node)
+    nodeHashes.set(node, h)
+  }
+  lastNode = node
+  lastNodeHash = h
+  return h
+}
+
+// entryHash's result, two 32-bit lanes (module variables: no allocation per write).
+let laneA = 0
+let laneB = 0
+
+/**
+ * The 64-bit hash of (key, version): the key enters as its 32-bit FNV hash
+ * (already computed for its bucket), each lane mixes it with the version under
+ * different constants.
+ */
+function entryHash (h: number, v: Version): void {
+  const n = hashOfNode(v.node)
+  const wl = v.wall >>> 0
+  const wh = Math.floor(v.wall / 4294967296) | 0
+  laneA = fmix(fmix(fmix(h ^ wl) ^ wh ^ Math.imul(v.logical, 0x9e3779b1)) ^ n)
+  laneB = fmix(fmix(fmix(Math.imul(h, 0xcc9e2d51) ^ 0x5bd1e995 ^ Math.imul(wl, 0x1b873593)) ^ Math.imul(wh + v.logical, 0x85ebca6b)) ^ Math.imul(n, 0xc2b2ae35))
+}
+
+/** The incrementally kept digest tree of one store. */
+export class Digest {
+  /** Per leaf, bucket-major: leaves[(bucket * LEAVES + leaf) * 2 + lane]. */
+  readonly leaves = new Uint32Array(DIGEST_BUCKETS * LEAVES * 2)
+  readonly buckets = new Uint32Array(DIGEST_BUCKETS * 2)
+  readonly root = new Uint32Array(2)
+
+  /**
+   * Replaces the hash of (key, `from`) by that of (key, `to`) in the key's leaf,
+   * bucket and the root; either may be undefined (an entry added or removed).
+   * `h` is keyHash(key). XOR: the same call with the versions swapped undoes it.
+   */
+  change (h: number, from: Version | undefined, to: Version | undefined): void {
+    let a = 0
+    let b = 0
+    if (from !== undefined) {
+      entryHash(h, from)
+      a = laneA
+      b = laneB
+    }
+    if (to !== undefined) {
+      entryHash(h, to)
+      a ^= laneA
+      b ^= laneB
+    }
+    const bucket = h & (DIGEST_BUCKETS - 1)
+    const li = (bucket * LEAVES + leafOf(h)) * 2
+    const leaves = this.leaves
+    const buckets = this.buckets
+    const root = this.root
+    leaves[li] = (leaves[li] as number) ^ a
+    leaves[li + 1] = (leaves[li + 1] as number) ^ b
+    buckets[bucket * 2] = (buckets[bucket * 2] as number) ^ a
+    buckets[bucket * 2 + 1] = (buckets[bucket * 2 + 1] as number) ^ b
+    root[0] = (root[0] as number) ^ a
+    root[1] = (root[1] as number) ^ b
+  }
+
+  clear (): void {
+    this.leaves.fill(0)
+    this.buckets.fill(0)
+    this.root.fill(0)
+  }
+
+  /** The root as 16 lowercase hex digits (INFO, MEMBERS, DIGEST). */
+  rootHex (): string {
+    return hex(this.root[0] as number) + hex(this.root[1] as number)
+  }
+
+  /** Root and every bucket digest, 8 bytes each, big-endian lanes: the reply to `DIGEST BUCKETS`. */
+  bucketBytes (): Buffer {
+    const out = Buffer.allocUnsafe(DIGEST_BUCKETS * DIGEST_BYTES)
+    for (let i = 0; i < DIGEST_BUCKETS * 2; i++) out.writeUInt32BE(this.buckets[i] as number, i * 4)
+    return out
+  }
+
+  /** The 64 leaf digests of each given bucket, 512 bytes per bucket: the reply to `DIGEST LEAVES`. */
+  leafBytes (buckets: readonly number[]): Buffer {
+    const out = Buffer.allocUnsafe(buckets.length * LEAVES * DIGEST_BYTES)
+    let at = 0
+    for (const b of buckets) {
+      const from = b * LEAVES * 2
+      for (let i = 0; i < LEAVES * 2; i++, at += 4) out.writeUInt32BE(this.leaves[from + i] as number, at)
+    }
+    return out
+  }
+
+  /** Whether bucket b's digest equals the 8 bytes at `at` of a peer's bucket digests. */
+  bucketEquals (b: number, theirs: Buffer, at: number): boolean {
+    return this.buckets[b * 2] === theirs.readUInt32BE(at) && this.buckets[b * 2 + 1] === theirs.readUInt32BE(at + 4)
+  }
+
+  /** Whether leaf `leaf` of bucket b equals the 8 bytes at `at` of a peer's leaf digests. */
+  leafEquals (b: number, leaf: number, theirs: Buffer, at: number): boolean {
+    const i = (b * LEAVES + leaf) * 2
+    return this.leaves[i] === theirs.readUInt32BE(at) && this.leaves[i + 1] === theirs.readUInt32BE(at + 4)
+  }
+}
+
+function hex (n: number): string {
+  return n.toString(16).padStart(8, '0')
+}

@@ -1,0 +1,108 @@
+import t from 'tap'
+import { RespClient } from '../../lib/client/resp-client.js'
+import type { RespValue } from '../../lib/protocol/reply-parser.js'
+import { ackedCount, UniqueWriter } from '../helpers/converge.js'
+import { plain, spawnServer, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
+
+// CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
+// than failure detection, and a node killed (kill -9) and restarted, both
+// while every node takes writes of unique keys. Afterwards every node holds
+// the same data within 3 s, with every acknowledged write.
+
+type Node = Child & Address
+
+const addr = (a: Address): string => `${a.host}:${a.port}`
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+async function call (at: Address, ...args: string[]): Promise<RespValue> {
+  const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
+  try {
+    return await client.call(args)
+  } finally {
+    client.close()
+  }
+}
+
+async function allUp (nodes: readonly Address[]): Promise<boolean> {
+  for (const n of nodes) {
+    const lines = plain(await call(n, 'MEMBERS')) as string[]
+    if (lines.length !== nodes.length || !lines.every(l => l.split(' ')[1] === 'up')) return false
+  }
+  return true
+}
+
+async function cluster (t: Teardown): Promise<Node[]> {
+  const a = await spawnServer(t, ['--port', '0', '--data-dir', ''])
+  const b = await spawnServer(t, ['--port', '0', '--data-dir', '', '--join', addr(a)])
+  const c = await spawnServer(t, ['--port', '0', '--data-dir', '', '--join', addr(a)])
+  await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
+  return [a, b, c]
+}
+
+async function roots (nodes: readonly Address[]): Promise<string[]> {
+  return Promise.all(nodes.map(async n => String(plain(await call(n, 'DIGEST')))))
+}
+
+/** Every live key and value at a node (KEYS then MGET). */
+async function snapshot (at: Address): Promise<Map<string, string>> {
+  const keys = (plain(await call(at, 'KEYS', '*')) as string[]).sort()
+  const out = new Map<string, string>()
+  if (keys.length === 0) return out
+  const values = plain(await call(at, 'MGET', ...keys)) as Array<string | null>
+  keys.forEach((k, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(k, v) })
+  return out
+}
+
+async function checkConverged (t: Tap, nodes: readonly Address[], writers: readonly UniqueWriter[]): Promise<void> {
+  const started = Date.now()
+  await waitFor(async () => new Set(await roots(nodes)).size === 1, 3000, 'equal digests')
+  t.ok(Date.now() - started <= 3000, `equal digests within ${Date.now() - started} ms`)
+  const snaps = await Promise.all(nodes.map(snapshot))
+  const first = snaps[0] as Map<string, string>
+  for (const s of snaps.slice(1)) t.same([...s], [...first], 'identical data')
+  const lost: string[] = []
+  for (const w of writers) for (const [key, want] of w.acked) if ((first.get(key) ?? null) !== want) lost.push(`${key}: want ${String(want)}, got ${String(first.get(key))}`)
+  t.same(lost.slice(0, 5), [], `all ${ackedCount(writers)} acknowledged writes are there`)
+}
+
+interface Tap extends Teardown {
+  ok: (value: unknown, message: string) => unknown
+  same: (found: unknown, wanted: unknown, message: string) => unknown
+  equal: (found: unknown, wanted: unknown, message: string) => unknown
+}
+
+t.test('SIGSTOP a node for longer than failure detection under writes, then SIGCONT: it catches up, nothing lost', async t => {
+  const nodes = await cluster(t)
+  const [a, b, c] = nodes as [Node, Node, Node]
+  const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
+  for (const w of writers) w.start()
+  await sleep(300)
+  c.process.kill('SIGSTOP')
+  t.teardown(() => { c.process.kill('SIGCONT') })
+  await waitFor(async () => (plain(await call(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(c)} down`)), 3000, 'C down at A')
+  await sleep(1000)
+  c.process.kill('SIGCONT')
+  await sleep(500)
+  await Promise.all(writers.map(w => w.stop()))
+  t.ok((writers[2]?.acked.size ?? 0) > 0, 'the paused node\'s client got its replies after SIGCONT')
+  await checkConverged(t, [a, b, c], writers)
+})
+
+t.test('kill -9 a node under writes and restart it: it gets everything back, nothing acknowledged is lost', async t => {
+  const nodes = await cluster(t)
+  const [a, b, c] = nodes as [Node, Node, Node]
+  const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
+  for (const w of writers) w.start()
+  await sleep(500)
+  c.process.kill('SIGKILL')
+  await c.exited
+  await sleep(700)
+  const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', '', '--join', addr(a)])
+  await waitFor(() => allUp([a, b, c2]), 5000, 'the restarted node up')
+  const again = await UniqueWriter.connect(t, c2, 'w2b')
+  again.start()
+  await sleep(500)
+  await Promise.all([...writers, again].map(w => w.stop()))
+  t.ok((writers[2]?.acked.size ?? 0) > 0, 'the killed node had acknowledged writes')
+  await checkConverged(t, [a, b, c2], [...writers, again])
+})

@@ -1,0 +1,159 @@
+import t from 'tap'
+import type { KeystoneNode } from '../../lib/index.js'
+import { waitConverged } from '../helpers/cluster.js'
+import { ackedCount, type Checks, dataDiff, liveData, missing, UniqueWriter, waitDigestsEqual } from '../helpers/converge.js'
+import { FaultNet } from '../helpers/fault.js'
+import { caller, connect, waitFor, type Teardown } from '../helpers/server.js'
+
+// CONTRACT G2 and G4 under network faults (PROTOCOL.md §Anti-entropy): three
+// nodes behind proxies; links are cut, cut one way, or flap while every node
+// takes writes of unique keys; once healed, every node holds the same data,
+// within 3 s, with every acknowledged write in it.
+
+function fullSyncsReceived (node: KeystoneNode): number {
+  let n = 0
+  for (const m of node.cluster.members.values()) n += m.fullSyncsReceived
+  return n
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+async function writers (t: Teardown, nodes: readonly KeystoneNode[]): Promise<UniqueWriter[]> {
+  const out: UniqueWriter[] = []
+  for (let i = 0; i < nodes.length; i++) out.push(await UniqueWriter.connect(t, nodes[i] as KeystoneNode, `w${i}`))
+  for (const w of out) w.start()
+  return out
+}
+
+async function stopAll (ws: readonly UniqueWriter[]): Promise<void> {
+  await Promise.all(ws.map(w => w.stop()))
+}
+
+/** After the heal: equal digests within `ms`, identical data, nothing acknowledged missing. */
+async function checkConverged (t: Checks, nodes: readonly KeystoneNode[], ws: readonly UniqueWriter[], ms = 3000): Promise<void> {
+  const took = await waitDigestsEqual(nodes, ms)
+  t.ok(took <= ms, `equal digests ${took} ms after the heal`)
+  const first = liveData(nodes[0] as KeystoneNode)
+  for (const n of nodes.slice(1)) t.same(dataDiff(first, liveData(n)), [], `${n.cluster.advertise} holds the same data`)
+  for (const n of nodes) t.same(missing(n, ws), [], `${n.cluster.advertise} reflects all ${ackedCount(ws)} acknowledged writes`)
+}
+
+t.test('isolate one node of three, write on both sides, heal: identical data within 3 s, no acknowledged write lost', async t => {
+  const net = new FaultNet(t)
+  const nodes = await net.start(3)
+  const ws = await writers(t, nodes)
+  await sleep(300)
+  net.isolate(2)
+  await waitFor(() => nodes[0]?.cluster.members.get(net.nodes[2]?.proxy.addr ?? '')?.link.status === 'down', 3000, 'C down at A')
+  await sleep(700)
+  await stopAll(ws)
+  const fullBefore = (nodes[2] as KeystoneNode).cluster.members.size === 2 ? fullSyncsReceived(nodes[2] as KeystoneNode) : -1
+  const atC = ws[2]?.acked.size ?? 0
+  t.ok(atC > 20, `C took writes while cut off (${atC})`)
+  t.not(nodes[0]?.store.digest.rootHex(), nodes[2]?.store.digest.rootHex(), 'the sides differ')
+  net.heal()
+  await checkConverged(t, nodes, ws)
+  // One end of each healed link runs the round (the larger id waits for it): count both.
+  const info = await Promise.all(nodes.map(async n => await caller(await connect(t, n))('INFO', 'replication') as string))
+  const incremental = info.reduce((sum, text) => sum + Number(/^incremental_syncs:(\d+)/m.exec(text)?.[1] ?? 0), 0)
+  t.ok(incremental >= 1, `C caught up by incremental syncs (${incremental} in the cluster)`)
+  t.equal(fullSyncsReceived(nodes[2] as KeystoneNode), fullBefore, 'and no full sync: only what differed')
+})
+
+t.test('a one-way cut (A hears nothing from C, C hears A): both sides catch up once it heals', async t => {
+  const net = new FaultNet(t)
+  const nodes = await net.start(3)
+  const ws = await writers(t, nodes)
+  net.cutOneWay(2, 0)
+  await sleep(1800)
+  await stopAll(ws)
+  net.heal()
+  await checkConverged(t, nodes, ws)
+})
+
+t.test('a link that flaps every 250 ms under writes: converged once it stops', async t => {
+  const net = new FaultNet(t)
+  const nodes = await net.start(3)
+  const ws = await writers(t, nodes)
+  for (let i = 0; i < 12; i++) {
+    if (i % 2 === 0) net.cut(0, 1)
+    else net.heal()
+    if (i % 4 === 3) net.reset(1)
+    await sleep(250)
+  }
+  await stopAll(ws)
+  net.heal()
+  await checkConverged(t, nodes, ws)
+})
+
+t.test('a delete made while a node is cut off does not come back, before or after tombstones are collected', async t => {
+  const net = new FaultNet(t)
+  const nodes = await net.start(3)
+  const [a, , c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
+  const atA = caller(await connect(t, a))
+  const args = ['MSET']
+  for (let i = 0; i < 50; i++) args.push(`doomed:${i}`, 'v')
+  t.equal(await atA(...args), 'OK')
+  t.equal(c.store.get('doomed:7')?.value?.toString(), 'v', 'C holds the keys')
+  net.isolate(2)
+  await waitFor(() => a.cluster.state(a.cluster.members.get(net.nodes[2]?.proxy.addr ?? '') ?? [...a.cluster.members.values()][0]!) === 'down', 3000, 'C down at A')
+  t.equal(await atA('DEL', ...args.filter((_, i) => i % 2 === 1)), 50, 'deleted while C is cut off')
+  await sleep(600)
+  t.equal(a.store.tombstones, 50, 'A keeps the tombstones: C has not seen them')
+  net.heal()
+  await waitDigestsEqual(nodes, 3000)
+  t.equal(c.store.get('doomed:7'), undefined, 'C took the delete')
+  await waitFor(() => nodes.every(n => n.store.tombstones === 0), 3000, 'every node to collect the tombstones')
+  t.pass('collected everywhere once every member held them')
+  await sleep(1200) // a few anti-entropy rounds
+  for (const n of nodes) t.equal(n.store.get('doomed:7'), undefined, `${n.cluster.advertise}: still deleted`)
+  await waitDigestsEqual(nodes, 3000)
+})
+
+t.test('horizon: a node cut off from everyone for longer than it drops its old data, so a delete collected meanwhile stays', async t => {
+  const net = new FaultNet(t, { tombstoneHorizon: 1 })
+  const nodes = await net.start(3)
+  const [a, b, c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
+  const atA = caller(await connect(t, a))
+  t.equal(await atA('MSET', 'old', '1', 'kept', '2'), 'OK')
+  net.isolate(2)
+  t.equal(await atA('DEL', 'old'), 1)
+  await waitFor(() => a.store.tombstones === 0 && b.store.tombstones === 0, 4000, 'the tombstone collected by the horizon')
+  await waitFor(() => c.store.peek('old') === undefined, 4000, 'C, cut off past the horizon, to drop its old entries')
+  t.equal(await atA('SET', 'fresh', '3'), 'OK')
+  net.heal()
+  await waitDigestsEqual(nodes, 3000)
+  for (const n of nodes) {
+    t.equal(n.store.get('old'), undefined, `${n.cluster.advertise}: the delete holds`)
+    t.equal(n.store.get('kept')?.value?.toString(), '2', `${n.cluster.advertise}: the live key is back`)
+    t.equal(n.store.get('fresh')?.value?.toString(), '3')
+  }
+})
+
+t.test('bounded tombstones under delete-heavy load: collected as fast as they come', async t => {
+  const net = new FaultNet(t)
+  const nodes = await net.start(3)
+  const client = caller(await connect(t, nodes[0] as KeystoneNode))
+  let most = 0
+  const watch = setInterval(() => { for (const n of nodes) most = Math.max(most, n.store.tombstones) }, 20)
+  t.teardown(() => clearInterval(watch))
+  // About 15,000 deletes a second for two seconds: without collection every one would stay.
+  const rounds = 60
+  for (let r = 0; r < rounds; r++) {
+    const set = ['MSET']
+    const del = ['DEL']
+    for (let i = 0; i < 500; i++) {
+      set.push(`churn:${r}:${i}`, 'x')
+      del.push(`churn:${r}:${i}`)
+    }
+    await client(...set)
+    await client(...del)
+    await sleep(20)
+  }
+  await waitFor(() => nodes.every(n => n.store.tombstones === 0 && n.store.tombstoneLog.queued === 0), 3000, 'all tombstones collected')
+  clearInterval(watch)
+  t.ok(most < (rounds * 500) / 2, `at most ${most} tombstones held at once for ${rounds * 500} deletes (collected while the load ran)`)
+  t.equal(nodes.reduce((s, n) => s + n.store.stats.tombstonesCollected, 0), rounds * 500 * 3, 'each node collected every one')
+  await waitDigestsEqual(nodes, 3000)
+  await waitConverged(nodes)
+})

@@ -1,0 +1,175 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { HybridClock } from '../../lib/store/clock.js'
+import { Digest, keyHash, LEAVES } from '../../lib/store/digest.js'
+import type { Entry } from '../../lib/store/entry.js'
+import { BUCKETS, Store } from '../../lib/store/store.js'
+
+// PROTOCOL.md §Digests and §Tombstones: the digest kept write by write equals
+// one computed from scratch, whatever happened to the store; the same entries
+// in any order give the same digest; collected tombstones leave it.
+
+const T0 = 1_700_000_000_000
+
+function makeStore (node = 'node-a', horizonMs?: number): { store: Store, advance: (ms: number) => void } {
+  let now = T0
+  const store = new Store({ nodeId: node, clock: new HybridClock({ now: () => now }), tombstoneHorizonMs: horizonMs })
+  return { store, advance: ms => { now += ms } }
+}
+
+/** The digest of the store's entries, computed from nothing. */
+function recomputed (store: Store): Digest {
+  const d = new Digest()
+  store.forEachEntry((key, entry) => d.change(keyHash(key), undefined, entry))
+  return d
+}
+
+function sameDigest (a: Digest, b: Digest): boolean {
+  return Buffer.compare(Buffer.from(a.leaves.buffer), Buffer.from(b.leaves.buffer)) === 0 &&
+    Buffer.compare(Buffer.from(a.buckets.buffer), Buffer.from(b.buckets.buffer)) === 0 &&
+    a.rootHex() === b.rootHex()
+}
+
+const remote = (value: string | null, wall: number, logical: number, node: string, expiresAt = 0): Entry =>
+  ({ value: value === null ? null : Buffer.from(value), wall, logical, node, expiresAt })
+
+type Op =
+  | { op: 'set', key: number, value: string, ttl: number }
+  | { op: 'del', key: number }
+  | { op: 'merge', key: number, value: string | null, dWall: number, logical: number, node: string, ttl: number }
+  | { op: 'tick', ms: number }
+  | { op: 'expire' }
+  | { op: 'stable', node: string, dWall: number }
+  | { op: 'collect' }
+
+const arbOp: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('set' as const), key: fc.nat(30), value: fc.string({ maxLength: 4 }), ttl: fc.constantFrom(0, 0, 5, 50) }),
+  fc.record({ op: fc.constant('del' as const), key: fc.nat(30) }),
+  fc.record({
+    op: fc.constant('merge' as const),
+    key: fc.nat(30),
+    value: fc.option(fc.string({ maxLength: 4 })),
+    dWall: fc.integer({ min: -50, max: 50 }),
+    logical: fc.nat(3),
+    node: fc.constantFrom('node-b', 'node-c'),
+    ttl: fc.constantFrom(0, 0, 20)
+  }),
+  fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
+  fc.record({ op: fc.constant('expire' as const) }),
+  fc.record({ op: fc.constant('stable' as const), node: fc.constantFrom('node-a', 'node-b', 'node-c'), dWall: fc.integer({ min: -60, max: 10 }) }),
+  fc.record({ op: fc.constant('collect' as const) })
+)
+
+t.test('the incremental digest always equals the digest computed from scratch', async t => {
+  fc.assert(fc.property(fc.array(arbOp, { maxLength: 120 }), fc.boolean(), (ops, keep) => {
+    const { store, advance } = makeStore()
+    store.keepTombstones = keep
+    let now = T0
+    for (const o of ops) {
+      switch (o.op) {
+        case 'set': store.set(`k${o.key}`, Buffer.from(o.value), o.ttl === 0 ? 0 : now + o.ttl); break
+        case 'del': store.delete(`k${o.key}`); break
+        case 'merge': store.merge(`k${o.key}`, remote(o.value, now + o.dWall, o.logical, o.node, o.value === null || o.ttl === 0 ? 0 : now + o.ttl)); break
+        case 'tick': advance(o.ms); now += o.ms; break
+        case 'expire': store.expireSome(1000); break
+        case 'stable': store.setStable(o.node, { wall: now + o.dWall, logical: 0 }); break
+        case 'collect': store.collectTombstones(1000); break
+      }
+      store.get(`k${ops.length % 31}`) // reads reclaim expired values too
+    }
+    return sameDigest(store.digest, recomputed(store))
+  }), { numRuns: 300 })
+  t.pass('300 random histories')
+})
+
+t.test('the same entries in any order give the same digest, leaf by leaf', async t => {
+  const entries = fc.array(fc.record({
+    key: fc.nat(200),
+    value: fc.option(fc.string({ maxLength: 3 })),
+    wall: fc.nat(100),
+    logical: fc.nat(2),
+    node: fc.constantFrom('n1', 'n2', 'n3')
+  }), { maxLength: 80 })
+  fc.assert(fc.property(entries, fc.infiniteStream(fc.nat()), (list, seeds) => {
+    const a = makeStore('x').store
+    const b = makeStore('y').store
+    for (const e of list) a.merge(`k${e.key}`, remote(e.value, T0 + e.wall, e.logical, e.node))
+    const shuffled = [...list]
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = (seeds.next().value as number) % (i + 1)
+      ;[shuffled[i], shuffled[j]] = [shuffled[j] as typeof list[number], shuffled[i] as typeof list[number]]
+    }
+    for (const e of [...shuffled, ...shuffled]) b.merge(`k${e.key}`, remote(e.value, T0 + e.wall, e.logical, e.node))
+    return sameDigest(a.digest, b.digest)
+  }), { numRuns: 200 })
+  t.pass('200 random sets of entries, merged in two orders')
+})
+
+t.test('an empty store has the zero root; one key changes one leaf, one bucket and the root', async t => {
+  const { store } = makeStore()
+  t.equal(store.digest.rootHex(), '0000000000000000')
+  store.set('k', Buffer.from('v'))
+  t.not(store.digest.rootHex(), '0000000000000000')
+  const h = keyHash('k')
+  let nonZeroLeaves = 0
+  for (let i = 0; i < BUCKETS * LEAVES; i++) if (store.digest.leaves[i * 2] !== 0) nonZeroLeaves++
+  t.equal(nonZeroLeaves, 1, 'one leaf')
+  t.not(store.digest.buckets[(h & (BUCKETS - 1)) * 2], 0, 'the key\'s bucket')
+  t.equal(store.digest.bucketBytes().length, BUCKETS * 8)
+  t.equal(store.digest.leafBytes([0, 1]).length, 2 * LEAVES * 8)
+})
+
+t.test('a value and the tombstone its expiry leaves have the same hash', async t => {
+  const { store, advance } = makeStore()
+  store.set('k', Buffer.from('v'), T0 + 10)
+  const root = store.digest.rootHex()
+  advance(20)
+  t.equal(store.get('k'), undefined, 'expired')
+  t.equal(store.tombstones, 1, 'now a tombstone')
+  t.equal(store.digest.rootHex(), root, 'the root did not change')
+})
+
+t.test('tombstones: collected at or below the writer\'s stable timestamp, not taken back, and at the horizon', async t => {
+  const { store, advance } = makeStore('node-a', 60_000)
+  store.set('a', Buffer.from('1'))
+  store.set('b', Buffer.from('2'))
+  store.delete('a')
+  const tombA = { ...store.peek('a') as Entry }
+  store.delete('b')
+  t.equal(store.tombstones, 2)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 2, 'nothing is stable yet: kept')
+  store.setStable('node-a', tombA)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 1, 'the tombstone at the stable timestamp went; the later one stays')
+  t.equal(store.peek('a'), undefined)
+  t.ok(sameDigest(store.digest, recomputed(store)), 'the digest lost it too')
+  t.equal(store.merge('a', tombA), false, 'the collected tombstone is not taken back from a peer')
+  t.equal(store.peek('a'), undefined)
+  t.equal(store.merge('c', remote(null, T0 - 120_000, 0, 'node-b')), false, 'nor one older than the horizon')
+  t.equal(store.merge('d', remote('v', T0 - 120_000, 0, 'node-b')), true, 'an old value is taken: a newcomer needs it')
+  advance(61_000)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 0, 'past the horizon the other one goes too')
+  t.equal(store.stats.tombstonesCollected, 2)
+  store.set('e', Buffer.from('1'))
+  t.equal(store.dropOlderThan(T0 + 61_000), 1, 'dropOlderThan drops the entries written before it (d)')
+  t.equal(store.get('e')?.value?.toString(), '1', 'and keeps the newer ones')
+  t.ok(sameDigest(store.digest, recomputed(store)))
+})
+
+t.test('the tombstone queue stays bounded when a key is deleted over and over', async t => {
+  const { store, advance } = makeStore()
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 100; i++) {
+      store.set(`k${i}`, Buffer.from('v'))
+      store.delete(`k${i}`)
+    }
+    advance(1)
+    store.setStable('node-a', store.clock.peek())
+    store.collectTombstones(1_000_000)
+  }
+  t.equal(store.tombstones, 0)
+  t.equal(store.tombstoneLog.queued, 0)
+  t.equal(store.stats.tombstonesCollected, 5000)
+})
