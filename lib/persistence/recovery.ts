@@ -189,8 +189,9 @@ export function recover (dir: string, store: Store, options: RecoveryOptions): R
   for (const gen of listing.snapshots) if (gen < snapshotGen) fs.rmSync(path.join(dir, snapshotName(gen)), { force: true })
   for (const gen of listing.logs) if (gen < snapshotGen) fs.rmSync(path.join(dir, logName(gen)), { force: true })
 
-  const apply = (r: DecodedRecord): void => { store.merge(r.key, r.entry) }
-  const keep = (r: DecodedRecord): void => { store.merge(r.key, r.entry, false) }
+  // Store.restore: the digest and the tombstone queues are built as entries come in.
+  const apply = (r: DecodedRecord): void => { store.restore(r.key, r.entry, true) }
+  const keep = (r: DecodedRecord): void => { store.restore(r.key, r.entry, false) }
   const out: Recovered = { snapshotGen, snapshotBytes: 0, logs: [], records: 0, repaired: 0 }
   if (snapshotGen > 0) {
     const file = path.join(dir, snapshotName(snapshotGen))

@@ -158,13 +158,29 @@ export class Store {
    * hands over views into its read buffers rather than copying a million values).
    */
   merge (key: string, incoming: Entry, copy = true): boolean {
+    return this.mergeEntry(key, incoming, copy, true)
+  }
+
+  /**
+   * Recovery (FORMAT.md §Recovery): an entry from this node's own snapshot or
+   * log, merged as by merge() (digest, tombstone queues and all), except that a
+   * tombstone is always taken. A log is in arrival order, not version order, so
+   * an older value of the key may come after its tombstone, and must lose to it;
+   * collection (stable timestamps, the horizon) drops the tombstone again
+   * afterwards, as it did before the restart.
+   */
+  restore (key: string, incoming: Entry, copy: boolean): boolean {
+    return this.mergeEntry(key, incoming, copy, false)
+  }
+
+  private mergeEntry (key: string, incoming: Entry, copy: boolean, refuseCollectable: boolean): boolean {
     this.clock.observe(incoming)
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
     const current = this.buckets[b]?.get(key)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
     // A tombstone we could already have collected is not taken back (PROTOCOL.md §Tombstones).
-    if (current === undefined && this.keepTombstones && this.collectable(incoming)) return false
+    if (refuseCollectable && current === undefined && this.keepTombstones && this.collectable(incoming)) return false
     this.install(key, b, h, current, incoming.value, copy, incoming.expiresAt, incoming, false)
     return true
   }
