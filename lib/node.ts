@@ -20,6 +20,8 @@ import { Store } from './store/store.js'
 const EXPIRY_EVERY_MS = 100
 const EXPIRY_SAMPLE = 200
 const EXPIRY_MAX_ROUNDS = 16
+/** The last contact with a member is written to the data directory at most this often, ms. */
+const CONTACT_SAVE_EVERY_MS = 5000
 
 function packageVersion (): string {
   try {
@@ -137,6 +139,11 @@ export class KeystoneNode implements NodeContext {
         // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
         for (const addr of remembered) this.cluster.learn(addr)
         this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
+        // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
+        const convergence = this.cluster.convergence
+        convergence.onDropped = () => persistence.dropped()
+        convergence.resume(persistence.lastContact())
+        convergence.onContact = ms => persistence.noteContact(ms)
       }
       if (o.join !== undefined) {
         try {
@@ -162,7 +169,9 @@ export class KeystoneNode implements NodeContext {
       fsync: o.fsync,
       repair: o.repairLog,
       compactMinSize: o.compactMinSize,
-      compactPercentage: o.compactPercentage
+      compactPercentage: o.compactPercentage,
+      // Often enough that the saved time lags the real one by a small part of the horizon.
+      contactSaveEveryMs: Math.min(CONTACT_SAVE_EVERY_MS, this.store.tombstoneHorizonMs / 4)
     }, this.log, this.store.nodeId)
     this.persistence = persistence
     this.store.nodeId = persistence.nodeId

@@ -31,6 +31,18 @@ export class Convergence {
   private timer: NodeJS.Timeout | null = null
   private lastContact = Date.now()
   private collecting = false
+  /** Told, every tick, that a member was reached (the data directory keeps the time across restarts). */
+  onContact: ((ms: number) => void) | null = null
+  /** Told that the horizon rule dropped entries without a record of it (the data directory must forget them too). */
+  onDropped: (() => void) | null = null
+  /**
+   * A node restarted on its data: the clock once loaded, at or past every write
+   * of its own from before. No StableClock sample covers those (sequence numbers
+   * start again at 0), so they count as held by every member once every member
+   * has finished a link-up sync with this node since it started.
+   */
+  private restartedAt: Timestamp | null = null
+  private readonly syncedSinceStart = new Set<string>()
 
   constructor (private readonly cluster: Cluster) {}
 
@@ -59,6 +71,30 @@ export class Convergence {
    * An empty node sends nothing: the peer's own link-up sync fills it.
    */
   async linkUp (member: Member): Promise<SyncKind> {
+    const kind = await this.syncAtLinkUp(member)
+    this.syncedSinceStart.add(member.addr)
+    this.forwardStable(member)
+    return kind
+  }
+
+  /**
+   * Sends a peer whose link came up the stable timestamps of the other writers
+   * known here. A writer tells its own, and one that is gone (a node restarted
+   * empty, under a new id) never will again: a node restarted on its data, which
+   * loaded tombstones every member had collected, or a newcomer handed them by a
+   * peer that had not collected them yet, would otherwise keep them, and a
+   * digest that differs, until the horizon. (A stable timestamp is a fact about
+   * the whole cluster, whoever passes it on.)
+   */
+  private forwardStable (member: Member): void {
+    const self = this.cluster.nodeId
+    for (const [node, ts] of this.cluster.store.tombstoneLog.stableTimestamps()) {
+      if (node === self || node === member.id) continue
+      member.link.request(command(['STABLE', node, String(ts.wall), String(ts.logical)])).catch(() => {})
+    }
+  }
+
+  private async syncAtLinkUp (member: Member): Promise<SyncKind> {
     const { store } = this.cluster
     member.rounding = true
     try {
@@ -110,6 +146,21 @@ export class Convergence {
     return this.cluster.mergeFromPeer(key, entry)
   }
 
+  /**
+   * At start-up from a data directory, once the remembered members are known
+   * (and before any link is up). `saved`: when this node last
+   * reached one, as its data directory says (null: never saved). The horizon
+   * rule applies at once, before any link is up, to a node that was away (down,
+   * or cut off and then down) for longer than the horizon: its old entries go
+   * before a sync could hand them back to peers whose deletes were collected.
+   */
+  resume (saved: number | null): void {
+    const store = this.cluster.store
+    if (store.size + store.tombstones > 0) this.restartedAt = store.clock.peek()
+    this.lastContact = saved ?? 0
+    this.checkContact()
+  }
+
   /** STABLE from a peer: its writes up to `ts` are held by every member. */
   stableFrom (node: string, ts: Timestamp): void {
     if (ts.wall > this.cluster.store.now() + this.cluster.store.clock.maxDriftMs) return // garbage, or a wild clock: ignore
@@ -140,12 +191,14 @@ export class Convergence {
     for (const m of members.values()) if (m.link.status === 'ready') reached = true
     if (reached || members.size === 0) {
       this.lastContact = now
+      if (reached) this.onContact?.(now)
       return
     }
     if (now - this.lastContact <= store.tombstoneHorizonMs) return
     const dropped = store.dropOlderThan(store.now() - store.tombstoneHorizonMs)
     log.warn(`no member reached for over ${store.tombstoneHorizonMs} ms (the tombstone horizon): dropped ${dropped} entries older than it; peers will send them again`)
     this.lastContact = now
+    if (dropped > 0) this.onDropped?.()
   }
 
   /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */
@@ -161,7 +214,8 @@ export class Convergence {
       if (m.link.status === 'ready' && m.pushing === null && m.link.ackedSeq > m.heldSeq) m.heldSeq = m.link.ackedSeq
       if (m.heldSeq < acked) acked = m.heldSeq
     }
-    const ts = this.stable.stableAt(acked)
+    let ts = this.stable.stableAt(acked)
+    if (ts === null && this.restartedAt !== null && [...cluster.members.keys()].every(a => this.syncedSinceStart.has(a))) ts = this.restartedAt
     if (ts === null) return
     cluster.store.setStable(cluster.nodeId, ts)
     const text = `${ts.wall}.${ts.logical}`

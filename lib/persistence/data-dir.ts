@@ -4,7 +4,8 @@ import { promisify } from 'node:util'
 import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
-// that say who this node is (node-id) and which cluster it belongs to (members).
+// that say who this node is (node-id), which cluster it belongs to (members), and
+// when it last reached a member (last-contact, for the tombstone horizon).
 
 /** Data files are readable by the owner only; so is the directory. */
 export const FILE_MODE = 0o600
@@ -13,6 +14,7 @@ export const DIR_MODE = 0o700
 const LOCK = 'LOCK'
 const NODE_ID = 'node-id'
 const MEMBERS = 'members'
+const LAST_CONTACT = 'last-contact'
 
 /** Where a node keeps its data when --data-dir is not given: one directory per port. */
 export function defaultDataDir (port: number, cwd = process.cwd()): string {
@@ -41,6 +43,20 @@ export async function fsyncDirAsync (dir: string): Promise<void> {
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** writeFileAtomic on the thread pool (a file rewritten every few seconds must not stall clients). */
+export async function writeFileAtomicAsync (file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp`
+  const handle = await fs.promises.open(tmp, 'w', FILE_MODE)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.promises.rename(tmp, file)
+  await fsyncDirAsync(path.dirname(file))
 }
 
 /** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix. */
@@ -212,5 +228,22 @@ export class DataDir {
 
   saveMembers (addrs: readonly string[]): void {
     writeFileAtomic(this.file(MEMBERS), addrs.map(a => `${a}\n`).join(''))
+  }
+
+  /**
+   * When this node last reached a member, ms since the epoch, as last saved
+   * (FORMAT.md §Data directory); null when never saved or unreadable.
+   */
+  lastContact (): number | null {
+    try {
+      const ms = Number(fs.readFileSync(this.file(LAST_CONTACT), 'latin1').trim())
+      return Number.isSafeInteger(ms) && ms > 0 ? ms : null
+    } catch {
+      return null
+    }
+  }
+
+  saveLastContact (ms: number): Promise<void> {
+    return writeFileAtomicAsync(this.file(LAST_CONTACT), `${Math.floor(ms)}\n`)
   }
 }

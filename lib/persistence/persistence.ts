@@ -20,6 +20,8 @@ export interface PersistenceSettings {
   compactMinSize: number
   /** Compact when the logs exceed this percentage of the snapshot's size; 0: never automatically. */
   compactPercentage: number
+  /** The last contact with a member is saved at most this often, ms (FORMAT.md §Data directory). */
+  contactSaveEveryMs: number
 }
 
 /** The log is retried, fsynced (everysec) and checked for compaction this often, ms. */
@@ -52,6 +54,15 @@ export class Persistence implements Durability {
   private nextCompactAt = 0
   private closing: Promise<void> | null = null
   private readonly stats = { compactions: 0, lastCompactionOk: true, recoveredRecords: 0, recoveryMs: 0 }
+  /**
+   * Drops of entries made without a record (the horizon rule), and how many of
+   * them a finished compaction has taken off the disk: until then a restart
+   * would load those entries again.
+   */
+  private drops = 0
+  private dropsOnDisk = 0
+  private contactSaving: Promise<void> | null = null
+  private contactSavedAt = 0
   private readonly logOptions: AppendLogOptions
 
   private constructor (private readonly data: DataDir, freshId: string, private readonly settings: PersistenceSettings, private readonly log: Logger) {
@@ -97,6 +108,32 @@ export class Persistence implements Durability {
     }
   }
 
+  /** When this node last reached a member, as saved here; null if never. */
+  lastContact (): number | null {
+    return this.data.lastContact()
+  }
+
+  /**
+   * This node reaches a member at `ms`; saved every contactSaveEveryMs, so the
+   * saved time is never later than the real one. Not while entries dropped by
+   * the horizon rule may still be in the files: a restart must then find the
+   * old time and drop them again, not hand them back to the cluster.
+   */
+  noteContact (ms: number): void {
+    if (this.closing !== null || this.contactSaving !== null || this.drops > this.dropsOnDisk) return
+    if (ms - this.contactSavedAt < this.settings.contactSaveEveryMs) return
+    this.contactSavedAt = ms
+    this.contactSaving = this.data.saveLastContact(ms)
+      .catch(err => this.log.warn(`cannot save the last contact time in ${this.dir}: ${(err as Error).message}`))
+      .finally(() => { this.contactSaving = null })
+  }
+
+  /** The store dropped entries without logging it (the horizon rule): a compaction takes them off the disk. */
+  dropped (): void {
+    this.drops++
+    this.compact() // if one runs already, its snapshot may hold some of them: tick() starts another after it
+  }
+
   /** Loads the snapshot and logs into the store, then logs every write to it from now on. */
   load (store: Store): void {
     const started = Date.now()
@@ -136,10 +173,12 @@ export class Persistence implements Durability {
   /** Starts a compaction (BGREWRITEAOF); false if one is running. */
   compact (): boolean {
     if (this.compacting !== null || this.closing !== null || this.store === null) return false
+    const drops = this.drops
     this.compacting = this.runCompaction()
-      .then(() => {
+      .then(done => {
         this.stats.compactions++
         this.stats.lastCompactionOk = true
+        if (done && drops > this.dropsOnDisk) this.dropsOnDisk = drops
       }, err => {
         this.stats.lastCompactionOk = false
         this.nextCompactAt = Date.now() + COMPACT_RETRY_MS
@@ -170,6 +209,7 @@ export class Persistence implements Durability {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer)
       if (this.compacting !== null) await this.compacting
+      if (this.contactSaving !== null) await this.contactSaving
       const log = this.current
       this.current = null
       try {
@@ -195,6 +235,10 @@ export class Persistence implements Durability {
       this.lastFsyncAt = now
       log.tick()
     }
+    if (this.drops > this.dropsOnDisk && this.compacting === null && this.failure === null && now >= this.nextCompactAt) {
+      this.compact()
+      return
+    }
     const pct = this.settings.compactPercentage
     if (pct > 0 && this.compacting === null && this.failure === null && now >= this.nextCompactAt) {
       const bytes = this.logBytes
@@ -209,18 +253,18 @@ export class Persistence implements Durability {
    * FORMAT.md §Compaction: start log N+1, write snapshot N+1 of the store beside
    * it, then drop generation N. At every moment the files on disk hold every
    * acknowledged write: until snapshot N+1 is complete, snapshot N and logs N
-   * and N+1 do.
+   * and N+1 do. Resolves true once snapshot N+1 is in place.
    */
-  private async runCompaction (): Promise<void> {
+  private async runCompaction (): Promise<boolean> {
     const store = this.store
     const old = this.current
-    if (store === null || old === null) return
+    if (store === null || old === null) return false
     if (old.failure !== null) throw new Error('the log cannot be written')
     const gen = this.gen + 1
     const next = await AppendLog.createAsync(this.file(logName(gen)), this.logOptions)
     if (this.closing !== null || this.current !== old) {
       await next.close()
-      return
+      return false
     }
     // The cut: records so far go to the old log, every later one to the new.
     old.flush()
@@ -232,12 +276,13 @@ export class Persistence implements Durability {
     const started = Date.now()
     const snap = await writeSnapshot(store, this.file(snapshotName(gen)), () => this.closing !== null)
     await oldClosed
-    if (snap === null) return // closing: the logs still hold everything
+    if (snap === null) return false // closing: the logs still hold everything
     const listing = listFiles(this.dir)
     for (const g of listing.snapshots) if (g < gen) fs.rmSync(this.file(snapshotName(g)), { force: true })
     for (const g of listing.logs) if (g < gen) fs.rmSync(this.file(logName(g)), { force: true })
     this.snapshotBytes = snap.bytes
     this.olderLogBytes = 0
     this.log.info(`compacted: snapshot of ${snap.entries} entries (${snap.bytes} bytes) in ${Date.now() - started} ms`)
+    return true
   }
 }

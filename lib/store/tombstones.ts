@@ -62,6 +62,11 @@ export class TombstoneLog {
     return this.stable.get(node)
   }
 
+  /** Every writer's stable timestamp known here. */
+  stableTimestamps (): IterableIterator<[string, Timestamp]> {
+    return this.stable.entries()
+  }
+
   /** Whether a version of `node` is at or below what every member holds. */
   isStable (v: Version): boolean {
     const s = this.stable.get(v.node)
