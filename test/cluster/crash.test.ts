@@ -2,7 +2,7 @@ import t from 'tap'
 import { RespClient } from '../../lib/client/resp-client.js'
 import type { RespValue } from '../../lib/protocol/reply-parser.js'
 import { ackedCount, UniqueWriter } from '../helpers/converge.js'
-import { plain, spawnServer, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
+import { plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
 // than failure detection, and a node killed (kill -9) and restarted, both
@@ -31,10 +31,11 @@ async function allUp (nodes: readonly Address[]): Promise<boolean> {
   return true
 }
 
-async function cluster (t: Teardown): Promise<Node[]> {
-  const a = await spawnServer(t, ['--port', '0', '--data-dir', ''])
-  const b = await spawnServer(t, ['--port', '0', '--data-dir', '', '--join', addr(a)])
-  const c = await spawnServer(t, ['--port', '0', '--data-dir', '', '--join', addr(a)])
+/** Three nodes; `dirs`: the data directory of each ('' memory only). */
+async function cluster (t: Teardown, dirs: readonly string[] = ['', '', '']): Promise<Node[]> {
+  const a = await spawnServer(t, ['--port', '0', '--data-dir', dirs[0] ?? ''])
+  const b = await spawnServer(t, ['--port', '0', '--data-dir', dirs[1] ?? '', '--join', addr(a)])
+  const c = await spawnServer(t, ['--port', '0', '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
   return [a, b, c]
 }
@@ -88,8 +89,9 @@ t.test('SIGSTOP a node for longer than failure detection under writes, then SIGC
   await checkConverged(t, [a, b, c], writers)
 })
 
-t.test('kill -9 a node under writes and restart it: it gets everything back, nothing acknowledged is lost', async t => {
-  const nodes = await cluster(t)
+t.test('kill -9 a node under writes and restart it on its data: it catches up by anti-entropy, nothing acknowledged is lost', async t => {
+  const dirs = [tempDir(t), tempDir(t), tempDir(t)]
+  const nodes = await cluster(t, dirs)
   const [a, b, c] = nodes as [Node, Node, Node]
   const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
   for (const w of writers) w.start()
@@ -97,7 +99,7 @@ t.test('kill -9 a node under writes and restart it: it gets everything back, not
   c.process.kill('SIGKILL')
   await c.exited
   await sleep(700)
-  const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', '', '--join', addr(a)])
+  const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c2]), 5000, 'the restarted node up')
   const again = await UniqueWriter.connect(t, c2, 'w2b')
   again.start()
@@ -105,4 +107,7 @@ t.test('kill -9 a node under writes and restart it: it gets everything back, not
   await Promise.all([...writers, again].map(w => w.stop()))
   t.ok((writers[2]?.acked.size ?? 0) > 0, 'the killed node had acknowledged writes')
   await checkConverged(t, [a, b, c2], [...writers, again])
+  // Issue 5 item 4: it loaded its data, so only what it missed travelled.
+  const info = String(plain(await call(c2, 'INFO', 'replication')))
+  t.equal(/^full_syncs_received:(\d+)/m.exec(info)?.[1], '0', 'the restarted node got no full transfer')
 })

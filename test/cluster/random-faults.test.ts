@@ -4,7 +4,7 @@ import { RespClient } from '../../lib/client/resp-client.js'
 import { waitConverged } from '../helpers/cluster.js'
 import { dataDiff, digestsEqual, liveData, missing, UniqueWriter, waitDigestsEqual } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
-import { waitFor } from '../helpers/server.js'
+import { tempDir, waitFor } from '../helpers/server.js'
 
 // CONTRACT G2: a seeded, repeatable mix of writes, deletes, conflicting writes
 // to shared keys, partitions (both ways and one way), connection resets and
@@ -37,7 +37,8 @@ for (const seed of seeds) {
     const random = rng(seed)
     const pick = (n: number): number => Math.floor(random() * n)
     const net = new FaultNet(t)
-    const nodes = await net.start(NODES)
+    // Each node has a data directory: a restart either loads it or starts afresh without one.
+    const nodes = await net.start(NODES, () => ({ dataDir: tempDir(t) }))
     const writers: UniqueWriter[] = []
     const byNode: UniqueWriter[] = []
     let generation = 0
@@ -85,19 +86,21 @@ for (const seed of seeds) {
         net.reset(pick(NODES))
         log.push('reset')
       } else if (action === 4 && step < STEPS - 2) {
-        // Restart a node (memory only: it comes back empty) once it holds nothing the others lack.
-        net.heal()
-        await waitFor(() => digestsEqual(nodes), 4000, `convergence before a restart (${log.join(', ')})`)
+        // Restart a node: on its data directory, at once; or empty (memory only) once it
+        // holds nothing the others lack.
         const i = pick(NODES)
         const via = (i + 1) % NODES
+        const keepData = pick(2) === 0 && nodes[i]?.options.dataDir !== ''
+        net.heal()
+        if (!keepData) await waitFor(() => digestsEqual(nodes), 4000, `convergence before a restart (${log.join(', ')})`)
         const old = byNode[i] as UniqueWriter
         await old.stop()
-        nodes[i] = await net.restart(i, via)
+        nodes[i] = await net.restart(i, via, keepData)
         shared[i]?.close()
         shared[i] = await RespClient.connect((nodes[i] as KeystoneNode).address())
         await waitConverged(nodes, 5000)
         await attach(i)
-        log.push(`restart ${i}`)
+        log.push(`restart ${i}${keepData ? ' with its data' : ' empty'}`)
       } else {
         net.heal()
         log.push('heal')

@@ -169,11 +169,16 @@ export class FaultNet {
     this.at(i).proxy.reset()
   }
 
-  /** Closes node i and starts a new one (new id, empty store) at the same addresses, joining via `via`. */
-  async restart (i: number, via: number): Promise<KeystoneNode> {
+  /**
+   * Closes node i and starts it again at the same addresses, joining via `via`:
+   * on its data directory when `keepData` (the same id, its data loaded), else
+   * a new node (new id, empty store, memory only).
+   */
+  async restart (i: number, via: number, keepData = false): Promise<KeystoneNode> {
     const n = this.at(i)
     await n.node.close()
-    n.node = await this.launch(n.host, n.proxy, { join: this.at(via).proxy.addr })
+    const dataDir = keepData ? n.node.options.dataDir : ''
+    n.node = await this.launch(n.host, n.proxy, { join: this.at(via).proxy.addr, dataDir })
     return n.node
   }
 
