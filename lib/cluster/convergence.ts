@@ -71,6 +71,8 @@ export class Convergence {
    * An empty node sends nothing: the peer's own link-up sync fills it.
    */
   async linkUp (member: Member): Promise<SyncKind> {
+    // A peer that went down and came back (perhaps restarted empty) counts again once this sync is done.
+    this.syncedSinceStart.delete(member.addr)
     const kind = await this.syncAtLinkUp(member)
     this.syncedSinceStart.add(member.addr)
     this.forwardStable(member)
