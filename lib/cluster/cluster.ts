@@ -198,6 +198,8 @@ export class Cluster implements LinkOwner {
   /** GOSSIP received from a peer: learn it and everyone it knows. */
   gossipFrom (session: Session, from: string, id: string, state: string, addrs: string[]): string[] {
     session.isPeer = true
+    if (session.peerId !== id) session.peerSynced = false // a new identity on this session: its relays wait for its sync again
+    session.peerId = id
     const member = this.learn(from)
     if (member !== undefined) {
       this.peerOf.set(session, member)
@@ -230,6 +232,8 @@ export class Cluster implements LinkOwner {
       .then(async (kind: SyncKind) => {
         const reply = await link.request(command(['SYNCED', this.advertise, kind]))
         if (reply instanceof RespError) throw new Error(`the peer refused SYNCED: ${reply.message}`)
+        // Other writers' stable timestamps go after SYNCED: the peer takes relays only from a synced session.
+        if (member.pushing === push && link.status === 'ready') this.convergence.forwardStable(member)
         if (kind === 'full') {
           link.stats.fullSyncsSent++
           this.fullSyncsServed++
@@ -422,6 +426,7 @@ export class Cluster implements LinkOwner {
 
   /** SYNCED from a peer: its whole state has arrived. */
   synced (session: Session, from: string, kind: string): void {
+    session.peerSynced = true
     const member = this.peerOf.get(session) ?? this.members.get(from)
     if (member !== undefined) {
       if (kind === 'full') member.fullSyncsReceived++

@@ -138,7 +138,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     if (wall === null || wall < 0) throw new CommandError(errorText('invalidEntryField', 'wall'))
     const logical = args[3] === undefined ? null : parseInteger(args[3], 0, args[3].length)
     if (logical === null || logical < 0) throw new CommandError(errorText('invalidEntryField', 'logical'))
-    cluster.convergence.stableFrom(node, { wall, logical })
+    cluster.convergence.stableFrom(ctx.session, node, { wall, logical })
     return OK
   }
 

@@ -75,7 +75,6 @@ export class Convergence {
     this.syncedSinceStart.delete(member.addr)
     const kind = await this.syncAtLinkUp(member)
     this.syncedSinceStart.add(member.addr)
-    this.forwardStable(member)
     return kind
   }
 
@@ -86,9 +85,10 @@ export class Convergence {
    * loaded tombstones every member had collected, or a newcomer handed them by a
    * peer that had not collected them yet, would otherwise keep them, and a
    * digest that differs, until the horizon. (A stable timestamp is a fact about
-   * the whole cluster, whoever passes it on.)
+   * the whole cluster, whoever passes it on.) Sent after SYNCED: the peer takes
+   * a relayed timestamp only on a session whose link-up sync is done.
    */
-  private forwardStable (member: Member): void {
+  forwardStable (member: Member): void {
     const self = this.cluster.nodeId
     for (const [node, ts] of this.cluster.store.tombstoneLog.stableTimestamps()) {
       if (node === self || node === member.id) continue
@@ -163,10 +163,21 @@ export class Convergence {
     this.checkContact()
   }
 
-  /** STABLE from a peer: its writes up to `ts` are held by every member. */
-  stableFrom (node: string, ts: Timestamp): void {
-    if (ts.wall > this.cluster.store.now() + this.cluster.store.clock.maxDriftMs) return // garbage, or a wild clock: ignore
+  /**
+   * STABLE from a peer: `node`'s writes up to `ts` are held by every member.
+   * Taken when `node` is the sender's own id (from its GOSSIP on this session),
+   * or, relayed for another writer, once the sender has finished its link-up
+   * sync on this session (SYNCED). Anything else is ignored: a stray or
+   * misdirected STABLE would let tombstones go that some member still needs.
+   * Returns whether it was taken.
+   */
+  stableFrom (session: { peerId?: string, peerSynced?: boolean }, node: string, ts: Timestamp): boolean {
+    if (node === this.cluster.nodeId) return false // our own T is ours to compute
+    if (session.peerId === undefined) return false
+    if (node !== session.peerId && session.peerSynced !== true) return false
+    if (ts.wall > this.cluster.store.now() + this.cluster.store.clock.maxDriftMs) return false // garbage, or a wild clock: ignore
     if (this.cluster.store.setStable(node, ts)) this.collect()
+    return true
   }
 
   private tick (): void {

@@ -17,6 +17,10 @@ export interface Session {
   lastCommandAt: number
   /** Marks a connection from another node (it sent a peer command). */
   isPeer: boolean
+  /** A peer connection: the node id it gave in GOSSIP. */
+  peerId?: string
+  /** A peer connection: it has sent SYNCED (its link-up sync to us is done). */
+  peerSynced?: boolean
   /** The connection is gone (work waiting for it may stop). */
   closed: boolean
 }

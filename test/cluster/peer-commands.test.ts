@@ -82,3 +82,27 @@ t.test('MREPL by hand: entries newer than held are applied and counted', async t
   t.equal(await call('MREPL', WRITER, 'S', 'gone', String(wall), '0', String(Date.now() - 1000), 'past'), 1, 'an entry already expired is applied as a version')
   t.equal(await call('GET', 'gone'), null, 'but never returned')
 })
+
+t.test('STABLE is taken for the sender\'s own id, and for another writer only after the sender\'s SYNCED', async t => {
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  const OTHER = 'cd'.repeat(20)
+  const wall = String(Date.now() - 1000)
+  t.equal(String(await call('STABLE', WRITER, wall, '0')), "ERR 'STABLE' is for peer links: send GOSSIP first")
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a peer link now')
+  t.equal(await call('STABLE', OTHER, wall, '0'), 'OK', 'a relay before SYNCED is answered...')
+  t.equal(node.store.tombstoneLog.stableOf(OTHER), undefined, '...but ignored')
+  t.equal(await call('STABLE', node.nodeId, wall, '0'), 'OK')
+  t.equal(node.store.tombstoneLog.stableOf(node.nodeId), undefined, 'nobody else sets this node\'s own T')
+  t.equal(await call('STABLE', WRITER, wall, '0'), 'OK')
+  t.same(node.store.tombstoneLog.stableOf(WRITER), { wall: Number(wall), logical: 0 }, 'the sender\'s own T is taken')
+
+  const other = caller(await connect(t, node))
+  t.ok(Array.isArray(await other('GOSSIP', NOWHERE, OTHER, 'up')))
+  t.equal(await other('STABLE', WRITER, String(Number(wall) + 5), '0'), 'OK')
+  t.same(node.store.tombstoneLog.stableOf(WRITER), { wall: Number(wall), logical: 0 }, 'another peer cannot speak for WRITER before its SYNCED')
+
+  t.equal(await call('SYNCED', NOWHERE, 'none'), 'OK')
+  t.equal(await call('STABLE', OTHER, wall, '3'), 'OK')
+  t.same(node.store.tombstoneLog.stableOf(OTHER), { wall: Number(wall), logical: 3 }, 'after SYNCED, a relay is taken')
+})
