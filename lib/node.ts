@@ -69,7 +69,7 @@ export class KeystoneNode implements NodeContext {
     // A node that has never had a peer has no one to tell about a delete.
     const offset = this.options.clockOffsetMs
     const clock = deps.clock ?? (offset === 0 ? undefined : new HybridClock({ now: () => Date.now() + offset }))
-    this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000 })
+    this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000, tombstoneGraceMs: this.options.tombstoneGraceMs })
     this.cluster = new Cluster(this.store, this.log, {
       advertise: this.options.advertise ?? '',
       host: this.options.host,

@@ -52,6 +52,8 @@ export interface NodeOptions {
   tombstoneHorizon: number
   /** TEST ONLY: ms added to this node's physical clock, to simulate a clock that runs ahead. Default 0. */
   clockOffsetMs: number
+  /** ms a tombstone stays after it became collectable (in-flight batches land first). */
+  tombstoneGraceMs: number
 }
 
 export const DEFAULT_PORT = 1989
@@ -80,7 +82,8 @@ export const DEFAULTS: NodeOptions = {
   clientOutputHardLimit: 256 * 1024 * 1024,
   loglevel: 'info',
   tombstoneHorizon: 3600,
-  clockOffsetMs: 0
+  clockOffsetMs: 0,
+  tombstoneGraceMs: 10_000
 }
 
 type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync'
@@ -108,6 +111,7 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'clientOutputHardLimit', flag: 'client-output-hard-limit', kind: 'integer', help: 'drop a client past this many unsent reply bytes (default 268435456)' },
   { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
   { key: 'tombstoneHorizon', flag: 'tombstone-horizon', kind: 'integer', help: 'seconds after which tombstones are collected regardless (default 3600)' },
+  { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
 ]
 
@@ -156,7 +160,7 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'clockOffsetMs']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'clockOffsetMs', 'tombstoneGraceMs']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key

@@ -29,6 +29,8 @@ export interface StoreOptions {
   keepTombstones?: boolean
   /** Tombstones older than this many ms are collected even if not every member is known to hold them. */
   tombstoneHorizonMs?: number
+  /** A tombstone goes only once it has been stable this long, ms (PROTOCOL.md §Tombstones). Default 10 000. */
+  tombstoneGraceMs?: number
 }
 
 export interface StoreStats {
@@ -53,7 +55,7 @@ export class Store {
   readonly stats: StoreStats = { expiredKeys: 0, tombstonesCollected: 0 }
   /** Hash tree over every entry's key and version, tombstones included (PROTOCOL.md §Digests). */
   readonly digest = new Digest()
-  readonly tombstoneLog = new TombstoneLog()
+  readonly tombstoneLog: TombstoneLog
   readonly tombstoneHorizonMs: number
   /** The clock's timestamp for the latest local write, before any outranking (PROTOCOL.md §Tombstones). */
   lastTickWall = 0
@@ -73,6 +75,7 @@ export class Store {
     this.clock = options.clock ?? new HybridClock()
     this.keepTombstones = options.keepTombstones ?? true
     this.tombstoneHorizonMs = options.tombstoneHorizonMs ?? DEFAULT_TOMBSTONE_HORIZON_MS
+    this.tombstoneLog = new TombstoneLog(options.tombstoneGraceMs)
   }
 
   onWrite (listener: WriteListener): void {
@@ -208,7 +211,7 @@ export class Store {
       const b = h & (BUCKETS - 1)
       const entry = this.buckets[b]?.get(key)
       if (entry === undefined || entry.value !== null || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
-      if (wall >= horizon && !this.tombstoneLog.isStable(entry)) return 'keep'
+      if (wall >= horizon && !this.tombstoneLog.isCollectable(node, wall, logical)) return 'keep'
       this.digest.change(h, entry, undefined)
       this.buckets[b]?.delete(key)
       this.tombstoneCount--

@@ -30,8 +30,23 @@ class OriginQueue {
   }
 }
 
+/**
+ * How long a tombstone must have been collectable (at or below its writer's
+ * stable timestamp) before it goes, ms: longer than failure detection plus
+ * message transit, so an MREPL batch or state-transfer page still in flight,
+ * which may carry an older value of the key, lands while the tombstone is
+ * still here to beat it (PROTOCOL.md §Tombstones).
+ */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 10_000
+
 export class TombstoneLog {
   private readonly queues = new Map<string, OriginQueue>()
+  /** Per writer: stable timestamps heard, with when, not yet older than the grace. */
+  private readonly pending = new Map<string, Array<{ ts: Timestamp, at: number }>>()
+  /** Per writer: the largest stable timestamp heard at least the grace ago (what collection uses). */
+  private readonly collectable = new Map<string, Timestamp>()
+
+  constructor (readonly graceMs = DEFAULT_TOMBSTONE_GRACE_MS, private readonly now: () => number = Date.now) {}
   /**
    * Per writer node: the timestamp up to which every member holds every write
    * of that node (it tells us with STABLE). A tombstone of that node at or below
@@ -55,7 +70,31 @@ export class TombstoneLog {
     const now = this.stable.get(node)
     if (now !== undefined && (now.wall > ts.wall || (now.wall === ts.wall && now.logical >= ts.logical))) return false
     this.stable.set(node, { wall: ts.wall, logical: ts.logical })
+    if (this.graceMs <= 0) {
+      this.collectable.set(node, { wall: ts.wall, logical: ts.logical })
+    } else {
+      let list = this.pending.get(node)
+      if (list === undefined) this.pending.set(node, list = [])
+      list.push({ ts: { wall: ts.wall, logical: ts.logical }, at: this.now() })
+    }
     return true
+  }
+
+  /** Whether a tombstone of `node` at `wall`.`logical` may be collected: stable for at least the grace. */
+  isCollectable (node: string, wall: number, logical: number): boolean {
+    const list = this.pending.get(node)
+    if (list !== undefined) {
+      const ripe = this.now() - this.graceMs
+      let n = 0
+      while (n < list.length && (list[n] as { at: number }).at <= ripe) n++
+      if (n > 0) {
+        this.collectable.set(node, (list[n - 1] as { ts: Timestamp }).ts)
+        if (n === list.length) this.pending.delete(node)
+        else list.splice(0, n)
+      }
+    }
+    const s = this.collectable.get(node)
+    return s !== undefined && (wall < s.wall || (wall === s.wall && logical <= s.logical))
   }
 
   stableOf (node: string): Timestamp | undefined {

@@ -39,7 +39,7 @@ async function checkConverged (t: Checks, nodes: readonly KeystoneNode[], ws: re
 }
 
 t.test('isolate one node of three, write on both sides, heal: identical data within 3 s, no acknowledged write lost', async t => {
-  const net = new FaultNet(t)
+  const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const ws = await writers(t, nodes)
   await sleep(300)
@@ -61,7 +61,7 @@ t.test('isolate one node of three, write on both sides, heal: identical data wit
 })
 
 t.test('a one-way cut (A hears nothing from C, C hears A): both sides catch up once it heals', async t => {
-  const net = new FaultNet(t)
+  const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const ws = await writers(t, nodes)
   net.cutOneWay(2, 0)
@@ -72,7 +72,7 @@ t.test('a one-way cut (A hears nothing from C, C hears A): both sides catch up o
 })
 
 t.test('a link that flaps every 250 ms under writes: converged once it stops', async t => {
-  const net = new FaultNet(t)
+  const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const ws = await writers(t, nodes)
   for (let i = 0; i < 12; i++) {
@@ -87,7 +87,7 @@ t.test('a link that flaps every 250 ms under writes: converged once it stops', a
 })
 
 t.test('a delete made while a node is cut off does not come back, before or after tombstones are collected', async t => {
-  const net = new FaultNet(t)
+  const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const [a, , c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
   const atA = caller(await connect(t, a))
@@ -111,7 +111,7 @@ t.test('a delete made while a node is cut off does not come back, before or afte
 })
 
 t.test('horizon: a node cut off from everyone for longer than it drops its old data, so a delete collected meanwhile stays', async t => {
-  const net = new FaultNet(t, { tombstoneHorizon: 1 })
+  const net = new FaultNet(t, { tombstoneHorizon: 1, tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const [a, b, c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
   const atA = caller(await connect(t, a))
@@ -131,7 +131,7 @@ t.test('horizon: a node cut off from everyone for longer than it drops its old d
 })
 
 t.test('bounded tombstones under delete-heavy load: collected as fast as they come', async t => {
-  const net = new FaultNet(t)
+  const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const client = caller(await connect(t, nodes[0] as KeystoneNode))
   let most = 0

@@ -24,7 +24,7 @@ function settings (dir: string): Parameters<typeof Persistence.open>[0] {
 
 /** Writes through a store logged to `dir`: values and tombstones of two writers, some overwritten. */
 async function fill (dir: string, compactHalfway: boolean): Promise<Store> {
-  const store = new Store({ nodeId: NODE, keepTombstones: true })
+  const store = new Store({ nodeId: NODE, keepTombstones: true, tombstoneGraceMs: 0 })
   const p = Persistence.open(settings(dir), silentLogger, NODE)
   p.load(store)
   const now = Date.now()
@@ -45,7 +45,7 @@ for (const compact of [false, true]) {
   t.test(`a store loaded from ${compact ? 'a snapshot and a log' : 'a log'} has the digest and tombstone queues it had`, async t => {
     const dir = tempDir(t)
     const before = await fill(dir, compact)
-    const after = new Store({ nodeId: NODE, keepTombstones: true })
+    const after = new Store({ nodeId: NODE, keepTombstones: true, tombstoneGraceMs: 0 })
     const p = Persistence.open(settings(dir), silentLogger, NODE)
     t.teardown(() => p.close())
     p.load(after)
@@ -77,10 +77,10 @@ async function allUp (clients: RespClient[], n: number): Promise<boolean> {
 }
 
 t.test('kill -9 and a restart on the data directory: anti-entropy catches up incrementally, and no delete comes back', async t => {
-  const a = await startOn(t, tempDir(t))
+  const a = await startOn(t, tempDir(t), ['--tombstone-grace-ms', '0'])
   const bPort = await freePort()
   const bDir = tempDir(t)
-  const b = await startOn(t, bDir, ['--port', String(bPort), '--join', `${a.host}:${a.port}`])
+  const b = await startOn(t, bDir, ['--tombstone-grace-ms', '0', '--port', String(bPort), '--join', `${a.host}:${a.port}`])
   const ca = await clientOf(t, a)
   let cb = await clientOf(t, b)
   await waitFor(() => allUp([ca, cb], 2), 5000, 'A and B up')
@@ -94,7 +94,7 @@ t.test('kill -9 and a restart on the data directory: anti-entropy catches up inc
   await kill9(b)
   for (let i = 300; i < 330; i++) await ca.call(['SET', `key${i}`, `missed${i}`])
   await ca.call(['DEL', 'key1']) // a delete made while B is down
-  const b2 = await startOn(t, bDir, ['--port', String(bPort)])
+  const b2 = await startOn(t, bDir, ['--tombstone-grace-ms', '0', '--port', String(bPort)])
   cb = await clientOf(t, b2)
   await waitFor(async () => await cb.call(['GET', 'key329']) !== null, 5000, 'B to get what it missed')
   await waitFor(async () => await info(ca, 'digest') === await info(cb, 'digest'), 5000, 'equal digests')
@@ -119,7 +119,7 @@ t.test('kill -9 and a restart on the data directory: anti-entropy catches up inc
 async function awayDir (t: Teardown, awayMs: number, peer: string): Promise<{ dir: string, port: number }> {
   const dir = tempDir(t)
   const port = await freePort()
-  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, fsync: 'always', tombstoneHorizon: 60 }, { log: silentLogger })
+  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, fsync: 'always', tombstoneHorizon: 60, tombstoneGraceMs: 0 }, { log: silentLogger })
   await node.start()
   const old = Date.now() - 120_000 // older than the horizon
   node.store.merge('old-value', { value: Buffer.from('old'), expiresAt: 0, wall: old, logical: 0, node: OTHER })
@@ -132,7 +132,7 @@ async function awayDir (t: Teardown, awayMs: number, peer: string): Promise<{ di
 }
 
 async function restartOn (t: Teardown, dir: string, port: number): Promise<KeystoneNode> {
-  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, tombstoneHorizon: 60 }, { log: silentLogger })
+  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, tombstoneHorizon: 60, tombstoneGraceMs: 0 }, { log: silentLogger })
   t.teardown(() => node.close())
   await node.start()
   return node
@@ -165,10 +165,10 @@ t.test('horizon across a restart: a node away for less keeps its data', async t 
 
 t.test('the last contact with a member is kept in the data directory', async t => {
   const aDir = tempDir(t)
-  const a = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: aDir }, { log: silentLogger })
+  const a = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: aDir, tombstoneGraceMs: 0 }, { log: silentLogger })
   t.teardown(() => a.close())
   await a.start()
-  const b = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: tempDir(t), join: a.cluster.advertise }, { log: silentLogger })
+  const b = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: tempDir(t), join: a.cluster.advertise, tombstoneGraceMs: 0 }, { log: silentLogger })
   t.teardown(() => b.close())
   const started = Date.now()
   await b.start()

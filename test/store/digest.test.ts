@@ -13,7 +13,7 @@ const T0 = 1_700_000_000_000
 
 function makeStore (node = 'node-a', horizonMs?: number): { store: Store, advance: (ms: number) => void } {
   let now = T0
-  const store = new Store({ nodeId: node, clock: new HybridClock({ now: () => now }), tombstoneHorizonMs: horizonMs })
+  const store = new Store({ nodeId: node, clock: new HybridClock({ now: () => now }), tombstoneHorizonMs: horizonMs, tombstoneGraceMs: 0 })
   return { store, advance: ms => { now += ms } }
 }
 
@@ -172,4 +172,20 @@ t.test('the tombstone queue stays bounded when a key is deleted over and over', 
   t.equal(store.tombstones, 0)
   t.equal(store.tombstoneLog.queued, 0)
   t.equal(store.stats.tombstonesCollected, 5000)
+})
+
+t.test('tombstones: kept for the grace after they became stable, so a value still in flight cannot bring the key back', async t => {
+  const store = new Store({ nodeId: 'node-a', tombstoneGraceMs: 150 })
+  store.set('k', Buffer.from('old'))
+  const old = { ...store.peek('k') as Entry }
+  store.delete('k')
+  const tomb = { ...store.peek('k') as Entry }
+  store.setStable('node-a', tomb)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 1, 'stable, but within the grace: kept')
+  t.equal(store.merge('k', old), false, 'an older value arriving late (an MREPL or page in flight) loses to the tombstone')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 0, 'collected once the grace has passed')
+  t.equal(store.peek('k'), undefined)
 })
