@@ -30,6 +30,8 @@ export class Convergence {
   private readonly stable = new StableClock()
   private timer: NodeJS.Timeout | null = null
   private lastContact = Date.now()
+  /** When the background tick last ran: a gap longer than the horizon means this process was paused. */
+  private lastTickAt = Date.now()
   private collecting = false
   /** Told, every tick, that a member was reached (the data directory keeps the time across restarts). */
   onContact: ((ms: number) => void) | null = null
@@ -182,6 +184,13 @@ export class Convergence {
 
   private tick (): void {
     try {
+      const now = Date.now()
+      const gap = now - this.lastTickAt
+      this.lastTickAt = now
+      // Paused (SIGSTOP, a suspended VM) for longer than the horizon: no contact
+      // meanwhile, whatever the links look like now (they still say ready, and a
+      // reply buffered before the pause may just have been read).
+      if (gap > this.cluster.store.tombstoneHorizonMs) this.lastContact = Math.min(this.lastContact, now - gap)
       this.checkContact()
       this.sendStable()
       this.collect()
@@ -200,14 +209,24 @@ export class Convergence {
   private checkContact (): void {
     const { members, store, log } = this.cluster
     const now = Date.now()
-    let reached = false
-    for (const m of members.values()) if (m.link.status === 'ready') reached = true
-    if (reached || members.size === 0) {
+    if (members.size === 0) {
       this.lastContact = now
-      if (reached) this.onContact?.(now)
       return
     }
-    if (now - this.lastContact <= store.tombstoneHorizonMs) return
+    // Contact is a reply actually received (a heartbeat answered), not a link
+    // that looks ready: after a pause the links still say ready.
+    let heard = 0
+    for (const m of members.values()) if (m.link.status === 'ready' && m.link.lastHeartbeatAt > heard) heard = m.link.lastHeartbeatAt
+    if (now - this.lastContact > store.tombstoneHorizonMs) {
+      // Away too long (cut off, or paused) — judged before any reply read since
+      // counts, which may have been sent by the peer before the pause.
+    } else {
+      if (heard > this.lastContact) {
+        this.lastContact = heard
+        this.onContact?.(heard)
+      }
+      return
+    }
     const dropped = store.dropOlderThan(store.now() - store.tombstoneHorizonMs)
     log.warn(`no member reached for over ${store.tombstoneHorizonMs} ms (the tombstone horizon): dropped ${dropped} entries older than it; peers will send them again`)
     this.lastContact = now

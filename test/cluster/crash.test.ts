@@ -111,3 +111,22 @@ t.test('kill -9 a node under writes and restart it on its data: it catches up by
   const info = String(plain(await call(c2, 'INFO', 'replication')))
   t.equal(/^full_syncs_received:(\d+)/m.exec(info)?.[1], '0', 'the restarted node got no full transfer')
 })
+
+t.test('a node paused for longer than the tombstone horizon drops its old data on SIGCONT: a delete collected meanwhile stays deleted', async t => {
+  const flags = ['--port', '0', '--data-dir', '', '--tombstone-horizon', '2', '--tombstone-grace-ms', '0']
+  const a = await spawnServer(t, flags)
+  const b = await spawnServer(t, [...flags, '--join', addr(a)])
+  await waitFor(() => allUp([a, b]), 5000, 'two nodes up')
+  t.equal(plain(await call(a, 'SET', 'k', 'v')), 'OK')
+  await waitFor(async () => plain(await call(b, 'GET', 'k')) === 'v', 3000, 'k at B')
+  b.process.kill('SIGSTOP')
+  t.teardown(() => { b.process.kill('SIGCONT') })
+  await sleep(1500) // A sees B down
+  t.equal(plain(await call(a, 'DEL', 'k')), 1)
+  const info = async (): Promise<string> => String(plain(await call(a, 'INFO', 'all')))
+  await waitFor(async () => /tombstones:0\b/.test(await info()) && /tombstones_collected:[1-9]/.test(await info()), 6000, 'A collects the tombstone by the horizon')
+  b.process.kill('SIGCONT')
+  await sleep(3000)
+  t.equal(plain(await call(b, 'GET', 'k')), null, 'B dropped its old value: the delete holds there')
+  t.equal(plain(await call(a, 'GET', 'k')), null, 'and at A')
+})
