@@ -2,31 +2,71 @@ import type { Timestamp } from './clock.js'
 import type { Version } from './entry.js'
 
 // PROTOCOL.md §Tombstones. Every tombstone the store takes is queued under the
-// node that wrote it, in arrival order (which is nearly version order: each
-// node's writes reach the others in the order it made them). Collection pops
-// queue heads, so it never walks the store; a head that no longer is the key's
-// entry (overwritten since) is simply dropped from the queue.
+// node that wrote it, in a min-heap by version. Whether a tombstone may go is
+// monotone in its version (at or below the writer's stable timestamp, or older
+// than the horizon), so collection pops heap minima and stops at the first one
+// to keep: everything behind it is newer, hence kept too. It never walks the
+// store. A tombstone far ahead (a skewed clock) sits at the bottom and holds
+// nothing up, which an arrival-order queue would. A minimum that no longer is
+// the key's entry (overwritten since) is simply dropped.
 
 /** What the store says of a queued tombstone: gone already, collect it now, or not yet. */
 export type TombstoneVerdict = 'stale' | 'collected' | 'keep'
 
+/** One writer's queued tombstones: a binary min-heap on (wall, logical), in parallel arrays. */
 class OriginQueue {
   keys: string[] = []
   walls: number[] = []
   logicals: number[] = []
-  head = 0
 
   get length (): number {
-    return this.keys.length - this.head
+    return this.keys.length
   }
 
-  /** Drops the popped heads once they are most of the arrays (amortised O(1) per pop). */
-  compact (): void {
-    if (this.head < 1024 || this.head * 2 < this.keys.length) return
-    this.keys = this.keys.slice(this.head)
-    this.walls = this.walls.slice(this.head)
-    this.logicals = this.logicals.slice(this.head)
-    this.head = 0
+  private less (i: number, j: number): boolean {
+    const wi = this.walls[i] as number
+    const wj = this.walls[j] as number
+    return wi < wj || (wi === wj && (this.logicals[i] as number) < (this.logicals[j] as number))
+  }
+
+  private swap (i: number, j: number): void {
+    const k = this.keys[i] as string; this.keys[i] = this.keys[j] as string; this.keys[j] = k
+    const w = this.walls[i] as number; this.walls[i] = this.walls[j] as number; this.walls[j] = w
+    const l = this.logicals[i] as number; this.logicals[i] = this.logicals[j] as number; this.logicals[j] = l
+  }
+
+  push (key: string, wall: number, logical: number): void {
+    this.keys.push(key)
+    this.walls.push(wall)
+    this.logicals.push(logical)
+    let i = this.keys.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.less(i, parent)) break
+      this.swap(i, parent)
+      i = parent
+    }
+  }
+
+  /** Removes the minimum (index 0). */
+  pop (): void {
+    const last = this.keys.length - 1
+    if (last > 0) this.swap(0, last)
+    this.keys.pop()
+    this.walls.pop()
+    this.logicals.pop()
+    const n = this.keys.length
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < n && this.less(l, m)) m = l
+      if (r < n && this.less(r, m)) m = r
+      if (m === i) break
+      this.swap(i, m)
+      i = m
+    }
   }
 }
 
@@ -60,9 +100,7 @@ export class TombstoneLog {
       q = new OriginQueue()
       this.queues.set(v.node, q)
     }
-    q.keys.push(key)
-    q.walls.push(v.wall)
-    q.logicals.push(v.logical)
+    q.push(key, v.wall, v.logical)
   }
 
   /** Raises node's stable timestamp (never lowers it). True when it moved. */
@@ -120,19 +158,18 @@ export class TombstoneLog {
   }
 
   /**
-   * Pops queue heads while `check` says they are stale or collected, up to
-   * `budget` of them; a head to keep stops its queue. Returns how many were popped.
+   * Pops each writer's minimum while `check` says it is stale or collected, up
+   * to `budget` of them; a minimum to keep stops that writer (every other
+   * tombstone of it is newer). Returns how many were popped.
    */
   collect (budget: number, check: (key: string, wall: number, logical: number, node: string) => TombstoneVerdict): number {
     let popped = 0
     for (const [node, q] of this.queues) {
-      while (q.head < q.keys.length && popped < budget) {
-        const i = q.head
-        if (check(q.keys[i] as string, q.walls[i] as number, q.logicals[i] as number, node) === 'keep') break
-        q.head++
+      while (q.length > 0 && popped < budget) {
+        if (check(q.keys[0] as string, q.walls[0] as number, q.logicals[0] as number, node) === 'keep') break
+        q.pop()
         popped++
       }
-      q.compact()
       if (q.length === 0) this.queues.delete(node)
       if (popped >= budget) break
     }

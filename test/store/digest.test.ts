@@ -189,3 +189,16 @@ t.test('tombstones: kept for the grace after they became stable, so a value stil
   t.equal(store.tombstones, 0, 'collected once the grace has passed')
   t.equal(store.peek('k'), undefined)
 })
+
+t.test('tombstones: one far ahead (a skewed writer\'s clock) does not hold up the collection of that writer\'s older ones', async t => {
+  const { store } = makeStore('node-a')
+  t.equal(store.merge('far', remote(null, T0 + 50_000, 0, 'node-b')), true, 'a tombstone far ahead arrives first')
+  for (let i = 0; i < 5; i++) t.equal(store.merge(`k${i}`, remote(null, T0 - 1000 + i, 0, 'node-b')), true)
+  t.equal(store.tombstones, 6)
+  store.setStable('node-b', { wall: T0, logical: 0 })
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 1, 'the five at or below node-b\'s stable timestamp went')
+  t.ok(store.peek('far') !== undefined, 'the one ahead stays')
+  t.equal(store.tombstoneLog.queued, 1)
+  t.ok(sameDigest(store.digest, recomputed(store)))
+})
