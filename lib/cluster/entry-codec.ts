@@ -123,7 +123,7 @@ function integerField (arg: Buffer | undefined, what: string): number {
 /** The last node id decoded: every REPL from one peer carries the same one. */
 let lastNode: { bytes: Buffer, text: string } | null = null
 
-function nodeField (arg: Buffer | undefined): string {
+export function nodeField (arg: Buffer | undefined): string {
   if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
   if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
   const id = text(arg)
