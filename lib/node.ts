@@ -20,8 +20,6 @@ import { Store } from './store/store.js'
 const EXPIRY_EVERY_MS = 100
 const EXPIRY_SAMPLE = 200
 const EXPIRY_MAX_ROUNDS = 16
-/** The last contact with a member is written to the data directory at most this often, ms. */
-const CONTACT_SAVE_EVERY_MS = 5000
 
 function packageVersion (): string {
   try {
@@ -141,9 +139,9 @@ export class KeystoneNode implements NodeContext {
         this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
         // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
         const convergence = this.cluster.convergence
-        convergence.onDropped = () => persistence.dropped()
-        convergence.resume(persistence.lastContact())
-        convergence.onContact = ms => persistence.noteContact(ms)
+        convergence.onDropped = wall => persistence.dropped(wall)
+        convergence.onOwedChanged = owed => persistence.saveOwed(owed)
+        convergence.resume(persistence.pendingDrop(), persistence.owed())
       }
       if (o.join !== undefined) {
         try {
@@ -169,9 +167,7 @@ export class KeystoneNode implements NodeContext {
       fsync: o.fsync,
       repair: o.repairLog,
       compactMinSize: o.compactMinSize,
-      compactPercentage: o.compactPercentage,
-      // Often enough that the saved time lags the real one by a small part of the horizon.
-      contactSaveEveryMs: Math.min(CONTACT_SAVE_EVERY_MS, this.store.tombstoneHorizonMs / 4)
+      compactPercentage: o.compactPercentage
     }, this.log, this.store.nodeId)
     this.persistence = persistence
     this.store.nodeId = persistence.nodeId

@@ -1,4 +1,5 @@
 import { command } from '../protocol/reply.js'
+import { RespError } from '../protocol/reply-parser.js'
 import type { Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
@@ -10,7 +11,7 @@ import { pushState } from './sync.js'
 // nodes converge. A sync when a link comes up (the whole state for an empty
 // peer, else an anti-entropy round), a round on every link about once a
 // second, the stable timestamp sent to the peers, tombstone collection, and the
-// horizon rule for a node that was cut off from everyone for too long.
+// horizon rule: what a member out of touch must drop when it comes back.
 
 /** How a link-up sync went: the whole state, only what differed, or nothing to do. */
 export type SyncKind = 'full' | 'incremental' | 'none'
@@ -25,18 +26,21 @@ const DEFER_MS = 300
 const DEFER_MAX_MS = 2000
 /** Tombstone queue entries looked at per slice of collection (then the event loop gets a turn). */
 const COLLECT_BUDGET = 20_000
+/** After a restart, horizon collection waits this long once every link was tried and every ready one synced, ms (for STABLE relays). */
+const HORIZON_SETTLE_MS = 1000
 
 export class Convergence {
   private readonly stable = new StableClock()
   private timer: NodeJS.Timeout | null = null
-  private lastContact = Date.now()
-  /** When the background tick last ran: a gap longer than the horizon means this process was paused. */
-  private lastTickAt = Date.now()
   private collecting = false
-  /** Told, every tick, that a member was reached (the data directory keeps the time across restarts). */
-  onContact: ((ms: number) => void) | null = null
-  /** Told that the horizon rule dropped entries without a record of it (the data directory must forget them too). */
-  onDropped: (() => void) | null = null
+  /** Told that the horizon rule dropped entries up to `wall` without a record of it (the data directory must forget them too). */
+  onDropped: ((wall: number) => void) | null = null
+  /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
+  onOwedChanged: ((owed: Array<[string, number]>) => void) | null = null
+  /** The largest horizon a peer told this node to drop up to (what it dropped already). */
+  private droppedBelow = 0
+  /** Start-up: when every link was first tried and every ready one synced (null: not yet). */
+  private settledAt: number | null = null
   /**
    * A node restarted on its data: the clock once loaded, at or past every write
    * of its own from before. No StableClock sample covers those (sequence numbers
@@ -75,9 +79,49 @@ export class Convergence {
   async linkUp (member: Member): Promise<SyncKind> {
     // A peer that went down and came back (perhaps restarted empty) counts again once this sync is done.
     this.syncedSinceStart.delete(member.addr)
-    const kind = await this.syncAtLinkUp(member)
+    let kind: SyncKind = 'none'
+    for (;;) {
+      // PROTOCOL.md §Tombstones, the horizon: what it owes goes before anything is compared.
+      const owed = member.owedHorizon
+      if (owed > 0) await this.tellHorizon(member, owed)
+      const k = await this.syncAtLinkUp(member)
+      if (kind !== 'full' && k !== 'none') kind = k
+      if (member.owedHorizon === owed) break
+      // More tombstones went by the horizon while the sync ran: tell it again, compare again.
+    }
+    if (member.owedHorizon > 0) {
+      member.owedHorizon = 0
+      this.saveOwed()
+    }
     this.syncedSinceStart.add(member.addr)
     return kind
+  }
+
+  /** HORIZON to a member that owes it: it drops its entries up to `wall` (and we then send back what is live). */
+  private async tellHorizon (member: Member, wall: number): Promise<void> {
+    this.cluster.log.info(`telling ${member.addr} to drop its entries up to ${new Date(wall).toISOString()}: deletes older than the tombstone horizon were collected while it was out of touch`)
+    const reply = await member.link.request(command(['HORIZON', String(wall)]))
+    if (reply instanceof RespError) throw new Error(`the peer refused HORIZON: ${reply.message}`)
+  }
+
+  /**
+   * HORIZON from a peer (or the same in its GOSSIP reply): it collected
+   * tombstones up to `wall` by the horizon while this node was out of touch,
+   * so any entry of ours up to there may be a value whose delete is gone. They
+   * all go, without a record (the peers send back what is still live); what
+   * only this node held and is that old is lost, as PROTOCOL.md says.
+   */
+  dropBelow (wall: number): void {
+    if (wall <= this.droppedBelow) return
+    this.droppedBelow = wall
+    const dropped = this.cluster.store.dropOlderThan(wall + 1)
+    this.cluster.log.warn(`a peer collected deletes by the tombstone horizon while this node was out of touch: dropped ${dropped} entries written at or before ${new Date(wall).toISOString()}; the peers send back what is still live`)
+    this.onDropped?.(wall)
+  }
+
+  /** The horizon `member` owes (0: none): also in our GOSSIP replies to it, so it hears even when our link to it is cut. */
+  owedBy (member: Member | undefined): number {
+    return member?.owedHorizon ?? 0
   }
 
   /**
@@ -128,7 +172,7 @@ export class Convergence {
         member.sync.bytesSent += sent.bytes
         return 'full'
       }
-      await reconcile(store, member, this.mergeFetched)
+      await reconcile(store, member, (key, entry) => this.mergeFetched(member, key, entry))
       member.sync.incrementalSyncs++
       return 'incremental'
     } finally {
@@ -143,26 +187,34 @@ export class Convergence {
    * because its delete was collected since the peer read its reply: taking it
    * would bring the key back. (A node that really lacks it, one restarted
    * empty or past the horizon, gets it from the peer's own rounds, by MREPL.)
+   * Nor one up to the horizon the member still owes.
    */
-  private readonly mergeFetched = (key: string, entry: Entry): boolean => {
+  private mergeFetched (member: Member, key: string, entry: Entry): boolean {
     const store = this.cluster.store
+    if (entry.wall <= member.owedHorizon) return false
     if (store.peek(key) === undefined && store.tombstoneLog.isStable(entry)) return false
     return this.cluster.mergeFromPeer(key, entry)
   }
 
   /**
    * At start-up from a data directory, once the remembered members are known
-   * (and before any link is up). `saved`: when this node last
-   * reached one, as its data directory says (null: never saved). The horizon
-   * rule applies at once, before any link is up, to a node that was away (down,
-   * or cut off and then down) for longer than the horizon: its old entries go
-   * before a sync could hand them back to peers whose deletes were collected.
+   * (and before any link is up), with what the directory says of the horizon:
+   * `pendingDrop`, a drop a peer told this node of that may not be off the disk
+   * yet (done again, before a sync could hand those entries back), and what
+   * the members out of touch owe. Horizon collection waits until the links had
+   * their chance: the tombstones loaded from the log were mostly collected
+   * before the restart, and the STABLE relays say so; by the horizon, they
+   * would make every member out of touch owe a drop.
    */
-  resume (saved: number | null): void {
+  resume (pendingDrop: number | null, owed: ReadonlyMap<string, number>): void {
     const store = this.cluster.store
     if (store.size + store.tombstones > 0) this.restartedAt = store.clock.peek()
-    this.lastContact = saved ?? 0
-    this.checkContact()
+    for (const [addr, wall] of owed) {
+      const member = this.cluster.members.get(addr)
+      if (member !== undefined && member.owedHorizon < wall) member.owedHorizon = wall
+    }
+    if (pendingDrop !== null) this.dropBelow(pendingDrop)
+    if (this.cluster.members.size > 0) store.horizonCollection = false
   }
 
   /**
@@ -184,14 +236,7 @@ export class Convergence {
 
   private tick (): void {
     try {
-      const now = Date.now()
-      const gap = now - this.lastTickAt
-      this.lastTickAt = now
-      // Paused (SIGSTOP, a suspended VM) for longer than the horizon: no contact
-      // meanwhile, whatever the links look like now (they still say ready, and a
-      // reply buffered before the pause may just have been read).
-      if (gap > this.cluster.store.tombstoneHorizonMs) this.lastContact = Math.min(this.lastContact, now - gap)
-      this.checkContact()
+      this.openHorizon()
       this.sendStable()
       this.collect()
       this.scheduleRounds()
@@ -200,37 +245,18 @@ export class Convergence {
     }
   }
 
-  /**
-   * PROTOCOL.md §Tombstones, the horizon: a node that has reached no member for
-   * longer than the horizon may hold values whose deletes were collected
-   * meanwhile, so it drops every entry older than the horizon (and gets them
-   * back from its peers, whose deletes then cannot be undone).
-   */
-  private checkContact (): void {
-    const { members, store, log } = this.cluster
-    const now = Date.now()
-    if (members.size === 0) {
-      this.lastContact = now
-      return
-    }
-    // Contact is a reply actually received (a heartbeat answered), not a link
-    // that looks ready: after a pause the links still say ready.
-    let heard = 0
-    for (const m of members.values()) if (m.link.status === 'ready' && m.link.lastHeartbeatAt > heard) heard = m.link.lastHeartbeatAt
-    if (now - this.lastContact > store.tombstoneHorizonMs) {
-      // Away too long (cut off, or paused) — judged before any reply read since
-      // counts, which may have been sent by the peer before the pause.
-    } else {
-      if (heard > this.lastContact) {
-        this.lastContact = heard
-        this.onContact?.(heard)
+  /** At start-up: horizon collection resumes once every link was tried and every ready one synced, and STABLE had a moment. */
+  private openHorizon (): void {
+    const store = this.cluster.store
+    if (store.horizonCollection) return
+    for (const m of this.cluster.members.values()) {
+      if (m.link.firstAttempt || (m.link.status === 'ready' && !this.syncedSinceStart.has(m.addr))) {
+        this.settledAt = null
+        return
       }
-      return
     }
-    const dropped = store.dropOlderThan(store.now() - store.tombstoneHorizonMs)
-    log.warn(`no member reached for over ${store.tombstoneHorizonMs} ms (the tombstone horizon): dropped ${dropped} entries older than it; peers will send them again`)
-    this.lastContact = now
-    if (dropped > 0) this.onDropped?.()
+    this.settledAt ??= Date.now()
+    if (Date.now() - this.settledAt >= HORIZON_SETTLE_MS) store.horizonCollection = true
   }
 
   /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */
@@ -264,12 +290,37 @@ export class Convergence {
   private collect (): void {
     if (this.collecting) return
     const store = this.cluster.store
-    if (store.collectTombstones(COLLECT_BUDGET) < COLLECT_BUDGET) return
+    const before = store.horizonCollectedWall
+    const looked = store.collectTombstones(COLLECT_BUDGET)
+    if (store.horizonCollectedWall > before) this.owe(store.horizonCollectedWall)
+    if (looked < COLLECT_BUDGET) return
     this.collecting = true
     setImmediate(() => {
       this.collecting = false
       this.collect()
     })
+  }
+
+  /**
+   * Tombstones up to `wall` went by the horizon: a member out of touch (its
+   * link not up, or its link-up sync not done) may lack them and still hold
+   * older values of their keys. It owes a drop up to `wall` before it syncs
+   * with us again (PROTOCOL.md §Tombstones, the horizon).
+   */
+  private owe (wall: number): void {
+    let changed = false
+    for (const m of this.cluster.members.values()) {
+      if ((m.link.status === 'ready' && m.pushing === null) || m.owedHorizon >= wall) continue
+      m.owedHorizon = wall
+      changed = true
+    }
+    if (changed) this.saveOwed()
+  }
+
+  private saveOwed (): void {
+    const owed: Array<[string, number]> = []
+    for (const m of this.cluster.members.values()) if (m.owedHorizon > 0) owed.push([m.addr, m.owedHorizon])
+    this.onOwedChanged?.(owed)
   }
 
   private scheduleRounds (): void {
@@ -292,7 +343,7 @@ export class Convergence {
     const theirs = await probeRoot(m)
     m.sync.rounds++
     if (theirs === this.cluster.store.digest.rootHex()) return
-    const moved = await reconcile(this.cluster.store, m, this.mergeFetched)
+    const moved = await reconcile(this.cluster.store, m, (key, entry) => this.mergeFetched(m, key, entry))
     if (moved > 0) m.sync.incrementalSyncs++
   }
 }

@@ -52,6 +52,12 @@ export interface Member {
    * before it came back) only by the transfer.
    */
   resentFrom: number
+  /**
+   * PROTOCOL.md §Tombstones, the horizon: this node collected tombstones by the
+   * horizon up to this `wall` while the member was out of touch, so it must drop
+   * its entries up to there before it syncs with us (0: nothing owed).
+   */
+  owedHorizon: number
 }
 
 export function newMember (addr: string, link: PeerLink): Member {
@@ -75,6 +81,7 @@ export function newMember (addr: string, link: PeerLink): Member {
     nextRoundAt: 0,
     stableSent: '',
     heldSeq: 0,
-    lastAskedAt: 0
+    lastAskedAt: 0,
+    owedHorizon: 0
   }
 }

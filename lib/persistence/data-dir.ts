@@ -5,7 +5,8 @@ import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
 // that say who this node is (node-id), which cluster it belongs to (members), and
-// when it last reached a member (last-contact, for the tombstone horizon).
+// what the tombstone horizon asks of it and of its members (horizon-drop,
+// horizon-owed).
 
 /** Data files are readable by the owner only; so is the directory. */
 export const FILE_MODE = 0o600
@@ -14,7 +15,8 @@ export const DIR_MODE = 0o700
 const LOCK = 'LOCK'
 const NODE_ID = 'node-id'
 const MEMBERS = 'members'
-const LAST_CONTACT = 'last-contact'
+const HORIZON_DROP = 'horizon-drop'
+const HORIZON_OWED = 'horizon-owed'
 
 /** Where a node keeps its data when --data-dir is not given: one directory per port. */
 export function defaultDataDir (port: number, cwd = process.cwd()): string {
@@ -231,19 +233,47 @@ export class DataDir {
   }
 
   /**
-   * When this node last reached a member, ms since the epoch, as last saved
-   * (FORMAT.md §Data directory); null when never saved or unreadable.
+   * A drop a peer told this node of (FORMAT.md §Horizon): entries up to this
+   * wall that may still be in the files; null when there is none.
    */
-  lastContact (): number | null {
+  horizonDrop (): number | null {
     try {
-      const ms = Number(fs.readFileSync(this.file(LAST_CONTACT), 'latin1').trim())
-      return Number.isSafeInteger(ms) && ms > 0 ? ms : null
+      const wall = Number(fs.readFileSync(this.file(HORIZON_DROP), 'latin1').trim())
+      return Number.isSafeInteger(wall) && wall > 0 ? wall : null
     } catch {
       return null
     }
   }
 
-  saveLastContact (ms: number): Promise<void> {
-    return writeFileAtomicAsync(this.file(LAST_CONTACT), `${Math.floor(ms)}\n`)
+  /** Saves the pending drop (fsynced before the drop is done), or removes it (null). */
+  saveHorizonDrop (wall: number | null): void {
+    const file = this.file(HORIZON_DROP)
+    if (wall !== null) {
+      writeFileAtomic(file, `${wall}\n`)
+      return
+    }
+    fs.rmSync(file, { force: true })
+    fsyncDir(this.dir)
+  }
+
+  /** What members out of touch owe (FORMAT.md §Horizon): address → wall. */
+  horizonOwed (): Map<string, number> {
+    const owed = new Map<string, number>()
+    let text = ''
+    try {
+      text = fs.readFileSync(this.file(HORIZON_OWED), 'latin1')
+    } catch {
+      return owed
+    }
+    for (const line of text.split('\n')) {
+      const [addr, wall] = line.trim().split(' ')
+      const n = Number(wall)
+      if (addr !== undefined && addr !== '' && Number.isSafeInteger(n) && n > 0) owed.set(addr, n)
+    }
+    return owed
+  }
+
+  saveHorizonOwed (owed: ReadonlyArray<[string, number]>): Promise<void> {
+    return writeFileAtomicAsync(this.file(HORIZON_OWED), owed.map(([addr, wall]) => `${addr} ${wall}\n`).join(''))
   }
 }

@@ -20,8 +20,6 @@ export interface PersistenceSettings {
   compactMinSize: number
   /** Compact when the logs exceed this percentage of the snapshot's size; 0: never automatically. */
   compactPercentage: number
-  /** The last contact with a member is saved at most this often, ms (FORMAT.md §Data directory). */
-  contactSaveEveryMs: number
 }
 
 /** The log is retried, fsynced (everysec) and checked for compaction this often, ms. */
@@ -57,12 +55,14 @@ export class Persistence implements Durability {
   /**
    * Drops of entries made without a record (the horizon rule), and how many of
    * them a finished compaction has taken off the disk: until then a restart
-   * would load those entries again.
+   * would load those entries again, and horizon-drop says to drop them again.
    */
   private drops = 0
   private dropsOnDisk = 0
-  private contactSaving: Promise<void> | null = null
-  private contactSavedAt = 0
+  private dropWall = 0
+  /** What members owe, being written (and the newest list to write after it). */
+  private owedSaving: Promise<void> | null = null
+  private owedNext: Array<[string, number]> | null = null
   private readonly logOptions: AppendLogOptions
 
   private constructor (private readonly data: DataDir, freshId: string, private readonly settings: PersistenceSettings, private readonly log: Logger) {
@@ -108,28 +108,42 @@ export class Persistence implements Durability {
     }
   }
 
-  /** When this node last reached a member, as saved here; null if never. */
-  lastContact (): number | null {
-    return this.data.lastContact()
+  /** A drop told by a peer that may not be off the disk yet (FORMAT.md §Horizon); null if none. */
+  pendingDrop (): number | null {
+    return this.data.horizonDrop()
+  }
+
+  /** What members out of touch owe, as saved here. */
+  owed (): Map<string, number> {
+    return this.data.horizonOwed()
+  }
+
+  /** Saves what members owe; writes coalesce (one at a time, then the newest list). */
+  saveOwed (owed: Array<[string, number]>): void {
+    this.owedNext = owed
+    this.owedSaving ??= (async () => {
+      while (this.owedNext !== null) {
+        const next = this.owedNext
+        this.owedNext = null
+        await this.data.saveHorizonOwed(next).catch(err => this.log.warn(`cannot save ${this.dir}/horizon-owed: ${(err as Error).message}`))
+      }
+    })().finally(() => { this.owedSaving = null })
   }
 
   /**
-   * This node reaches a member at `ms`; saved every contactSaveEveryMs, so the
-   * saved time is never later than the real one. Not while entries dropped by
-   * the horizon rule may still be in the files: a restart must then find the
-   * old time and drop them again, not hand them back to the cluster.
+   * The store dropped entries up to `wall` without logging it (the horizon
+   * rule): saved in horizon-drop first, so a restart drops them again until a
+   * compaction has taken them off the disk.
    */
-  noteContact (ms: number): void {
-    if (this.closing !== null || this.contactSaving !== null || this.drops > this.dropsOnDisk) return
-    if (ms - this.contactSavedAt < this.settings.contactSaveEveryMs) return
-    this.contactSavedAt = ms
-    this.contactSaving = this.data.saveLastContact(ms)
-      .catch(err => this.log.warn(`cannot save the last contact time in ${this.dir}: ${(err as Error).message}`))
-      .finally(() => { this.contactSaving = null })
-  }
-
-  /** The store dropped entries without logging it (the horizon rule): a compaction takes them off the disk. */
-  dropped (): void {
+  dropped (wall: number): void {
+    if (wall > this.dropWall) {
+      this.dropWall = wall
+      try {
+        this.data.saveHorizonDrop(wall)
+      } catch (err) {
+        this.log.error(`cannot save ${this.dir}/horizon-drop: ${(err as Error).message}; a restart before the next compaction may load the dropped entries again`)
+      }
+    }
     this.drops++
     this.compact() // if one runs already, its snapshot may hold some of them: tick() starts another after it
   }
@@ -178,7 +192,10 @@ export class Persistence implements Durability {
       .then(done => {
         this.stats.compactions++
         this.stats.lastCompactionOk = true
-        if (done && drops > this.dropsOnDisk) this.dropsOnDisk = drops
+        if (done && drops > this.dropsOnDisk) {
+          this.dropsOnDisk = drops
+          if (this.drops === drops) this.clearDrop()
+        }
       }, err => {
         this.stats.lastCompactionOk = false
         this.nextCompactAt = Date.now() + COMPACT_RETRY_MS
@@ -209,7 +226,7 @@ export class Persistence implements Durability {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer)
       if (this.compacting !== null) await this.compacting
-      if (this.contactSaving !== null) await this.contactSaving
+      if (this.owedSaving !== null) await this.owedSaving
       const log = this.current
       this.current = null
       try {
@@ -221,6 +238,16 @@ export class Persistence implements Durability {
       }
     })()
     return this.closing
+  }
+
+  /** Every drop is off the disk: a restart need not drop again. */
+  private clearDrop (): void {
+    try {
+      this.data.saveHorizonDrop(null)
+      this.dropWall = 0
+    } catch (err) {
+      this.log.warn(`cannot remove ${this.dir}/horizon-drop: ${(err as Error).message}; a restart drops those entries again`)
+    }
   }
 
   private file (name: string): string {

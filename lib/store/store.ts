@@ -60,6 +60,14 @@ export class Store {
   /** The clock's timestamp for the latest local write, before any outranking (PROTOCOL.md §Tombstones). */
   lastTickWall = 0
   lastTickLogical = 0
+  /**
+   * Whether tombstones past the horizon are collected whoever holds them. Held
+   * off at start-up until the links had their chance to carry stable
+   * timestamps (PROTOCOL.md §Tombstones, the horizon).
+   */
+  horizonCollection = true
+  /** The largest `wall` of the tombstones collected by the horizon rule (not as stable); 0 before any. */
+  horizonCollectedWall = 0
 
   private readonly buckets: Array<Map<string, Entry> | undefined> = new Array(BUCKETS)
   /** Entries holding a value (expired ones included until they are reclaimed). */
@@ -211,7 +219,10 @@ export class Store {
       const b = h & (BUCKETS - 1)
       const entry = this.buckets[b]?.get(key)
       if (entry === undefined || entry.value !== null || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
-      if (wall >= horizon && !this.tombstoneLog.isCollectable(node, wall, logical)) return 'keep'
+      if (!this.tombstoneLog.isCollectable(node, wall, logical)) {
+        if (wall >= horizon || !this.horizonCollection) return 'keep'
+        if (wall > this.horizonCollectedWall) this.horizonCollectedWall = wall
+      }
       this.digest.change(h, entry, undefined)
       this.buckets[b]?.delete(key)
       this.tombstoneCount--
@@ -222,8 +233,8 @@ export class Store {
 
   /**
    * Drops every entry written before `wall` without replicating anything: a
-   * node cut off from every member for longer than the tombstone horizon may
-   * hold values whose deletes were collected meanwhile (PROTOCOL.md §Tombstones).
+   * peer collected tombstones by the horizon while this node was out of touch,
+   * so it may hold values whose deletes are gone (PROTOCOL.md §Tombstones).
    * Returns how many entries were dropped.
    */
   dropOlderThan (wall: number): number {

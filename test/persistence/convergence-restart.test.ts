@@ -19,7 +19,7 @@ const NODE = 'a'.repeat(40)
 const OTHER = 'b'.repeat(40)
 
 function settings (dir: string): Parameters<typeof Persistence.open>[0] {
-  return { dir, fsync: 'no', repair: false, compactMinSize: 1 << 30, compactPercentage: 0, contactSaveEveryMs: 1000 }
+  return { dir, fsync: 'no', repair: false, compactMinSize: 1 << 30, compactPercentage: 0 }
 }
 
 /** Writes through a store logged to `dir`: values and tombstones of two writers, some overwritten. */
@@ -115,69 +115,90 @@ t.test('kill -9 and a restart on the data directory: anti-entropy catches up inc
   await waitFor(async () => await info(ca, 'digest') === await info(cb, 'digest'), 5000, 'equal digests after collection')
 })
 
-/** A data directory as a node left it that had a peer at `peer` and last reached it `awayMs` ago. */
-async function awayDir (t: Teardown, awayMs: number, peer: string): Promise<{ dir: string, port: number }> {
+/**
+ * A data directory as a node left it that had a peer at `peer`: a value and a
+ * tombstone from two minutes ago, and a fresh value.
+ */
+async function oldDir (t: Teardown, peer: string): Promise<{ dir: string, port: number }> {
   const dir = tempDir(t)
   const port = await freePort()
   const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, fsync: 'always', tombstoneHorizon: 60, tombstoneGraceMs: 0 }, { log: silentLogger })
   await node.start()
-  const old = Date.now() - 120_000 // older than the horizon
+  const old = Date.now() - 120_000
   node.store.merge('old-value', { value: Buffer.from('old'), expiresAt: 0, wall: old, logical: 0, node: OTHER })
   node.store.merge('old-tombstone', { value: null, expiresAt: 0, wall: old, logical: 1, node: OTHER })
   node.store.set('fresh', Buffer.from('new'))
   await node.close()
   writeFileSync(path.join(dir, 'members'), `${peer}\n`)
-  writeFileSync(path.join(dir, 'last-contact'), `${Date.now() - awayMs}\n`)
   return { dir, port }
 }
 
-async function restartOn (t: Teardown, dir: string, port: number): Promise<KeystoneNode> {
-  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, tombstoneHorizon: 60, tombstoneGraceMs: 0 }, { log: silentLogger })
+async function restartOn (t: Teardown, dir: string, port: number, horizon = 60): Promise<KeystoneNode> {
+  const node = new KeystoneNode({ host: '127.0.0.1', port, dataDir: dir, tombstoneHorizon: horizon, tombstoneGraceMs: 0 }, { log: silentLogger })
   t.teardown(() => node.close())
   await node.start()
   return node
 }
 
-t.test('horizon across a restart: a node away for longer drops its old entries, on disk too', async t => {
+const exists = (file: string): boolean => {
+  try {
+    readFileSync(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+t.test('horizon across a restart: a drop a peer told of is done again at start-up until a compaction has it off the disk', async t => {
   const nobody = `127.0.0.1:${await freePort()}` // a remembered member that never answers
-  const { dir, port } = await awayDir(t, 90_000, nobody)
+  const { dir, port } = await oldDir(t, nobody)
+  // As a node leaves it that was told to drop its entries up to a minute ago and crashed at once.
+  writeFileSync(path.join(dir, 'horizon-drop'), `${Date.now() - 60_000}\n`)
   const node = await restartOn(t, dir, port)
   t.equal(node.store.peek('old-value'), undefined, 'the old value dropped before any link came up')
   t.equal(node.store.peek('old-tombstone'), undefined, 'the old tombstone too')
   t.equal(node.store.get('fresh')?.value?.toString(), 'new', 'newer entries stay')
   await waitFor(() => node.persistence?.info().aof_rewrites === 1 && node.persistence.info().aof_rewrite_in_progress === 0, 5000, 'the compaction that takes the drop to the disk')
+  t.notOk(exists(path.join(dir, 'horizon-drop')), 'then the pending drop is forgotten')
   await node.close()
-  t.equal(Number(readFileSync(path.join(dir, 'last-contact'), 'latin1')) < Date.now() - 80_000, true, 'no contact since: the saved time stands')
-  // Reached nobody meanwhile; even with a recent last contact the dropped entry is gone from the files.
-  writeFileSync(path.join(dir, 'last-contact'), `${Date.now()}\n`)
   const again = await restartOn(t, dir, port)
-  t.equal(again.store.peek('old-value'), undefined, 'a second restart does not bring it back')
+  t.equal(again.store.peek('old-value'), undefined, 'a second restart does not bring the value back')
   t.equal(again.store.get('fresh')?.value?.toString(), 'new', 'and keeps the rest')
 })
 
-t.test('horizon across a restart: a node away for less keeps its data', async t => {
+t.test('horizon across a restart: a node with no drop pending keeps its old data, however long it was away', async t => {
   const nobody = `127.0.0.1:${await freePort()}`
-  const { dir, port } = await awayDir(t, 10_000, nobody)
+  const { dir, port } = await oldDir(t, nobody)
   const node = await restartOn(t, dir, port)
   t.equal(node.store.get('old-value')?.value?.toString(), 'old', 'the old value stays')
   t.equal(node.store.get('fresh')?.value?.toString(), 'new', 'and the rest')
 })
 
-t.test('the last contact with a member is kept in the data directory', async t => {
-  const aDir = tempDir(t)
-  const a = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: aDir, tombstoneGraceMs: 0 }, { log: silentLogger })
-  t.teardown(() => a.close())
-  await a.start()
-  const b = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: tempDir(t), join: a.cluster.advertise, tombstoneGraceMs: 0 }, { log: silentLogger })
+t.test('horizon across restarts: a member down while a delete went by the horizon drops its old value when it comes back, even after the collector restarted', async t => {
+  const [aPort, bPort] = [await freePort(), await freePort()]
+  const [aDir, bDir] = [tempDir(t), tempDir(t)]
+  const a = await restartOn(t, aDir, aPort, 1)
+  const b = new KeystoneNode({ host: '127.0.0.1', port: bPort, dataDir: bDir, tombstoneHorizon: 1, tombstoneGraceMs: 0, join: a.cluster.advertise }, { log: silentLogger })
   t.teardown(() => b.close())
-  const started = Date.now()
   await b.start()
-  await waitFor(() => {
-    try {
-      return Number(readFileSync(path.join(aDir, 'last-contact'), 'latin1')) >= started
-    } catch {
-      return false
-    }
-  }, 5000, 'last-contact written')
+  a.store.set('doomed', Buffer.from('old'))
+  a.store.set('kept', Buffer.from('old too'))
+  await waitFor(() => b.store.get('doomed') !== undefined && b.store.get('kept') !== undefined, 5000, 'B to hold both keys')
+  await b.close()
+  await waitFor(() => a.cluster.members.get(b.cluster.advertise)?.link.status !== 'ready', 5000, 'A to see B down')
+  const deleted = await clientOf(t, a.address())
+  await deleted.call(['DEL', 'doomed'])
+  // Past the horizon, with B down: the tombstone goes, and B owes a drop.
+  await waitFor(() => a.store.peek('doomed') === undefined, 6000, 'A to collect the tombstone by the horizon')
+  const owedFile = path.join(aDir, 'horizon-owed')
+  await waitFor(() => exists(owedFile) && readFileSync(owedFile, 'latin1').startsWith(`${b.cluster.advertise} `), 3000, 'what B owes saved in A\'s data directory')
+  deleted.close()
   await a.close()
+  const a2 = await restartOn(t, aDir, aPort, 1)
+  const b2 = await restartOn(t, bDir, bPort, 1)
+  await waitFor(() => a2.store.digest.rootHex() === b2.store.digest.rootHex() && b2.store.get('kept') !== undefined, 8000, 'A and B to converge')
+  t.equal(b2.store.peek('doomed'), undefined, 'the deleted key did not come back at B')
+  t.equal(a2.store.peek('doomed'), undefined, 'nor at A')
+  t.equal(b2.store.get('kept')?.value?.toString(), 'old too', 'what B dropped and is still live came back from A')
+  await waitFor(() => readFileSync(owedFile, 'latin1') === '', 3000, 'nothing owed once B synced')
 })
