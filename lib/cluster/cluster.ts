@@ -156,7 +156,7 @@ export class Cluster implements LinkOwner {
     this.selfState = 'syncing'
     for (const item of reply) if (Buffer.isBuffer(item)) this.learn(item.toString('latin1'))
     this.log.info(`joined the cluster via ${seed}: ${this.members.size} other member(s); syncing`)
-    if (this.members.size === 0) this.selfState = 'up'
+    this.checkSynced() // up at once if there is no one to sync from
   }
 
   /** JOIN: the node at `addr` asks to join; every member hears of it. Returns the member list. */
@@ -284,16 +284,12 @@ export class Cluster implements LinkOwner {
     const member = this.members.get(link.addr)
     if (member !== undefined) member.joining = false
     if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
-    this.trimAcknowledged()
+    this.acknowledged()
     this.checkSynced()
   }
 
-  /** A link's acknowledgements moved on: forget batches every ready peer holds. */
+  /** A link's acknowledgements moved on, or it went down: forget batches every ready peer holds. */
   acknowledged (): void {
-    this.trimAcknowledged()
-  }
-
-  private trimAcknowledged (): void {
     let held = Infinity
     for (const member of this.members.values()) {
       if (member.link.status === 'ready' && member.link.ackedSeq < held) held = member.link.ackedSeq

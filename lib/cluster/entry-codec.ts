@@ -1,6 +1,5 @@
 import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
-import { command, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import type { Entry } from '../store/entry.js'
 
@@ -9,13 +8,6 @@ import type { Entry } from '../store/entry.js'
 // - MREPL node (op key wall logical expiresAt value)...: many entries of one writer,
 //   op S (a write) or D (a delete, empty value); what peers send each other.
 // - SYNC pages: six fields per entry, key wall logical node expiresAt value|nil.
-
-/** `REPL key wall logical node expiresAt [value]` as request bytes. */
-export function replRequest (key: string, entry: Entry): Encoded {
-  const args: Array<string | Buffer> = ['REPL', key, String(entry.wall), String(entry.logical), entry.node, String(entry.expiresAt)]
-  if (entry.value !== null) args.push(entry.value)
-  return command(args)
-}
 
 /** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
 export const NODE_ID = /^[\w.:-]{1,64}$/
@@ -131,7 +123,7 @@ function integerField (arg: Buffer | undefined, what: string): number {
 /** The last node id decoded: every REPL from one peer carries the same one. */
 let lastNode: { bytes: Buffer, text: string } | null = null
 
-export function nodeField (arg: Buffer | undefined): string {
+function nodeField (arg: Buffer | undefined): string {
   if (arg === undefined || arg.length === 0) throw new CommandError(errorText('invalidEntryField', 'node'))
   if (lastNode !== null && lastNode.bytes.equals(arg)) return lastNode.text
   const id = text(arg)

@@ -14,18 +14,31 @@ function waitArrived (node: KeystoneNode): boolean {
   return false
 }
 
-const addr = (a: Address): string => `${a.host}:${a.port}`
+type Raw = Awaited<ReturnType<typeof rawConnect>>
 
-t.test('a pending WAIT is answered when the node closes, and close is prompt', async t => {
-  const node = await startNode(t)
+/** Sends `WAIT wanted 0` on a raw connection and checks that it is pending at the node. */
+async function pendingWait (t: tap.Test, node: KeystoneNode, wanted: number, why: string): Promise<Raw> {
   const raw = await rawConnect(t, node)
-  raw.send(WAIT(1, 0))
+  raw.send(WAIT(wanted, 0))
   await waitFor(() => waitArrived(node), 2000, 'WAIT to reach the node')
-  t.equal(raw.received.length, 0, 'WAIT 1 0 without peers waits')
+  t.equal(raw.received.length, 0, why)
+  return raw
+}
+
+/** Closes the node, checking that close() does not wait out the 5 s grace for clients. */
+async function closePromptly (t: tap.Test, node: KeystoneNode): Promise<void> {
   const started = Date.now()
   await node.close()
   const took = Date.now() - started
   t.ok(took < 1000, `close() took ${took} ms (the grace for clients is 5000)`)
+}
+
+const addr = (a: Address): string => `${a.host}:${a.port}`
+
+t.test('a pending WAIT is answered when the node closes, and close is prompt', async t => {
+  const node = await startNode(t)
+  const raw = await pendingWait(t, node, 1, 'WAIT 1 0 without peers waits')
+  await closePromptly(t, node)
   t.same(await raw.replies(1, 1000), [0], 'the reply is the count: no peer')
   await raw.waitClosed(1000)
 })
@@ -33,13 +46,8 @@ t.test('a pending WAIT is answered when the node closes, and close is prompt', a
 t.test('a pending WAIT answered at close gives the count of peers holding every write', async t => {
   const [a, b] = await startCluster(t, 2) as [KeystoneNode, KeystoneNode]
   t.equal(await caller(await connect(t, a))('SET', 'k', 'v'), 'OK')
-  const raw = await rawConnect(t, a)
-  raw.send(WAIT(2, 0))
-  await waitFor(() => waitArrived(a), 2000, 'WAIT to reach the node')
-  t.equal(raw.received.length, 0, 'WAIT 2 0 with one peer waits')
-  const started = Date.now()
-  await a.close()
-  t.ok(Date.now() - started < 1000, `close() took ${Date.now() - started} ms`)
+  const raw = await pendingWait(t, a, 2, 'WAIT 2 0 with one peer waits')
+  await closePromptly(t, a)
   // B held every write of A when close() was called: the count is 1.
   // Cluster.close() answers pending WAITs before it closes the links, so they still count.
   t.same(await raw.replies(1, 1000), [1], 'the reply counts the peer that holds every write')
