@@ -28,6 +28,8 @@ const DEFER_MAX_MS = 2000
 const COLLECT_BUDGET = 20_000
 /** After a restart, horizon collection waits this long once every link was tried and every ready one synced, ms (for STABLE relays). */
 const HORIZON_SETTLE_MS = 1000
+/** Link-up syncs run in a row while the drop a member owes keeps growing. */
+const MAX_HORIZON_TRIES = 3
 
 export class Convergence {
   private readonly stable = new StableClock()
@@ -80,18 +82,23 @@ export class Convergence {
     // A peer that went down and came back (perhaps restarted empty) counts again once this sync is done.
     this.syncedSinceStart.delete(member.addr)
     let kind: SyncKind = 'none'
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       // PROTOCOL.md §Tombstones, the horizon: what it owes goes before anything is compared.
       const owed = member.owedHorizon
       if (owed > 0) await this.tellHorizon(member, owed)
       const k = await this.syncAtLinkUp(member)
       if (kind !== 'full' && k !== 'none') kind = k
-      if (member.owedHorizon === owed) break
+      if (member.owedHorizon === owed) {
+        if (owed > 0) {
+          member.owedHorizon = 0
+          this.saveOwed()
+        }
+        break
+      }
       // More tombstones went by the horizon while the sync ran: tell it again, compare again.
-    }
-    if (member.owedHorizon > 0) {
-      member.owedHorizon = 0
-      this.saveOwed()
+      // Still more after a few tries: it stays owed (our GOSSIP replies keep telling it), and
+      // a later link-up clears it.
+      if (tries === MAX_HORIZON_TRIES) break
     }
     this.syncedSinceStart.add(member.addr)
     return kind
