@@ -196,10 +196,17 @@ export class Store {
     return true
   }
 
-  /** A tombstone (or an expired value, one in waiting) that every member holds, or older than the horizon. */
+  /**
+   * A tombstone (or an expired value, one in waiting) that collectTombstones
+   * would drop now: stable for the grace, or older than the horizon. The same
+   * rule as collection, not mere stability: a node refusing a tombstone that
+   * is stable but still in its grace would lack it while every node holding it
+   * keeps it for up to the grace, so their digests would differ that long (and
+   * it would not be there to beat an older value still in flight).
+   */
   private collectable (e: Entry): boolean {
     if (e.value !== null && (e.expiresAt === 0 || !isExpired(e, this.now()))) return false
-    return this.tombstoneLog.isStable(e) || e.wall < this.now() - this.tombstoneHorizonMs
+    return this.tombstoneLog.isCollectable(e.node, e.wall, e.logical) || e.wall < this.now() - this.tombstoneHorizonMs
   }
 
   /** Node's writes up to `ts` are held by every member: its tombstones up to there may go. */

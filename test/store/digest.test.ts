@@ -190,6 +190,22 @@ t.test('tombstones: kept for the grace after they became stable, so a value stil
   t.equal(store.peek('k'), undefined)
 })
 
+t.test('tombstones: a stable one still within the grace is taken from a peer, as the peers holding it keep it that long', async t => {
+  // A node that heard its writer's STABLE before the tombstone itself arrived
+  // (a node restarted empty, sent STABLE ahead of its state transfer's pages)
+  // must hold it for the grace like every other node, or their digests differ
+  // until the others collect it.
+  const store = new Store({ nodeId: 'node-a', tombstoneGraceMs: 150 })
+  const now = Date.now()
+  store.setStable('node-b', { wall: now, logical: 0 })
+  t.equal(store.merge('k', remote(null, now - 10, 0, 'node-b')), true, 'stable, within the grace: taken')
+  t.equal(store.tombstones, 1)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.equal(store.merge('j', remote(null, now - 5, 0, 'node-b')), false, 'stable past the grace: not taken back')
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 0, 'the one taken is collected once the grace has passed')
+})
+
 t.test('tombstones: one far ahead (a skewed writer\'s clock) does not hold up the collection of that writer\'s older ones', async t => {
   const { store } = makeStore('node-a')
   t.equal(store.merge('far', remote(null, T0 + 50_000, 0, 'node-b')), true, 'a tombstone far ahead arrives first')
