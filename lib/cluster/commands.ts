@@ -130,15 +130,18 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     return entriesReply(cluster.store, pairs)
   }
 
-  /** STABLE node wall logical — every member holds node's writes up to that timestamp (peers). */
+  /** STABLE node wall logical [age] — every member holds node's writes up to that timestamp (peers); age: ms since the relaying peer heard it. */
   function stable (ctx: CommandContext, args: Buffer[]): Encoded {
     peerOnly(ctx, args)
+    if (args.length > 5) throw new CommandError(ERRORS.syntax)
     const node = nodeField(args[1])
     const wall = args[2] === undefined ? null : parseInteger(args[2], 0, args[2].length)
     if (wall === null || wall < 0) throw new CommandError(errorText('invalidEntryField', 'wall'))
     const logical = args[3] === undefined ? null : parseInteger(args[3], 0, args[3].length)
     if (logical === null || logical < 0) throw new CommandError(errorText('invalidEntryField', 'logical'))
-    cluster.convergence.stableFrom(ctx.session, node, { wall, logical })
+    const age = args[4] === undefined ? 0 : parseInteger(args[4], 0, args[4].length)
+    if (age === null || age < 0) throw new CommandError(errorText('invalidEntryField', 'age'))
+    cluster.convergence.stableFrom(ctx.session, node, { wall, logical }, age)
     return OK
   }
 
@@ -170,7 +173,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     synced: { handler: synced, arity: -2, summary: 'SYNCED address [full|incremental|none]: that peer has finished its link-up sync (peers)' },
     digest: { handler: digest, arity: -1, summary: 'DIGEST [BUCKETS | LEAVES bucket ...]: the root digest, the bucket digests, or leaf digests' },
     entries: { handler: entries, arity: -3, summary: 'ENTRIES bucket mask [...]: the entries of those leaves, as a SYNC page' },
-    stable: { handler: stable, arity: 4, summary: 'STABLE node wall logical: every member holds that node\'s writes up to there (peers)' },
+    stable: { handler: stable, arity: -4, summary: 'STABLE node wall logical [age]: every member holds that node\'s writes up to there (peers)' },
     horizon: { handler: horizon, arity: 2, summary: 'HORIZON wall: drop every entry written at or before wall, whose deletes a peer may have collected (peers)' },
     wait: { handler: wait, arity: 3, summary: 'WAIT numreplicas timeout: peers holding every write so far' }
   }

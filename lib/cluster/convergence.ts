@@ -145,7 +145,8 @@ export class Convergence {
     const self = this.cluster.nodeId
     for (const [node, ts] of this.cluster.store.tombstoneLog.stableTimestamps()) {
       if (node === self || node === member.id) continue
-      member.link.request(command(['STABLE', node, String(ts.wall), String(ts.logical)])).catch(() => {})
+      const age = this.cluster.store.tombstoneLog.stableAge(node)
+      member.link.request(command(['STABLE', node, String(ts.wall), String(ts.logical), String(age)])).catch(() => {})
     }
   }
 
@@ -232,12 +233,12 @@ export class Convergence {
    * misdirected STABLE would let tombstones go that some member still needs.
    * Returns whether it was taken.
    */
-  stableFrom (session: { peerId?: string, peerSynced?: boolean }, node: string, ts: Timestamp): boolean {
+  stableFrom (session: { peerId?: string, peerSynced?: boolean }, node: string, ts: Timestamp, agoMs = 0): boolean {
     if (node === this.cluster.nodeId) return false // our own T is ours to compute
     if (session.peerId === undefined) return false
     if (node !== session.peerId && session.peerSynced !== true) return false
     if (ts.wall > this.cluster.store.now() + this.cluster.store.clock.maxDriftMs) return false // garbage, or a wild clock: ignore
-    if (this.cluster.store.setStable(node, ts)) this.collect()
+    if (this.cluster.store.setStable(node, ts, agoMs)) this.collect()
     return true
   }
 
@@ -287,7 +288,8 @@ export class Convergence {
     for (const m of cluster.members.values()) {
       if (m.link.status !== 'ready' || m.stableSent === text) continue
       m.stableSent = text
-      m.link.request(command(['STABLE', cluster.nodeId, String(ts.wall), String(ts.logical)])).catch(() => {
+      const age = cluster.store.tombstoneLog.stableAge(cluster.nodeId)
+      m.link.request(command(['STABLE', cluster.nodeId, String(ts.wall), String(ts.logical), String(age)])).catch(() => {
         m.stableSent = '' // resent once the link is back
       })
     }

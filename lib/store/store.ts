@@ -210,8 +210,8 @@ export class Store {
   }
 
   /** Node's writes up to `ts` are held by every member: its tombstones up to there may go. */
-  setStable (node: string, ts: { wall: number, logical: number }): boolean {
-    return this.tombstoneLog.setStable(node, ts)
+  setStable (node: string, ts: { wall: number, logical: number }, agoMs = 0): boolean {
+    return this.tombstoneLog.setStable(node, ts, agoMs)
   }
 
   /**

@@ -93,6 +93,8 @@ export class TombstoneLog {
    * it can go: no member holds an older value it would have to beat.
    */
   private readonly stable = new Map<string, Timestamp>()
+  /** Per writer: when its stable timestamp was first heard (here, or by the peer that relayed it). */
+  private readonly stableAt = new Map<string, number>()
 
   add (key: string, v: Version): void {
     let q = this.queues.get(v.node)
@@ -103,19 +105,36 @@ export class TombstoneLog {
     q.push(key, v.wall, v.logical)
   }
 
-  /** Raises node's stable timestamp (never lowers it). True when it moved. */
-  setStable (node: string, ts: Timestamp): boolean {
-    const now = this.stable.get(node)
-    if (now !== undefined && (now.wall > ts.wall || (now.wall === ts.wall && now.logical >= ts.logical))) return false
+  /**
+   * Raises node's stable timestamp (never lowers it). `agoMs`: how long ago a
+   * peer that relays it first heard it (0: just now). Its grace runs from then,
+   * capped at the grace, so a node that hears it late (a newcomer, a node
+   * restarted empty) collects when the others do, not a grace later; the grace
+   * covers messages sent before the tombstone was stable, whoever heard it
+   * first. True when it moved, or is now known to be older.
+   */
+  setStable (node: string, ts: Timestamp, agoMs = 0): boolean {
+    const at = this.now() - Math.max(0, Math.min(agoMs, this.graceMs))
+    const current = this.stable.get(node)
+    const order = current === undefined ? 1 : ts.wall !== current.wall ? ts.wall - current.wall : ts.logical - current.logical
+    if (order < 0 || (order === 0 && at >= (this.stableAt.get(node) ?? -Infinity))) return false
     this.stable.set(node, { wall: ts.wall, logical: ts.logical })
+    this.stableAt.set(node, at)
     if (this.graceMs <= 0) {
       this.collectable.set(node, { wall: ts.wall, logical: ts.logical })
     } else {
       let list = this.pending.get(node)
       if (list === undefined) this.pending.set(node, list = [])
-      list.push({ ts: { wall: ts.wall, logical: ts.logical }, at: this.now() })
+      // Kept in order of `at`: one heard later than this (and at or below it) is superseded.
+      while (list.length > 0 && (list[list.length - 1] as { at: number }).at >= at) list.pop()
+      list.push({ ts: { wall: ts.wall, logical: ts.logical }, at })
     }
     return true
+  }
+
+  /** How long ago node's stable timestamp was first heard, ms (here or by the relaying peer). */
+  stableAge (node: string): number {
+    return Math.max(0, this.now() - (this.stableAt.get(node) ?? this.now()))
   }
 
   /** Whether a tombstone of `node` at `wall`.`logical` may be collected: stable for at least the grace. */

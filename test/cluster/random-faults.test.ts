@@ -112,8 +112,9 @@ for (const seed of seeds) {
     await Promise.all(writers.map(w => w.stop()))
     net.heal()
     t.comment(`schedule: ${log.join(', ')}`)
+    // The bound is waitDigestsEqual's: past 3 s it fails the test with the digests it saw.
     const took = await waitDigestsEqual(nodes, 3000)
-    t.ok(took <= 3000, `equal digests ${took} ms after the last heal`)
+    t.comment(`equal digests ${took} ms after the last heal`)
     const first = liveData(nodes[0] as KeystoneNode)
     for (const n of nodes.slice(1)) t.same(dataDiff(first, liveData(n)), [], 'identical data')
     let acked = 0

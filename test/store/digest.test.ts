@@ -4,6 +4,7 @@ import { HybridClock } from '../../lib/store/clock.js'
 import { Digest, keyHash, LEAVES } from '../../lib/store/digest.js'
 import type { Entry } from '../../lib/store/entry.js'
 import { BUCKETS, Store } from '../../lib/store/store.js'
+import { TombstoneLog } from '../../lib/store/tombstones.js'
 
 // PROTOCOL.md §Digests and §Tombstones: the digest kept write by write equals
 // one computed from scratch, whatever happened to the store; the same entries
@@ -204,6 +205,28 @@ t.test('tombstones: a stable one still within the grace is taken from a peer, as
   t.equal(store.merge('j', remote(null, now - 5, 0, 'node-b')), false, 'stable past the grace: not taken back')
   store.collectTombstones(100)
   t.equal(store.tombstones, 0, 'the one taken is collected once the grace has passed')
+})
+
+t.test('tombstones: the grace of a relayed stable timestamp runs from when the relaying peer heard it, at most a grace back', async t => {
+  let now = 1_000_000
+  const log = new TombstoneLog(10_000, () => now)
+  const ts = { wall: 500, logical: 0 }
+  t.equal(log.setStable('node-b', ts, 8000), true, 'heard 8 s ago by the peer that relays it')
+  t.equal(log.stableAge('node-b'), 8000, 'and relayed on with that age')
+  now += 1999
+  t.equal(log.isCollectable('node-b', 500, 0), false, 'not yet 10 s since it was first heard')
+  now += 1
+  t.equal(log.isCollectable('node-b', 500, 0), true, 'collectable 2 s later, when the peer collects too')
+  const later = { wall: 600, logical: 0 }
+  t.equal(log.setStable('node-c', later), true)
+  t.equal(log.setStable('node-c', later, 60_000), true, 'the same timestamp heard earlier elsewhere moves it back')
+  t.equal(log.stableAge('node-c'), 10_000, 'by at most the grace')
+  t.equal(log.isCollectable('node-c', 600, 0), true)
+  t.equal(log.setStable('node-c', later, 0), false, 'heard later again: nothing changes')
+  const newer = { wall: 700, logical: 0 }
+  t.equal(log.setStable('node-c', newer, 0), true)
+  t.equal(log.isCollectable('node-c', 700, 0), false, 'a newer one heard now waits its grace')
+  t.equal(log.isCollectable('node-c', 600, 0), true, 'while the older one stays collectable')
 })
 
 t.test('tombstones: one far ahead (a skewed writer\'s clock) does not hold up the collection of that writer\'s older ones', async t => {
