@@ -139,9 +139,8 @@ export class KeystoneNode implements NodeContext {
         this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
         // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
         const convergence = this.cluster.convergence
-        convergence.onDropped = wall => persistence.dropped(wall)
         convergence.onOwedChanged = owed => persistence.saveOwed(owed)
-        convergence.resume(persistence.pendingDrop(), persistence.owed())
+        convergence.resume(persistence.owed())
       }
       if (o.join !== undefined) {
         try {

@@ -136,10 +136,22 @@ const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
 const ENTRY_WINDOW = 4
 
 /**
+ * The horizon authority of a round (PROTOCOL.md §Tombstones, the horizon): up
+ * to `wall`, an entry of the peer's for a key this node holds nothing for may
+ * be a value whose delete this node collected by the horizon. The peer is sent
+ * a tombstone for it, written by `self` and just above it: it beats that entry
+ * and nothing newer. (`wall` 0: none.)
+ */
+export interface Authority {
+  wall: number
+  self: string
+}
+
+/**
  * One chunk of differing leaves: the peer's entries are merged here, ours that
  * it lacks or holds older go to it as MREPL. Returns the keys that moved.
  */
-async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Array<[number, number, number]>): Promise<number> {
+async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority, chunk: Array<[number, number, number]>): Promise<number> {
   const { link, sync } = peer
   let moved = 0
   const args = ['ENTRIES']
@@ -147,23 +159,30 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
   const reply = await link.request(command(args))
   sync.bytesReceived += sizeOf(reply)
   const theirs = new Map<string, Version>()
+  const byWriter = new Map<string, MreplEncoder>()
+  const encoderOf = (node: string): MreplEncoder => {
+    let encoder = byWriter.get(node)
+    if (encoder === undefined) {
+      encoder = new MreplEncoder(node)
+      byWriter.set(node, encoder)
+    }
+    return encoder
+  }
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
     theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
+    if (entry.value !== null && entry.wall <= authority.wall && store.peek(key) === undefined) {
+      encoderOf(authority.self).add(key, { wall: entry.wall, logical: entry.logical + 1, node: authority.self, expiresAt: 0, value: null })
+      continue
+    }
     if (merge(key, entry)) moved++
   }
   // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
-  const byWriter = new Map<string, MreplEncoder>()
   for (const [b, lo, hi] of chunk) {
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
       if (their !== undefined && compareVersions(their, entry) >= 0) return
-      let encoder = byWriter.get(entry.node)
-      if (encoder === undefined) {
-        encoder = new MreplEncoder(entry.node)
-        byWriter.set(entry.node, encoder)
-      }
-      encoder.add(key, entry)
+      encoderOf(entry.node).add(key, entry)
     })
   }
   const sends: Array<Promise<RespValue[]>> = []
@@ -185,7 +204,7 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
  * The rest of a round once the roots differ: finds the differing leaves and
  * exchanges their entries both ways. Returns the number of keys that moved.
  */
-export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): Promise<number> {
+export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority = { wall: 0, self: '' }): Promise<number> {
   const { link, sync } = peer
   const theirBuckets = expectBuffer(await link.request(command(['DIGEST', 'BUCKETS'])), 'DIGEST BUCKETS')
   if (theirBuckets.length !== BUCKETS * DIGEST_BYTES) throw new Error('DIGEST BUCKETS: wrong size')
@@ -221,7 +240,7 @@ export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): 
   // its own MREPL replies: bounded memory, and round trips overlap.
   const worker = async (): Promise<void> => {
     while (next < chunks.length && link.status === 'ready') {
-      moved += await exchange(store, peer, merge, chunks[next++] as Array<[number, number, number]>)
+      moved += await exchange(store, peer, merge, authority, chunks[next++] as Array<[number, number, number]>)
     }
   }
   await Promise.all(Array.from({ length: ENTRY_WINDOW }, worker))

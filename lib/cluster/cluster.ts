@@ -178,7 +178,7 @@ export class Cluster implements LinkOwner {
     return command(['GOSSIP', this.advertise, this.nodeId, this.selfState, ...this.members.keys()])
   }
 
-  /** GOSSIP's reply: `[addr, id, state, horizon, member-addr...]` of the peer. */
+  /** GOSSIP's reply: `[addr, id, state, member-addr...]` of the peer. */
   gossipReply (link: PeerLink, reply: RespValue): void {
     if (!Array.isArray(reply)) return
     const fields = reply.map(v => (Buffer.isBuffer(v) ? v.toString('latin1') : ''))
@@ -192,11 +192,7 @@ export class Cluster implements LinkOwner {
       return
     }
     if (member !== undefined) this.heard(member, fields[1] ?? '', fields[2] ?? 'up')
-    // A drop we owe it (PROTOCOL.md §Tombstones, the horizon): done before the
-    // handshake makes the link ready, so nothing old of ours reaches it first.
-    const horizon = Number(fields[3] ?? '0')
-    if (Number.isSafeInteger(horizon) && horizon > 0 && horizon <= this.store.now()) this.convergence.dropBelow(horizon)
-    for (const addr of fields.slice(4)) this.learn(addr)
+    for (const addr of fields.slice(3)) this.learn(addr)
   }
 
   /** GOSSIP received from a peer: learn it and everyone it knows. */
@@ -210,7 +206,7 @@ export class Cluster implements LinkOwner {
       this.heard(member, id, state)
     }
     for (const addr of addrs) this.learn(addr)
-    return [this.advertise, this.nodeId, this.selfState, String(this.convergence.owedBy(member)), ...this.members.keys()]
+    return [this.advertise, this.nodeId, this.selfState, ...this.members.keys()]
   }
 
   /**
@@ -397,10 +393,10 @@ export class Cluster implements LinkOwner {
   }
 
   /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
-  applyRemote (session: Session, key: string, entry: Entry): boolean {
-    // Up to the horizon it still owes, a member's entry may be a value whose delete we collected.
-    const member = this.peerOf.get(session)
-    if (member !== undefined && entry.wall <= member.owedHorizon) return false
+  applyRemote (_session: Session, key: string, entry: Entry): boolean {
+    // Up to what some member owes, an entry for a key we hold nothing for may be a
+    // value whose delete we collected by the horizon (PROTOCOL.md §Tombstones).
+    if (entry.wall <= this.convergence.authority && this.store.peek(key) === undefined) return false
     return this.mergeFromPeer(key, entry)
   }
 

@@ -145,16 +145,6 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     return OK
   }
 
-  /** HORIZON wall — the peer collected deletes up to `wall` by the horizon while we were out of touch (peers). */
-  function horizon (ctx: CommandContext, args: Buffer[]): Encoded {
-    peerOnly(ctx, args)
-    const wall = parseInteger(args[1] as Buffer, 0, (args[1] as Buffer).length)
-    // A wall ahead of our clock would drop fresh writes: garbage, or a wild clock.
-    if (wall === null || wall <= 0 || wall > cluster.store.now()) throw new CommandError(errorText('invalidEntryField', 'wall'))
-    cluster.convergence.dropBelow(wall)
-    return OK
-  }
-
   /** WAIT numreplicas timeout — Redis's meaning: how many peers hold every write so far. */
   function wait (ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded> {
     const wanted = integerArg(args[1])
@@ -174,7 +164,6 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     digest: { handler: digest, arity: -1, summary: 'DIGEST [BUCKETS | LEAVES bucket ...]: the root digest, the bucket digests, or leaf digests' },
     entries: { handler: entries, arity: -3, summary: 'ENTRIES bucket mask [...]: the entries of those leaves, as a SYNC page' },
     stable: { handler: stable, arity: -4, summary: 'STABLE node wall logical [age]: every member holds that node\'s writes up to there (peers)' },
-    horizon: { handler: horizon, arity: 2, summary: 'HORIZON wall: drop every entry written at or before wall, whose deletes a peer may have collected (peers)' },
     wait: { handler: wait, arity: 3, summary: 'WAIT numreplicas timeout: peers holding every write so far' }
   }
 }

@@ -1,5 +1,4 @@
 import { command } from '../protocol/reply.js'
-import { RespError } from '../protocol/reply-parser.js'
 import type { Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
@@ -11,7 +10,7 @@ import { pushState } from './sync.js'
 // nodes converge. A sync when a link comes up (the whole state for an empty
 // peer, else an anti-entropy round), a round on every link about once a
 // second, the stable timestamp sent to the peers, tombstone collection, and the
-// horizon rule: what a member out of touch must drop when it comes back.
+// horizon rule: what a member out of touch must forget when it comes back.
 
 /** How a link-up sync went: the whole state, only what differed, or nothing to do. */
 export type SyncKind = 'full' | 'incremental' | 'none'
@@ -28,19 +27,22 @@ const DEFER_MAX_MS = 2000
 const COLLECT_BUDGET = 20_000
 /** After a restart, horizon collection waits this long once every link was tried and every ready one synced, ms (for STABLE relays). */
 const HORIZON_SETTLE_MS = 1000
-/** Link-up syncs run in a row while the drop a member owes keeps growing. */
-const MAX_HORIZON_TRIES = 3
 
 export class Convergence {
   private readonly stable = new StableClock()
   private timer: NodeJS.Timeout | null = null
   private collecting = false
-  /** Told that the horizon rule dropped entries up to `wall` without a record of it (the data directory must forget them too). */
-  onDropped: ((wall: number) => void) | null = null
   /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
   onOwedChanged: ((owed: Array<[string, number]>) => void) | null = null
-  /** The largest horizon a peer told this node to drop up to (what it dropped already). */
-  private droppedBelow = 0
+  /**
+   * PROTOCOL.md §Tombstones, the horizon: the largest wall some member owes
+   * (0: none). While it is set, and for a grace after, an entry up to it for a
+   * key this node holds nothing for is not taken from any peer, and a peer
+   * holding one is sent a tombstone for it.
+   */
+  private owedMax = 0
+  private lingerWall = 0
+  private lingerUntil = 0
   /** Start-up: when every link was first tried and every ready one synced (null: not yet). */
   private settledAt: number | null = null
   /**
@@ -81,54 +83,18 @@ export class Convergence {
   async linkUp (member: Member): Promise<SyncKind> {
     // A peer that went down and came back (perhaps restarted empty) counts again once this sync is done.
     this.syncedSinceStart.delete(member.addr)
-    let kind: SyncKind = 'none'
-    for (let tries = 1; ; tries++) {
-      // PROTOCOL.md §Tombstones, the horizon: what it owes goes before anything is compared.
-      const owed = member.owedHorizon
-      if (owed > 0) await this.tellHorizon(member, owed)
-      const k = await this.syncAtLinkUp(member)
-      if (kind !== 'full' && k !== 'none') kind = k
-      if (member.owedHorizon === owed) {
-        if (owed > 0) {
-          member.owedHorizon = 0
-          this.saveOwed()
-        }
-        break
-      }
-      // More tombstones went by the horizon while the sync ran: tell it again, compare again.
-      // Still more after a few tries: it stays owed (our GOSSIP replies keep telling it), and
-      // a later link-up clears it.
-      if (tries === MAX_HORIZON_TRIES) break
-    }
+    const kind = await this.syncAtLinkUp(member)
     this.syncedSinceStart.add(member.addr)
     return kind
   }
 
-  /** HORIZON to a member that owes it: it drops its entries up to `wall` (and we then send back what is live). */
-  private async tellHorizon (member: Member, wall: number): Promise<void> {
-    this.cluster.log.info(`telling ${member.addr} to drop its entries up to ${new Date(wall).toISOString()}: deletes older than the tombstone horizon were collected while it was out of touch`)
-    const reply = await member.link.request(command(['HORIZON', String(wall)]))
-    if (reply instanceof RespError) throw new Error(`the peer refused HORIZON: ${reply.message}`)
-  }
-
   /**
-   * HORIZON from a peer (or the same in its GOSSIP reply): it collected
-   * tombstones up to `wall` by the horizon while this node was out of touch,
-   * so any entry of ours up to there may be a value whose delete is gone. They
-   * all go, without a record (the peers send back what is still live); what
-   * only this node held and is that old is lost, as PROTOCOL.md says.
+   * The wall up to which this node is the authority on what is gone (PROTOCOL.md
+   * §Tombstones, the horizon): some member owes, or did a grace ago. 0: none.
    */
-  dropBelow (wall: number): void {
-    if (wall <= this.droppedBelow) return
-    this.droppedBelow = wall
-    const dropped = this.cluster.store.dropOlderThan(wall + 1)
-    this.cluster.log.warn(`a peer collected deletes by the tombstone horizon while this node was out of touch: dropped ${dropped} entries written at or before ${new Date(wall).toISOString()}; the peers send back what is still live`)
-    this.onDropped?.(wall)
-  }
-
-  /** The horizon `member` owes (0: none): also in our GOSSIP replies to it, so it hears even when our link to it is cut. */
-  owedBy (member: Member | undefined): number {
-    return member?.owedHorizon ?? 0
+  get authority (): number {
+    if (this.owedMax > 0) return Math.max(this.owedMax, this.lingerUntil > Date.now() ? this.lingerWall : 0)
+    return this.lingerUntil > Date.now() ? this.lingerWall : 0
   }
 
   /**
@@ -153,7 +119,20 @@ export class Convergence {
   private async syncAtLinkUp (member: Member): Promise<SyncKind> {
     const { store } = this.cluster
     member.rounding = true
+    const started = Date.now()
     try {
+      const kind = await this.linkUpRound(member)
+      this.caughtUp(member, started)
+      return kind
+    } finally {
+      member.rounding = false
+      member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
+    }
+  }
+
+  private async linkUpRound (member: Member): Promise<SyncKind> {
+    const { store } = this.cluster
+    {
       let theirs = await probeRoot(member)
       member.sync.rounds++
       if (theirs === store.digest.rootHex() || store.digest.rootHex() === EMPTY_ROOT) return 'none'
@@ -180,13 +159,39 @@ export class Convergence {
         member.sync.bytesSent += sent.bytes
         return 'full'
       }
-      await reconcile(store, member, (key, entry) => this.mergeFetched(member, key, entry))
+      await this.reconcileWith(member)
       member.sync.incrementalSyncs++
       return 'incremental'
-    } finally {
-      member.rounding = false
-      member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
     }
+  }
+
+  /** An anti-entropy exchange with `member`, this node's horizon authority applied. */
+  private reconcileWith (member: Member): Promise<number> {
+    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry), { wall: this.authority, self: this.cluster.nodeId })
+  }
+
+  /**
+   * A round or link-up sync this node ran with `member`, started at `started`,
+   * is done: the member now holds nothing up to its debt that this node lacks
+   * (each such entry got a tombstone), so what it owed from before is paid.
+   */
+  private caughtUp (member: Member, started: number): void {
+    if (member.owedHorizon === 0 || started <= member.owedAt) return
+    member.owedHorizon = 0
+    this.recomputeOwed()
+    this.saveOwed()
+  }
+
+  private recomputeOwed (): void {
+    let max = 0
+    for (const m of this.cluster.members.values()) if (m.owedHorizon > max) max = m.owedHorizon
+    if (max === 0 && this.owedMax > 0) {
+      // Paid: an entry some peer sent before it got the tombstone may still be in
+      // flight; it is refused for a grace more, as tombstones are kept a grace.
+      this.lingerWall = this.owedMax
+      this.lingerUntil = Date.now() + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 2)
+    }
+    this.owedMax = max
   }
 
   /**
@@ -194,34 +199,34 @@ export class Convergence {
    * in a version every member had already acknowledged, can only be missing
    * because its delete was collected since the peer read its reply: taking it
    * would bring the key back. (A node that really lacks it, one restarted
-   * empty or past the horizon, gets it from the peer's own rounds, by MREPL.)
-   * Nor one up to the horizon the member still owes.
+   * empty, gets it from the peer's own rounds, by MREPL.) Nor one up to this
+   * node's horizon authority: the peer is sent a tombstone for it instead.
    */
-  private mergeFetched (member: Member, key: string, entry: Entry): boolean {
+  private mergeFetched (key: string, entry: Entry): boolean {
     const store = this.cluster.store
-    if (entry.wall <= member.owedHorizon) return false
-    if (store.peek(key) === undefined && store.tombstoneLog.isStable(entry)) return false
+    if (store.peek(key) === undefined && (store.tombstoneLog.isStable(entry) || entry.wall <= this.authority)) return false
     return this.cluster.mergeFromPeer(key, entry)
   }
 
   /**
    * At start-up from a data directory, once the remembered members are known
-   * (and before any link is up), with what the directory says of the horizon:
-   * `pendingDrop`, a drop a peer told this node of that may not be off the disk
-   * yet (done again, before a sync could hand those entries back), and what
-   * the members out of touch owe. Horizon collection waits until the links had
-   * their chance: the tombstones loaded from the log were mostly collected
-   * before the restart, and the STABLE relays say so; by the horizon, they
-   * would make every member out of touch owe a drop.
+   * (and before any link is up), with what the members out of touch owe, as
+   * the directory says. Horizon collection waits until the links had their
+   * chance: the tombstones loaded from the log were mostly collected before
+   * the restart, and the STABLE relays say so; by the horizon, they would make
+   * every member still out of touch owe.
    */
-  resume (pendingDrop: number | null, owed: ReadonlyMap<string, number>): void {
+  resume (owed: ReadonlyMap<string, number>): void {
     const store = this.cluster.store
     if (store.size + store.tombstones > 0) this.restartedAt = store.clock.peek()
+    const now = Date.now()
     for (const [addr, wall] of owed) {
       const member = this.cluster.members.get(addr)
-      if (member !== undefined && member.owedHorizon < wall) member.owedHorizon = wall
+      if (member === undefined || member.owedHorizon >= wall) continue
+      member.owedHorizon = wall
+      member.owedAt = now
     }
-    if (pendingDrop !== null) this.dropBelow(pendingDrop)
+    this.recomputeOwed()
     if (this.cluster.members.size > 0) store.horizonCollection = false
   }
 
@@ -313,17 +318,23 @@ export class Convergence {
   /**
    * Tombstones up to `wall` went by the horizon: a member out of touch (its
    * link not up, or its link-up sync not done) may lack them and still hold
-   * older values of their keys. It owes a drop up to `wall` before it syncs
-   * with us again (PROTOCOL.md §Tombstones, the horizon).
+   * older values of their keys. It owes: until a round of ours with it has
+   * sent it a tombstone for every such entry (PROTOCOL.md §Tombstones, the horizon).
    */
   private owe (wall: number): void {
     let changed = false
+    const now = Date.now()
     for (const m of this.cluster.members.values()) {
-      if ((m.link.status === 'ready' && m.pushing === null) || m.owedHorizon >= wall) continue
-      m.owedHorizon = wall
-      changed = true
+      if (m.link.status === 'ready' && this.syncedSinceStart.has(m.addr)) continue
+      if (m.owedHorizon < wall) {
+        m.owedHorizon = wall
+        changed = true
+      }
+      m.owedAt = now
     }
-    if (changed) this.saveOwed()
+    if (!changed) return
+    this.recomputeOwed()
+    this.saveOwed()
   }
 
   private saveOwed (): void {
@@ -349,11 +360,14 @@ export class Convergence {
 
   /** A periodic round: compare roots, and reconcile when they differ. */
   private async round (m: Member): Promise<void> {
+    const started = Date.now()
     const theirs = await probeRoot(m)
     m.sync.rounds++
-    if (theirs === this.cluster.store.digest.rootHex()) return
-    const moved = await reconcile(this.cluster.store, m, (key, entry) => this.mergeFetched(m, key, entry))
-    if (moved > 0) m.sync.incrementalSyncs++
+    if (theirs !== this.cluster.store.digest.rootHex()) {
+      const moved = await this.reconcileWith(m)
+      if (moved > 0) m.sync.incrementalSyncs++
+    }
+    this.caughtUp(m, started)
   }
 }
 

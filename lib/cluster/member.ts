@@ -54,10 +54,12 @@ export interface Member {
   resentFrom: number
   /**
    * PROTOCOL.md §Tombstones, the horizon: this node collected tombstones by the
-   * horizon up to this `wall` while the member was out of touch, so it must drop
-   * its entries up to there before it syncs with us (0: nothing owed).
+   * horizon up to this `wall` while the member was out of touch, so it may still
+   * hold values they deleted (0: nothing owed). Paid by a round of ours with it
+   * that started after `owedAt`.
    */
   owedHorizon: number
+  owedAt: number
 }
 
 export function newMember (addr: string, link: PeerLink): Member {
@@ -82,6 +84,7 @@ export function newMember (addr: string, link: PeerLink): Member {
     stableSent: '',
     heldSeq: 0,
     lastAskedAt: 0,
-    owedHorizon: 0
+    owedHorizon: 0,
+    owedAt: 0
   }
 }

@@ -5,8 +5,7 @@ import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
 // that say who this node is (node-id), which cluster it belongs to (members), and
-// what the tombstone horizon asks of it and of its members (horizon-drop,
-// horizon-owed).
+// which members owe a horizon catch-up (horizon-owed).
 
 /** Data files are readable by the owner only; so is the directory. */
 export const FILE_MODE = 0o600
@@ -15,7 +14,6 @@ export const DIR_MODE = 0o700
 const LOCK = 'LOCK'
 const NODE_ID = 'node-id'
 const MEMBERS = 'members'
-const HORIZON_DROP = 'horizon-drop'
 const HORIZON_OWED = 'horizon-owed'
 
 /** Where a node keeps its data when --data-dir is not given: one directory per port. */
@@ -230,30 +228,6 @@ export class DataDir {
 
   saveMembers (addrs: readonly string[]): void {
     writeFileAtomic(this.file(MEMBERS), addrs.map(a => `${a}\n`).join(''))
-  }
-
-  /**
-   * A drop a peer told this node of (FORMAT.md §Horizon): entries up to this
-   * wall that may still be in the files; null when there is none.
-   */
-  horizonDrop (): number | null {
-    try {
-      const wall = Number(fs.readFileSync(this.file(HORIZON_DROP), 'latin1').trim())
-      return Number.isSafeInteger(wall) && wall > 0 ? wall : null
-    } catch {
-      return null
-    }
-  }
-
-  /** Saves the pending drop (fsynced before the drop is done), or removes it (null). */
-  saveHorizonDrop (wall: number | null): void {
-    const file = this.file(HORIZON_DROP)
-    if (wall !== null) {
-      writeFileAtomic(file, `${wall}\n`)
-      return
-    }
-    fs.rmSync(file, { force: true })
-    fsyncDir(this.dir)
   }
 
   /** What members out of touch owe (FORMAT.md §Horizon): address → wall. */

@@ -52,14 +52,6 @@ export class Persistence implements Durability {
   private nextCompactAt = 0
   private closing: Promise<void> | null = null
   private readonly stats = { compactions: 0, lastCompactionOk: true, recoveredRecords: 0, recoveryMs: 0 }
-  /**
-   * Drops of entries made without a record (the horizon rule), and how many of
-   * them a finished compaction has taken off the disk: until then a restart
-   * would load those entries again, and horizon-drop says to drop them again.
-   */
-  private drops = 0
-  private dropsOnDisk = 0
-  private dropWall = 0
   /** What members owe, being written (and the newest list to write after it). */
   private owedSaving: Promise<void> | null = null
   private owedNext: Array<[string, number]> | null = null
@@ -108,11 +100,6 @@ export class Persistence implements Durability {
     }
   }
 
-  /** A drop told by a peer that may not be off the disk yet (FORMAT.md §Horizon); null if none. */
-  pendingDrop (): number | null {
-    return this.data.horizonDrop()
-  }
-
   /** What members out of touch owe, as saved here. */
   owed (): Map<string, number> {
     return this.data.horizonOwed()
@@ -128,24 +115,6 @@ export class Persistence implements Durability {
         await this.data.saveHorizonOwed(next).catch(err => this.log.warn(`cannot save ${this.dir}/horizon-owed: ${(err as Error).message}`))
       }
     })().finally(() => { this.owedSaving = null })
-  }
-
-  /**
-   * The store dropped entries up to `wall` without logging it (the horizon
-   * rule): saved in horizon-drop first, so a restart drops them again until a
-   * compaction has taken them off the disk.
-   */
-  dropped (wall: number): void {
-    if (wall > this.dropWall) {
-      this.dropWall = wall
-      try {
-        this.data.saveHorizonDrop(wall)
-      } catch (err) {
-        this.log.error(`cannot save ${this.dir}/horizon-drop: ${(err as Error).message}; a restart before the next compaction may load the dropped entries again`)
-      }
-    }
-    this.drops++
-    this.compact() // if one runs already, its snapshot may hold some of them: tick() starts another after it
   }
 
   /** Loads the snapshot and logs into the store, then logs every write to it from now on. */
@@ -187,15 +156,10 @@ export class Persistence implements Durability {
   /** Starts a compaction (BGREWRITEAOF); false if one is running. */
   compact (): boolean {
     if (this.compacting !== null || this.closing !== null || this.store === null) return false
-    const drops = this.drops
     this.compacting = this.runCompaction()
-      .then(done => {
+      .then(() => {
         this.stats.compactions++
         this.stats.lastCompactionOk = true
-        if (done && drops > this.dropsOnDisk) {
-          this.dropsOnDisk = drops
-          if (this.drops === drops) this.clearDrop()
-        }
       }, err => {
         this.stats.lastCompactionOk = false
         this.nextCompactAt = Date.now() + COMPACT_RETRY_MS
@@ -240,16 +204,6 @@ export class Persistence implements Durability {
     return this.closing
   }
 
-  /** Every drop is off the disk: a restart need not drop again. */
-  private clearDrop (): void {
-    try {
-      this.data.saveHorizonDrop(null)
-      this.dropWall = 0
-    } catch (err) {
-      this.log.warn(`cannot remove ${this.dir}/horizon-drop: ${(err as Error).message}; a restart drops those entries again`)
-    }
-  }
-
   private file (name: string): string {
     return this.data.file(name)
   }
@@ -261,10 +215,6 @@ export class Persistence implements Durability {
     if (log.failure !== null || (this.fsync === 'everysec' && now - this.lastFsyncAt >= FSYNC_EVERY_MS)) {
       this.lastFsyncAt = now
       log.tick()
-    }
-    if (this.drops > this.dropsOnDisk && this.compacting === null && this.failure === null && now >= this.nextCompactAt) {
-      this.compact()
-      return
     }
     const pct = this.settings.compactPercentage
     if (pct > 0 && this.compacting === null && this.failure === null && now >= this.nextCompactAt) {
@@ -304,6 +254,8 @@ export class Persistence implements Durability {
     const snap = await writeSnapshot(store, this.file(snapshotName(gen)), () => this.closing !== null)
     await oldClosed
     if (snap === null) return false // closing: the logs still hold everything
+    // The old log may hold tombstones collected by the horizon: what members owe for them must be on disk first.
+    if (this.owedSaving !== null) await this.owedSaving
     const listing = listFiles(this.dir)
     for (const g of listing.snapshots) if (g < gen) fs.rmSync(this.file(snapshotName(g)), { force: true })
     for (const g of listing.logs) if (g < gen) fs.rmSync(this.file(logName(g)), { force: true })

@@ -239,31 +239,6 @@ export class Store {
   }
 
   /**
-   * Drops every entry written before `wall` without replicating anything: a
-   * peer collected tombstones by the horizon while this node was out of touch,
-   * so it may hold values whose deletes are gone (PROTOCOL.md §Tombstones).
-   * Returns how many entries were dropped.
-   */
-  dropOlderThan (wall: number): number {
-    let dropped = 0
-    for (let b = 0; b < BUCKETS; b++) {
-      const bucket = this.buckets[b]
-      if (bucket === undefined) continue
-      for (const [key, entry] of bucket) {
-        if (entry.wall >= wall) continue
-        this.digest.change(keyHash(key), entry, undefined)
-        bucket.delete(key)
-        if (entry.value === null) this.tombstoneCount--
-        else this.valueCount--
-        if (entry.expiresAt !== 0) this.expiring.delete(key)
-        dropped++
-      }
-    }
-    this.expiryCursor = null
-    return dropped
-  }
-
-  /**
    * The entries of bucket b whose leaf is set in the 64-bit mask (`lo`: leaves
    * 0..31, `hi`: 32..63), tombstones included (anti-entropy, PROTOCOL.md §ENTRIES).
    */

@@ -17,7 +17,6 @@ t.test('REPL, MREPL and SYNCED are refused until the connection has sent GOSSIP'
   t.equal(String(await call(...repl)), "ERR 'REPL' is for peer links: send GOSSIP first")
   t.equal(String(await call(...mrepl)), "ERR 'MREPL' is for peer links: send GOSSIP first")
   t.equal(String(await call(...synced)), "ERR 'SYNCED' is for peer links: send GOSSIP first")
-  t.equal(String(await call('HORIZON', wall)), "ERR 'HORIZON' is for peer links: send GOSSIP first")
   t.equal(await call('GET', 'k'), null, 'the refused REPL wrote nothing')
   t.equal(await call('GET', 'm'), null, 'the refused MREPL wrote nothing')
 
@@ -30,7 +29,7 @@ t.test('REPL, MREPL and SYNCED are refused until the connection has sent GOSSIP'
   t.same(await call('MEMBERS'), [`${node.cluster.advertise} up self id=${node.nodeId} digest=${node.store.digest.rootHex()}`], 'refused GOSSIPs added no member')
 
   const reply = await call('GOSSIP', NOWHERE, WRITER, 'up')
-  t.same(reply, [node.cluster.advertise, node.nodeId, 'up', '0', NOWHERE], 'GOSSIP answers with the node\'s address, id, state, the horizon the sender owes (none) and members')
+  t.same(reply, [node.cluster.advertise, node.nodeId, 'up', NOWHERE], 'GOSSIP answers with the node\'s address, id, state and members')
   t.equal(await call(...repl), 'OK', 'REPL works on a peer link')
   t.equal(await call(...mrepl), 1, 'MREPL works on a peer link')
   t.equal(await call(...synced), 'OK', 'SYNCED works on a peer link')
@@ -42,20 +41,6 @@ t.test('REPL, MREPL and SYNCED are refused until the connection has sent GOSSIP'
 
   const other = caller(await connect(t, node))
   t.equal(String(await other('REPL', 'k2', String(Date.now()), '0', WRITER, '0', 'v')), "ERR 'REPL' is for peer links: send GOSSIP first", 'another connection is not a peer link')
-})
-
-t.test('HORIZON by hand: entries at or below the wall are dropped, newer ones stay; a wall ahead of the clock is refused', async t => {
-  const node = await startNode(t)
-  const call = caller(await connect(t, node))
-  const old = Date.now() - 120_000
-  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a peer link now')
-  t.equal(await call('MREPL', WRITER, 'S', 'old', String(old), '0', '0', 'v', 'S', 'edge', String(old + 1000), '0', '0', 'v'), 2)
-  t.equal(await call('SET', 'fresh', 'v'), 'OK')
-  t.equal(String(await call('HORIZON', String(Date.now() + 60_000))), 'ERR invalid wall in entry', 'ahead of the clock: refused')
-  t.equal(String(await call('HORIZON', 'soon')), 'ERR invalid wall in entry')
-  t.equal(await call('EXISTS', 'old', 'edge', 'fresh'), 3, 'the refusals dropped nothing')
-  t.equal(await call('HORIZON', String(old + 1000)), 'OK')
-  t.same([await call('GET', 'old'), await call('GET', 'edge'), await call('GET', 'fresh')], [null, null, 'v'], 'at or below the wall dropped, newer kept')
 })
 
 t.test('MREPL by hand: entries newer than held are applied and counted', async t => {
