@@ -394,9 +394,10 @@ export class Cluster implements LinkOwner {
 
   /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
   applyRemote (_session: Session, key: string, entry: Entry): boolean {
-    // Up to what some member owes, an entry for a key we hold nothing for may be a
-    // value whose delete we collected by the horizon (PROTOCOL.md §Tombstones).
-    if (entry.wall <= this.convergence.authority && this.store.peek(key) === undefined) return false
+    // In a debt epoch, an entry up to its wall for a key we hold nothing for may be
+    // a value whose delete we collected by the horizon (PROTOCOL.md §Tombstones).
+    const authority = this.convergence.authority
+    if (authority > 0 && entry.wall <= authority && this.store.peek(key) === undefined) return false
     return this.mergeFromPeer(key, entry)
   }
 

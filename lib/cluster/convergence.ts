@@ -35,14 +35,16 @@ export class Convergence {
   /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
   onOwedChanged: ((owed: Array<[string, number]>) => void) | null = null
   /**
-   * PROTOCOL.md §Tombstones, the horizon: the largest wall some member owes
-   * (0: none). While it is set, and for a grace after, an entry up to it for a
-   * key this node holds nothing for is not taken from any peer, and a peer
-   * holding one is sent a tombstone for it.
+   * PROTOCOL.md §Tombstones, the horizon. A debt epoch runs from the first
+   * member that owes until every debt is paid, plus a linger. Meanwhile this
+   * node is the authority up to the largest wall owed, towards every peer (a
+   * member that owes may have passed its values to others): it takes no entry
+   * up to there for a key it holds nothing for, and sends a peer holding such
+   * a value a tombstone for it.
    */
-  private owedMax = 0
-  private lingerWall = 0
-  private lingerUntil = 0
+  private epochWall = 0
+  /** When the epoch ends once nothing is owed, ms since the epoch; 0 while something is. */
+  private epochEndsAt = 0
   /** Start-up: when every link was first tried and every ready one synced (null: not yet). */
   private settledAt: number | null = null
   /**
@@ -58,6 +60,9 @@ export class Convergence {
 
   start (): void {
     if (this.timer !== null) return
+    // Nothing goes by the horizon before this node is filled and synced (openHorizon):
+    // a debt run up mid-fill would make it the authority over values it just lacks yet.
+    this.cluster.store.horizonCollection = false
     this.timer = setInterval(() => this.tick(), TICK_MS)
     this.timer.unref()
   }
@@ -89,12 +94,12 @@ export class Convergence {
   }
 
   /**
-   * The wall up to which this node is the authority on what is gone (PROTOCOL.md
-   * §Tombstones, the horizon): some member owes, or did a grace ago. 0: none.
+   * The wall up to which this node is the authority on what is gone
+   * (PROTOCOL.md §Tombstones, the horizon); 0: none. A field: it is read for
+   * every replicated entry.
    */
   get authority (): number {
-    if (this.owedMax > 0) return Math.max(this.owedMax, this.lingerUntil > Date.now() ? this.lingerWall : 0)
-    return this.lingerUntil > Date.now() ? this.lingerWall : 0
+    return this.epochWall
   }
 
   /**
@@ -117,12 +122,11 @@ export class Convergence {
   }
 
   private async syncAtLinkUp (member: Member): Promise<SyncKind> {
-    const { store } = this.cluster
     member.rounding = true
     const started = Date.now()
     try {
       const kind = await this.linkUpRound(member)
-      this.caughtUp(member, started)
+      this.caughtUp(member, started) // it threw if the round did not finish
       return kind
     } finally {
       member.rounding = false
@@ -132,42 +136,44 @@ export class Convergence {
 
   private async linkUpRound (member: Member): Promise<SyncKind> {
     const { store } = this.cluster
-    {
-      let theirs = await probeRoot(member)
-      member.sync.rounds++
-      if (theirs === store.digest.rootHex() || store.digest.rootHex() === EMPTY_ROOT) return 'none'
-      // Both ends of a link that comes up start a sync at once, and one round
-      // fixes both directions: the end with the larger id gives the other's round
-      // a moment to finish, so the differences usually travel once, not twice.
-      // (It keeps waiting while that round still asks it for digests or entries.)
-      if (theirs !== EMPTY_ROOT && member.id !== '' && this.cluster.nodeId > member.id) {
-        const started = Date.now()
-        const waiting = (): boolean => {
-          const now = Date.now()
-          return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
-        }
-        while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
-          await new Promise(resolve => setTimeout(resolve, 50))
-          theirs = await probeRoot(member)
-        }
-        if (theirs === store.digest.rootHex()) return 'none'
+    let theirs = await probeRoot(member)
+    member.sync.rounds++
+    if (theirs === store.digest.rootHex()) return 'none'
+    // An empty node has nothing to send, unless the peer owes: then it holds
+    // values this node deleted and collected, which a round deletes there.
+    if (store.digest.rootHex() === EMPTY_ROOT && member.owedHorizon === 0) return 'none'
+    // Both ends of a link that comes up start a sync at once, and one round
+    // fixes both directions: the end with the larger id gives the other's round
+    // a moment to finish, so the differences usually travel once, not twice.
+    // (It keeps waiting while that round still asks it for digests or entries.)
+    if (theirs !== EMPTY_ROOT && member.id !== '' && this.cluster.nodeId > member.id) {
+      const started = Date.now()
+      const waiting = (): boolean => {
+        const now = Date.now()
+        return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
       }
-      if (theirs === EMPTY_ROOT) {
-        const sent = await pushState(store, member.link)
-        member.sync.fullSyncs++
-        member.sync.keysSent += sent.entries
-        member.sync.bytesSent += sent.bytes
-        return 'full'
+      while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        theirs = await probeRoot(member)
       }
-      await this.reconcileWith(member)
-      member.sync.incrementalSyncs++
-      return 'incremental'
+      if (theirs === store.digest.rootHex()) return 'none'
     }
+    if (theirs === EMPTY_ROOT) {
+      const sent = await pushState(store, member.link)
+      member.sync.fullSyncs++
+      member.sync.keysSent += sent.entries
+      member.sync.bytesSent += sent.bytes
+      return 'full'
+    }
+    await this.reconcileWith(member)
+    member.sync.incrementalSyncs++
+    return 'incremental'
   }
 
   /** An anti-entropy exchange with `member`, this node's horizon authority applied. */
   private reconcileWith (member: Member): Promise<number> {
-    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry), { wall: this.authority, self: this.cluster.nodeId })
+    const wall = this.epochWall
+    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry, wall), { wall, self: this.cluster.nodeId })
   }
 
   /**
@@ -183,15 +189,24 @@ export class Convergence {
   }
 
   private recomputeOwed (): void {
-    let max = 0
-    for (const m of this.cluster.members.values()) if (m.owedHorizon > max) max = m.owedHorizon
-    if (max === 0 && this.owedMax > 0) {
-      // Paid: an entry some peer sent before it got the tombstone may still be in
-      // flight; it is refused for a grace more, as tombstones are kept a grace.
-      this.lingerWall = this.owedMax
-      this.lingerUntil = Date.now() + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 2)
+    let owing = false
+    for (const m of this.cluster.members.values()) {
+      if (m.owedHorizon === 0) continue
+      owing = true
+      if (m.owedHorizon > this.epochWall) this.epochWall = m.owedHorizon
     }
-    this.owedMax = max
+    // All paid: a value passed between peers before they got their tombstones may
+    // still be in flight or held; the epoch lingers a grace (at least three
+    // rounds with everyone) to refuse it and send tombstones for it.
+    if (owing) this.epochEndsAt = 0
+    else if (this.epochWall > 0 && this.epochEndsAt === 0) this.epochEndsAt = Date.now() + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 3)
+  }
+
+  /** Ends a debt epoch whose linger is over. */
+  private endEpoch (): void {
+    if (this.epochEndsAt === 0 || Date.now() < this.epochEndsAt) return
+    this.epochWall = 0
+    this.epochEndsAt = 0
   }
 
   /**
@@ -200,11 +215,12 @@ export class Convergence {
    * because its delete was collected since the peer read its reply: taking it
    * would bring the key back. (A node that really lacks it, one restarted
    * empty, gets it from the peer's own rounds, by MREPL.) Nor one up to this
-   * node's horizon authority: the peer is sent a tombstone for it instead.
+   * node's horizon authority over the peer (`authority`): the peer is sent a
+   * tombstone for it instead.
    */
-  private mergeFetched (key: string, entry: Entry): boolean {
+  private mergeFetched (key: string, entry: Entry, authority: number): boolean {
     const store = this.cluster.store
-    if (store.peek(key) === undefined && (store.tombstoneLog.isStable(entry) || entry.wall <= this.authority)) return false
+    if (store.peek(key) === undefined && (store.tombstoneLog.isStable(entry) || entry.wall <= authority)) return false
     return this.cluster.mergeFromPeer(key, entry)
   }
 
@@ -227,7 +243,6 @@ export class Convergence {
       member.owedAt = now
     }
     this.recomputeOwed()
-    if (this.cluster.members.size > 0) store.horizonCollection = false
   }
 
   /**
@@ -250,6 +265,7 @@ export class Convergence {
   private tick (): void {
     try {
       this.openHorizon()
+      this.endEpoch()
       this.sendStable()
       this.collect()
       this.scheduleRounds()
@@ -258,10 +274,18 @@ export class Convergence {
     }
   }
 
-  /** At start-up: horizon collection resumes once every link was tried and every ready one synced, and STABLE had a moment. */
+  /**
+   * At start-up (and on joining): horizon collection begins once this node is
+   * up (every member it reaches has sent it its state), every link was tried
+   * and every ready one synced, and STABLE had a moment.
+   */
   private openHorizon (): void {
     const store = this.cluster.store
     if (store.horizonCollection) return
+    if (this.cluster.selfState !== 'up') {
+      this.settledAt = null
+      return
+    }
     for (const m of this.cluster.members.values()) {
       if (m.link.firstAttempt || (m.link.status === 'ready' && !this.syncedSinceStart.has(m.addr))) {
         this.settledAt = null
