@@ -149,7 +149,7 @@ const exists = (file: string): boolean => {
   }
 }
 
-t.test('horizon across a restart: a node restarted on old data keeps it, however long it was away (it forgets only what a peer tells it)', async t => {
+t.test('horizon across a restart: a node restarted on old data keeps it, however long it was away (only tombstones from a peer can delete it)', async t => {
   const nobody = `127.0.0.1:${await freePort()}` // a remembered member that never answers
   const { dir, port } = await oldDir(t, nobody)
   const node = await restartOn(t, dir, port)
