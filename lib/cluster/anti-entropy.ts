@@ -137,13 +137,13 @@ const ENTRY_WINDOW = 4
 
 /**
  * The horizon authority of a round (PROTOCOL.md §Tombstones, the horizon): up
- * to `wall`, an entry of the peer's for a key this node holds nothing for may
+ * to `wall()`, an entry of the peer's for a key this node holds nothing for may
  * be a value whose delete this node collected by the horizon. The peer is sent
  * a tombstone for it, written by `self` and just above it: it beats that entry
- * and nothing newer. (`wall` 0: none.)
+ * and nothing newer. (`wall()` 0: none. A function: it can rise while the round runs.)
  */
 export interface Authority {
-  wall: number
+  wall: () => number
   self: string
 }
 
@@ -171,7 +171,7 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
     theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
-    if (entry.value !== null && entry.wall <= authority.wall && store.peek(key) === undefined) {
+    if (entry.value !== null && entry.wall <= authority.wall() && store.peek(key) === undefined) {
       encoderOf(authority.self).add(key, { wall: entry.wall, logical: entry.logical + 1, node: authority.self, expiresAt: 0, value: null })
       continue
     }
@@ -204,7 +204,7 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
  * The rest of a round once the roots differ: finds the differing leaves and
  * exchanges their entries both ways. Returns the number of keys that moved.
  */
-export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority = { wall: 0, self: '' }): Promise<number> {
+export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority = { wall: () => 0, self: '' }): Promise<number> {
   const { link, sync } = peer
   const theirBuckets = expectBuffer(await link.request(command(['DIGEST', 'BUCKETS'])), 'DIGEST BUCKETS')
   if (theirBuckets.length !== BUCKETS * DIGEST_BYTES) throw new Error('DIGEST BUCKETS: wrong size')

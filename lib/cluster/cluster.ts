@@ -220,6 +220,7 @@ export class Cluster implements LinkOwner {
     const member = this.members.get(link.addr)
     if (member === undefined) return
     member.joining = false
+    member.reached = true
     const readySeq = this.seq
     member.readySeq = readySeq
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)

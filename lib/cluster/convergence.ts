@@ -43,8 +43,10 @@ export class Convergence {
    * a value a tombstone for it.
    */
   private epochWall = 0
-  /** When the epoch ends once nothing is owed, ms since the epoch; 0 while something is. */
+  /** When the epoch may end once nothing is owed, ms since the epoch; 0 while something is. */
   private epochEndsAt = 0
+  /** When the last debt was paid: the epoch ends only once every member had a round since. */
+  private paidAt = 0
   /** Start-up: when every link was first tried and every ready one synced (null: not yet). */
   private settledAt: number | null = null
   /**
@@ -172,8 +174,9 @@ export class Convergence {
 
   /** An anti-entropy exchange with `member`, this node's horizon authority applied. */
   private reconcileWith (member: Member): Promise<number> {
-    const wall = this.epochWall
-    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry, wall), { wall, self: this.cluster.nodeId })
+    // The wall is read at each use: a tombstone may go by the horizon while the round runs.
+    const authority = { self: this.cluster.nodeId, wall: () => this.epochWall }
+    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry, this.epochWall), authority)
   }
 
   /**
@@ -182,6 +185,7 @@ export class Convergence {
    * (each such entry got a tombstone), so what it owed from before is paid.
    */
   private caughtUp (member: Member, started: number): void {
+    if (started > member.coveredFrom) member.coveredFrom = started
     if (member.owedHorizon === 0 || started <= member.owedAt) return
     member.owedHorizon = 0
     this.recomputeOwed()
@@ -198,13 +202,39 @@ export class Convergence {
     // All paid: a value passed between peers before they got their tombstones may
     // still be in flight or held; the epoch lingers a grace (at least three
     // rounds with everyone) to refuse it and send tombstones for it.
-    if (owing) this.epochEndsAt = 0
-    else if (this.epochWall > 0 && this.epochEndsAt === 0) this.epochEndsAt = Date.now() + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 3)
+    if (owing) {
+      this.epochEndsAt = 0
+    } else if (this.epochWall > 0 && this.epochEndsAt === 0) {
+      this.paidAt = Date.now()
+      this.epochEndsAt = this.paidAt + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 3)
+    }
   }
 
-  /** Ends a debt epoch whose linger is over. */
+  /**
+   * Ends a debt epoch whose linger is over, once every member had a full round
+   * of ours since the last debt was paid: any of them may have been handed a
+   * value meanwhile by one that owed. A member out of touch then owes the
+   * epoch's wall itself, and the epoch goes on.
+   */
   private endEpoch (): void {
     if (this.epochEndsAt === 0 || Date.now() < this.epochEndsAt) return
+    let owing = false
+    let waiting = false
+    for (const m of this.cluster.members.values()) {
+      if (m.link.status !== 'ready') {
+        m.owedHorizon = this.epochWall
+        m.owedAt = Date.now()
+        owing = true
+      } else if (m.coveredFrom <= this.paidAt) {
+        waiting = true
+      }
+    }
+    if (owing) {
+      this.recomputeOwed()
+      this.saveOwed()
+      return
+    }
+    if (waiting) return
     this.epochWall = 0
     this.epochEndsAt = 0
   }
@@ -287,7 +317,9 @@ export class Convergence {
       return
     }
     for (const m of this.cluster.members.values()) {
-      if (m.link.firstAttempt || (m.link.status === 'ready' && !this.syncedSinceStart.has(m.addr))) {
+      // Every member reached must have sent its state (SYNCED): one whose transfer was cut
+      // short holds values this node lacks only because they have not arrived yet.
+      if (m.link.firstAttempt || (m.link.status === 'ready' && !this.syncedSinceStart.has(m.addr)) || (m.reached && !m.sentUsState)) {
         this.settledAt = null
         return
       }
@@ -335,7 +367,11 @@ export class Convergence {
     this.collecting = true
     setImmediate(() => {
       this.collecting = false
-      this.collect()
+      try {
+        this.collect()
+      } catch (err) {
+        this.cluster.log.error(`tombstone collection failed: ${(err as Error).stack ?? String(err)}`)
+      }
     })
   }
 

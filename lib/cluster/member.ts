@@ -60,6 +60,10 @@ export interface Member {
    */
   owedHorizon: number
   owedAt: number
+  /** When the last round or link-up sync of ours with it that finished every differing leaf started (0: none). */
+  coveredFrom: number
+  /** Its link has been ready since this node started. */
+  reached: boolean
 }
 
 export function newMember (addr: string, link: PeerLink): Member {
@@ -85,6 +89,8 @@ export function newMember (addr: string, link: PeerLink): Member {
     heldSeq: 0,
     lastAskedAt: 0,
     owedHorizon: 0,
-    owedAt: 0
+    owedAt: 0,
+    coveredFrom: 0,
+    reached: false
   }
 }
