@@ -1,13 +1,14 @@
 import { CommandError } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
-import { array, bulk, command, type Encoded } from '../protocol/reply.js'
+import { array, command, type Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
-import { MreplEncoder, NODE_ID } from './entry-codec.js'
+import { NODE_ID, pushPageFields } from './entry-codec.js'
 import type { PeerLink } from './peer-link.js'
+import { WriterBatches } from './sync.js'
 
 // PROTOCOL.md §Anti-entropy. One round on a link: compare roots; if they
 // differ, fetch the peer's bucket digests, then the leaf digests of the buckets
@@ -72,9 +73,7 @@ export function maskArg (arg: Buffer | undefined): [number, number] {
 export function entriesReply (store: Store, pairs: ReadonlyArray<[number, number, number]>): Encoded {
   const flat: Encoded[] = []
   for (const [b, lo, hi] of pairs) {
-    store.forEachInLeaves(b, lo, hi, (key, e) => {
-      flat.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value))
-    })
+    store.forEachInLeaves(b, lo, hi, (key, e) => pushPageFields(flat, key, e))
   }
   return array(flat)
 }
@@ -159,20 +158,12 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
   const reply = await link.request(command(args))
   sync.bytesReceived += sizeOf(reply)
   const theirs = new Map<string, Version>()
-  const byWriter = new Map<string, MreplEncoder>()
-  const encoderOf = (node: string): MreplEncoder => {
-    let encoder = byWriter.get(node)
-    if (encoder === undefined) {
-      encoder = new MreplEncoder(node)
-      byWriter.set(node, encoder)
-    }
-    return encoder
-  }
+  const batches = new WriterBatches()
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
     theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
     if (entry.value !== null && entry.wall <= authority.wall() && store.peek(key) === undefined) {
-      encoderOf(authority.self).add(key, { wall: entry.wall, logical: entry.logical + 1, node: authority.self, expiresAt: 0, value: null })
+      batches.add(key, { wall: entry.wall, logical: entry.logical + 1, node: authority.self, expiresAt: 0, value: null })
       continue
     }
     if (merge(key, entry)) moved++
@@ -182,22 +173,14 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
       if (their !== undefined && compareVersions(their, entry) >= 0) return
-      encoderOf(entry.node).add(key, entry)
+      batches.add(key, entry)
     })
   }
-  const sends: Array<Promise<RespValue[]>> = []
-  for (const encoder of byWriter.values()) {
-    const { bytes, commands, entries } = encoder.finish()
-    sync.keysSent += entries
-    sync.bytesSent += bytes.length
-    moved += entries
-    sends.push(link.requestMany(bytes, commands))
-  }
-  for (const replies of await Promise.all(sends)) {
-    const refused = replies.find(r => r instanceof RespError)
-    if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
-  }
-  return moved
+  const out = batches.send(link)
+  sync.keysSent += out.entries
+  sync.bytesSent += out.bytes
+  await out.acknowledged
+  return moved + out.entries
 }
 
 /**

@@ -222,7 +222,6 @@ export class Cluster implements LinkOwner {
     member.joining = false
     member.reached = true
     const readySeq = this.seq
-    member.readySeq = readySeq
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
@@ -394,7 +393,7 @@ export class Cluster implements LinkOwner {
   }
 
   /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
-  applyRemote (_session: Session, key: string, entry: Entry): boolean {
+  applyRemote (key: string, entry: Entry): boolean {
     // In a debt epoch, an entry up to its wall for a key we hold nothing for may be
     // a value whose delete we collected by the horizon (PROTOCOL.md §Tombstones).
     const authority = this.convergence.authority

@@ -2,12 +2,11 @@ import { CommandError, integerArg, text } from '../commands/args.js'
 import { ERRORS, errorText } from '../commands/errors.js'
 import type { CommandContext, CommandTable } from '../commands/types.js'
 import { parseAddress } from '../options.js'
-import { parseInteger } from '../protocol/request-parser.js'
 import { bulk, bulkArray, integer, OK, type Encoded } from '../protocol/reply.js'
 import { BUCKETS } from '../store/store.js'
 import { MAX_GOSSIP_MEMBERS, type Cluster } from './cluster.js'
 import type { Entry } from '../store/entry.js'
-import { decodeEntry, forEachMreplEntry, MREPL_FIELDS, NODE_ID, nodeField } from './entry-codec.js'
+import { decodeEntry, forEachMreplEntry, integerField, MREPL_FIELDS, NODE_ID, nodeField } from './entry-codec.js'
 import { membersReply } from './info.js'
 import { bucketArg, entriesReply, maskArg, MAX_ENTRY_BUCKETS, MAX_LEAF_BUCKETS } from './anti-entropy.js'
 import { encodePage, page, PAGE_BUCKETS } from './sync.js'
@@ -65,7 +64,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     const { key, entry } = decodeEntry(args, 1, args[6] ?? null)
     let bytes = 0
     for (const a of args) bytes += a.length
-    cluster.applyRemote(ctx.session, key, entry)
+    cluster.applyRemote(key, entry)
     cluster.received(ctx.session, 1, bytes)
     return OK
   }
@@ -81,7 +80,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     let bytes = 0
     for (const a of args) bytes += a.length
     let applied = 0
-    forEachMreplEntry(args, scratch, (key, entry) => { if (cluster.applyRemote(ctx.session, key, entry)) applied++ })
+    forEachMreplEntry(args, scratch, (key, entry) => { if (cluster.applyRemote(key, entry)) applied++ })
     cluster.received(ctx.session, (args.length - 2) / MREPL_FIELDS, bytes)
     return integer(applied)
   }
@@ -135,12 +134,9 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     peerOnly(ctx, args)
     if (args.length > 5) throw new CommandError(ERRORS.syntax)
     const node = nodeField(args[1])
-    const wall = args[2] === undefined ? null : parseInteger(args[2], 0, args[2].length)
-    if (wall === null || wall < 0) throw new CommandError(errorText('invalidEntryField', 'wall'))
-    const logical = args[3] === undefined ? null : parseInteger(args[3], 0, args[3].length)
-    if (logical === null || logical < 0) throw new CommandError(errorText('invalidEntryField', 'logical'))
-    const age = args[4] === undefined ? 0 : parseInteger(args[4], 0, args[4].length)
-    if (age === null || age < 0) throw new CommandError(errorText('invalidEntryField', 'age'))
+    const wall = integerField(args[2], 'wall')
+    const logical = integerField(args[3], 'logical')
+    const age = args[4] === undefined ? 0 : integerField(args[4], 'age')
     cluster.convergence.stableFrom(ctx.session, node, { wall, logical }, age)
     return OK
   }

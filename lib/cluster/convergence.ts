@@ -1,4 +1,4 @@
-import { command } from '../protocol/reply.js'
+import { command, type Encoded } from '../protocol/reply.js'
 import type { Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
@@ -25,7 +25,7 @@ const DEFER_MS = 300
 const DEFER_MAX_MS = 2000
 /** Tombstone queue entries looked at per slice of collection (then the event loop gets a turn). */
 const COLLECT_BUDGET = 20_000
-/** After a restart, horizon collection waits this long once every link was tried and every ready one synced, ms (for STABLE relays). */
+/** At start, horizon collection waits this long once this node is up and every link was tried and synced, ms (for STABLE relays). */
 const HORIZON_SETTLE_MS = 1000
 
 export class Convergence {
@@ -74,10 +74,11 @@ export class Convergence {
     this.timer = null
   }
 
-  /** Local write `seq` was just made, stamped from the store's last tick. */
+  /** Local write `seq` was just made, stamped from the clock's last tick (before any outranking). */
   recordWrite (seq: number): void {
-    const store = this.cluster.store
-    this.stable.record(seq, store.lastTickWall, store.lastTickLogical)
+    // Called from the store's write listener, right after the clock's tick: the clock still holds it.
+    const tick = this.cluster.store.clock.peek()
+    this.stable.record(seq, tick.wall, tick.logical)
   }
 
   /**
@@ -118,22 +119,34 @@ export class Convergence {
     const self = this.cluster.nodeId
     for (const [node, ts] of this.cluster.store.tombstoneLog.stableTimestamps()) {
       if (node === self || node === member.id) continue
-      const age = this.cluster.store.tombstoneLog.stableAge(node)
-      member.link.request(command(['STABLE', node, String(ts.wall), String(ts.logical), String(age)])).catch(() => {})
+      member.link.request(this.stableRequest(node, ts)).catch(() => {})
     }
   }
 
-  private async syncAtLinkUp (member: Member): Promise<SyncKind> {
+  /** `STABLE node wall logical age`: the age is how long ago that T was first heard (or computed, for our own). */
+  private stableRequest (node: string, ts: Timestamp): Encoded {
+    const age = this.cluster.store.tombstoneLog.stableAge(node)
+    return command(['STABLE', node, String(ts.wall), String(ts.logical), String(age)])
+  }
+
+  /** Runs `run` as the round on `member`'s link; the next periodic one comes about a second after it. */
+  private async inRound<T> (member: Member, run: () => Promise<T>): Promise<T> {
     member.rounding = true
-    const started = Date.now()
     try {
-      const kind = await this.linkUpRound(member)
-      this.caughtUp(member, started) // it threw if the round did not finish
-      return kind
+      return await run()
     } finally {
       member.rounding = false
       member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
     }
+  }
+
+  private async syncAtLinkUp (member: Member): Promise<SyncKind> {
+    return await this.inRound(member, async () => {
+      const started = Date.now()
+      const kind = await this.linkUpRound(member)
+      this.caughtUp(member, started) // it threw if the round did not finish
+      return kind
+    })
   }
 
   private async linkUpRound (member: Member): Promise<SyncKind> {
@@ -176,7 +189,7 @@ export class Convergence {
   private reconcileWith (member: Member): Promise<number> {
     // The wall is read at each use: a tombstone may go by the horizon while the round runs.
     const authority = { self: this.cluster.nodeId, wall: () => this.epochWall }
-    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry, this.epochWall), authority)
+    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry), authority)
   }
 
   /**
@@ -244,23 +257,22 @@ export class Convergence {
    * in a version every member had already acknowledged, can only be missing
    * because its delete was collected since the peer read its reply: taking it
    * would bring the key back. (A node that really lacks it, one restarted
-   * empty, gets it from the peer's own rounds, by MREPL.) Nor one up to this
-   * node's horizon authority over the peer (`authority`): the peer is sent a
-   * tombstone for it instead.
+   * empty, gets it from the peer's own rounds, by MREPL.) Otherwise as a
+   * replicated write (the horizon authority included: the peer is sent a
+   * tombstone for such a value instead).
    */
-  private mergeFetched (key: string, entry: Entry, authority: number): boolean {
+  private mergeFetched (key: string, entry: Entry): boolean {
     const store = this.cluster.store
-    if (store.peek(key) === undefined && (store.tombstoneLog.isStable(entry) || entry.wall <= authority)) return false
-    return this.cluster.mergeFromPeer(key, entry)
+    if (store.peek(key) === undefined && store.tombstoneLog.isStable(entry)) return false
+    return this.cluster.applyRemote(key, entry)
   }
 
   /**
    * At start-up from a data directory, once the remembered members are known
    * (and before any link is up), with what the members out of touch owe, as
-   * the directory says. Horizon collection waits until the links had their
-   * chance: the tombstones loaded from the log were mostly collected before
-   * the restart, and the STABLE relays say so; by the horizon, they would make
-   * every member still out of touch owe.
+   * the directory says. (Horizon collection waits for the links, openHorizon:
+   * the tombstones loaded from the log were mostly collected before the
+   * restart, and the STABLE relays say so.)
    */
   resume (owed: ReadonlyMap<string, number>): void {
     const store = this.cluster.store
@@ -349,8 +361,7 @@ export class Convergence {
     for (const m of cluster.members.values()) {
       if (m.link.status !== 'ready' || m.stableSent === text) continue
       m.stableSent = text
-      const age = cluster.store.tombstoneLog.stableAge(cluster.nodeId)
-      m.link.request(command(['STABLE', cluster.nodeId, String(ts.wall), String(ts.logical), String(age)])).catch(() => {
+      m.link.request(this.stableRequest(cluster.nodeId, ts)).catch(() => {
         m.stableSent = '' // resent once the link is back
       })
     }
@@ -409,12 +420,7 @@ export class Convergence {
     const now = Date.now()
     for (const m of cluster.members.values()) {
       if (m.link.status !== 'ready' || m.rounding || m.pushing !== null || m.reported !== 'up' || now < m.nextRoundAt) continue
-      m.rounding = true
-      this.round(m).catch(err => cluster.log.debug(`anti-entropy round with ${m.addr} stopped: ${(err as Error).message}`))
-        .finally(() => {
-          m.rounding = false
-          m.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
-        })
+      this.inRound(m, () => this.round(m)).catch(err => cluster.log.debug(`anti-entropy round with ${m.addr} stopped: ${(err as Error).message}`))
     }
   }
 

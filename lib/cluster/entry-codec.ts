@@ -1,5 +1,6 @@
 import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
+import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import type { Entry } from '../store/entry.js'
 
@@ -8,6 +9,11 @@ import type { Entry } from '../store/entry.js'
 // - MREPL node (op key wall logical expiresAt value)...: many entries of one writer,
 //   op S (a write) or D (a delete, empty value); what peers send each other.
 // - SYNC pages: six fields per entry, key wall logical node expiresAt value|nil.
+
+/** Appends an entry's six SYNC-page fields (SYNC and ENTRIES replies) to `out`. */
+export function pushPageFields (out: Encoded[], key: string, e: Entry): void {
+  out.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value))
+}
 
 /** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
 export const NODE_ID = /^[\w.:-]{1,64}$/
@@ -114,7 +120,7 @@ export class MreplEncoder {
   }
 }
 
-function integerField (arg: Buffer | undefined, what: string): number {
+export function integerField (arg: Buffer | undefined, what: string): number {
   const n = arg === undefined || arg.length > 16 || arg[0] === 45 ? null : parseInteger(arg, 0, arg.length)
   if (n === null) throw new CommandError(errorText('invalidEntryField', what))
   return n

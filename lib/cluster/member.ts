@@ -44,8 +44,6 @@ export interface Member {
   heldSeq: number
   /** When its anti-entropy round last asked us for digests or entries, ms since the epoch. */
   lastAskedAt: number
-  /** The last local write made before its link came up (the transfer carries all of them). */
-  readySeq: number
   /**
    * The first local write resent to it when its link came up: writes from here
    * on reach it by replication, older ones (acknowledged by every other peer
@@ -79,7 +77,6 @@ export function newMember (addr: string, link: PeerLink): Member {
     incrementalSyncsReceived: 0,
     sentUsState: false,
     pushing: null,
-    readySeq: 0,
     resentFrom: 0,
     digest: '',
     sync: newSyncStats(),

@@ -2,7 +2,7 @@ import { array, bulk, type Encoded } from '../protocol/reply.js'
 import { BUCKETS, type Store } from '../store/store.js'
 import type { Entry } from '../store/entry.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import { MreplEncoder } from './entry-codec.js'
+import { MreplEncoder, pushPageFields } from './entry-codec.js'
 import type { PeerLink } from './peer-link.js'
 
 // PROTOCOL.md §State transfer. A node's state goes out in pages of whole key
@@ -23,10 +23,45 @@ export function page (store: Store, cursor: number, buckets = PAGE_BUCKETS): { n
 /** The SYNC reply: `[next-cursor, [key, wall, logical, node, expiresAt, value|nil, ...]]`. */
 export function encodePage (p: { next: number, entries: Array<[string, Entry]> }): Encoded {
   const flat: Encoded[] = []
-  for (const [key, e] of p.entries) {
-    flat.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value))
-  }
+  for (const [key, e] of p.entries) pushPageFields(flat, key, e)
   return array([bulk(String(p.next)), array(flat)])
+}
+
+/** Entries for a peer grouped by writer, as MREPL wants: one batch per writer. */
+export class WriterBatches {
+  private readonly byWriter = new Map<string, MreplEncoder>()
+
+  add (key: string, entry: Entry): void {
+    let encoder = this.byWriter.get(entry.node)
+    if (encoder === undefined) {
+      encoder = new MreplEncoder(entry.node)
+      this.byWriter.set(entry.node, encoder)
+    }
+    encoder.add(key, entry)
+  }
+
+  /**
+   * Sends every batch on `link`: the entries and bytes sent, and `acknowledged`,
+   * which settles once the peer answered them all and rejects if it refused one.
+   */
+  send (link: PeerLink): { entries: number, bytes: number, acknowledged: Promise<void> } {
+    let entries = 0
+    let bytes = 0
+    const replies: Array<Promise<RespValue[]>> = []
+    for (const encoder of this.byWriter.values()) {
+      const batch = encoder.finish()
+      replies.push(link.requestMany(batch.bytes, batch.commands))
+      entries += batch.entries
+      bytes += batch.bytes.length
+    }
+    const acknowledged = Promise.all(replies).then(all => {
+      for (const reply of all) {
+        const refused = reply.find(r => r instanceof RespError)
+        if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
+      }
+    })
+    return { entries, bytes, acknowledged }
+  }
 }
 
 /**
@@ -42,26 +77,12 @@ export async function pushState (store: Store, link: PeerLink): Promise<{ entrie
   let size = 0
   do {
     const p = page(store, cursor)
-    const byWriter = new Map<string, MreplEncoder>()
-    for (const [key, entry] of p.entries) {
-      let encoder = byWriter.get(entry.node)
-      if (encoder === undefined) {
-        encoder = new MreplEncoder(entry.node)
-        byWriter.set(entry.node, encoder)
-      }
-      encoder.add(key, entry)
-    }
-    const replies: Array<Promise<RespValue[]>> = []
-    for (const encoder of byWriter.values()) {
-      const { bytes, commands, entries } = encoder.finish()
-      replies.push(link.requestMany(bytes, commands))
-      sent += entries
-      size += bytes.length
-    }
-    for (const reply of await Promise.all(replies)) {
-      const refused = reply.find(r => r instanceof RespError)
-      if (refused !== undefined) throw new Error(`the peer refused an entry: ${String(refused)}`)
-    }
+    const batches = new WriterBatches()
+    for (const [key, entry] of p.entries) batches.add(key, entry)
+    const out = batches.send(link)
+    sent += out.entries
+    size += out.bytes
+    await out.acknowledged
     cursor = p.next
     await new Promise(resolve => setImmediate(resolve)) // let clients in between pages
   } while (cursor !== 0 && link.status === 'ready')

@@ -230,18 +230,18 @@ export class Persistence implements Durability {
    * FORMAT.md §Compaction: start log N+1, write snapshot N+1 of the store beside
    * it, then drop generation N. At every moment the files on disk hold every
    * acknowledged write: until snapshot N+1 is complete, snapshot N and logs N
-   * and N+1 do. Resolves true once snapshot N+1 is in place.
+   * and N+1 do.
    */
-  private async runCompaction (): Promise<boolean> {
+  private async runCompaction (): Promise<void> {
     const store = this.store
     const old = this.current
-    if (store === null || old === null) return false
+    if (store === null || old === null) return
     if (old.failure !== null) throw new Error('the log cannot be written')
     const gen = this.gen + 1
     const next = await AppendLog.createAsync(this.file(logName(gen)), this.logOptions)
     if (this.closing !== null || this.current !== old) {
       await next.close()
-      return false
+      return
     }
     // The cut: records so far go to the old log, every later one to the new.
     old.flush()
@@ -253,7 +253,7 @@ export class Persistence implements Durability {
     const started = Date.now()
     const snap = await writeSnapshot(store, this.file(snapshotName(gen)), () => this.closing !== null)
     await oldClosed
-    if (snap === null) return false // closing: the logs still hold everything
+    if (snap === null) return // closing: the logs still hold everything
     // The old log may hold tombstones collected by the horizon: what members owe for them must be on disk first.
     if (this.owedSaving !== null) await this.owedSaving
     const listing = listFiles(this.dir)
@@ -262,6 +262,5 @@ export class Persistence implements Durability {
     this.snapshotBytes = snap.bytes
     this.olderLogBytes = 0
     this.log.info(`compacted: snapshot of ${snap.entries} entries (${snap.bytes} bytes) in ${Date.now() - started} ms`)
-    return true
   }
 }

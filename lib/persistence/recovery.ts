@@ -42,9 +42,9 @@ function corrupt (file: string, offset: number, why: string, repairable: boolean
 /** The OS writes files back in pages of (at least) this many bytes. */
 const PAGE = 4096
 
-/** Whether buf[from..end), at file offset `base`, holds a whole page of zeros. */
-function zeroPageIn (buf: Buffer, base: number, from: number, end: number): boolean {
-  for (let p = Math.ceil((base + from) / PAGE) * PAGE - base; p + PAGE <= end; p += PAGE) {
+/** Whether buf[0..end), at file offset `base`, holds a whole page of zeros. */
+function zeroPageIn (buf: Buffer, base: number, end: number): boolean {
+  for (let p = Math.ceil(base / PAGE) * PAGE - base; p + PAGE <= end; p += PAGE) {
     let zero = true
     for (let i = p; i < p + PAGE && zero; i++) zero = buf[i] === 0
     if (zero) return true
@@ -155,7 +155,7 @@ export function readFile (file: string, kind: FileKind, repair: boolean, apply: 
       }
       // A power failure can leave pages of the newest log's unsynced tail unwritten
       // (zeros) while later pages made it: that too is a torn tail, not corruption.
-      if (intact >= 0 && newest && zeroPageIn(tail, offset, 0, intact)) {
+      if (intact >= 0 && newest && zeroPageIn(tail, offset, intact)) {
         return { end: offset, records, skipped, torn: true, complete }
       }
       if (!repair) throw corrupt(file, offset, intact < 0 ? `${why}, and no intact record was found in the ${rest} bytes after it` : `${why}, with intact records after it (the next at offset ${offset + intact})`, true)

@@ -117,12 +117,6 @@ export class Digest {
     root[1] = (root[1] as number) ^ b
   }
 
-  clear (): void {
-    this.leaves.fill(0)
-    this.buckets.fill(0)
-    this.root.fill(0)
-  }
-
   /** The root as 16 lowercase hex digits (INFO, MEMBERS, DIGEST). */
   rootHex (): string {
     return hex(this.root[0] as number) + hex(this.root[1] as number)

@@ -57,9 +57,6 @@ export class Store {
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
   readonly tombstoneHorizonMs: number
-  /** The clock's timestamp for the latest local write, before any outranking (PROTOCOL.md §Tombstones). */
-  lastTickWall = 0
-  lastTickLogical = 0
   /**
    * Whether tombstones past the horizon are collected whoever holds them. Held
    * off at start-up until the links had their chance to carry stable
@@ -333,8 +330,6 @@ export class Store {
     const b = h & (BUCKETS - 1)
     const previous = this.buckets[b]?.get(key)
     let ts = this.clock.tick()
-    this.lastTickWall = ts.wall
-    this.lastTickLogical = ts.logical
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {

@@ -1,4 +1,4 @@
-import type { Timestamp } from './clock.js'
+import { compareTimestamps, type Timestamp } from './clock.js'
 import type { Version } from './entry.js'
 
 // PROTOCOL.md §Tombstones. Every tombstone the store takes is queued under the
@@ -116,7 +116,7 @@ export class TombstoneLog {
   setStable (node: string, ts: Timestamp, agoMs = 0): boolean {
     const at = this.now() - Math.max(0, Math.min(agoMs, this.graceMs))
     const current = this.stable.get(node)
-    const order = current === undefined ? 1 : ts.wall !== current.wall ? ts.wall - current.wall : ts.logical - current.logical
+    const order = current === undefined ? 1 : compareTimestamps(ts, current)
     if (order < 0 || (order === 0 && at >= (this.stableAt.get(node) ?? -Infinity))) return false
     this.stable.set(node, { wall: ts.wall, logical: ts.logical })
     this.stableAt.set(node, at)
@@ -150,8 +150,7 @@ export class TombstoneLog {
         else list.splice(0, n)
       }
     }
-    const s = this.collectable.get(node)
-    return s !== undefined && (wall < s.wall || (wall === s.wall && logical <= s.logical))
+    return atOrBelow(wall, logical, this.collectable.get(node))
   }
 
   stableOf (node: string): Timestamp | undefined {
@@ -165,8 +164,7 @@ export class TombstoneLog {
 
   /** Whether a version of `node` is at or below what every member holds. */
   isStable (v: Version): boolean {
-    const s = this.stable.get(v.node)
-    return s !== undefined && (v.wall < s.wall || (v.wall === s.wall && v.logical <= s.logical))
+    return atOrBelow(v.wall, v.logical, this.stable.get(v.node))
   }
 
   /** Queued tombstones (stale ones not yet popped included). */
@@ -195,7 +193,9 @@ export class TombstoneLog {
     return popped
   }
 
-  clear (): void {
-    this.queues.clear()
-  }
+}
+
+/** Whether (wall, logical) is at or below `limit` (false when there is none). */
+function atOrBelow (wall: number, logical: number, limit: Timestamp | undefined): boolean {
+  return limit !== undefined && compareTimestamps({ wall, logical }, limit) <= 0
 }
