@@ -364,7 +364,7 @@ export class Cluster implements LinkOwner {
   /**
    * WAIT: resolves with the number of peers holding every local write so far,
    * once it reaches `wanted` or at `timeoutMs` (0: no limit), or when the node
-   * closes or the client goes away.
+   * closes or the client goes away or stops sending.
    */
   waitForAcks (session: Session, wanted: number, timeoutMs: number): Promise<number> {
     const now = this.acknowledgedBy()
@@ -382,7 +382,7 @@ export class Cluster implements LinkOwner {
     const acked = this.acknowledgedBy()
     const now = Date.now()
     this.ackWaiters = this.ackWaiters.filter(w => {
-      if (!all && !w.session.closed && acked < w.wanted && now < w.deadline) return true
+      if (!all && !w.session.closed && !w.session.inputEnded && acked < w.wanted && now < w.deadline) return true
       w.resolve(acked)
       return false
     })

@@ -23,6 +23,12 @@ export interface Session {
   peerSynced?: boolean
   /** The connection is gone (work waiting for it may stop). */
   closed: boolean
+  /**
+   * The client has stopped sending (FIN). It may be half-closed and reading, or
+   * gone for good: nothing tells the two apart, so a WAIT answers at once
+   * rather than hold the connection open (PROTOCOL.md §End of input).
+   */
+  inputEnded: boolean
 }
 
 export interface ServerStats {

@@ -39,6 +39,14 @@ interface HeldGroup {
  */
 const MAX_WAITING_REPLIES = 1024
 
+/** `POST` and `Host:` are HTTP, never commands: the sign of a cross-protocol request. */
+function isCrossProtocol (args: Buffer[]): boolean {
+  const name = args[0] as Buffer
+  if (name.length !== 4 && name.length !== 5) return false
+  const lower = name.toString('latin1').toLowerCase()
+  return lower === 'post' || lower === 'host:'
+}
+
 /**
  * One client: stream → parser → command table → store → reply encoder → the one
  * write path (`flush`). Replies to a batch of pipelined commands go out in one
@@ -60,6 +68,8 @@ export class Connection implements CommandContext {
   private releaseQueued = false
   private closing = false
   private gone = false
+  /** The client half-closed: run what it sent, send every reply, then close (PROTOCOL.md §End of input). */
+  private inputEnded = false
 
   constructor (private readonly host: ConnectionHost, private readonly stream: Duplex, session: Session) {
     this.session = session
@@ -69,7 +79,7 @@ export class Connection implements CommandContext {
     stream.on('drain', () => this.safely(() => this.resume()))
     stream.on('error', (err: Error) => this.node.log.debug(`client ${session.addr}: ${err.message}`))
     stream.on('close', () => this.teardown())
-    stream.on('end', () => { if (!this.closing) this.close() })
+    stream.on('end', () => this.endOfInput())
   }
 
   /** Sends what is queued, then closes. Idempotent. */
@@ -90,6 +100,17 @@ export class Connection implements CommandContext {
     this.gone = true
     this.parser.release()
     this.stream.destroy()
+  }
+
+  /**
+   * The client sent FIN. Every complete command it sent still runs and is
+   * answered in order, waiting replies included; then we close. A command cut
+   * short by the FIN is dropped unanswered, as Redis does.
+   */
+  private endOfInput (): void {
+    this.inputEnded = true
+    this.session.inputEnded = true
+    this.safely(() => this.process())
   }
 
   private receive (chunk: Buffer): void {
@@ -133,11 +154,21 @@ export class Connection implements CommandContext {
         break
       }
       const request = this.parser.next()
-      if (request === null) break
+      if (request === null) {
+        if (this.inputEnded) this.close()
+        break
+      }
       if (request instanceof ProtocolError) {
         this.node.log.debug(`client ${this.session.addr}: protocol error: ${request.message}`)
         this.push(error(errorText('protocol', request.message)))
         this.close()
+        return
+      }
+      if (isCrossProtocol(request)) {
+        // PROTOCOL.md §Cross-protocol requests: a browser tricked into sending
+        // HTTP here must not get the commands in its body run.
+        this.node.log.warn(`Possible SECURITY ATTACK detected: client ${this.session.addr} sent ${request[0]?.toString('latin1')}, an HTTP request (a web page making a browser talk to this port); connection closed, nothing after it run`)
+        this.drop()
         return
       }
       this.execute(request)

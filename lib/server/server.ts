@@ -29,7 +29,9 @@ export class Server implements ConnectionHost {
   ) {
     const o = node.options
     this.fullLimits = { inlineMax: o.maxInlineLen, bulkMax: o.maxBulkLen, multibulkMax: o.maxMultibulkLen }
-    this.tcp = net.createServer(socket => this.accept(socket))
+    // Half-open allowed: a client that shuts down its sending side still gets
+    // every reply before we close (PROTOCOL.md §End of input).
+    this.tcp = net.createServer({ allowHalfOpen: true }, socket => this.accept(socket))
   }
 
   limits (authenticated: boolean): ParserLimits {
@@ -87,7 +89,8 @@ export class Server implements ConnectionHost {
       lastCommand: 'NULL',
       lastCommandAt: now,
       isPeer: false,
-      closed: false
+      closed: false,
+      inputEnded: false
     }
     const connection = new Connection(this, stream, session)
     this.connections.add(connection)
