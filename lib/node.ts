@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Cluster } from './cluster/cluster.js'
+import { RetiredIds } from './cluster/removal.js'
 import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
@@ -72,7 +73,8 @@ export class KeystoneNode implements NodeContext {
       advertise: this.options.advertise ?? '',
       host: this.options.host,
       password: this.options.requirepass,
-      timing: deps.timing
+      timing: deps.timing,
+      memberTimeoutMs: this.options.memberTimeout * 1000
     })
     this.table = clientCommands(clusterCommands(this.cluster))
     this.server = new Server(this, this.table, () => this.writeBarrier())
@@ -134,9 +136,21 @@ export class KeystoneNode implements NodeContext {
       const persistence = this.persistence
       const remembered = persistence === null ? [] : persistence.members()
       if (persistence !== null) {
+        // PROTOCOL.md §Member removal: the removals this node knows, its own included.
+        const cluster = this.cluster
+        cluster.retired = new RetiredIds(persistence.removed())
+        cluster.retired.onChanged = ids => persistence.saveRemoved(ids)
+        if (cluster.retired.has(this.nodeId)) {
+          cluster.removedReason = 'removed earlier, as its data directory records'
+          this.log.warn(`this node (${this.nodeId}) was removed from its cluster (FORGET), as ${persistence.dir}/removed records: it serves its own data alone; to join a cluster, start it with an empty data directory`)
+        }
         // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
-        for (const addr of remembered) this.cluster.learn(addr)
-        this.cluster.onMembersChanged = addrs => persistence.saveMembers(addrs)
+        for (const m of remembered) {
+          const member = cluster.learn(m.addr)
+          // Its id from before: FORGET by address works before its link is up again.
+          if (member !== undefined && member.id === '') member.id = m.id
+        }
+        cluster.onMembersChanged = members => persistence.saveMembers(members)
         // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
         const convergence = this.cluster.convergence
         convergence.onOwedChanged = owed => persistence.saveOwed(owed)

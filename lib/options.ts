@@ -50,6 +50,12 @@ export interface NodeOptions {
    * (PROTOCOL.md §Tombstones). Default 3600.
    */
   tombstoneHorizon: number
+  /**
+   * Seconds a member may be down before this node removes it from the cluster on
+   * its own, as FORGET would; only while this node reaches a majority of the
+   * members (PROTOCOL.md §Member removal). 0: never. Default 0.
+   */
+  memberTimeout: number
   /** TEST ONLY: ms added to this node's physical clock, to simulate a clock that runs ahead. Default 0. */
   clockOffsetMs: number
   /** ms a tombstone stays after it became collectable (in-flight batches land first). */
@@ -82,6 +88,7 @@ export const DEFAULTS: NodeOptions = {
   clientOutputHardLimit: 256 * 1024 * 1024,
   loglevel: 'info',
   tombstoneHorizon: 3600,
+  memberTimeout: 0,
   clockOffsetMs: 0,
   tombstoneGraceMs: 10_000
 }
@@ -112,6 +119,7 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
   { key: 'tombstoneHorizon', flag: 'tombstone-horizon', kind: 'integer', help: 'seconds after which tombstones are collected regardless (default 3600)' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
+  { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
 ]
 
@@ -160,7 +168,7 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'clockOffsetMs', 'tombstoneGraceMs']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key

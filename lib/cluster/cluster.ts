@@ -1,4 +1,6 @@
 import net from 'node:net'
+import { CommandError } from '../commands/args.js'
+import { errorText } from '../commands/errors.js'
 import type { Session } from '../commands/index.js'
 import { KeystoneError } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -9,8 +11,10 @@ import { RespClient } from '../client/resp-client.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
 import { Convergence, type SyncKind } from './convergence.js'
-import { MreplEncoder } from './entry-codec.js'
+import { MreplEncoder, NODE_ID } from './entry-codec.js'
 import { newMember, type Member, type MemberState } from './member.js'
+import { RetiredIds, timedOut } from './removal.js'
+import type { MemberRecord } from '../persistence/data-dir.js'
 import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
 
 export type { Member, MemberState } from './member.js'
@@ -43,6 +47,8 @@ export interface ClusterSettings {
   host: string
   password: string
   timing?: Partial<LinkTiming>
+  /** --member-timeout in ms (0: never), PROTOCOL.md §Member removal. */
+  memberTimeoutMs?: number
 }
 
 /** How long a joining node keeps trying to reach the member it was pointed at, ms. */
@@ -50,6 +56,9 @@ const JOIN_PATIENCE_MS = 10_000
 
 /** How often waiting WAIT commands look at the acknowledgements, ms. */
 const WAIT_POLL_MS = 10
+
+/** How often members down past --member-timeout are looked for, ms. */
+const TIMEOUT_CHECK_MS = 500
 
 /** More member addresses than this in one GOSSIP is refused (a garbage or hostile sender). */
 export const MAX_GOSSIP_MEMBERS = 1024
@@ -70,8 +79,16 @@ export class Cluster implements LinkOwner {
   /** Sequence number of the latest local write. */
   seq = 0
   fullSyncsServed = 0
-  /** Told the member addresses whenever a member is added (the data directory keeps them). */
-  onMembersChanged: ((addrs: string[]) => void) | null = null
+  /** Told the members whenever one is added, removed or its id learned (the data directory keeps them). */
+  onMembersChanged: ((members: MemberRecord[]) => void) | null = null
+  /** Node ids removed from the cluster for good (PROTOCOL.md §Member removal). */
+  retired = new RetiredIds()
+  /** Why this node itself was removed from the cluster; null while it is a member. */
+  removedReason: string | null = null
+  private readonly memberTimeoutMs: number
+  private timeoutTimer: NodeJS.Timeout | null = null
+  /** Members past the timeout this node could not remove (no majority): warned once each. */
+  private readonly timeoutKept = new Set<string>()
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
   private lastBarrier: SharedBarrier | null = null
@@ -94,6 +111,11 @@ export class Cluster implements LinkOwner {
     this.timing = { ...DEFAULT_TIMING, ...settings.timing }
     const host = settings.host
     this.localAddress = net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined
+    this.memberTimeoutMs = settings.memberTimeoutMs ?? 0
+    if (this.memberTimeoutMs > 0) {
+      this.timeoutTimer = setInterval(() => this.removeTimedOut(), TIMEOUT_CHECK_MS)
+      this.timeoutTimer.unref()
+    }
     store.onWrite((key, entry, local) => { if (local) this.replicate(key, entry) })
     this.convergence = new Convergence(this)
     this.convergence.start()
@@ -105,6 +127,10 @@ export class Cluster implements LinkOwner {
 
   /** Joins the cluster of the member at `seed` (PROTOCOL.md §Joining). */
   async join (seed: string): Promise<void> {
+    if (this.removedReason !== null) {
+      this.log.warn(`not joining ${seed}: this node was removed from its cluster; start it with an empty data directory to join as a new member`)
+      return
+    }
     this.selfState = 'joining'
     const { host, port } = parseAddress(seed, '--join')
     const deadline = Date.now() + JOIN_PATIENCE_MS
@@ -117,7 +143,7 @@ export class Cluster implements LinkOwner {
           const auth = await client.call(['AUTH', this.password])
           if (auth instanceof RespError) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: it refused our password (${auth.message})`)
         }
-        reply = await client.call(['JOIN', this.advertise])
+        reply = await client.call(['JOIN', this.advertise, this.nodeId])
       } catch (err) {
         if (err instanceof KeystoneError || Date.now() > deadline) {
           throw err instanceof KeystoneError ? err : new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: ${(err as Error).message}`)
@@ -128,16 +154,26 @@ export class Cluster implements LinkOwner {
         client?.close()
       }
     }
+    if (reply instanceof RespError && reply.message.startsWith('REMOVED')) {
+      // Restarted on its data directory after it was removed: it stays out, serving what it has.
+      this.leave(`${seed} refused JOIN: ${reply.message}`)
+      return
+    }
     if (reply instanceof RespError) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: ${reply.message}`)
     if (!Array.isArray(reply)) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: unexpected reply to JOIN`)
     this.selfState = 'syncing'
-    for (const item of reply) if (Buffer.isBuffer(item)) this.learn(item.toString('latin1'))
+    for (const item of reply) if (Buffer.isBuffer(item)) this.learn(item.toString('latin1'), true)
     this.log.info(`joined the cluster via ${seed}: ${this.members.size} other member(s); syncing`)
     this.checkSynced() // up at once if there is no one to sync from
   }
 
-  /** JOIN: the node at `addr` asks to join; every member hears of it. Returns the member list. */
-  admit (addr: string): string[] {
+  /**
+   * JOIN: the node at `addr` (node id `id`, '' if it did not say) asks to join;
+   * every member hears of it. Returns the member list. A retired id is refused.
+   */
+  admit (addr: string, id: string): string[] {
+    this.refuseRemoved(id)
+    this.retired.reuse(addr)
     const member = this.learn(addr)
     if (member !== undefined && member.link.status !== 'ready') member.joining = true
     this.log.info(`${addr} joins the cluster`)
@@ -145,9 +181,13 @@ export class Cluster implements LinkOwner {
     return [this.advertise, ...this.members.keys()]
   }
 
-  /** Adds a member we heard of (and dials it); our own address is ignored. */
-  learn (addr: string): Member | undefined {
-    if (addr === this.advertise || this.selfAliases.has(addr)) return undefined
+  /**
+   * Adds a member we heard of (and dials it); our own address is ignored, and
+   * so is a removed node's address passed on `secondHand` in a member list.
+   */
+  learn (addr: string, secondHand = false): Member | undefined {
+    if (addr === this.advertise || this.selfAliases.has(addr) || this.removedReason !== null) return undefined
+    if (secondHand && this.retired.addressRetired(addr)) return undefined
     let member = this.members.get(addr)
     if (member !== undefined) return member
     try {
@@ -161,7 +201,7 @@ export class Cluster implements LinkOwner {
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
     this.store.keepTombstones = true
     this.log.info(`new member ${addr}`)
-    this.onMembersChanged?.([...this.members.keys()])
+    this.membersChanged()
     member.link.start()
     return member
   }
@@ -191,12 +231,18 @@ export class Cluster implements LinkOwner {
       this.members.delete(link.addr)
       return
     }
+    if (member !== undefined && this.retired.has(fields[1] ?? '')) {
+      this.expel(member, fields[1] as string)
+      return
+    }
     if (member !== undefined) this.heard(member, fields[1] ?? '', fields[2] ?? 'up')
-    for (const addr of fields.slice(3)) this.learn(addr)
+    for (const addr of fields.slice(3)) this.learn(addr, true)
   }
 
   /** GOSSIP received from a peer: learn it and everyone it knows. */
   gossipFrom (session: Session, from: string, id: string, state: string, addrs: string[]): string[] {
+    this.refuseRemoved(id)
+    this.retired.reuse(from)
     session.isPeer = true
     if (session.peerId !== id) session.peerSynced = false // a new identity on this session: its relays wait for its sync again
     session.peerId = id
@@ -205,7 +251,7 @@ export class Cluster implements LinkOwner {
       this.peerOf.set(session, member)
       this.heard(member, id, state)
     }
-    for (const addr of addrs) this.learn(addr)
+    for (const addr of addrs) this.learn(addr, true)
     return [this.advertise, this.nodeId, this.selfState, ...this.members.keys()]
   }
 
@@ -221,6 +267,9 @@ export class Cluster implements LinkOwner {
     if (member === undefined) return
     member.joining = false
     member.reached = true
+    member.downSince = 0
+    // PROTOCOL.md §Member removal: every removal known here, so it reaches every member.
+    for (const id of this.retired.keys()) link.request(command(['FORGET', id])).catch(() => {})
     const readySeq = this.seq
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
@@ -256,7 +305,10 @@ export class Cluster implements LinkOwner {
 
   down (link: PeerLink, reason: string, report: boolean): void {
     const member = this.members.get(link.addr)
-    if (member !== undefined) member.joining = false
+    if (member !== undefined) {
+      member.joining = false
+      if (member.downSince === 0) member.downSince = Date.now()
+    }
     if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
     this.acknowledged()
     this.checkSynced()
@@ -452,15 +504,154 @@ export class Cluster implements LinkOwner {
   }
 
   close (): void {
+    if (this.timeoutTimer !== null) clearInterval(this.timeoutTimer)
+    this.timeoutTimer = null
     this.checkAckWaiters(true) // while the links still count
     this.convergence.close()
     for (const member of this.members.values()) member.link.close()
+  }
+
+  // ---- member removal (PROTOCOL.md §Member removal) ----
+
+  /** GOSSIP or JOIN from node `id`: refused when it, or this node, was removed. */
+  private refuseRemoved (id: string): void {
+    if (this.removedReason !== null) throw new CommandError(errorText('left', this.nodeId))
+    if (id !== '' && this.retired.has(id)) throw new CommandError(errorText('removed', id))
+  }
+
+  /**
+   * FORGET `target` (an address or a node id), from a client or passed on by a
+   * peer. A peer naming this node tells it that it was removed. Throws a
+   * CommandError (its text is the reply) when the target cannot be removed.
+   */
+  forget (target: string, session: Session): void {
+    let id = target
+    let addr = ''
+    if (isAddress(target)) {
+      addr = target
+      if (addr === this.advertise) throw new CommandError(errorText('forgetSelf'))
+      const member = this.members.get(addr)
+      if (member === undefined) {
+        if (this.retired.addressRetired(addr)) return // removed already
+        throw new CommandError(errorText('noSuchMember', addr))
+      }
+      if (member.id === '') throw new CommandError(errorText('memberIdUnknown', addr))
+      id = member.id
+    } else if (!NODE_ID.test(target)) {
+      throw new CommandError(errorText('badNodeId'))
+    }
+    if (id === this.nodeId) {
+      if (!session.isPeer) throw new CommandError(errorText('forgetSelf'))
+      this.leave(`peer ${session.addr} says this node was removed (FORGET)`)
+      return
+    }
+    const by = session.isPeer ? `passed on by peer ${session.addr}` : `FORGET from client ${session.addr}`
+    this.retire(id, addr, by)
+  }
+
+  /** Retires node `id` for good, drops it as a member, and tells every ready peer. */
+  private retire (id: string, addr: string, why: string): void {
+    for (const m of [...this.members.values()]) {
+      if (m.id === id || (m.id === '' && m.addr === addr)) {
+        addr = m.addr
+        this.dropMember(m)
+      }
+    }
+    if (!this.retired.add(id, addr)) return
+    this.log.warn(`member ${addr === '' ? '?' : addr} (node ${id}) removed from the cluster for good (${why}); its id is refused from now on`)
+    for (const m of this.members.values()) {
+      if (m.link.status === 'ready') m.link.request(command(['FORGET', id])).catch(() => {})
+    }
+  }
+
+  /**
+   * A member whose GOSSIP reply gave a retired id (a removed node, dialled
+   * again): it is told, so that it leaves too, and dropped without a redial.
+   */
+  private expel (member: Member, id: string): void {
+    this.log.warn(`member ${member.addr} is node ${id}, removed from the cluster; dropping it`)
+    this.members.delete(member.addr)
+    this.membersChanged()
+    const link = member.link
+    link.request(command(['FORGET', id])).catch(() => {}).finally(() => {
+      link.close()
+      this.acknowledged()
+    })
+  }
+
+  private dropMember (member: Member): void {
+    this.members.delete(member.addr)
+    member.link.close()
+    this.membersChanged()
+    this.acknowledged() // its unacknowledged batches no longer wait for it
+    this.checkSynced()
+  }
+
+  /**
+   * This node was removed from the cluster (told by a peer, or refused on
+   * rejoining). It forgets every member, keeps its data, and serves alone; its
+   * id is retired here too, so a restart on this data directory stays out.
+   */
+  leave (why: string): void {
+    if (this.removedReason !== null) return
+    this.removedReason = why
+    this.log.warn(`this node (${this.nodeId}) was removed from the cluster: ${why}. It has left the cluster and serves its own data alone; to join again, start it with an empty data directory and --join`)
+    this.retired.add(this.nodeId, this.advertise)
+    for (const m of this.members.values()) m.link.close()
+    this.members.clear()
+    this.membersChanged()
+    this.acknowledged()
+    this.selfState = 'up'
+  }
+
+  /**
+   * The peer refused our handshake. `REMOVED`: this node was removed, so it
+   * leaves. `LEFT <id>`: the peer was, so it is retired here too. Either way
+   * the link is not redialled; true when handled so.
+   */
+  refused (link: PeerLink, message: string): boolean {
+    if (message.startsWith('REMOVED')) {
+      this.leave(`peer ${link.addr} refused this node: ${message}`)
+      return true
+    }
+    const left = /^LEFT node (\S+)/.exec(message)
+    if (left !== null) {
+      this.retire(left[1] as string, link.addr, `peer ${link.addr} says it was removed`)
+      return true
+    }
+    return false
+  }
+
+  /** --member-timeout: removes members down past it, while this node reaches a majority. */
+  private removeTimedOut (): void {
+    const members = [...this.members.values()].map(m => ({ addr: m.addr, id: m.id, downSince: m.downSince, ready: m.link.status === 'ready' }))
+    const seconds = this.memberTimeoutMs / 1000
+    const verdict = timedOut(members, this.memberTimeoutMs, Date.now())
+    for (const m of verdict.remove) {
+      if (m.id === '') {
+        this.log.warn(`member ${m.addr} is down past --member-timeout ${seconds}, but its node id is not known here: FORGET it by id`)
+        this.dropMember(this.members.get(m.addr) as Member)
+        continue
+      }
+      this.retire(m.id, m.addr, `down for more than --member-timeout ${seconds} s`)
+    }
+    for (const m of verdict.kept) {
+      if (this.timeoutKept.has(m.addr)) continue
+      this.timeoutKept.add(m.addr)
+      this.log.warn(`member ${m.addr} is down past --member-timeout ${seconds}, but this node reaches no majority of the members: not removing it (the majority side removes)`)
+    }
+    if (verdict.kept.length === 0) this.timeoutKept.clear()
+  }
+
+  private membersChanged (): void {
+    this.onMembersChanged?.([...this.members.values()].map(m => ({ addr: m.addr, id: m.id })))
   }
 
   private heard (member: Member, id: string, state: string): void {
     if (id !== '' && member.id !== id) {
       if (member.id !== '') this.log.info(`member ${member.addr} has a new node id ${id} (restarted)`)
       member.id = id
+      this.membersChanged()
     }
     if (state === 'up' || state === 'joining' || state === 'syncing') {
       if (member.reported !== state) this.log.info(`member ${member.addr} is ${state}`)
@@ -477,5 +668,14 @@ export class Cluster implements LinkOwner {
         () => { /* the link's own failure handling reports it */ }
       )
     }
+  }
+}
+
+function isAddress (text: string): boolean {
+  try {
+    parseAddress(text)
+    return true
+  } catch {
+    return false
   }
 }

@@ -24,9 +24,15 @@ function addressArg (arg: Buffer | undefined): string {
   return addr
 }
 
-/** REPL, MREPL and SYNCED come from peer links, which introduce themselves with GOSSIP first. */
-function peerOnly (ctx: CommandContext, args: Buffer[]): void {
+/**
+ * REPL, MREPL and SYNCED come from peer links, which introduce themselves with
+ * GOSSIP first; never from a node removed from the cluster (PROTOCOL.md §Member removal).
+ */
+function peerOnly (cluster: Cluster, ctx: CommandContext, args: Buffer[]): void {
   if (!ctx.session.isPeer) throw new CommandError(errorText('peersOnly', text(args[0]).toUpperCase()))
+  const id = ctx.session.peerId
+  if (id !== undefined && cluster.retired.has(id)) throw new CommandError(errorText('removed', id))
+  if (cluster.removedReason !== null) throw new CommandError(errorText('left', cluster.nodeId))
 }
 
 /** A node that cannot log refuses replicated writes too; the peer sends its state again when we are back. */
@@ -36,11 +42,20 @@ function refuseWhileNotLogging (ctx: CommandContext): void {
 }
 
 export function clusterCommands (cluster: Cluster): CommandTable {
-  /** JOIN host:port — that node joins this node's cluster; the reply lists every member. */
+  /** JOIN host:port [node-id] — that node joins this node's cluster; the reply lists every member. */
   function join (_ctx: CommandContext, args: Buffer[]): Encoded {
     const addr = addressArg(args[1])
     if (addr === cluster.advertise) throw new CommandError(ERRORS.joinSelf)
-    return bulkArray(cluster.admit(addr))
+    if (args.length > 3) throw new CommandError(ERRORS.syntax)
+    const id = args[2] === undefined ? '' : text(args[2])
+    if (id !== '' && !NODE_ID.test(id)) throw new CommandError(ERRORS.badNodeId)
+    return bulkArray(cluster.admit(addr, id))
+  }
+
+  /** FORGET address|node-id — removes that member from the cluster for good (PROTOCOL.md §Member removal). */
+  function forget (ctx: CommandContext, args: Buffer[]): Encoded {
+    cluster.forget(text(args[1]), ctx.session)
+    return OK
   }
 
   /** SYNC [cursor [count]] — one page of this node's state. */
@@ -58,7 +73,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
 
   /** REPL key wall logical node expiresAt [value] — a write (or, without value, a delete) from a peer. */
   function repl (ctx: CommandContext, args: Buffer[]): Encoded {
-    peerOnly(ctx, args)
+    peerOnly(cluster, ctx, args)
     if (args.length > 7) throw new CommandError(ERRORS.syntax)
     refuseWhileNotLogging(ctx)
     const { key, entry } = decodeEntry(args, 1, args[6] ?? null)
@@ -74,7 +89,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
 
   /** MREPL node (op key wall logical expiresAt value)... — a batch of one writer's entries (peers). */
   function mrepl (ctx: CommandContext, args: Buffer[]): Encoded {
-    peerOnly(ctx, args)
+    peerOnly(cluster, ctx, args)
     refuseWhileNotLogging(ctx)
     if ((args.length - 2) % MREPL_FIELDS !== 0) throw new CommandError(ERRORS.syntax)
     let bytes = 0
@@ -101,7 +116,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
 
   /** SYNCED addr [full|incremental|none] — the peer at addr has finished its link-up sync to us. */
   function synced (ctx: CommandContext, args: Buffer[]): Encoded {
-    peerOnly(ctx, args)
+    peerOnly(cluster, ctx, args)
     if (args.length > 3) throw new CommandError(ERRORS.syntax)
     cluster.synced(ctx.session, text(args[1]), args[2] === undefined ? 'full' : text(args[2]).toLowerCase())
     return OK
@@ -131,7 +146,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
 
   /** STABLE node wall logical [age] — every member holds node's writes up to that timestamp (peers); age: ms since the relaying peer heard it. */
   function stable (ctx: CommandContext, args: Buffer[]): Encoded {
-    peerOnly(ctx, args)
+    peerOnly(cluster, ctx, args)
     if (args.length > 5) throw new CommandError(ERRORS.syntax)
     const node = nodeField(args[1])
     const wall = integerField(args[2], 'wall')
@@ -150,7 +165,8 @@ export function clusterCommands (cluster: Cluster): CommandTable {
   }
 
   return {
-    join: { handler: join, arity: 2, summary: 'JOIN host:port: that node joins this cluster; the reply lists every member' },
+    join: { handler: join, arity: -2, summary: 'JOIN host:port [node-id]: that node joins this cluster; the reply lists every member' },
+    forget: { handler: forget, arity: 2, summary: 'FORGET address|node-id: removes that member from the cluster for good' },
     sync: { handler: sync, arity: -1, summary: 'SYNC [cursor [count]]: one page of this node\'s state, [next-cursor, entries]' },
     repl: { handler: repl, arity: -6, summary: 'REPL key wall logical node expiresAt [value]: a replicated write or delete (peers)' },
     mrepl: { handler: mrepl, arity: -8, summary: 'MREPL node op key wall logical expiresAt value [...]: a batch of one writer\'s writes and deletes (peers)' },

@@ -3,6 +3,7 @@ import type { Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
 import type { Cluster, Member } from './cluster.js'
+import { tombstoneBacklog } from './backlog.js'
 import { StableClock } from './stability.js'
 import { pushState } from './sync.js'
 
@@ -27,11 +28,14 @@ const DEFER_MAX_MS = 2000
 const COLLECT_BUDGET = 20_000
 /** At start, horizon collection waits this long once this node is up and every link was tried and synced, ms (for STABLE relays). */
 const HORIZON_SETTLE_MS = 1000
+/** The log says once when the oldest tombstone waiting for collection is older than this, ms. */
+const BACKLOG_WARN_MS = 60_000
 
 export class Convergence {
   private readonly stable = new StableClock()
   private timer: NodeJS.Timeout | null = null
   private collecting = false
+  private backlogWarned = false
   /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
   onOwedChanged: ((owed: Array<[string, number]>) => void) | null = null
   /**
@@ -311,6 +315,7 @@ export class Convergence {
       this.sendStable()
       this.collect()
       this.scheduleRounds()
+      this.warnBacklog()
     } catch (err) {
       this.cluster.log.error(`convergence tick failed: ${(err as Error).stack ?? String(err)}`)
     }
@@ -338,6 +343,18 @@ export class Convergence {
     }
     this.settledAt ??= Date.now()
     if (Date.now() - this.settledAt >= HORIZON_SETTLE_MS) store.horizonCollection = true
+  }
+
+  /** Says once, when the backlog's oldest tombstone passes a minute, who holds collection back (PROTOCOL.md §Tombstones). */
+  private warnBacklog (): void {
+    const b = tombstoneBacklog(this.cluster)
+    if (b.oldestAgeMs < BACKLOG_WARN_MS) {
+      this.backlogWarned = false
+      return
+    }
+    if (this.backlogWarned) return
+    this.backlogWarned = true
+    this.cluster.log.warn(`${b.tombstones} tombstone(s) wait for collection, the oldest for ${Math.round(b.oldestAgeMs / 1000)} s, held back by ${b.heldBackBy}; remove a member that is gone for good with FORGET`)
   }
 
   /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */

@@ -1,4 +1,5 @@
 import { bulkArray, type Encoded } from '../protocol/reply.js'
+import { tombstoneBacklog } from './backlog.js'
 import type { Cluster } from './cluster.js'
 
 // PROTOCOL.md §MEMBERS, and the replication section of §INFO.
@@ -59,7 +60,10 @@ export function replicationInfo (cluster: Cluster): string {
     `tombstones:${store.tombstones}`,
     `tombstones_queued:${store.tombstoneLog.queued}`,
     `tombstones_collected:${store.stats.tombstonesCollected}`,
-    `tombstone_horizon_ms:${store.tombstoneHorizonMs}`
+    `tombstone_horizon_ms:${store.tombstoneHorizonMs}`,
+    ...backlogLines(cluster),
+    `removed_members:${cluster.retired.size}`,
+    `removed_from_cluster:${cluster.removedReason === null ? 'no' : 'yes'}`
   )
   let i = 0
   for (const m of cluster.members.values()) {
@@ -74,4 +78,10 @@ export function replicationInfo (cluster: Cluster): string {
       `sync_keys_received=${m.sync.keysReceived},sync_bytes_received=${m.sync.bytesReceived},digest=${m.digest === '' ? '?' : m.digest}`)
   }
   return lines.join('\r\n') + '\r\n'
+}
+
+/** PROTOCOL.md §Tombstones, the backlog. */
+function backlogLines (cluster: Cluster): string[] {
+  const b = tombstoneBacklog(cluster)
+  return [`tombstone_backlog:${b.tombstones}`, `tombstone_backlog_oldest_ms:${b.oldestAgeMs}`, `tombstone_backlog_held_by:${b.heldBackBy}`]
 }

@@ -62,6 +62,8 @@ export interface Member {
   coveredFrom: number
   /** Its link has been ready since this node started. */
   reached: boolean
+  /** Since when its link is not ready (or since it was learned, if never), ms since the epoch; 0 while ready. */
+  downSince: number
 }
 
 export function newMember (addr: string, link: PeerLink): Member {
@@ -88,6 +90,7 @@ export function newMember (addr: string, link: PeerLink): Member {
     owedHorizon: 0,
     owedAt: 0,
     coveredFrom: 0,
-    reached: false
+    reached: false,
+    downSince: Date.now()
   }
 }

@@ -44,6 +44,11 @@ export interface LinkOwner {
   down: (link: PeerLink, reason: string, report: boolean) => void
   /** The peer acknowledged more local writes. */
   acknowledged: () => void
+  /**
+   * The peer refused our GOSSIP for good (PROTOCOL.md §Member removal): true if
+   * the owner handled it, and the link is then not redialled.
+   */
+  refused: (link: PeerLink, message: string) => boolean
 }
 
 /** Local writes encoded as MREPL commands, ready to go to any number of links. */
@@ -241,6 +246,10 @@ export class PeerLink {
     }
     const reply = await client.send(this.owner.gossipRequest())
     clearTimeout(handshake)
+    if (reply instanceof RespError && this.owner.refused(this, reply.message)) {
+      this.close()
+      return
+    }
     if (reply instanceof RespError) throw new Error(`handshake refused: ${reply.message}`)
     if (this.closed || this.client !== client) return
     this.attempts = 0
@@ -275,7 +284,8 @@ export class PeerLink {
     client.send(this.owner.gossipRequest()).then(reply => {
       this.gossipInFlight = false
       if (reply instanceof RespError) {
-        this.fail(`heartbeat refused: ${reply.message}`)
+        if (this.owner.refused(this, reply.message)) this.close()
+        else this.fail(`heartbeat refused: ${reply.message}`)
         return
       }
       this.lastHeartbeatAt = Date.now()

@@ -4,8 +4,9 @@ import { promisify } from 'node:util'
 import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
-// that say who this node is (node-id), which cluster it belongs to (members), and
-// which members owe a horizon catch-up (horizon-owed).
+// that say who this node is (node-id), which cluster it belongs to (members),
+// which nodes were removed from it for good (removed), and which members owe a
+// horizon catch-up (horizon-owed).
 
 /** Data files are readable by the owner only; so is the directory. */
 export const FILE_MODE = 0o600
@@ -14,7 +15,14 @@ export const DIR_MODE = 0o700
 const LOCK = 'LOCK'
 const NODE_ID = 'node-id'
 const MEMBERS = 'members'
+const REMOVED = 'removed'
 const HORIZON_OWED = 'horizon-owed'
+
+/** A member as the `members` file keeps it: its address, and its node id once known ('' before). */
+export interface MemberRecord {
+  readonly addr: string
+  readonly id: string
+}
 
 /** Where a node keeps its data when --data-dir is not given: one directory per port. */
 export function defaultDataDir (port: number, cwd = process.cwd()): string {
@@ -217,17 +225,33 @@ export class DataDir {
     return id
   }
 
-  /** Addresses of the cluster members last known (none on a first start). */
-  members (): string[] {
+  /** The cluster members last known (none on a first start): `<address> [<node id>]` lines. */
+  members (): MemberRecord[] {
+    return this.lines(MEMBERS).map(([addr, id]) => ({ addr: addr as string, id: id ?? '' }))
+  }
+
+  saveMembers (members: readonly MemberRecord[]): void {
+    writeFileAtomic(this.file(MEMBERS), members.map(m => m.id === '' ? `${m.addr}\n` : `${m.addr} ${m.id}\n`).join(''))
+  }
+
+  /** Node ids removed from the cluster for good (FORGET), with the address each had: `<node id> <address>` lines. */
+  removed (): Map<string, string> {
+    return new Map(this.lines(REMOVED).map(([id, addr]) => [id as string, addr ?? '']))
+  }
+
+  saveRemoved (removed: ReadonlyMap<string, string>): void {
+    writeFileAtomic(this.file(REMOVED), [...removed].map(([id, addr]) => `${id} ${addr}\n`).join(''))
+  }
+
+  /** A small file's non-empty lines, split on spaces; none if it does not exist. */
+  private lines (name: string): string[][] {
+    let text: string
     try {
-      return fs.readFileSync(this.file(MEMBERS), 'latin1').split('\n').map(s => s.trim()).filter(s => s !== '')
+      text = fs.readFileSync(this.file(name), 'latin1')
     } catch {
       return []
     }
-  }
-
-  saveMembers (addrs: readonly string[]): void {
-    writeFileAtomic(this.file(MEMBERS), addrs.map(a => `${a}\n`).join(''))
+    return text.split('\n').map(line => line.trim()).filter(line => line !== '').map(line => line.split(/ +/))
   }
 
   /** What members out of touch owe (FORMAT.md §Horizon): address → wall. */

@@ -5,7 +5,7 @@ import type { Durability } from '../commands/types.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/store.js'
 import { AppendLog, type AppendLogOptions, type FsyncPolicy } from './append-log.js'
-import { DataDir, fsyncDir } from './data-dir.js'
+import { DataDir, fsyncDir, type MemberRecord } from './data-dir.js'
 import { listFiles, logName, snapshotName } from './files.js'
 import { recover } from './recovery.js'
 import { writeSnapshot } from './snapshot.js'
@@ -88,15 +88,28 @@ export class Persistence implements Durability {
   }
 
   /** The cluster members this node last knew. */
-  members (): string[] {
+  members (): MemberRecord[] {
     return this.data.members()
   }
 
-  saveMembers (addrs: readonly string[]): void {
+  saveMembers (members: readonly MemberRecord[]): void {
     try {
-      this.data.saveMembers(addrs)
+      this.data.saveMembers(members)
     } catch (err) {
       this.log.warn(`cannot save the member list in ${this.dir}: ${(err as Error).message}`)
+    }
+  }
+
+  /** Node ids removed from the cluster for good, with their last address. */
+  removed (): Map<string, string> {
+    return this.data.removed()
+  }
+
+  saveRemoved (removed: ReadonlyMap<string, string>): void {
+    try {
+      this.data.saveRemoved(removed)
+    } catch (err) {
+      this.log.warn(`cannot save the removed members in ${this.dir}: ${(err as Error).message}`)
     }
   }
 

@@ -174,6 +174,16 @@ export class TombstoneLog {
     return n
   }
 
+  /** The oldest queued tombstone by wall (a stale one, overwritten since, may stand in for it); null if none. */
+  oldest (): { node: string, wall: number } | null {
+    let best: { node: string, wall: number } | null = null
+    for (const [node, q] of this.queues) {
+      const wall = q.walls[0]
+      if (wall !== undefined && (best === null || wall < best.wall)) best = { node, wall }
+    }
+    return best
+  }
+
   /**
    * Pops each writer's minimum while `check` says it is stale or collected, up
    * to `budget` of them; a minimum to keep stops that writer (every other
