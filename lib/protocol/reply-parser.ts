@@ -11,66 +11,165 @@ export type RespValue = string | number | Buffer | null | RespError | RespValue[
 
 const CR = 13
 const LF = 10
+const EMPTY = Buffer.alloc(0)
+
+/** An array whose elements are still arriving. */
+interface Frame {
+  readonly items: RespValue[]
+  left: number
+}
+
+/** What `element` returns when it opened an array rather than finishing a value. */
+const OPENED: unique symbol = Symbol('opened')
 
 /**
  * Incremental RESP2 reply parser for the client side (CLI, peer links, tests).
  * Throws on malformed input: a server that sends garbage is not one to talk to.
+ *
+ * A peer's SYNC or ENTRIES page is one array of thousands of bulks arriving in
+ * many chunks, so nothing is redone per chunk: chunks wait unjoined until the
+ * bytes the current element needs are all here (or, for a line, until one
+ * holds its LF), and the arrays being filled are kept across calls. Each byte
+ * is copied and scanned a bounded number of times, whatever the chunking.
+ *
+ * Bulk strings are views into the received bytes. Those are never written to
+ * (a join makes a new buffer), so a value keeps its bytes whatever follows.
  */
 export class ReplyParser {
-  private buf: Buffer = Buffer.alloc(0)
+  private buf: Buffer = EMPTY
   private pos = 0
+  /** Chunks received but not yet joined onto `buf`. */
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  /** Bytes needed from `pos` before parsing can make progress. */
+  private need = 1
+  /** A line is incomplete: until a chunk brings an LF, there is nothing to join. */
+  private awaitingLf = false
+  private pendingHasLf = false
+  /** Where the search for the current line's LF resumes. */
+  private scanFrom = 0
+  /** The length of the bulk whose data starts at `pos`, once its `$N` line is read; -1 otherwise. */
+  private bulkLength = -1
+  /** Arrays being filled, outermost first. */
+  private readonly stack: Frame[] = []
 
   feed (chunk: Buffer): void {
-    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk
-    this.pos = 0
+    if (chunk.length === 0) return
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.length
+    if (this.awaitingLf && !this.pendingHasLf && chunk.indexOf(LF) !== -1) this.pendingHasLf = true
   }
 
   /** The next complete reply, or `undefined` when more bytes are needed. */
   next (): RespValue | undefined {
-    const r = this.read(this.pos)
-    if (r === undefined) return undefined
-    this.pos = r.end
-    return r.value
+    if (this.buf.length - this.pos + this.pendingBytes < this.need) return undefined
+    if (this.awaitingLf && !this.pendingHasLf) return undefined
+    this.join()
+    for (;;) {
+      let value = this.element()
+      if (value === undefined) return undefined
+      if (value === OPENED) continue
+      // A finished value fills its array's next slot; a full array is itself a finished value.
+      for (;;) {
+        const top = this.stack[this.stack.length - 1]
+        if (top === undefined) {
+          this.need = 1
+          return value
+        }
+        top.items.push(value)
+        if (--top.left > 0) break
+        this.stack.pop()
+        value = top.items
+      }
+    }
   }
 
-  private read (at: number): { value: RespValue, end: number } | undefined {
+  private join (): void {
+    if (this.pending.length === 0) return
+    const rest = this.buf.subarray(this.pos)
+    this.buf = rest.length === 0 && this.pending.length === 1
+      ? this.pending[0] as Buffer
+      : Buffer.concat([rest, ...this.pending])
+    this.scanFrom -= this.pos
+    this.pos = 0
+    this.pending = []
+    this.pendingBytes = 0
+    this.pendingHasLf = false
+  }
+
+  private wait (bytesFromPos: number): undefined {
+    this.need = bytesFromPos
+    if (this.pos === this.buf.length) {
+      this.buf = EMPTY
+      this.pos = 0
+      this.scanFrom = 0
+    }
+    return undefined
+  }
+
+  /**
+   * Reads one element at `pos`: a finished value, OPENED for a non-empty array
+   * (pushed on the stack), or undefined when more bytes are needed. `pos` moves
+   * only past what was read whole, so a throw is thrown again by the next call.
+   */
+  private element (): RespValue | typeof OPENED | undefined {
+    if (this.bulkLength >= 0) return this.bulkData()
     const buf = this.buf
-    if (at >= buf.length) return undefined
-    const lf = buf.indexOf(LF, at)
-    if (lf === -1) return undefined
-    if (buf[lf - 1] !== CR) throw new Error('malformed reply: expected CRLF')
-    const type = buf[at]
+    const start = this.pos
+    const lf = buf.indexOf(LF, Math.max(start, this.scanFrom))
+    if (lf === -1) {
+      this.awaitingLf = true
+      this.scanFrom = buf.length
+      return this.wait(buf.length - start + 1)
+    }
+    this.awaitingLf = false
+    this.scanFrom = 0
+    if (lf === start || buf[lf - 1] !== CR) throw new Error('malformed reply: expected CRLF')
+    const type = buf[start]
     const lineEnd = lf - 1
     const next = lf + 1
     switch (type) {
       case 43: // +
-        return { value: buf.toString('latin1', at + 1, lineEnd), end: next }
+        this.pos = next
+        return buf.toString('latin1', start + 1, lineEnd)
       case 45: // -
-        return { value: new RespError(buf.toString('utf8', at + 1, lineEnd)), end: next }
-      case 58: // :
-        return { value: this.int(at + 1, lineEnd), end: next }
+        this.pos = next
+        return new RespError(buf.toString('utf8', start + 1, lineEnd))
+      case 58: { // :
+        const n = this.int(start + 1, lineEnd)
+        this.pos = next
+        return n
+      }
       case 36: { // $
-        const len = this.int(at + 1, lineEnd)
-        if (len < 0) return { value: null, end: next }
-        if (buf.length < next + len + 2) return undefined
-        return { value: buf.subarray(next, next + len), end: next + len + 2 }
+        const length = this.int(start + 1, lineEnd)
+        this.pos = next
+        if (length < 0) return null
+        this.bulkLength = length
+        return this.bulkData()
       }
       case 42: { // *
-        const count = this.int(at + 1, lineEnd)
-        if (count < 0) return { value: null, end: next }
-        const items: RespValue[] = []
-        let end = next
-        for (let i = 0; i < count; i++) {
-          const item = this.read(end)
-          if (item === undefined) return undefined
-          items.push(item.value)
-          end = item.end
-        }
-        return { value: items, end }
+        const count = this.int(start + 1, lineEnd)
+        this.pos = next
+        if (count < 0) return null
+        if (count === 0) return []
+        this.stack.push({ items: [], left: count })
+        return OPENED
       }
       default:
         throw new Error(`malformed reply: unexpected type byte 0x${(type ?? 0).toString(16)}`)
     }
+  }
+
+  /** The data of the bulk whose `$N` line was read, with its CRLF. */
+  private bulkData (): Buffer | undefined {
+    const buf = this.buf
+    const start = this.pos
+    const end = start + this.bulkLength
+    if (buf.length < end + 2) return this.wait(end + 2 - start)
+    if (buf[end] !== CR || buf[end + 1] !== LF) throw new Error('malformed reply: expected CRLF after bulk data')
+    this.bulkLength = -1
+    this.pos = end + 2
+    return buf.subarray(start, end)
   }
 
   private int (start: number, end: number): number {

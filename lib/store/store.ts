@@ -80,7 +80,8 @@ export class Store {
     this.clock = options.clock ?? new HybridClock()
     this.keepTombstones = options.keepTombstones ?? true
     this.tombstoneHorizonMs = options.tombstoneHorizonMs ?? DEFAULT_TOMBSTONE_HORIZON_MS
-    this.tombstoneLog = new TombstoneLog(options.tombstoneGraceMs)
+    // The grace runs on the store's physical time, so whoever injects the clock controls it too.
+    this.tombstoneLog = new TombstoneLog(options.tombstoneGraceMs, () => this.clock.physicalNow())
   }
 
   onWrite (listener: WriteListener): void {

@@ -86,6 +86,7 @@ export class TombstoneLog {
   /** Per writer: the largest stable timestamp heard at least the grace ago (what collection uses). */
   private readonly collectable = new Map<string, Timestamp>()
 
+  /** `now`: physical time, ms; the Store passes its clock's, so an injected clock moves the grace too. */
   constructor (readonly graceMs = DEFAULT_TOMBSTONE_GRACE_MS, private readonly now: () => number = Date.now) {}
   /**
    * Per writer node: the timestamp up to which every member holds every write

@@ -17,9 +17,7 @@ import {
   simple,
   type Encoded
 } from '../../lib/protocol/reply.js'
-import { ReplyParser, RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
 import { RequestParser } from '../../lib/protocol/request-parser.js'
-import { byteByByte, threeWaySplits, twoWaySplits } from '../helpers/fixtures.js'
 
 const bytes = (e: Encoded): Buffer => typeof e === 'string' ? Buffer.from(e, 'latin1') : e
 const b = (s: string): Buffer => Buffer.from(s, 'latin1')
@@ -110,89 +108,4 @@ t.test('command encodes a request the RequestParser reads back', async t => {
   if (!Array.isArray(r)) throw new Error('expected a command')
   t.equal(r.length, 3)
   t.ok(value.equals(r[2] as Buffer))
-})
-
-// --- ReplyParser ----------------------------------------------------------
-
-/** A comparable form: Buffers as hex, errors tagged. */
-type Plain = string | number | null | { bulk: string } | { err: string } | Plain[]
-
-function plain (v: RespValue): Plain {
-  if (v instanceof RespError) return { err: v.message }
-  if (Buffer.isBuffer(v)) return { bulk: v.toString('hex') }
-  if (Array.isArray(v)) return v.map(plain)
-  return v
-}
-
-function readAll (chunks: readonly Buffer[]): Plain[] {
-  const p = new ReplyParser()
-  const out: Plain[] = []
-  for (const chunk of chunks) {
-    p.feed(chunk)
-    for (let v = p.next(); v !== undefined; v = p.next()) out.push(plain(v))
-  }
-  return out
-}
-
-const big = allBytes(1000)
-const replies: Array<[Encoded, Plain]> = [
-  [OK, 'OK'],
-  [simple('a\r\nb'), 'a b'],
-  [error('ERR boom'), { err: 'ERR boom' }],
-  [error('WRONGTYPE x'), { err: 'WRONGTYPE x' }],
-  [integer(0), 0],
-  [integer(-12), -12],
-  [integer(1700000000123), 1700000000123],
-  [NIL, null],
-  [bulk(''), { bulk: '' }],
-  [bulk(b('\r\n\x00\xff')), { bulk: '0d0a00ff' }],
-  [bulk(big), { bulk: big.toString('hex') }],
-  [EMPTY_ARRAY, []],
-  ['*-1\r\n', null],
-  [bulkArray(['a', null, b('\r\n')]), [{ bulk: '61' }, null, { bulk: '0d0a' }]],
-  [array([array([ONE, bulk('x')]), EMPTY_ARRAY, error('ERR e'), bulk(allBytes(520))]),
-    [[1, { bulk: '78' }], [], { err: 'ERR e' }, { bulk: allBytes(520).toString('hex') }]]
-]
-
-t.test('ReplyParser decodes each encoder output', async t => {
-  for (const [enc, want] of replies) t.same(readAll([bytes(enc)]), [want], JSON.stringify(enc.toString('latin1').slice(0, 30)))
-})
-
-t.test('ReplyParser: the whole stream fed whole, byte by byte and in every split', async t => {
-  const stream = bytes(concat(replies.map(r => r[0])))
-  const want = replies.map(r => r[1])
-  t.same(readAll([stream]), want, 'whole')
-  t.same(readAll(byteByByte(stream)), want, 'byte by byte')
-  let bad: string | null = null
-  for (const { at, chunks } of twoWaySplits(stream)) {
-    if (JSON.stringify(readAll(chunks)) !== JSON.stringify(want)) { bad = `split at ${at}`; break }
-  }
-  t.equal(bad, null, 'every two-way split')
-  for (const { at, chunks } of threeWaySplits(stream, 300)) {
-    if (JSON.stringify(readAll(chunks)) !== JSON.stringify(want)) { bad = `split at ${at.join(',')}`; break }
-  }
-  t.equal(bad, null, 'three-way splits')
-})
-
-t.test('ReplyParser: a bulk value stays intact after later feeds', async t => {
-  const p = new ReplyParser()
-  p.feed(b('$3\r\nabc\r\n$3\r\nde'))
-  const first = p.next()
-  t.same(first, b('abc'))
-  t.equal(p.next(), undefined)
-  p.feed(b('f\r\n'))
-  t.same(p.next(), b('def'))
-  t.same(first, b('abc'), 'the first value is unchanged')
-})
-
-t.test('ReplyParser throws on malformed replies', async t => {
-  const bad = (s: string): () => void => () => {
-    const p = new ReplyParser()
-    p.feed(b(s))
-    p.next()
-  }
-  t.throws(bad('+OK\n'), /CRLF/)
-  t.throws(bad('?what\r\n'), /unexpected type byte 0x3f/)
-  t.throws(bad(':abc\r\n'), /bad integer/)
-  t.throws(bad('$x\r\n'), /bad integer/)
 })

@@ -12,9 +12,9 @@ import { TombstoneLog } from '../../lib/store/tombstones.js'
 
 const T0 = 1_700_000_000_000
 
-function makeStore (node = 'node-a', horizonMs?: number): { store: Store, advance: (ms: number) => void } {
+function makeStore (node = 'node-a', horizonMs?: number, graceMs = 0): { store: Store, advance: (ms: number) => void } {
   let now = T0
-  const store = new Store({ nodeId: node, clock: new HybridClock({ now: () => now }), tombstoneHorizonMs: horizonMs, tombstoneGraceMs: 0 })
+  const store = new Store({ nodeId: node, clock: new HybridClock({ now: () => now }), tombstoneHorizonMs: horizonMs, tombstoneGraceMs: graceMs })
   return { store, advance: ms => { now += ms } }
 }
 
@@ -175,7 +175,7 @@ t.test('the tombstone queue stays bounded when a key is deleted over and over', 
 })
 
 t.test('tombstones: kept for the grace after they became stable, so a value still in flight cannot bring the key back', async t => {
-  const store = new Store({ nodeId: 'node-a', tombstoneGraceMs: 150 })
+  const { store, advance } = makeStore('node-a', undefined, 150)
   store.set('k', Buffer.from('old'))
   const old = { ...store.peek('k') as Entry }
   store.delete('k')
@@ -184,10 +184,29 @@ t.test('tombstones: kept for the grace after they became stable, so a value stil
   store.collectTombstones(100)
   t.equal(store.tombstones, 1, 'stable, but within the grace: kept')
   t.equal(store.merge('k', old), false, 'an older value arriving late (an MREPL or page in flight) loses to the tombstone')
-  await new Promise(resolve => setTimeout(resolve, 200))
+  advance(149)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 1, 'kept until the grace has passed on the store\'s clock')
+  advance(1)
   store.collectTombstones(100)
   t.equal(store.tombstones, 0, 'collected once the grace has passed')
   t.equal(store.peek('k'), undefined)
+})
+
+t.test('tombstones: the grace runs on the store\'s clock, not on real time', async t => {
+  // A simulator or test that injects time must control the grace too.
+  const { store, advance } = makeStore('node-a', undefined, 10_000)
+  store.set('k', Buffer.from('v'))
+  store.delete('k')
+  store.setStable('node-a', store.peek('k') as Entry)
+  t.equal(store.tombstoneLog.stableAge('node-a'), 0)
+  advance(9_999)
+  t.equal(store.tombstoneLog.stableAge('node-a'), 9_999, 'the age follows the injected clock')
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 1, 'a millisecond short of the grace on the store\'s clock: kept')
+  advance(1)
+  store.collectTombstones(100)
+  t.equal(store.tombstones, 0, 'ten injected seconds later: collected, with no real time gone by')
 })
 
 t.test('tombstones: a stable one still within the grace is taken from a peer, as the peers holding it keep it that long', async t => {
@@ -195,13 +214,12 @@ t.test('tombstones: a stable one still within the grace is taken from a peer, as
   // (a node restarted empty, sent STABLE ahead of its state transfer's pages)
   // must hold it for the grace like every other node, or their digests differ
   // until the others collect it.
-  const store = new Store({ nodeId: 'node-a', tombstoneGraceMs: 150 })
-  const now = Date.now()
-  store.setStable('node-b', { wall: now, logical: 0 })
-  t.equal(store.merge('k', remote(null, now - 10, 0, 'node-b')), true, 'stable, within the grace: taken')
+  const { store, advance } = makeStore('node-a', undefined, 150)
+  store.setStable('node-b', { wall: T0, logical: 0 })
+  t.equal(store.merge('k', remote(null, T0 - 10, 0, 'node-b')), true, 'stable, within the grace: taken')
   t.equal(store.tombstones, 1)
-  await new Promise(resolve => setTimeout(resolve, 200))
-  t.equal(store.merge('j', remote(null, now - 5, 0, 'node-b')), false, 'stable past the grace: not taken back')
+  advance(150)
+  t.equal(store.merge('j', remote(null, T0 - 5, 0, 'node-b')), false, 'stable past the grace: not taken back')
   store.collectTombstones(100)
   t.equal(store.tombstones, 0, 'the one taken is collected once the grace has passed')
 })
