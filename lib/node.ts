@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Cluster } from './cluster/cluster.js'
 import { RetiredIds } from './cluster/removal.js'
+import { realRuntime, type Runtime } from './cluster/runtime.js'
 import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
@@ -37,6 +38,8 @@ export interface NodeDependencies {
   nodeId?: string
   /** Heartbeat and failure-detection timing (tests shorten it). */
   timing?: Partial<LinkTiming>
+  /** Time, timers and dialling for the cluster code (and the clock's physical time); default the real ones. */
+  runtime?: Runtime
 }
 
 /**
@@ -67,14 +70,16 @@ export class KeystoneNode implements NodeContext {
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.
     const offset = this.options.clockOffsetMs
-    const clock = deps.clock ?? (offset === 0 ? undefined : new HybridClock({ now: () => Date.now() + offset }))
+    const runtime = deps.runtime ?? realRuntime
+    const clock = deps.clock ?? (offset === 0 && runtime === realRuntime ? undefined : new HybridClock({ now: () => runtime.now() + offset }))
     this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000, tombstoneGraceMs: this.options.tombstoneGraceMs })
     this.cluster = new Cluster(this.store, this.log, {
       advertise: this.options.advertise ?? '',
       host: this.options.host,
       password: this.options.requirepass,
       timing: deps.timing,
-      memberTimeoutMs: this.options.memberTimeout * 1000
+      memberTimeoutMs: this.options.memberTimeout * 1000,
+      runtime
     })
     this.table = clientCommands(clusterCommands(this.cluster))
     this.server = new Server(this, this.table, () => this.writeBarrier())

@@ -9,6 +9,8 @@ export interface ConnectOptions {
   localAddress?: string
   /** Give up connecting after this many ms. Default 5000. */
   connectTimeoutMs?: number
+  /** The clock replies are timed by (stalledMs). Default Date.now. */
+  now?: () => number
 }
 
 /** One send's replies: `count` of them, delivered together. */
@@ -33,7 +35,7 @@ export class RespClient {
   private lastReplyAt = 0
   onClose: ((err: Error) => void) | null = null
 
-  private constructor (readonly socket: net.Socket) {
+  private constructor (readonly socket: net.Socket, private readonly now: () => number) {
     socket.setNoDelay(true)
     socket.on('data', chunk => this.receive(chunk))
     socket.on('error', err => this.fail(err))
@@ -54,7 +56,7 @@ export class RespClient {
       socket.once('connect', () => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
-        resolve(new RespClient(socket))
+        resolve(new RespClient(socket, options.now ?? Date.now))
       })
     })
   }
@@ -80,7 +82,7 @@ export class RespClient {
   sendMany (bytes: string | Buffer, count: number): Promise<RespValue[]> {
     if (this.closedError !== null) return Promise.reject(this.closedError)
     return new Promise((resolve, reject) => {
-      this.waiters.push({ count, replies: [], resolve, reject, sentAt: Date.now() })
+      this.waiters.push({ count, replies: [], resolve, reject, sentAt: this.now() })
       // Commands sent in the same tick leave in one write: pipelining for free.
       if (!this.corked) {
         this.corked = true
@@ -105,7 +107,7 @@ export class RespClient {
    * (or the oldest unanswered command was sent, if later); 0 when nothing is
    * outstanding. A server busy answering a long pipeline is not stalled.
    */
-  stalledMs (now = Date.now()): number {
+  stalledMs (now = this.now()): number {
     const first = this.waiters[0]
     return first === undefined ? 0 : now - Math.max(first.sentAt, this.lastReplyAt)
   }
@@ -129,7 +131,7 @@ export class RespClient {
         if (reply === undefined) return
         const waiter = this.waiters[0]
         if (waiter === undefined) continue // a reply nobody asked for: ignored
-        this.lastReplyAt = Date.now()
+        this.lastReplyAt = this.now()
         waiter.replies.push(reply)
         if (waiter.replies.length === waiter.count) {
           this.waiters.shift()

@@ -7,13 +7,13 @@ import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
 import { command, type Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import { RespClient } from '../client/resp-client.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
 import { Convergence, type SyncKind } from './convergence.js'
 import { MreplEncoder, NODE_ID } from './entry-codec.js'
 import { newMember, type Member, type MemberState } from './member.js'
 import { RetiredIds, timedOut } from './removal.js'
+import { realRuntime, sleep, type Cancel, type PeerClient, type Runtime } from './runtime.js'
 import type { MemberRecord } from '../persistence/data-dir.js'
 import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
 
@@ -24,7 +24,6 @@ interface SentBatch extends OutgoingBatch {
   readonly firstSeq: number
 }
 
-/** A WAIT command waiting for acknowledgements. */
 /** Writes whose acknowledgement waits on the same promises share one (one turn's writes, typically). */
 interface SharedBarrier {
   readonly waits: Array<Promise<void>>
@@ -33,6 +32,7 @@ interface SharedBarrier {
   all: Promise<void> | null
 }
 
+/** A WAIT command waiting for acknowledgements. */
 interface AckWaiter {
   readonly session: Session
   readonly wanted: number
@@ -49,6 +49,8 @@ export interface ClusterSettings {
   timing?: Partial<LinkTiming>
   /** --member-timeout in ms (0: never), PROTOCOL.md §Member removal. */
   memberTimeoutMs?: number
+  /** Time, timers and dialling; default the real ones. */
+  runtime?: Runtime
 }
 
 /** How long a joining node keeps trying to reach the member it was pointed at, ms. */
@@ -86,7 +88,7 @@ export class Cluster implements LinkOwner {
   /** Why this node itself was removed from the cluster; null while it is a member. */
   removedReason: string | null = null
   private readonly memberTimeoutMs: number
-  private timeoutTimer: NodeJS.Timeout | null = null
+  private stopTimeoutChecks: Cancel | null = null
   /** Members past the timeout this node could not remove (no majority): warned once each. */
   private readonly timeoutKept = new Set<string>()
   private readonly peerOf = new WeakMap<Session, Member>()
@@ -95,7 +97,7 @@ export class Cluster implements LinkOwner {
   /** Addresses found to be this node itself under another name (never dialled again). */
   private readonly selfAliases = new Set<string>()
   private ackWaiters: AckWaiter[] = []
-  private ackTimer: NodeJS.Timeout | null = null
+  private stopAckPolling: Cancel | null = null
   /** Encodes local writes for the peers; `sendQueued` when this turn's are on their way. */
   private outgoing: MreplEncoder | null = null
   private sendQueued = false
@@ -104,18 +106,17 @@ export class Cluster implements LinkOwner {
   /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
   private unacknowledged: SentBatch[] = []
   readonly convergence: Convergence
+  readonly runtime: Runtime
 
   constructor (readonly store: Store, readonly log: Logger, settings: ClusterSettings) {
+    this.runtime = settings.runtime ?? realRuntime
     this.advertise = settings.advertise
     this.password = settings.password
     this.timing = { ...DEFAULT_TIMING, ...settings.timing }
     const host = settings.host
     this.localAddress = net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined
     this.memberTimeoutMs = settings.memberTimeoutMs ?? 0
-    if (this.memberTimeoutMs > 0) {
-      this.timeoutTimer = setInterval(() => this.removeTimedOut(), TIMEOUT_CHECK_MS)
-      this.timeoutTimer.unref()
-    }
+    if (this.memberTimeoutMs > 0) this.stopTimeoutChecks = this.runtime.setInterval(() => this.removeTimedOut(), TIMEOUT_CHECK_MS)
     store.onWrite((key, entry, local) => { if (local) this.replicate(key, entry) })
     this.convergence = new Convergence(this)
     this.convergence.start()
@@ -133,23 +134,23 @@ export class Cluster implements LinkOwner {
     }
     this.selfState = 'joining'
     const { host, port } = parseAddress(seed, '--join')
-    const deadline = Date.now() + JOIN_PATIENCE_MS
+    const deadline = this.runtime.now() + JOIN_PATIENCE_MS
     let reply: RespValue | undefined
     while (reply === undefined) {
-      let client: RespClient | undefined
+      let client: PeerClient | undefined
       try {
-        client = await RespClient.connect({ host, port, localAddress: this.localAddress, connectTimeoutMs: 2000 })
+        client = await this.runtime.dial({ host, port, localAddress: this.localAddress, connectTimeoutMs: 2000, now: this.runtime.now })
         if (this.password !== '') {
           const auth = await client.call(['AUTH', this.password])
           if (auth instanceof RespError) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: it refused our password (${auth.message})`)
         }
         reply = await client.call(['JOIN', this.advertise, this.nodeId])
       } catch (err) {
-        if (err instanceof KeystoneError || Date.now() > deadline) {
+        if (err instanceof KeystoneError || this.runtime.now() > deadline) {
           throw err instanceof KeystoneError ? err : new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: ${(err as Error).message}`)
         }
         this.log.warn(`cannot reach ${seed} to join (${(err as Error).message}); retrying`)
-        await new Promise(resolve => setTimeout(resolve, 500))
+        await sleep(this.runtime, 500)
       } finally {
         client?.close()
       }
@@ -196,7 +197,7 @@ export class Cluster implements LinkOwner {
       this.log.warn(`ignoring a bad member address from a peer: ${addr}`)
       return undefined
     }
-    member = newMember(addr, new PeerLink(addr, this))
+    member = newMember(addr, new PeerLink(addr, this), this.runtime.now())
     this.members.set(addr, member)
     // Once there is anyone to tell, deletes must leave tombstones (PROTOCOL.md §Versions).
     this.store.keepTombstones = true
@@ -276,7 +277,7 @@ export class Cluster implements LinkOwner {
     if (this.sendQueued) link.enqueue(this.seq)
     member.stableSent = ''
     this.log.info(`peer ${link.addr} is up; syncing`)
-    const started = Date.now()
+    const started = this.runtime.now()
     const push = this.convergence.linkUp(member)
       .then(async (kind: SyncKind) => {
         const reply = await link.request(command(['SYNCED', this.advertise, kind]))
@@ -292,7 +293,7 @@ export class Cluster implements LinkOwner {
         if (member.pushing !== push) return
         if (link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
         if (member.heldSeq < Math.max(readySeq, link.ackedSeq)) member.heldSeq = Math.max(readySeq, link.ackedSeq)
-        this.log.info(`link-up sync with ${link.addr} done (${kind}) in ${Date.now() - started} ms`)
+        this.log.info(`link-up sync with ${link.addr} done (${kind}) in ${this.runtime.now() - started} ms`)
       })
       .catch(err => {
         // A peer that refuses our state does not hold it: drop the link (it redials and starts over).
@@ -307,7 +308,7 @@ export class Cluster implements LinkOwner {
     const member = this.members.get(link.addr)
     if (member !== undefined) {
       member.joining = false
-      if (member.downSince === 0) member.downSince = Date.now()
+      if (member.downSince === 0) member.downSince = this.runtime.now()
     }
     if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
     this.acknowledged()
@@ -345,7 +346,7 @@ export class Cluster implements LinkOwner {
     if (!this.sendQueued) {
       this.sendQueued = true
       this.turnFirstSeq = this.seq
-      setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
+      this.runtime.setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
     }
   }
 
@@ -422,25 +423,22 @@ export class Cluster implements LinkOwner {
     const now = this.acknowledgedBy()
     if (now >= wanted) return Promise.resolve(now)
     return new Promise(resolve => {
-      this.ackWaiters.push({ session, wanted, deadline: timeoutMs === 0 ? Infinity : Date.now() + timeoutMs, resolve })
-      if (this.ackTimer === null) {
-        this.ackTimer = setInterval(() => this.checkAckWaiters(false), WAIT_POLL_MS)
-        this.ackTimer.unref()
-      }
+      this.ackWaiters.push({ session, wanted, deadline: timeoutMs === 0 ? Infinity : this.runtime.now() + timeoutMs, resolve })
+      this.stopAckPolling ??= this.runtime.setInterval(() => this.checkAckWaiters(false), WAIT_POLL_MS)
     })
   }
 
   private checkAckWaiters (all: boolean): void {
     const acked = this.acknowledgedBy()
-    const now = Date.now()
+    const now = this.runtime.now()
     this.ackWaiters = this.ackWaiters.filter(w => {
       if (!all && !w.session.closed && !w.session.inputEnded && acked < w.wanted && now < w.deadline) return true
       w.resolve(acked)
       return false
     })
-    if (this.ackWaiters.length === 0 && this.ackTimer !== null) {
-      clearInterval(this.ackTimer)
-      this.ackTimer = null
+    if (this.ackWaiters.length === 0 && this.stopAckPolling !== null) {
+      this.stopAckPolling()
+      this.stopAckPolling = null
     }
   }
 
@@ -465,7 +463,7 @@ export class Cluster implements LinkOwner {
   /** The peer on `session` asked for digests or entries: its round is running. */
   asked (session: Session): void {
     const member = this.peerOf.get(session)
-    if (member !== undefined) member.lastAskedAt = Date.now()
+    if (member !== undefined) member.lastAskedAt = this.runtime.now()
   }
 
   /** Counts writes received from the peer on `session` (INFO). */
@@ -504,8 +502,8 @@ export class Cluster implements LinkOwner {
   }
 
   close (): void {
-    if (this.timeoutTimer !== null) clearInterval(this.timeoutTimer)
-    this.timeoutTimer = null
+    this.stopTimeoutChecks?.()
+    this.stopTimeoutChecks = null
     this.checkAckWaiters(true) // while the links still count
     this.convergence.close()
     for (const member of this.members.values()) member.link.close()
@@ -626,7 +624,7 @@ export class Cluster implements LinkOwner {
   private removeTimedOut (): void {
     const members = [...this.members.values()].map(m => ({ addr: m.addr, id: m.id, downSince: m.downSince, ready: m.link.status === 'ready' }))
     const seconds = this.memberTimeoutMs / 1000
-    const verdict = timedOut(members, this.memberTimeoutMs, Date.now())
+    const verdict = timedOut(members, this.memberTimeoutMs, this.runtime.now())
     for (const m of verdict.remove) {
       if (m.id === '') {
         this.log.warn(`member ${m.addr} is down past --member-timeout ${seconds}, but its node id is not known here: FORGET it by id`)

@@ -5,6 +5,7 @@ import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
 import type { Cluster, Member } from './cluster.js'
 import { tombstoneBacklog } from './backlog.js'
 import { StableClock } from './stability.js'
+import { sleep, type Cancel } from './runtime.js'
 import { pushState } from './sync.js'
 
 // PROTOCOL.md §Anti-entropy and §Tombstones: the background work that makes
@@ -33,7 +34,7 @@ const BACKLOG_WARN_MS = 60_000
 
 export class Convergence {
   private readonly stable = new StableClock()
-  private timer: NodeJS.Timeout | null = null
+  private stopTicks: Cancel | null = null
   private collecting = false
   private backlogWarned = false
   /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
@@ -64,18 +65,21 @@ export class Convergence {
 
   constructor (private readonly cluster: Cluster) {}
 
+  private now (): number {
+    return this.cluster.runtime.now()
+  }
+
   start (): void {
-    if (this.timer !== null) return
+    if (this.stopTicks !== null) return
     // Nothing goes by the horizon before this node is filled and synced (openHorizon):
     // a debt run up mid-fill would make it the authority over values it just lacks yet.
     this.cluster.store.horizonCollection = false
-    this.timer = setInterval(() => this.tick(), TICK_MS)
-    this.timer.unref()
+    this.stopTicks = this.cluster.runtime.setInterval(() => this.tick(), TICK_MS)
   }
 
   close (): void {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
+    this.stopTicks?.()
+    this.stopTicks = null
   }
 
   /** Local write `seq` was just made, stamped from the clock's last tick (before any outranking). */
@@ -140,13 +144,13 @@ export class Convergence {
       return await run()
     } finally {
       member.rounding = false
-      member.nextRoundAt = Date.now() + jitter(ROUND_EVERY_MS)
+      member.nextRoundAt = this.now() + ROUND_EVERY_MS * (0.75 + this.cluster.runtime.random() / 2)
     }
   }
 
   private async syncAtLinkUp (member: Member): Promise<SyncKind> {
     return await this.inRound(member, async () => {
-      const started = Date.now()
+      const started = this.now()
       const kind = await this.linkUpRound(member)
       this.caughtUp(member, started) // it threw if the round did not finish
       return kind
@@ -166,19 +170,19 @@ export class Convergence {
     // a moment to finish, so the differences usually travel once, not twice.
     // (It keeps waiting while that round still asks it for digests or entries.)
     if (theirs !== EMPTY_ROOT && member.id !== '' && this.cluster.nodeId > member.id) {
-      const started = Date.now()
+      const started = this.now()
       const waiting = (): boolean => {
-        const now = Date.now()
+        const now = this.now()
         return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
       }
       while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
-        await new Promise(resolve => setTimeout(resolve, 50))
+        await sleep(this.cluster.runtime, 50)
         theirs = await probeRoot(member)
       }
       if (theirs === store.digest.rootHex()) return 'none'
     }
     if (theirs === EMPTY_ROOT) {
-      const sent = await pushState(store, member.link)
+      const sent = await pushState(store, member.link, this.cluster.runtime)
       member.sync.fullSyncs++
       member.sync.keysSent += sent.entries
       member.sync.bytesSent += sent.bytes
@@ -222,7 +226,7 @@ export class Convergence {
     if (owing) {
       this.epochEndsAt = 0
     } else if (this.epochWall > 0 && this.epochEndsAt === 0) {
-      this.paidAt = Date.now()
+      this.paidAt = this.now()
       this.epochEndsAt = this.paidAt + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 3)
     }
   }
@@ -234,13 +238,13 @@ export class Convergence {
    * epoch's wall itself, and the epoch goes on.
    */
   private endEpoch (): void {
-    if (this.epochEndsAt === 0 || Date.now() < this.epochEndsAt) return
+    if (this.epochEndsAt === 0 || this.now() < this.epochEndsAt) return
     let owing = false
     let waiting = false
     for (const m of this.cluster.members.values()) {
       if (m.link.status !== 'ready') {
         m.owedHorizon = this.epochWall
-        m.owedAt = Date.now()
+        m.owedAt = this.now()
         owing = true
       } else if (m.coveredFrom <= this.paidAt) {
         waiting = true
@@ -281,7 +285,7 @@ export class Convergence {
   resume (owed: ReadonlyMap<string, number>): void {
     const store = this.cluster.store
     if (store.size + store.tombstones > 0) this.restartedAt = store.clock.peek()
-    const now = Date.now()
+    const now = this.now()
     for (const [addr, wall] of owed) {
       const member = this.cluster.members.get(addr)
       if (member === undefined || member.owedHorizon >= wall) continue
@@ -341,8 +345,8 @@ export class Convergence {
         return
       }
     }
-    this.settledAt ??= Date.now()
-    if (Date.now() - this.settledAt >= HORIZON_SETTLE_MS) store.horizonCollection = true
+    this.settledAt ??= this.now()
+    if (this.now() - this.settledAt >= HORIZON_SETTLE_MS) store.horizonCollection = true
   }
 
   /** Says once, when the backlog's oldest tombstone passes a minute, who holds collection back (PROTOCOL.md §Tombstones). */
@@ -393,7 +397,7 @@ export class Convergence {
     if (store.horizonCollectedWall > before) this.owe(store.horizonCollectedWall)
     if (looked < COLLECT_BUDGET) return
     this.collecting = true
-    setImmediate(() => {
+    this.cluster.runtime.setImmediate(() => {
       this.collecting = false
       try {
         this.collect()
@@ -411,7 +415,7 @@ export class Convergence {
    */
   private owe (wall: number): void {
     let changed = false
-    const now = Date.now()
+    const now = this.now()
     for (const m of this.cluster.members.values()) {
       if (m.link.status === 'ready' && this.syncedSinceStart.has(m.addr)) continue
       if (m.owedHorizon < wall) {
@@ -434,7 +438,7 @@ export class Convergence {
   private scheduleRounds (): void {
     const cluster = this.cluster
     if (cluster.selfState !== 'up') return // a syncing node is being sent whole states: comparing now is waste
-    const now = Date.now()
+    const now = this.now()
     for (const m of cluster.members.values()) {
       if (m.link.status !== 'ready' || m.rounding || m.pushing !== null || m.reported !== 'up' || now < m.nextRoundAt) continue
       this.inRound(m, () => this.round(m)).catch(err => cluster.log.debug(`anti-entropy round with ${m.addr} stopped: ${(err as Error).message}`))
@@ -443,7 +447,7 @@ export class Convergence {
 
   /** A periodic round: compare roots, and reconcile when they differ. */
   private async round (m: Member): Promise<void> {
-    const started = Date.now()
+    const started = this.now()
     const theirs = await probeRoot(m)
     m.sync.rounds++
     if (theirs !== this.cluster.store.digest.rootHex()) {
@@ -452,8 +456,4 @@ export class Convergence {
     }
     this.caughtUp(m, started)
   }
-}
-
-function jitter (ms: number): number {
-  return ms * (0.75 + Math.random() / 2)
 }

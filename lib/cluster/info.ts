@@ -9,7 +9,7 @@ import type { Cluster } from './cluster.js'
  * this node first; a peer's digest is the last root it reported (`?` before the first).
  */
 export function membersReply (cluster: Cluster): Encoded {
-  const now = Date.now()
+  const now = cluster.runtime.now()
   const lines = [`${cluster.advertise} ${cluster.selfState} self id=${cluster.nodeId} digest=${cluster.store.digest.rootHex()}`]
   for (const m of cluster.members.values()) {
     const hb = m.link.lastHeartbeatAt === 0 ? '' : ` hb=${now - m.link.lastHeartbeatAt}`
@@ -20,7 +20,7 @@ export function membersReply (cluster: Cluster): Encoded {
 
 /** The INFO `replication` section. */
 export function replicationInfo (cluster: Cluster): string {
-  const now = Date.now()
+  const now = cluster.runtime.now()
   const lines = [
     '# Replication',
     'role:master',

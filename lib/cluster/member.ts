@@ -66,7 +66,8 @@ export interface Member {
   downSince: number
 }
 
-export function newMember (addr: string, link: PeerLink): Member {
+/** A member just learned at `now` (ms since the epoch), reached over `link`. */
+export function newMember (addr: string, link: PeerLink, now: number): Member {
   return {
     addr,
     id: '',
@@ -91,6 +92,6 @@ export function newMember (addr: string, link: PeerLink): Member {
     owedAt: 0,
     coveredFrom: 0,
     reached: false,
-    downSince: Date.now()
+    downSince: now
   }
 }

@@ -1,8 +1,8 @@
-import { RespClient } from '../client/resp-client.js'
 import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
 import type { Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
+import type { Cancel, PeerClient, Runtime } from './runtime.js'
 
 /** connecting: dialling or handshaking; ready: replicating; down: waiting to redial. */
 export type LinkStatus = 'connecting' | 'ready' | 'down'
@@ -31,6 +31,8 @@ export const DEFAULT_TIMING: LinkTiming = { heartbeatMs: 200, failAfterMs: 1000,
 /** What a link needs from the cluster that owns it. */
 export interface LinkOwner {
   readonly log: Logger
+  /** Time, timers and dialling. */
+  readonly runtime: Runtime
   readonly timing: LinkTiming
   readonly password: string
   /** Local address to dial from (--host when it is a specific IP). */
@@ -100,13 +102,13 @@ export class PeerLink {
   ackedSeq = 0
   /** Highest sequence number of a local write sent to this peer. */
   private sentSeq = 0
-  private client: RespClient | null = null
+  private client: PeerClient | null = null
   /** Writes queued this turn of the event loop. */
   private filling: Batch | null = null
   /** Batches sent and not yet answered, oldest first. */
   private inflight: Batch[] = []
-  private heartbeat: NodeJS.Timeout | null = null
-  private retry: NodeJS.Timeout | null = null
+  private stopHeartbeats: Cancel | null = null
+  private cancelRetry: Cancel | null = null
   private attempts = 0
   private gossipInFlight = false
   private closed = false
@@ -120,7 +122,7 @@ export class PeerLink {
   }
 
   start (): void {
-    if (this.closed || this.status !== 'down' || this.retry !== null) return
+    if (this.closed || this.status !== 'down' || this.cancelRetry !== null) return
     this.connect().catch(err => {
       if (this.status !== 'down') this.fail(`connect: ${(err as Error).message}`) // not when the handshake timer already failed it
     })
@@ -210,8 +212,8 @@ export class PeerLink {
 
   close (): void {
     this.closed = true
-    if (this.retry !== null) clearTimeout(this.retry)
-    this.retry = null
+    this.cancelRetry?.()
+    this.cancelRetry = null
     this.stopHeartbeat()
     this.client?.close()
     this.client = null
@@ -221,12 +223,14 @@ export class PeerLink {
 
   private async connect (): Promise<void> {
     this.status = 'connecting'
-    const started = Date.now()
-    const client = await RespClient.connect({
+    const runtime = this.owner.runtime
+    const started = runtime.now()
+    const client = await runtime.dial({
       host: this.host,
       port: this.port,
       localAddress: this.owner.localAddress,
-      connectTimeoutMs: this.owner.timing.handshakeMs
+      connectTimeoutMs: this.owner.timing.handshakeMs,
+      now: runtime.now
     })
     if (this.closed) {
       client.close()
@@ -236,16 +240,15 @@ export class PeerLink {
     client.onClose = err => this.fail(err.message)
     this.startHeartbeat()
     // A paused peer accepts connections (its kernel does) but never answers.
-    const handshake = setTimeout(() => {
-      if (this.client === client && this.status === 'connecting') this.fail(`no handshake reply within ${Date.now() - started} ms`)
-    }, Math.max(1, this.owner.timing.handshakeMs - (Date.now() - started)))
-    handshake.unref()
+    const cancelHandshake = runtime.setTimeout(() => {
+      if (this.client === client && this.status === 'connecting') this.fail(`no handshake reply within ${runtime.now() - started} ms`)
+    }, Math.max(1, this.owner.timing.handshakeMs - (runtime.now() - started)))
     if (this.owner.password !== '') {
       const reply = await client.call(['AUTH', this.owner.password])
       if (reply instanceof RespError) throw new Error(`the peer refused our password (${reply.message})`)
     }
     const reply = await client.send(this.owner.gossipRequest())
-    clearTimeout(handshake)
+    cancelHandshake()
     if (reply instanceof RespError && this.owner.refused(this, reply.message)) {
       this.close()
       return
@@ -253,7 +256,7 @@ export class PeerLink {
     if (reply instanceof RespError) throw new Error(`handshake refused: ${reply.message}`)
     if (this.closed || this.client !== client) return
     this.attempts = 0
-    this.lastHeartbeatAt = Date.now()
+    this.lastHeartbeatAt = runtime.now()
     this.status = 'ready'
     this.owner.gossipReply(this, reply)
     this.owner.ready(this)
@@ -261,13 +264,12 @@ export class PeerLink {
 
   private startHeartbeat (): void {
     this.stopHeartbeat()
-    this.heartbeat = setInterval(() => this.beat(), this.owner.timing.heartbeatMs)
-    this.heartbeat.unref()
+    this.stopHeartbeats = this.owner.runtime.setInterval(() => this.beat(), this.owner.timing.heartbeatMs)
   }
 
   private stopHeartbeat (): void {
-    if (this.heartbeat !== null) clearInterval(this.heartbeat)
-    this.heartbeat = null
+    this.stopHeartbeats?.()
+    this.stopHeartbeats = null
   }
 
   /** PROTOCOL.md §Failure detection: a request unanswered for failAfterMs means down. */
@@ -288,7 +290,7 @@ export class PeerLink {
         else this.fail(`heartbeat refused: ${reply.message}`)
         return
       }
-      this.lastHeartbeatAt = Date.now()
+      this.lastHeartbeatAt = this.owner.runtime.now()
       this.owner.gossipReply(this, reply)
     }, () => { this.gossipInFlight = false })
   }
@@ -332,12 +334,11 @@ export class PeerLink {
     const t = this.owner.timing
     const ceiling = Math.min(t.retryMaxMs, t.retryMinMs * 2 ** Math.min(this.attempts, 10))
     this.attempts++
-    if (this.retry === null) {
-      this.retry = setTimeout(() => {
-        this.retry = null
+    if (this.cancelRetry === null) {
+      this.cancelRetry = this.owner.runtime.setTimeout(() => {
+        this.cancelRetry = null
         this.start()
-      }, ceiling / 2 + Math.random() * ceiling / 2)
-      this.retry.unref()
+      }, ceiling / 2 + this.owner.runtime.random() * ceiling / 2)
     }
   }
 }

@@ -4,6 +4,7 @@ import type { Entry } from '../store/entry.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { MreplEncoder, pushPageFields } from './entry-codec.js'
 import type { PeerLink } from './peer-link.js'
+import { nextTurn, type Runtime } from './runtime.js'
 
 // PROTOCOL.md §State transfer. A node's state goes out in pages of whole key
 // buckets, so neither side holds the whole store in one message and clients are
@@ -71,7 +72,7 @@ export class WriterBatches {
  * bounded). Writes made meanwhile travel on the same link, so the peer ends up
  * with everything. Returns the number of entries and bytes sent.
  */
-export async function pushState (store: Store, link: PeerLink): Promise<{ entries: number, bytes: number }> {
+export async function pushState (store: Store, link: PeerLink, runtime: Runtime): Promise<{ entries: number, bytes: number }> {
   let cursor = 0
   let sent = 0
   let size = 0
@@ -84,7 +85,7 @@ export async function pushState (store: Store, link: PeerLink): Promise<{ entrie
     size += out.bytes
     await out.acknowledged
     cursor = p.next
-    await new Promise(resolve => setImmediate(resolve)) // let clients in between pages
+    await nextTurn(runtime) // let clients in between pages
   } while (cursor !== 0 && link.status === 'ready')
   return { entries: sent, bytes: size }
 }
