@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Cluster } from './cluster/cluster.js'
 import { RetiredIds } from './cluster/removal.js'
-import { realRuntime, type Runtime } from './cluster/runtime.js'
+import { realRuntime, type Cancel, type Runtime } from './cluster/runtime.js'
 import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
@@ -12,7 +12,7 @@ import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
-import { Persistence } from './persistence/persistence.js'
+import { Persistence, type NodeData } from './persistence/persistence.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
 import { HybridClock } from './store/clock.js'
@@ -40,6 +40,8 @@ export interface NodeDependencies {
   timing?: Partial<LinkTiming>
   /** Time, timers and dialling for the cluster code (and the clock's physical time); default the real ones. */
   runtime?: Runtime
+  /** What the node keeps across restarts, instead of a data directory (the simulator's, in memory). */
+  data?: NodeData
 }
 
 /**
@@ -56,9 +58,11 @@ export class KeystoneNode implements NodeContext {
   readonly server: Server
   readonly table: CommandTable
   readonly cluster: Cluster
-  /** The data directory, once start() has opened it; null for memory only. */
-  persistence: Persistence | null = null
-  private expiryTimer: NodeJS.Timeout | null = null
+  /** The data directory (or what stands in for it), once start() has opened it; null for memory only. */
+  persistence: NodeData | null = null
+  private stopExpiry: Cancel | null = null
+  private readonly runtime: Runtime
+  private readonly givenData: NodeData | undefined
   private closing: Promise<void> | null = null
   private lastBarrier: { cluster: Promise<void>, disk: Promise<void>, both: Promise<void> } | null = null
 
@@ -71,6 +75,8 @@ export class KeystoneNode implements NodeContext {
     // A node that has never had a peer has no one to tell about a delete.
     const offset = this.options.clockOffsetMs
     const runtime = deps.runtime ?? realRuntime
+    this.runtime = runtime
+    this.givenData = deps.data
     const clock = deps.clock ?? (offset === 0 && runtime === realRuntime ? undefined : new HybridClock({ now: () => runtime.now() + offset }))
     this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000, tombstoneGraceMs: this.options.tombstoneGraceMs })
     this.cluster = new Cluster(this.store, this.log, {
@@ -136,41 +142,7 @@ export class KeystoneNode implements NodeContext {
       if (o.advertise === undefined && (address.host === '0.0.0.0' || address.host === '::')) {
         this.log.warn(`advertising ${this.cluster.advertise}, which other machines cannot dial: set --advertise HOST:PORT for a multi-machine cluster`)
       }
-      this.expiryTimer = setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
-      this.expiryTimer.unref()
-      const persistence = this.persistence
-      const remembered = persistence === null ? [] : persistence.members()
-      if (persistence !== null) {
-        // PROTOCOL.md §Member removal: the removals this node knows, its own included.
-        const cluster = this.cluster
-        cluster.retired = new RetiredIds(persistence.removed())
-        cluster.retired.onChanged = ids => persistence.saveRemoved(ids)
-        if (cluster.retired.has(this.nodeId)) {
-          cluster.removedReason = 'removed earlier, as its data directory records'
-          this.log.warn(`this node (${this.nodeId}) was removed from its cluster (FORGET), as ${persistence.dir}/removed records: it serves its own data alone; to join a cluster, start it with an empty data directory`)
-        }
-        // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
-        for (const m of remembered) {
-          const member = cluster.learn(m.addr)
-          // Its id from before: FORGET by address works before its link is up again.
-          if (member !== undefined && member.id === '') member.id = m.id
-        }
-        cluster.onMembersChanged = members => persistence.saveMembers(members)
-        // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
-        const convergence = this.cluster.convergence
-        convergence.onOwedChanged = owed => persistence.saveOwed(owed)
-        convergence.resume(persistence.owed())
-      }
-      if (o.join !== undefined) {
-        try {
-          await this.cluster.join(o.join)
-        } catch (err) {
-          // A restarted member whose --join seed is down still has the others it remembers.
-          if (remembered.length === 0 || !(err instanceof KeystoneError)) throw err
-          this.log.warn(`${err.message}; carrying on with the ${remembered.length} member(s) this node remembers`)
-          this.cluster.selfState = 'up'
-        }
-      }
+      await this.run()
       return address
     } catch (err) {
       await this.close()
@@ -178,15 +150,73 @@ export class KeystoneNode implements NodeContext {
     }
   }
 
+  /**
+   * Starts a node that listens on no TCP port: it is reached only through
+   * `server.handle(stream)` (the cluster simulator's links and clients), as
+   * `advertise`. Its data is `deps.data` (or memory only).
+   */
+  async startDetached (advertise: string): Promise<void> {
+    try {
+      if (this.givenData !== undefined) this.useData(this.givenData)
+      this.cluster.advertise = advertise
+      await this.run()
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  /** Once the data is loaded and the address known: background work, the members remembered, --join. */
+  private async run (): Promise<void> {
+    const o = this.options
+    this.stopExpiry = this.runtime.setInterval(() => this.expireKeys(), EXPIRY_EVERY_MS)
+    const persistence = this.persistence
+    const remembered = persistence === null ? [] : persistence.members()
+    if (persistence !== null) {
+      // PROTOCOL.md §Member removal: the removals this node knows, its own included.
+      const cluster = this.cluster
+      cluster.retired = new RetiredIds(persistence.removed())
+      cluster.retired.onChanged = ids => persistence.saveRemoved(ids)
+      if (cluster.retired.has(this.nodeId)) {
+        cluster.removedReason = 'removed earlier, as its data directory records'
+        this.log.warn(`this node (${this.nodeId}) was removed from its cluster (FORGET), as ${persistence.dir}/removed records: it serves its own data alone; to join a cluster, start it with an empty data directory`)
+      }
+      // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
+      for (const m of remembered) {
+        const member = cluster.learn(m.addr)
+        // Its id from before: FORGET by address works before its link is up again.
+        if (member !== undefined && member.id === '') member.id = m.id
+      }
+      cluster.onMembersChanged = members => persistence.saveMembers(members)
+      // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
+      const convergence = this.cluster.convergence
+      convergence.onOwedChanged = owed => persistence.saveOwed(owed)
+      convergence.resume(persistence.owed())
+    }
+    if (o.join !== undefined) {
+      try {
+        await this.cluster.join(o.join)
+      } catch (err) {
+        // A restarted member whose --join seed is down still has the others it remembers.
+        if (remembered.length === 0 || !(err instanceof KeystoneError)) throw err
+        this.log.warn(`${err.message}; carrying on with the ${remembered.length} member(s) this node remembers`)
+        this.cluster.selfState = 'up'
+      }
+    }
+  }
+
   private openData (dir: string): void {
     const o = this.options
-    const persistence = Persistence.open({
+    this.useData(this.givenData ?? Persistence.open({
       dir,
       fsync: o.fsync,
       repair: o.repairLog,
       compactMinSize: o.compactMinSize,
       compactPercentage: o.compactPercentage
-    }, this.log, this.store.nodeId)
+    }, this.log, this.store.nodeId))
+  }
+
+  private useData (persistence: NodeData): void {
     this.persistence = persistence
     this.store.nodeId = persistence.nodeId
     // A node that had peers keeps tombstones, from its log too (PROTOCOL.md §Versions).
@@ -197,7 +227,7 @@ export class KeystoneNode implements NodeContext {
   /** Stops accepting, flushes replies to every client, stops timers. Idempotent. */
   close (): Promise<void> {
     this.closing ??= (async () => {
-      if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
+      this.stopExpiry?.()
       this.stats.close()
       this.cluster.close()
       await this.server.close()

@@ -1,4 +1,5 @@
 import net from 'node:net'
+import type { Duplex } from 'node:stream'
 import { command } from '../protocol/reply.js'
 import { ReplyParser, RespError, type RespValue } from '../protocol/reply-parser.js'
 
@@ -35,11 +36,16 @@ export class RespClient {
   private lastReplyAt = 0
   onClose: ((err: Error) => void) | null = null
 
-  private constructor (readonly socket: net.Socket, private readonly now: () => number) {
-    socket.setNoDelay(true)
+  private constructor (readonly socket: Duplex, private readonly now: () => number) {
+    if (socket instanceof net.Socket) socket.setNoDelay(true)
     socket.on('data', chunk => this.receive(chunk))
     socket.on('error', err => this.fail(err))
     socket.on('close', () => this.fail(new Error('connection closed')))
+  }
+
+  /** A client over any connected duplex stream (the cluster simulator's links). */
+  static over (stream: Duplex, now: () => number = Date.now): RespClient {
+    return new RespClient(stream, now)
   }
 
   static connect (options: ConnectOptions): Promise<RespClient> {

@@ -133,6 +133,8 @@ export class Cluster implements LinkOwner {
       return
     }
     this.selfState = 'joining'
+    // It takes writes while it joins, and will have peers to tell of its deletes: they leave tombstones from now on.
+    this.store.keepTombstones = true
     const { host, port } = parseAddress(seed, '--join')
     const deadline = this.runtime.now() + JOIN_PATIENCE_MS
     let reply: RespValue | undefined
@@ -249,6 +251,8 @@ export class Cluster implements LinkOwner {
     session.peerId = id
     const member = this.learn(from)
     if (member !== undefined) {
+      // It speaks to us, so it is not gone: --member-timeout counts from its silence (PROTOCOL.md §Member removal).
+      if (member.link.status !== 'ready') member.downSince = this.runtime.now()
       this.peerOf.set(session, member)
       this.heard(member, id, state)
     }
@@ -649,6 +653,8 @@ export class Cluster implements LinkOwner {
     if (id !== '' && member.id !== id) {
       if (member.id !== '') this.log.info(`member ${member.addr} has a new node id ${id} (restarted)`)
       member.id = id
+      // A new node at the address: --member-timeout counts its absence afresh.
+      member.downSince = member.link.status === 'ready' ? 0 : this.runtime.now()
       this.membersChanged()
     }
     if (state === 'up' || state === 'joining' || state === 'syncing') {

@@ -34,7 +34,27 @@ const COMPACT_RETRY_MS = 10_000
  * snapshot when the log grows. Writes to the store are logged by a store
  * listener, local and merged alike.
  */
-export class Persistence implements Durability {
+/**
+ * What a node keeps across restarts, as node.ts uses it: the data directory
+ * (Persistence), or a stand-in (the cluster simulator keeps it in memory).
+ */
+export interface NodeData extends Durability {
+  /** The node id kept here (the fresh one given on first use). */
+  readonly nodeId: string
+  members: () => MemberRecord[]
+  saveMembers: (members: readonly MemberRecord[]) => void
+  removed: () => Map<string, string>
+  saveRemoved: (removed: ReadonlyMap<string, string>) => void
+  owed: () => Map<string, number>
+  saveOwed: (owed: Array<[string, number]>) => void
+  /** Loads what is kept into the store, then keeps every write to it from now on. */
+  load: (store: Store) => void
+  /** Resolves when the writes so far are kept as the fsync policy says; null if they are. */
+  barrier: () => Promise<void> | null
+  close: () => Promise<void>
+}
+
+export class Persistence implements NodeData {
   readonly dir: string
   readonly fsync: FsyncPolicy
   readonly nodeId: string

@@ -1,0 +1,66 @@
+// A node's data directory, kept in memory across the simulated node's
+// incarnations: every write the store makes is appended as a record (as the
+// append log does), and the records written before the last simulated fsync
+// (once a second, as --fsync everysec) are what survives a power loss. A
+// kill keeps everything written: the operating system has it.
+
+import type { Durability } from '../../lib/commands/types.js'
+import type { MemberRecord } from '../../lib/persistence/data-dir.js'
+import type { NodeData } from '../../lib/persistence/persistence.js'
+import type { Entry } from '../../lib/store/entry.js'
+import type { Store } from '../../lib/store/store.js'
+
+interface Record {
+  readonly key: string
+  readonly entry: Entry
+}
+
+export class MemoryDisk {
+  nodeId: string
+  members: MemberRecord[] = []
+  removed = new Map<string, string>()
+  owed = new Map<string, number>()
+  records: Record[] = []
+  /** Records before this index are on the platter. */
+  synced = 0
+
+  constructor (freshId: string) {
+    this.nodeId = freshId
+  }
+
+  /** --fsync everysec's fsync. */
+  sync (): void {
+    this.synced = this.records.length
+  }
+
+  /** A power loss: what was not synced is gone. Returns the records lost. */
+  losePowerTail (): Array<{ key: string, entry: Entry }> {
+    return this.records.splice(this.synced)
+  }
+
+  /** The NodeData a new incarnation of the node opens. */
+  open (): NodeData {
+    let loaded: Store | null = null
+    const durability: Durability = { failure: null, dir: 'sim', fsync: 'everysec', compact: () => false, info: () => ({}) }
+    return {
+      ...durability,
+      nodeId: this.nodeId,
+      members: () => this.members.map(m => ({ ...m })),
+      saveMembers: members => { this.members = members.map(m => ({ ...m })) },
+      removed: () => new Map(this.removed),
+      saveRemoved: removed => { this.removed = new Map(removed) },
+      owed: () => new Map(this.owed),
+      saveOwed: owed => { this.owed = new Map(owed) },
+      load: store => {
+        for (const r of this.records) store.restore(r.key, { ...r.entry }, true)
+        loaded = store
+        store.onWrite((key, entry) => {
+          if (loaded !== store) return
+          this.records.push({ key, entry: { ...entry, value: entry.value === null ? null : Buffer.from(entry.value) } })
+        })
+      },
+      barrier: () => null,
+      close: async () => { loaded = null }
+    }
+  }
+}
