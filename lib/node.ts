@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Cluster } from './cluster/cluster.js'
+import { DURABLE_AFTER_MS } from './cluster/convergence.js'
 import { RetiredIds } from './cluster/removal.js'
 import { realRuntime, type Cancel, type Runtime } from './cluster/runtime.js'
 import { clusterCommands } from './cluster/commands.js'
@@ -78,7 +79,7 @@ export class KeystoneNode implements NodeContext {
     this.runtime = runtime
     this.givenData = deps.data
     const clock = deps.clock ?? (offset === 0 && runtime === realRuntime ? undefined : new HybridClock({ now: () => runtime.now() + offset }))
-    this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneHorizonMs: this.options.tombstoneHorizon * 1000, tombstoneGraceMs: this.options.tombstoneGraceMs })
+    this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneGraceMs: this.options.tombstoneGraceMs })
     this.cluster = new Cluster(this.store, this.log, {
       advertise: this.options.advertise ?? '',
       host: this.options.host,
@@ -188,10 +189,8 @@ export class KeystoneNode implements NodeContext {
         if (member !== undefined && member.id === '') member.id = m.id
       }
       cluster.onMembersChanged = members => persistence.saveMembers(members)
-      // PROTOCOL.md §Tombstones, the horizon, across restarts: before any link is up.
-      const convergence = this.cluster.convergence
-      convergence.onOwedChanged = owed => persistence.saveOwed(owed)
-      convergence.resume(persistence.owed())
+      // PROTOCOL.md §Tombstones across restarts: before any link is up.
+      this.cluster.convergence.resume()
     }
     if (o.join !== undefined) {
       try {
@@ -218,9 +217,12 @@ export class KeystoneNode implements NodeContext {
 
   private useData (persistence: NodeData): void {
     this.persistence = persistence
+    // PROTOCOL.md §Tombstones: acknowledgements count towards T once the peers' fsync has had its turn.
+    this.cluster.durableAfterMs = persistence.fsync === 'always' ? 0 : DURABLE_AFTER_MS
     this.store.nodeId = persistence.nodeId
     // A node that had peers keeps tombstones, from its log too (PROTOCOL.md §Versions).
-    if (persistence.members().length > 0) this.store.keepTombstones = true
+    // (A node started with --join will have peers too: its log's tombstones must survive the load.)
+    if (persistence.members().length > 0 || this.options.join !== undefined) this.store.keepTombstones = true
     persistence.load(this.store)
   }
 

@@ -45,12 +45,6 @@ export interface NodeOptions {
   /** debug | info | warn | error. Default info. */
   loglevel: LogLevel
   /**
-   * Seconds after which a tombstone is collected even if not every member is known
-   * to hold it, and after which a node that reached no member drops its older data
-   * (PROTOCOL.md §Tombstones). Default 3600.
-   */
-  tombstoneHorizon: number
-  /**
    * Seconds a member may be down before this node removes it from the cluster on
    * its own, as FORGET would; only while this node reaches a majority of the
    * members (PROTOCOL.md §Member removal). 0: never. Default 0.
@@ -87,7 +81,6 @@ export const DEFAULTS: NodeOptions = {
   clientOutputSoftLimit: 1024 * 1024,
   clientOutputHardLimit: 256 * 1024 * 1024,
   loglevel: 'info',
-  tombstoneHorizon: 3600,
   memberTimeout: 0,
   clockOffsetMs: 0,
   tombstoneGraceMs: 10_000
@@ -117,7 +110,6 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'clientOutputSoftLimit', flag: 'client-output-soft-limit', kind: 'integer', help: 'pause reading a client past this many unsent reply bytes (default 1048576)' },
   { key: 'clientOutputHardLimit', flag: 'client-output-hard-limit', kind: 'integer', help: 'drop a client past this many unsent reply bytes (default 268435456)' },
   { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
-  { key: 'tombstoneHorizon', flag: 'tombstone-horizon', kind: 'integer', help: 'seconds after which tombstones are collected regardless (default 3600)' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
   { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
@@ -168,7 +160,7 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'tombstoneHorizon', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key
@@ -180,7 +172,6 @@ export function validateOptions (options: NodeOptions): void {
   if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
   if (!(FSYNC_POLICIES as readonly string[]).includes(options.fsync)) throw new TypeError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}`)
   if (options.maxclients < 1) throw new TypeError('--maxclients must be at least 1')
-  if (options.tombstoneHorizon < 1) throw new TypeError('--tombstone-horizon must be at least 1')
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
     throw new TypeError('--client-output-hard-limit must not be below --client-output-soft-limit')
   }

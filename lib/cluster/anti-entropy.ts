@@ -135,22 +135,10 @@ const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
 const ENTRY_WINDOW = 4
 
 /**
- * The horizon authority of a round (PROTOCOL.md §Tombstones, the horizon): up
- * to `wall()`, an entry of the peer's for a key this node holds nothing for may
- * be a value whose delete this node collected by the horizon. The peer is sent
- * a tombstone for it, written by `self` and just above it: it beats that entry
- * and nothing newer. (`wall()` 0: none. A function: it can rise while the round runs.)
- */
-export interface Authority {
-  wall: () => number
-  self: string
-}
-
-/**
  * One chunk of differing leaves: the peer's entries are merged here, ours that
  * it lacks or holds older go to it as MREPL. Returns the keys that moved.
  */
-async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority, chunk: Array<[number, number, number]>): Promise<number> {
+async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Array<[number, number, number]>): Promise<number> {
   const { link, sync } = peer
   let moved = 0
   const args = ['ENTRIES']
@@ -162,10 +150,6 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
     theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
-    if (entry.value !== null && entry.wall <= authority.wall() && store.peek(key) === undefined) {
-      batches.add(key, { wall: entry.wall, logical: entry.logical + 1, node: authority.self, expiresAt: 0, value: null })
-      continue
-    }
     if (merge(key, entry)) moved++
   }
   // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
@@ -187,7 +171,7 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, authority
  * The rest of a round once the roots differ: finds the differing leaves and
  * exchanges their entries both ways. Returns the number of keys that moved.
  */
-export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn, authority: Authority = { wall: () => 0, self: '' }): Promise<number> {
+export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn): Promise<number> {
   const { link, sync } = peer
   const theirBuckets = expectBuffer(await link.request(command(['DIGEST', 'BUCKETS'])), 'DIGEST BUCKETS')
   if (theirBuckets.length !== BUCKETS * DIGEST_BYTES) throw new Error('DIGEST BUCKETS: wrong size')
@@ -223,11 +207,11 @@ export async function reconcile (store: Store, peer: SyncPeer, merge: MergeFn, a
   // its own MREPL replies: bounded memory, and round trips overlap.
   const worker = async (): Promise<void> => {
     while (next < chunks.length && link.status === 'ready') {
-      moved += await exchange(store, peer, merge, authority, chunks[next++] as Array<[number, number, number]>)
+      moved += await exchange(store, peer, merge, chunks[next++] as Array<[number, number, number]>)
     }
   }
   await Promise.all(Array.from({ length: ENTRY_WINDOW }, worker))
-  // A round that stopped halfway fixed only part of the difference: say so (a horizon debt stays owed).
+  // A round that stopped halfway fixed only part of the difference: say so (it covers nothing, PROTOCOL.md §Tombstones).
   if (next < chunks.length) throw new Error('the link went down during the round')
   return moved
 }

@@ -9,7 +9,7 @@ export interface Backlog {
   readonly tombstones: number
   /** Age of the oldest queued tombstone by its wall clock, ms (0: none). */
   readonly oldestAgeMs: number
-  /** The member (address) or writer (`node <id>`) that holds collection back; `none`; `grace` once only the grace is left; `horizon` on a node without members. */
+  /** The member (address) or writer (`node <id>`) that holds collection back; `none`; `grace` once only the grace is left. */
   readonly heldBackBy: string
 }
 
@@ -22,8 +22,6 @@ export function tombstoneBacklog (cluster: Cluster): Backlog {
 }
 
 function holder (cluster: Cluster, writer: string): string {
-  // With no member, no stable timestamp is computed: only the horizon collects.
-  if (cluster.members.size === 0) return 'horizon'
   // A member that is not reached acknowledges nothing: it holds back every writer's tombstones.
   let down: { addr: string, since: number } | null = null
   for (const m of cluster.members.values()) {

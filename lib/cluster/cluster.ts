@@ -85,6 +85,11 @@ export class Cluster implements LinkOwner {
   onMembersChanged: ((members: MemberRecord[]) => void) | null = null
   /** Node ids removed from the cluster for good (PROTOCOL.md §Member removal). */
   retired = new RetiredIds()
+  /**
+   * How long after a peer's acknowledgement it is on the peer's disk, ms
+   * (PROTOCOL.md §Tombstones): 0 in memory or with --fsync always.
+   */
+  durableAfterMs = 0
   /** Why this node itself was removed from the cluster; null while it is a member. */
   removedReason: string | null = null
   private readonly memberTimeoutMs: number
@@ -296,7 +301,7 @@ export class Cluster implements LinkOwner {
         // (Not if the link went down and up meanwhile: a newer sync runs, with its own readySeq.)
         if (member.pushing !== push) return
         if (link.status === 'ready' && link.ackedSeq < readySeq) link.ackedSeq = readySeq
-        if (member.heldSeq < Math.max(readySeq, link.ackedSeq)) member.heldSeq = Math.max(readySeq, link.ackedSeq)
+        this.convergence.heldUpTo(member, Math.max(readySeq, link.ackedSeq))
         this.log.info(`link-up sync with ${link.addr} done (${kind}) in ${this.runtime.now() - started} ms`)
       })
       .catch(err => {
@@ -446,17 +451,8 @@ export class Cluster implements LinkOwner {
     }
   }
 
-  /** A write from a peer (REPL, MREPL); whether it was newer than ours. */
-  applyRemote (key: string, entry: Entry): boolean {
-    // In a debt epoch, an entry up to its wall for a key we hold nothing for may be
-    // a value whose delete we collected by the horizon (PROTOCOL.md §Tombstones).
-    const authority = this.convergence.authority
-    if (authority > 0 && entry.wall <= authority && this.store.peek(key) === undefined) return false
-    return this.mergeFromPeer(key, entry)
-  }
-
   /** An entry from a peer (replication or anti-entropy): merged by version, never passed on. */
-  mergeFromPeer (key: string, entry: Entry): boolean {
+  applyRemote (key: string, entry: Entry): boolean {
     if (entry.wall > this.store.now() + this.store.clock.maxDriftMs && !this.driftWarned.has(entry.node)) {
       this.driftWarned.add(entry.node)
       this.log.warn(`node ${entry.node} writes with timestamps more than ${this.store.clock.maxDriftMs} ms ahead of our clock; our clock will not follow them (PROTOCOL.md §Versions)`)

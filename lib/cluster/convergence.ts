@@ -1,18 +1,17 @@
 import { command, type Encoded } from '../protocol/reply.js'
-import type { Timestamp } from '../store/clock.js'
+import { compareTimestamps, type Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
-import type { Cluster, Member } from './cluster.js'
 import { tombstoneBacklog } from './backlog.js'
-import { StableClock } from './stability.js'
+import type { Cluster, Member } from './cluster.js'
 import { sleep, type Cancel } from './runtime.js'
+import { StableClock } from './stability.js'
 import { pushState } from './sync.js'
 
 // PROTOCOL.md §Anti-entropy and §Tombstones: the background work that makes
 // nodes converge. A sync when a link comes up (the whole state for an empty
 // peer, else an anti-entropy round), a round on every link about once a
-// second, the stable timestamp sent to the peers, tombstone collection, and the
-// horizon rule: what a member out of touch must forget when it comes back.
+// second, the stable timestamp sent to the peers, and tombstone collection.
 
 /** How a link-up sync went: the whole state, only what differed, or nothing to do. */
 export type SyncKind = 'full' | 'incremental' | 'none'
@@ -27,40 +26,40 @@ const DEFER_MS = 300
 const DEFER_MAX_MS = 2000
 /** Tombstone queue entries looked at per slice of collection (then the event loop gets a turn). */
 const COLLECT_BUDGET = 20_000
-/** At start, horizon collection waits this long once this node is up and every link was tried and synced, ms (for STABLE relays). */
-const HORIZON_SETTLE_MS = 1000
 /** The log says once when the oldest tombstone waiting for collection is older than this, ms. */
 const BACKLOG_WARN_MS = 60_000
+/**
+ * PROTOCOL.md §Tombstones: with `--fsync everysec` (or `no`), an
+ * acknowledgement counts towards T once the member's link has stayed up this
+ * long after it, ms: long enough for the member's fsync to have put the write
+ * on disk, so a power loss there cannot take back a write T says every member
+ * holds. (In memory or with `--fsync always` there is nothing to wait for.)
+ */
+export const DURABLE_AFTER_MS = 2000
+
+/** A member's acknowledgements not yet old enough to count: (when seen, up to which local write). */
+interface AckSample { at: number, seq: number }
+
+/** A writer that is gone: the greatest version of it held here, since when, and when each member's covering round ended. */
+interface GoneProbe { since: number, max: Timestamp, covered: Map<Member, number> }
 
 export class Convergence {
   private readonly stable = new StableClock()
   private stopTicks: Cancel | null = null
   private collecting = false
   private backlogWarned = false
-  /** Told what the members out of touch owe (the data directory keeps it across restarts): [address, wall] pairs. */
-  onOwedChanged: ((owed: Array<[string, number]>) => void) | null = null
+  /** Per member: acknowledgements waiting for DURABLE_AFTER_MS (PROTOCOL.md §Tombstones). */
+  private readonly ackSamples = new Map<Member, AckSample[]>()
+  /** Per gone writer: what this node held of it when it last looked (PROTOCOL.md §Tombstones, writers that are gone). */
+  private readonly gone = new Map<string, GoneProbe>()
   /**
-   * PROTOCOL.md §Tombstones, the horizon. A debt epoch runs from the first
-   * member that owes until every debt is paid, plus a linger. Meanwhile this
-   * node is the authority up to the largest wall owed, towards every peer (a
-   * member that owes may have passed its values to others): it takes no entry
-   * up to there for a key it holds nothing for, and sends a peer holding such
-   * a value a tombstone for it.
+   * A node restarted on its data: no StableClock sample covers its writes from
+   * before (sequence numbers start again at 0). `pending` until every member
+   * has finished a link-up sync with it since it started and holds every write
+   * made since; then a tick of the clock, past every write of its own that
+   * anyone still held (the syncs brought them back) and below every later one.
    */
-  private epochWall = 0
-  /** When the epoch may end once nothing is owed, ms since the epoch; 0 while something is. */
-  private epochEndsAt = 0
-  /** When the last debt was paid: the epoch ends only once every member had a round since. */
-  private paidAt = 0
-  /** Start-up: when every link was first tried and every ready one synced (null: not yet). */
-  private settledAt: number | null = null
-  /**
-   * A node restarted on its data: the clock once loaded, at or past every write
-   * of its own from before. No StableClock sample covers those (sequence numbers
-   * start again at 0), so they count as held by every member once every member
-   * has finished a link-up sync with this node since it started.
-   */
-  private restartedAt: Timestamp | null = null
+  private restartedAt: Timestamp | 'pending' | null = null
   private readonly syncedSinceStart = new Set<string>()
 
   constructor (private readonly cluster: Cluster) {}
@@ -71,9 +70,6 @@ export class Convergence {
 
   start (): void {
     if (this.stopTicks !== null) return
-    // Nothing goes by the horizon before this node is filled and synced (openHorizon):
-    // a debt run up mid-fill would make it the authority over values it just lacks yet.
-    this.cluster.store.horizonCollection = false
     this.stopTicks = this.cluster.runtime.setInterval(() => this.tick(), TICK_MS)
   }
 
@@ -104,13 +100,11 @@ export class Convergence {
     return kind
   }
 
-  /**
-   * The wall up to which this node is the authority on what is gone
-   * (PROTOCOL.md §Tombstones, the horizon); 0: none. A field: it is read for
-   * every replicated entry.
-   */
-  get authority (): number {
-    return this.epochWall
+  /** `member` holds every local write up to `seq` (its link-up sync is done): counted once durable there. */
+  heldUpTo (member: Member, seq: number): void {
+    let samples = this.ackSamples.get(member)
+    if (samples === undefined) this.ackSamples.set(member, samples = [])
+    samples.push({ at: this.now(), seq })
   }
 
   /**
@@ -118,10 +112,10 @@ export class Convergence {
    * known here. A writer tells its own, and one that is gone (a node restarted
    * empty, under a new id) never will again: a node restarted on its data, which
    * loaded tombstones every member had collected, or a newcomer handed them by a
-   * peer that had not collected them yet, would otherwise keep them, and a
-   * digest that differs, until the horizon. (A stable timestamp is a fact about
-   * the whole cluster, whoever passes it on.) Sent after SYNCED: the peer takes
-   * a relayed timestamp only on a session whose link-up sync is done.
+   * peer that had not collected them yet, would otherwise keep them. (A stable
+   * timestamp is a fact about the whole cluster, whoever passes it on.) Sent
+   * after SYNCED: the peer takes a relayed timestamp only on a session whose
+   * link-up sync is done.
    */
   forwardStable (member: Member): void {
     const self = this.cluster.nodeId
@@ -152,7 +146,7 @@ export class Convergence {
     return await this.inRound(member, async () => {
       const started = this.now()
       const kind = await this.linkUpRound(member)
-      this.caughtUp(member, started) // it threw if the round did not finish
+      this.covered(member, started) // it threw if the round did not finish
       return kind
     })
   }
@@ -162,9 +156,7 @@ export class Convergence {
     let theirs = await probeRoot(member)
     member.sync.rounds++
     if (theirs === store.digest.rootHex()) return 'none'
-    // An empty node has nothing to send, unless the peer owes: then it holds
-    // values this node deleted and collected, which a round deletes there.
-    if (store.digest.rootHex() === EMPTY_ROOT && member.owedHorizon === 0) return 'none'
+    if (store.digest.rootHex() === EMPTY_ROOT) return 'none' // nothing to send: the peer's own sync fills us
     // Both ends of a link that comes up start a sync at once, and one round
     // fixes both directions: the end with the larger id gives the other's round
     // a moment to finish, so the differences usually travel once, not twice.
@@ -188,76 +180,21 @@ export class Convergence {
       member.sync.bytesSent += sent.bytes
       return 'full'
     }
-    await this.reconcileWith(member)
+    await reconcile(store, member, (key, entry) => this.mergeFetched(key, entry))
     member.sync.incrementalSyncs++
     return 'incremental'
   }
 
-  /** An anti-entropy exchange with `member`, this node's horizon authority applied. */
-  private reconcileWith (member: Member): Promise<number> {
-    // The wall is read at each use: a tombstone may go by the horizon while the round runs.
-    const authority = { self: this.cluster.nodeId, wall: () => this.epochWall }
-    return reconcile(this.cluster.store, member, (key, entry) => this.mergeFetched(key, entry), authority)
-  }
-
   /**
-   * A round or link-up sync this node ran with `member`, started at `started`,
-   * is done: the member now holds nothing up to its debt that this node lacks
-   * (each such entry got a tombstone), so what it owed from before is paid.
+   * A round (or link-up sync) of ours with `member`, started at `started`,
+   * finished every differing leaf: from then on the member holds everything
+   * this node held when it started (or something newer).
    */
-  private caughtUp (member: Member, started: number): void {
-    if (started > member.coveredFrom) member.coveredFrom = started
-    if (member.owedHorizon === 0 || started <= member.owedAt) return
-    member.owedHorizon = 0
-    this.recomputeOwed()
-    this.saveOwed()
-  }
-
-  private recomputeOwed (): void {
-    let owing = false
-    for (const m of this.cluster.members.values()) {
-      if (m.owedHorizon === 0) continue
-      owing = true
-      if (m.owedHorizon > this.epochWall) this.epochWall = m.owedHorizon
+  private covered (member: Member, started: number): void {
+    if (started > member.coveredFrom) {
+      member.coveredFrom = started
+      member.coveredAt = this.now()
     }
-    // All paid: a value passed between peers before they got their tombstones may
-    // still be in flight or held; the epoch lingers a grace (at least three
-    // rounds with everyone) to refuse it and send tombstones for it.
-    if (owing) {
-      this.epochEndsAt = 0
-    } else if (this.epochWall > 0 && this.epochEndsAt === 0) {
-      this.paidAt = this.now()
-      this.epochEndsAt = this.paidAt + Math.max(this.cluster.store.tombstoneLog.graceMs, ROUND_EVERY_MS * 3)
-    }
-  }
-
-  /**
-   * Ends a debt epoch whose linger is over, once every member had a full round
-   * of ours since the last debt was paid: any of them may have been handed a
-   * value meanwhile by one that owed. A member out of touch then owes the
-   * epoch's wall itself, and the epoch goes on.
-   */
-  private endEpoch (): void {
-    if (this.epochEndsAt === 0 || this.now() < this.epochEndsAt) return
-    let owing = false
-    let waiting = false
-    for (const m of this.cluster.members.values()) {
-      if (m.link.status !== 'ready') {
-        m.owedHorizon = this.epochWall
-        m.owedAt = this.now()
-        owing = true
-      } else if (m.coveredFrom <= this.paidAt) {
-        waiting = true
-      }
-    }
-    if (owing) {
-      this.recomputeOwed()
-      this.saveOwed()
-      return
-    }
-    if (waiting) return
-    this.epochWall = 0
-    this.epochEndsAt = 0
   }
 
   /**
@@ -265,9 +202,7 @@ export class Convergence {
    * in a version every member had already acknowledged, can only be missing
    * because its delete was collected since the peer read its reply: taking it
    * would bring the key back. (A node that really lacks it, one restarted
-   * empty, gets it from the peer's own rounds, by MREPL.) Otherwise as a
-   * replicated write (the horizon authority included: the peer is sent a
-   * tombstone for such a value instead).
+   * empty, gets it from the peer's own rounds, by MREPL.)
    */
   private mergeFetched (key: string, entry: Entry): boolean {
     const store = this.cluster.store
@@ -275,24 +210,9 @@ export class Convergence {
     return this.cluster.applyRemote(key, entry)
   }
 
-  /**
-   * At start-up from a data directory, once the remembered members are known
-   * (and before any link is up), with what the members out of touch owe, as
-   * the directory says. (Horizon collection waits for the links, openHorizon:
-   * the tombstones loaded from the log were mostly collected before the
-   * restart, and the STABLE relays say so.)
-   */
-  resume (owed: ReadonlyMap<string, number>): void {
-    const store = this.cluster.store
-    if (store.size + store.tombstones > 0) this.restartedAt = store.clock.peek()
-    const now = this.now()
-    for (const [addr, wall] of owed) {
-      const member = this.cluster.members.get(addr)
-      if (member === undefined || member.owedHorizon >= wall) continue
-      member.owedHorizon = wall
-      member.owedAt = now
-    }
-    this.recomputeOwed()
+  /** At start-up from a data directory, once loaded (PROTOCOL.md §Tombstones, restarts). */
+  resume (): void {
+    this.restartedAt = 'pending'
   }
 
   /**
@@ -314,39 +234,14 @@ export class Convergence {
 
   private tick (): void {
     try {
-      this.openHorizon()
-      this.endEpoch()
       this.sendStable()
+      this.settleGoneWriters()
       this.collect()
       this.scheduleRounds()
       this.warnBacklog()
     } catch (err) {
       this.cluster.log.error(`convergence tick failed: ${(err as Error).stack ?? String(err)}`)
     }
-  }
-
-  /**
-   * At start-up (and on joining): horizon collection begins once this node is
-   * up (every member it reaches has sent it its state), every link was tried
-   * and every ready one synced, and STABLE had a moment.
-   */
-  private openHorizon (): void {
-    const store = this.cluster.store
-    if (store.horizonCollection) return
-    if (this.cluster.selfState !== 'up') {
-      this.settledAt = null
-      return
-    }
-    for (const m of this.cluster.members.values()) {
-      // Every member reached must have sent its state (SYNCED): one whose transfer was cut
-      // short holds values this node lacks only because they have not arrived yet.
-      if (m.link.firstAttempt || (m.link.status === 'ready' && !this.syncedSinceStart.has(m.addr)) || (m.reached && !m.sentUsState)) {
-        this.settledAt = null
-        return
-      }
-    }
-    this.settledAt ??= this.now()
-    if (this.now() - this.settledAt >= HORIZON_SETTLE_MS) store.horizonCollection = true
   }
 
   /** Says once, when the backlog's oldest tombstone passes a minute, who holds collection back (PROTOCOL.md §Tombstones). */
@@ -361,21 +256,48 @@ export class Convergence {
     this.cluster.log.warn(`${b.tombstones} tombstone(s) wait for collection, the oldest for ${Math.round(b.oldestAgeMs / 1000)} s, held back by ${b.heldBackBy}; remove a member that is gone for good with FORGET`)
   }
 
+  /**
+   * Every local write up to which each member holds durably (PROTOCOL.md
+   * §Tombstones): a ready, synced link's acknowledgements, once the link has
+   * stayed up DURABLE_AFTER_MS since. A link that goes down drops the samples
+   * not yet old enough: the member may have lost them with its power.
+   */
+  private heldSeq (m: Member, now: number): number {
+    let samples = this.ackSamples.get(m)
+    if (m.link.status !== 'ready' || m.pushing !== null) {
+      this.ackSamples.delete(m)
+      return m.heldSeq
+    }
+    if (samples === undefined) this.ackSamples.set(m, samples = [])
+    // A link's ackedSeq is a high-water mark: batches resent at link-up are
+    // acknowledged before the link-up sync has carried the older writes. Only
+    // a ready, synced link's is a prefix the peer holds in full.
+    const last = samples[samples.length - 1]
+    if (m.link.ackedSeq > m.heldSeq && (last === undefined || last.seq < m.link.ackedSeq)) samples.push({ at: now, seq: m.link.ackedSeq })
+    while (samples.length > 0 && (samples[0] as AckSample).at <= now - this.cluster.durableAfterMs) {
+      const s = samples.shift() as AckSample
+      if (s.seq > m.heldSeq) m.heldSeq = s.seq
+    }
+    return m.heldSeq
+  }
+
   /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */
   private sendStable (): void {
     const cluster = this.cluster
-    if (cluster.members.size === 0) return
+    // A joining node has no member yet, but will: its deletes wait for them.
+    if (cluster.selfState === 'joining') return
+    const now = this.now()
+    for (const m of this.ackSamples.keys()) if (!cluster.members.has(m.addr) || cluster.members.get(m.addr) !== m) this.ackSamples.delete(m)
     let acked = cluster.seq
     for (const m of cluster.members.values()) {
-      // A link's ackedSeq is a high-water mark: batches resent at link-up are
-      // acknowledged before the link-up sync has carried the older writes. Only
-      // a ready, synced link's is a prefix the peer holds in full; otherwise the
-      // last such value stands.
-      if (m.link.status === 'ready' && m.pushing === null && m.link.ackedSeq > m.heldSeq) m.heldSeq = m.link.ackedSeq
-      if (m.heldSeq < acked) acked = m.heldSeq
+      const held = this.heldSeq(m, now)
+      if (held < acked) acked = held
     }
     let ts = this.stable.stableAt(acked)
-    if (ts === null && this.restartedAt !== null && [...cluster.members.keys()].every(a => this.syncedSinceStart.has(a))) ts = this.restartedAt
+    if (this.restartedAt === 'pending' && acked >= cluster.seq && [...cluster.members.keys()].every(a => this.syncedSinceStart.has(a))) {
+      this.restartedAt = cluster.store.clock.tick()
+    }
+    if (this.restartedAt !== null && this.restartedAt !== 'pending' && (ts === null || compareTimestamps(this.restartedAt, ts) > 0)) ts = this.restartedAt
     if (ts === null) return
     cluster.store.setStable(cluster.nodeId, ts)
     const text = `${ts.wall}.${ts.logical}`
@@ -388,13 +310,50 @@ export class Convergence {
     }
   }
 
+  /**
+   * PROTOCOL.md §Tombstones, writers that are gone: a writer no member has
+   * (removed, or replaced at its address by a node with a new id) never sends
+   * STABLE again. This node works out its own T for it: the greatest version
+   * of it held here when it looked, once every member has finished a round
+   * with this node started after that (each then holds it too, or newer) and
+   * had the time to make it durable. Never passed on: it says nothing of
+   * versions this node does not hold.
+   */
+  private settleGoneWriters (): void {
+    const cluster = this.cluster
+    if (cluster.selfState === 'joining') return
+    const now = this.now()
+    const present = new Set<string>([cluster.nodeId])
+    for (const m of cluster.members.values()) {
+      if (m.id === '') return // a member never reached may be any writer
+      present.add(m.id)
+    }
+    for (const [writer, max] of cluster.store.tombstoneLog.writers()) {
+      if (present.has(writer)) {
+        this.gone.delete(writer)
+        continue
+      }
+      const probe = this.gone.get(writer)
+      if (probe === undefined || compareTimestamps(max, probe.max) > 0) {
+        // Something new of it arrived: look again from now.
+        this.gone.set(writer, { since: now, max, covered: new Map() })
+        continue
+      }
+      let everyone = true
+      for (const m of cluster.members.values()) {
+        if (m.coveredFrom > probe.since && !probe.covered.has(m)) probe.covered.set(m, m.coveredAt)
+        const at = probe.covered.get(m)
+        if (at === undefined || now - at < this.cluster.durableAfterMs) everyone = false
+      }
+      if (everyone && cluster.store.setStable(writer, probe.max, 0, true)) this.collect()
+    }
+  }
+
   /** Collects what tombstones may go, in slices, so a big backlog never blocks the event loop. */
   private collect (): void {
     if (this.collecting) return
     const store = this.cluster.store
-    const before = store.horizonCollectedWall
     const looked = store.collectTombstones(COLLECT_BUDGET)
-    if (store.horizonCollectedWall > before) this.owe(store.horizonCollectedWall)
     if (looked < COLLECT_BUDGET) return
     this.collecting = true
     this.cluster.runtime.setImmediate(() => {
@@ -405,34 +364,6 @@ export class Convergence {
         this.cluster.log.error(`tombstone collection failed: ${(err as Error).stack ?? String(err)}`)
       }
     })
-  }
-
-  /**
-   * Tombstones up to `wall` went by the horizon: a member out of touch (its
-   * link not up, or its link-up sync not done) may lack them and still hold
-   * older values of their keys. It owes: until a round of ours with it has
-   * sent it a tombstone for every such entry (PROTOCOL.md §Tombstones, the horizon).
-   */
-  private owe (wall: number): void {
-    let changed = false
-    const now = this.now()
-    for (const m of this.cluster.members.values()) {
-      if (m.link.status === 'ready' && this.syncedSinceStart.has(m.addr)) continue
-      if (m.owedHorizon < wall) {
-        m.owedHorizon = wall
-        changed = true
-      }
-      m.owedAt = now
-    }
-    if (!changed) return
-    this.recomputeOwed()
-    this.saveOwed()
-  }
-
-  private saveOwed (): void {
-    const owed: Array<[string, number]> = []
-    for (const m of this.cluster.members.values()) if (m.owedHorizon > 0) owed.push([m.addr, m.owedHorizon])
-    this.onOwedChanged?.(owed)
   }
 
   private scheduleRounds (): void {
@@ -451,9 +382,9 @@ export class Convergence {
     const theirs = await probeRoot(m)
     m.sync.rounds++
     if (theirs !== this.cluster.store.digest.rootHex()) {
-      const moved = await this.reconcileWith(m)
+      const moved = await reconcile(this.cluster.store, m, (key, entry) => this.mergeFetched(key, entry))
       if (moved > 0) m.sync.incrementalSyncs++
     }
-    this.caughtUp(m, started)
+    this.covered(m, started)
   }
 }

@@ -60,7 +60,6 @@ export function replicationInfo (cluster: Cluster): string {
     `tombstones:${store.tombstones}`,
     `tombstones_queued:${store.tombstoneLog.queued}`,
     `tombstones_collected:${store.stats.tombstonesCollected}`,
-    `tombstone_horizon_ms:${store.tombstoneHorizonMs}`,
     ...backlogLines(cluster),
     `removed_members:${cluster.retired.size}`,
     `removed_from_cluster:${cluster.removedReason === null ? 'no' : 'yes'}`

@@ -50,16 +50,10 @@ export interface Member {
    * before it came back) only by the transfer.
    */
   resentFrom: number
-  /**
-   * PROTOCOL.md §Tombstones, the horizon: this node collected tombstones by the
-   * horizon up to this `wall` while the member was out of touch, so it may still
-   * hold values they deleted (0: nothing owed). Paid by a round of ours with it
-   * that started after `owedAt`.
-   */
-  owedHorizon: number
-  owedAt: number
   /** When the last round or link-up sync of ours with it that finished every differing leaf started (0: none). */
   coveredFrom: number
+  /** When that round finished (0: none). */
+  coveredAt: number
   /** Its link has been ready since this node started. */
   reached: boolean
   /** Since when its link is not ready (or since it was learned, if never), ms since the epoch; 0 while ready. */
@@ -88,9 +82,8 @@ export function newMember (addr: string, link: PeerLink, now: number): Member {
     stableSent: '',
     heldSeq: 0,
     lastAskedAt: 0,
-    owedHorizon: 0,
-    owedAt: 0,
     coveredFrom: 0,
+    coveredAt: 0,
     reached: false,
     downSince: now
   }

@@ -5,8 +5,7 @@ import { KeystoneError } from '../errors.js'
 
 // FORMAT.md §Data directory: the directory itself, its lock, and the small files
 // that say who this node is (node-id), which cluster it belongs to (members),
-// which nodes were removed from it for good (removed), and which members owe a
-// horizon catch-up (horizon-owed).
+// and which nodes were removed from it for good (removed).
 
 /** Data files are readable by the owner only; so is the directory. */
 export const FILE_MODE = 0o600
@@ -16,6 +15,7 @@ const LOCK = 'LOCK'
 const NODE_ID = 'node-id'
 const MEMBERS = 'members'
 const REMOVED = 'removed'
+/** Kept by versions that had a tombstone horizon: removed at start-up. */
 const HORIZON_OWED = 'horizon-owed'
 
 /** A member as the `members` file keeps it: its address, and its node id once known ('' before). */
@@ -254,24 +254,14 @@ export class DataDir {
     return text.split('\n').map(line => line.trim()).filter(line => line !== '').map(line => line.split(/ +/))
   }
 
-  /** What members out of touch owe (FORMAT.md §Horizon): address → wall. */
-  horizonOwed (): Map<string, number> {
-    const owed = new Map<string, number>()
-    let text = ''
+  /** Removes `horizon-owed`, written by versions with a tombstone horizon; whether there was one. */
+  dropHorizonOwed (): boolean {
     try {
-      text = fs.readFileSync(this.file(HORIZON_OWED), 'latin1')
+      fs.rmSync(this.file(HORIZON_OWED))
+      return true
     } catch {
-      return owed
+      return false
     }
-    for (const line of text.split('\n')) {
-      const [addr, wall] = line.trim().split(' ')
-      const n = Number(wall)
-      if (addr !== undefined && addr !== '' && Number.isSafeInteger(n) && n > 0) owed.set(addr, n)
-    }
-    return owed
   }
 
-  saveHorizonOwed (owed: ReadonlyArray<[string, number]>): Promise<void> {
-    return writeFileAtomicAsync(this.file(HORIZON_OWED), owed.map(([addr, wall]) => `${addr} ${wall}\n`).join(''))
-  }
 }

@@ -45,8 +45,6 @@ export interface NodeData extends Durability {
   saveMembers: (members: readonly MemberRecord[]) => void
   removed: () => Map<string, string>
   saveRemoved: (removed: ReadonlyMap<string, string>) => void
-  owed: () => Map<string, number>
-  saveOwed: (owed: Array<[string, number]>) => void
   /** Loads what is kept into the store, then keeps every write to it from now on. */
   load: (store: Store) => void
   /** Resolves when the writes so far are kept as the fsync policy says; null if they are. */
@@ -72,15 +70,14 @@ export class Persistence implements NodeData {
   private nextCompactAt = 0
   private closing: Promise<void> | null = null
   private readonly stats = { compactions: 0, lastCompactionOk: true, recoveredRecords: 0, recoveryMs: 0 }
-  /** What members owe, being written (and the newest list to write after it). */
-  private owedSaving: Promise<void> | null = null
-  private owedNext: Array<[string, number]> | null = null
   private readonly logOptions: AppendLogOptions
 
   private constructor (private readonly data: DataDir, freshId: string, private readonly settings: PersistenceSettings, private readonly log: Logger) {
     this.dir = data.dir
     this.fsync = settings.fsync
     this.nodeId = data.nodeId(freshId)
+    // Written by versions that had a tombstone horizon; the rule that replaced it needs nothing kept (PROTOCOL.md §Tombstones).
+    if (data.dropHorizonOwed()) log.info(`${this.dir}/horizon-owed is from an older version (the tombstone horizon is gone); removed it`)
     this.logOptions = {
       policy: settings.fsync,
       describe: err => new CommandError(errorText('misconf', err.message)),
@@ -131,23 +128,6 @@ export class Persistence implements NodeData {
     } catch (err) {
       this.log.warn(`cannot save the removed members in ${this.dir}: ${(err as Error).message}`)
     }
-  }
-
-  /** What members out of touch owe, as saved here. */
-  owed (): Map<string, number> {
-    return this.data.horizonOwed()
-  }
-
-  /** Saves what members owe; writes coalesce (one at a time, then the newest list). */
-  saveOwed (owed: Array<[string, number]>): void {
-    this.owedNext = owed
-    this.owedSaving ??= (async () => {
-      while (this.owedNext !== null) {
-        const next = this.owedNext
-        this.owedNext = null
-        await this.data.saveHorizonOwed(next).catch(err => this.log.warn(`cannot save ${this.dir}/horizon-owed: ${(err as Error).message}`))
-      }
-    })().finally(() => { this.owedSaving = null })
   }
 
   /** Loads the snapshot and logs into the store, then logs every write to it from now on. */
@@ -223,7 +203,6 @@ export class Persistence implements NodeData {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer)
       if (this.compacting !== null) await this.compacting
-      if (this.owedSaving !== null) await this.owedSaving
       const log = this.current
       this.current = null
       try {
@@ -287,8 +266,6 @@ export class Persistence implements NodeData {
     const snap = await writeSnapshot(store, this.file(snapshotName(gen)), () => this.closing !== null)
     await oldClosed
     if (snap === null) return // closing: the logs still hold everything
-    // The old log may hold tombstones collected by the horizon: what members owe for them must be on disk first.
-    if (this.owedSaving !== null) await this.owedSaving
     const listing = listFiles(this.dir)
     for (const g of listing.snapshots) if (g < gen) fs.rmSync(this.file(snapshotName(g)), { force: true })
     for (const g of listing.logs) if (g < gen) fs.rmSync(this.file(logName(g)), { force: true })

@@ -7,9 +7,6 @@ import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
 export const BUCKETS = DIGEST_BUCKETS
 
-/** Default tombstone horizon, ms: older tombstones are collected whoever has seen them (PROTOCOL.md §Tombstones). */
-export const DEFAULT_TOMBSTONE_HORIZON_MS = 3_600_000
-
 /**
  * Called after every change to a key: `local` for writes made here, false for
  * merged ones. The entry belongs to the store and may change with the next
@@ -27,8 +24,6 @@ export interface StoreOptions {
    * peer has no one to tell about a delete, so it may drop them. Default true.
    */
   keepTombstones?: boolean
-  /** Tombstones older than this many ms are collected even if not every member is known to hold them. */
-  tombstoneHorizonMs?: number
   /** A tombstone goes only once it has been stable this long, ms (PROTOCOL.md §Tombstones). Default 10 000. */
   tombstoneGraceMs?: number
 }
@@ -56,15 +51,6 @@ export class Store {
   /** Hash tree over every entry's key and version, tombstones included (PROTOCOL.md §Digests). */
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
-  readonly tombstoneHorizonMs: number
-  /**
-   * Whether tombstones past the horizon are collected whoever holds them. Held
-   * off at start-up until the links had their chance to carry stable
-   * timestamps (PROTOCOL.md §Tombstones, the horizon).
-   */
-  horizonCollection = true
-  /** The largest `wall` of the tombstones collected by the horizon rule (not as stable); 0 before any. */
-  horizonCollectedWall = 0
 
   private readonly buckets: Array<Map<string, Entry> | undefined> = new Array(BUCKETS)
   /** Entries holding a value (expired ones included until they are reclaimed). */
@@ -79,7 +65,6 @@ export class Store {
     this.nodeId = options.nodeId
     this.clock = options.clock ?? new HybridClock()
     this.keepTombstones = options.keepTombstones ?? true
-    this.tombstoneHorizonMs = options.tombstoneHorizonMs ?? DEFAULT_TOMBSTONE_HORIZON_MS
     // The grace runs on the store's physical time, so whoever injects the clock controls it too.
     this.tombstoneLog = new TombstoneLog(options.tombstoneGraceMs, () => this.clock.physicalNow())
   }
@@ -175,7 +160,7 @@ export class Store {
    * log, merged as by merge() (digest, tombstone queues and all), except that a
    * tombstone is always taken. A log is in arrival order, not version order, so
    * an older value of the key may come after its tombstone, and must lose to it;
-   * collection (stable timestamps, the horizon) drops the tombstone again
+   * collection (stable timestamps) drops the tombstone again
    * afterwards, as it did before the restart.
    */
   restore (key: string, incoming: Entry, copy: boolean): boolean {
@@ -196,7 +181,7 @@ export class Store {
 
   /**
    * A tombstone (or an expired value, one in waiting) that collectTombstones
-   * would drop now: stable for the grace, or older than the horizon. The same
+   * would drop now: stable for the grace. The same
    * rule as collection, not mere stability: a node refusing a tombstone that
    * is stable but still in its grace would lack it while every node holding it
    * keeps it for up to the grace, so their digests would differ that long (and
@@ -204,30 +189,29 @@ export class Store {
    */
   private collectable (e: Entry): boolean {
     if (e.value !== null && (e.expiresAt === 0 || !isExpired(e, this.now()))) return false
-    return this.tombstoneLog.isCollectable(e.node, e.wall, e.logical) || e.wall < this.now() - this.tombstoneHorizonMs
-  }
-
-  /** Node's writes up to `ts` are held by every member: its tombstones up to there may go. */
-  setStable (node: string, ts: { wall: number, logical: number }, agoMs = 0): boolean {
-    return this.tombstoneLog.setStable(node, ts, agoMs)
+    return this.tombstoneLog.isCollectable(e.node, e.wall, e.logical)
   }
 
   /**
-   * Drops tombstones every member holds, or older than the horizon, up to
+   * Node's writes up to `ts` are held by every member: its tombstones up to
+   * there may go. `local`: this node worked it out alone (a writer that is gone).
+   */
+  setStable (node: string, ts: { wall: number, logical: number }, agoMs = 0, local = false): boolean {
+    return this.tombstoneLog.setStable(node, ts, agoMs, local)
+  }
+
+  /**
+   * Drops tombstones every member holds (stable for the grace), up to
    * `budget` of them (queue heads, never a walk of the store). Returns how many
    * queue entries were looked at: `budget` means there may be more.
    */
   collectTombstones (budget: number): number {
-    const horizon = this.now() - this.tombstoneHorizonMs
     return this.tombstoneLog.collect(budget, (key, wall, logical, node): TombstoneVerdict => {
       const h = keyHash(key)
       const b = h & (BUCKETS - 1)
       const entry = this.buckets[b]?.get(key)
       if (entry === undefined || entry.value !== null || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
-      if (!this.tombstoneLog.isCollectable(node, wall, logical)) {
-        if (wall >= horizon || !this.horizonCollection) return 'keep'
-        if (wall > this.horizonCollectedWall) this.horizonCollectedWall = wall
-      }
+      if (!this.tombstoneLog.isCollectable(node, wall, logical)) return 'keep'
       this.digest.change(h, entry, undefined)
       this.buckets[b]?.delete(key)
       this.tombstoneCount--

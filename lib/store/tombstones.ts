@@ -3,8 +3,8 @@ import type { Version } from './entry.js'
 
 // PROTOCOL.md §Tombstones. Every tombstone the store takes is queued under the
 // node that wrote it, in a min-heap by version. Whether a tombstone may go is
-// monotone in its version (at or below the writer's stable timestamp, or older
-// than the horizon), so collection pops heap minima and stops at the first one
+// monotone in its version (at or below the writer's stable timestamp, heard at
+// least the grace ago), so collection pops heap minima and stops at the first one
 // to keep: everything behind it is newer, hence kept too. It never walks the
 // store. A tombstone far ahead (a skewed clock) sits at the bottom and holds
 // nothing up, which an arrival-order queue would. A minimum that no longer is
@@ -18,6 +18,8 @@ class OriginQueue {
   keys: string[] = []
   walls: number[] = []
   logicals: number[] = []
+  /** The greatest version ever queued here (an upper bound of those still held). */
+  max: Timestamp = { wall: 0, logical: 0 }
 
   get length (): number {
     return this.keys.length
@@ -36,6 +38,7 @@ class OriginQueue {
   }
 
   push (key: string, wall: number, logical: number): void {
+    if (wall > this.max.wall || (wall === this.max.wall && logical > this.max.logical)) this.max = { wall, logical }
     this.keys.push(key)
     this.walls.push(wall)
     this.logicals.push(logical)
@@ -96,6 +99,12 @@ export class TombstoneLog {
   private readonly stable = new Map<string, Timestamp>()
   /** Per writer: when its stable timestamp was first heard (here, or by the peer that relayed it). */
   private readonly stableAt = new Map<string, number>()
+  /**
+   * Writers whose stable timestamp this node set by itself, for a writer that
+   * is gone (PROTOCOL.md §Tombstones): true of what this node holds, so never
+   * passed on to a peer.
+   */
+  private readonly local = new Set<string>()
 
   add (key: string, v: Version): void {
     let q = this.queues.get(v.node)
@@ -114,11 +123,13 @@ export class TombstoneLog {
    * covers messages sent before the tombstone was stable, whoever heard it
    * first. True when it moved, or is now known to be older.
    */
-  setStable (node: string, ts: Timestamp, agoMs = 0): boolean {
+  setStable (node: string, ts: Timestamp, agoMs = 0, local = false): boolean {
     const at = this.now() - Math.max(0, Math.min(agoMs, this.graceMs))
     const current = this.stable.get(node)
     const order = current === undefined ? 1 : compareTimestamps(ts, current)
     if (order < 0 || (order === 0 && at >= (this.stableAt.get(node) ?? -Infinity))) return false
+    if (local) this.local.add(node)
+    else this.local.delete(node)
     this.stable.set(node, { wall: ts.wall, logical: ts.logical })
     this.stableAt.set(node, at)
     if (this.graceMs <= 0) {
@@ -158,9 +169,14 @@ export class TombstoneLog {
     return this.stable.get(node)
   }
 
-  /** Every writer's stable timestamp known here. */
-  stableTimestamps (): IterableIterator<[string, Timestamp]> {
-    return this.stable.entries()
+  /** Every writer's stable timestamp known here, but those this node worked out alone (`local`): the ones to pass on. */
+  * stableTimestamps (): IterableIterator<[string, Timestamp]> {
+    for (const entry of this.stable) if (!this.local.has(entry[0])) yield entry
+  }
+
+  /** Writers with tombstones queued here, each with the greatest version queued. */
+  * writers (): IterableIterator<[string, Timestamp]> {
+    for (const [node, q] of this.queues) yield [node, q.max]
   }
 
   /** Whether a version of `node` is at or below what every member holds. */

@@ -53,10 +53,11 @@ export function lostOrResurrected (ops: readonly Op[], final: Map<string, Entry>
   const anyWrite = new Map<string, Array<Version & { deleted: boolean, expiresAt: number }>>()
   for (const op of ops) {
     for (const [key, v] of op.writes) {
+      const survivors = op.survivors.get(key)
       let list = anyWrite.get(key)
       if (list === undefined) anyWrite.set(key, list = [])
       list.push({ ...v, expiresAt: op.kind === 'set' ? op.expiresAt : 0 })
-      if (op.status !== 'ok' || removed.has(op.nodeId) || op.mayBeLost === true) continue
+      if (op.status !== 'ok' || removed.has(op.nodeId) || (survivors !== undefined && survivors.every(id => removed.has(id)))) continue
       const best = newestAcked.get(key)
       if (best === undefined || compareVersions(v, best.v) > 0) newestAcked.set(key, { op, v })
     }

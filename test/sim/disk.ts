@@ -19,7 +19,6 @@ export class MemoryDisk {
   nodeId: string
   members: MemberRecord[] = []
   removed = new Map<string, string>()
-  owed = new Map<string, number>()
   records: Record[] = []
   /** Records before this index are on the platter. */
   synced = 0
@@ -49,8 +48,6 @@ export class MemoryDisk {
       saveMembers: members => { this.members = members.map(m => ({ ...m })) },
       removed: () => new Map(this.removed),
       saveRemoved: removed => { this.removed = new Map(removed) },
-      owed: () => new Map(this.owed),
-      saveOwed: owed => { this.owed = new Map(owed) },
       load: store => {
         for (const r of this.records) store.restore(r.key, { ...r.entry }, true)
         loaded = store

@@ -65,6 +65,7 @@ export class SimNode {
   /**
    * The process dies. `kill`: what it wrote is on disk. `power`: only what was
    * synced. `wipe`: the disk is lost (the node comes back empty, a new member).
+   * Returns the records lost with it.
    */
   crash (mode: 'kill' | 'power' | 'wipe'): Array<{ key: string, entry: Entry }> {
     const node = this.node
@@ -74,7 +75,7 @@ export class SimNode {
     void this.data?.close()
     this.world.net.closeAll(this.owner)
     this.node = null
-    const lost = mode === 'power' ? this.disk.losePowerTail() : []
+    const lost = mode === 'power' ? this.disk.losePowerTail() : mode === 'wipe' ? this.disk.records : []
     if (mode === 'wipe') this.disk = new MemoryDisk(this.world.rng.hexId())
     return lost
   }

@@ -172,10 +172,12 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   function restart (n: SimNode): void {
     // A removed node comes back empty, as a new member (the only way back in); otherwise on its disk.
     if (isRemoved(n)) n.crash('wipe')
-    const via = nodes.find(o => o !== n && o.alive && !isRemoved(o))
-    if (n.disk.members.length === 0 && n.disk.records.length === 0) {
-      note(`${n.addr} starts empty, as a new member, joining ${via?.addr ?? 'nobody'}`)
-      launch(n, via?.addr)
+    // An operator starts an empty node with --join, at a member that is up if there is one.
+    const via = nodes.find(o => o !== n && o.alive && !isRemoved(o)) ?? rng.pick(nodes.filter(o => o !== n))
+    // A node that never learned a member (new, or its join failed) is started with --join again.
+    if (n.disk.members.length === 0) {
+      note(`${n.addr} starts ${n.disk.records.length === 0 ? 'empty, as a new member' : 'on its data'}, joining ${via.addr}`)
+      launch(n, via.addr)
     } else {
       note(`${n.addr} restarts on its data`)
       launch(n)
@@ -206,8 +208,8 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
         const mode = rng.pick(['kill', 'kill', 'power', 'wipe'] as const)
         const id = a.disk.nodeId
         const lost = a.crash(mode)
-        // What no other node holds is gone with the power (the --fsync everysec window).
-        work.lostWithPower(id, lost.filter(r => !nodes.some(o => o !== a && o.alive && heldAtLeast(o, r.key, r.entry))))
+        // What only this node held is gone with the power (the --fsync everysec window), or with the disk.
+        work.lostWithPower(id, lost, (key, entry) => nodes.filter(o => o !== a && o.alive && heldAtLeast(o, key, entry)).map(o => o.disk.nodeId), mode === 'wipe')
         note(`${a.addr} crashed (${mode}${lost.length > 0 ? `, ${lost.length} unsynced record(s) lost` : ''})`)
         down.set(a, sched.now + rng.int(200, 4000))
       }
@@ -234,6 +236,10 @@ function leftovers (node: NonNullable<SimNode['node']>): string {
     const t = node.store.tombstoneLog.stableOf(e.node)
     out.push(`${key} v${e.wall}.${e.logical} by ${e.node.slice(0, 6)} (${ids.get(e.node) ?? 'not a member'}; T ${t === undefined ? 'none' : `${t.wall}.${t.logical}`})`)
   })
+  if (process.env.SIM_DEBUG !== undefined) {
+    const conv = node.cluster.convergence as unknown as { gone: Map<string, { since: number, max: { wall: number } }> }
+    out.push(`[now ${node.cluster.runtime.now()} probes ${[...conv.gone].map(([w, p]) => `${w.slice(0, 6)} since ${p.since} max ${p.max.wall}`).join(';')} members ${[...node.cluster.members.values()].map(m => `${m.addr} id=${m.id.slice(0, 6)} cov=${m.coveredFrom}/${m.coveredAt} rep=${m.reported} link=${m.link.status}`).join('; ')}]`)
+  }
   return out.join(', ')
 }
 

@@ -6,7 +6,7 @@
 import type { RespClient } from '../../lib/client/resp-client.js'
 import { RespClient as Client } from '../../lib/client/resp-client.js'
 import { RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
-import type { Entry, Version } from '../../lib/store/entry.js'
+import { compareVersions, type Entry, type Version } from '../../lib/store/entry.js'
 import { Owner } from './scheduler.js'
 import type { SimNode, SimWorld } from './sim-node.js'
 
@@ -25,8 +25,8 @@ export interface Op {
   readonly sentAt: number
   status: 'pending' | 'ok' | 'error' | 'lost'
   reply: string
-  /** Lost with a power loss before any other node had it: not bound to survive. */
-  mayBeLost?: boolean
+  /** Per key, once lost with a power loss or disk: the ids of the nodes that still held it (it may be gone if all are removed). */
+  readonly survivors: Map<string, string[]>
   /** The local writes it made, by key (a FLUSHALL makes many). */
   readonly writes: Map<string, Version & { deleted: boolean }>
 }
@@ -65,6 +65,7 @@ export class Workload {
       sentAt: this.world.sched.now,
       status: 'pending',
       reply: '',
+      survivors: new Map(),
       writes: new Map()
     }
     this.ops.push(op)
@@ -83,16 +84,20 @@ export class Workload {
   private readonly pending = new Map<string, Op>()
 
   /**
-   * A power loss took these local writes of node `nodeId` with it, and no
-   * other node held them: acknowledged or not, they may be gone (--fsync
-   * everysec loses up to a second of what only this node had).
+   * A power loss (or a lost disk) took these local writes of node `nodeId`
+   * with it; `holders` says which other nodes (by id) held each. One that only
+   * removed members held may be gone, acknowledged or not (--fsync everysec
+   * loses up to a second of what only this node had).
    */
-  lostWithPower (nodeId: string, lost: ReadonlyArray<{ key: string, entry: Entry }>): void {
-    for (const { key, entry } of lost) {
-      if (entry.node !== nodeId) continue
-      for (const op of this.ops) {
-        const w = op.writes.get(key)
-        if (w !== undefined && w.node === entry.node && w.wall === entry.wall && w.logical === entry.logical) op.mayBeLost = true
+  lostWithPower (nodeId: string, lost: ReadonlyArray<{ key: string, entry: Entry }>, holders: (key: string, entry: Entry) => string[], wholeDisk: boolean): void {
+    for (const op of this.ops) {
+      for (const [key, w] of op.writes) {
+        // Lost where it was made: who else still holds it (that version or newer).
+        const here = lost.find(r => r.key === key && r.entry.node === w.node && r.entry.wall === w.wall && r.entry.logical === w.logical)
+        const survivors = op.survivors.get(key)
+        if (here !== undefined && w.node === nodeId && survivors === undefined) op.survivors.set(key, holders(key, here.entry))
+        // Lost at one of those holders: one fewer.
+        else if (survivors?.includes(nodeId) === true && (wholeDisk || lost.some(r => r.key === key && compareVersions(r.entry, w) >= 0))) op.survivors.set(key, survivors.filter(id => id !== nodeId))
       }
     }
   }
