@@ -4,7 +4,7 @@
 import type { KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { waitFor, type Teardown } from './server.js'
+import { holdFor, waitFor, type Teardown } from './server.js'
 
 /** The assertions the checks below use (a tap test). */
 export interface Checks extends Teardown {
@@ -42,8 +42,6 @@ export function dataDiff (a: Map<string, string>, b: Map<string, string>, max = 
   for (const [k, v] of b) if (!a.has(k) && out.length < max) out.push(`${k}: missing vs ${v}`)
   return out
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /**
  * A client that writes unique keys `<prefix>:<n>` to one node, one at a time,
@@ -88,7 +86,7 @@ export class UniqueWriter {
         const old = `${this.prefix}:${i - 2}`
         if (this.acked.has(old) && !await this.call(old, ['DEL', old], null)) return
       }
-      await sleep(this.pauseMs)
+      await holdFor(this.pauseMs, 'pacing: the writer writes at a rate')
     }
   }
 
