@@ -2,7 +2,7 @@ import t from 'tap'
 import { RespClient } from '../../lib/client/resp-client.js'
 import type { RespValue } from '../../lib/protocol/reply-parser.js'
 import { ackedCount, UniqueWriter } from '../helpers/converge.js'
-import { plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
+import { holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
 // than failure detection, and a node killed (kill -9) and restarted, both
@@ -12,7 +12,6 @@ import { plain, spawnServer, tempDir, waitFor, type Address, type Child, type Te
 type Node = Child & Address
 
 const addr = (a: Address): string => `${a.host}:${a.port}`
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 async function call (at: Address, ...args: string[]): Promise<RespValue> {
   const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
@@ -38,6 +37,11 @@ async function cluster (t: Teardown, dirs: readonly string[] = ['', '', '']): Pr
   const c = await spawnServer(t, ['--port', '0', '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
   return [a, b, c]
+}
+
+/** Waits until each writer has `count` more acknowledged writes than `from` (its count then, by index). */
+async function moreWrites (writers: readonly UniqueWriter[], from: readonly number[], count: number, what: string): Promise<void> {
+  await waitFor(() => writers.every((w, i) => w.acked.size >= (from[i] ?? 0) + count), 5000, what)
 }
 
 async function roots (nodes: readonly Address[]): Promise<string[]> {
@@ -77,15 +81,16 @@ t.test('SIGSTOP a node for longer than failure detection under writes, then SIGC
   const [a, b, c] = nodes as [Node, Node, Node]
   const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
   for (const w of writers) w.start()
-  await sleep(300)
+  await moreWrites(writers, [], 50, 'writes at every node before the pause')
   c.process.kill('SIGSTOP')
   t.teardown(() => { c.process.kill('SIGCONT') })
   await waitFor(async () => (plain(await call(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(c)} down`)), 3000, 'C down at A')
-  await sleep(1000)
+  await holdFor(1000, 'pacing: C stays paused while A and B take writes')
+  const paused = writers.map(w => w.acked.size)
   c.process.kill('SIGCONT')
-  await sleep(500)
+  await moreWrites(writers, paused, 50, 'writes at every node after SIGCONT, the paused node\'s included')
   await Promise.all(writers.map(w => w.stop()))
-  t.ok((writers[2]?.acked.size ?? 0) > 0, 'the paused node\'s client got its replies after SIGCONT')
+  t.ok((writers[2]?.acked.size ?? 0) > (paused[2] ?? 0), 'the paused node\'s client got its replies after SIGCONT')
   await checkConverged(t, [a, b, c], writers)
 })
 
@@ -95,15 +100,16 @@ t.test('kill -9 a node under writes and restart it on its data: it catches up by
   const [a, b, c] = nodes as [Node, Node, Node]
   const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
   for (const w of writers) w.start()
-  await sleep(500)
+  await moreWrites(writers, [], 50, 'writes at every node before the kill')
   c.process.kill('SIGKILL')
   await c.exited
-  await sleep(700)
+  await holdFor(700, 'pacing: C stays dead while A and B take writes')
   const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c2]), 5000, 'the restarted node up')
   const again = await UniqueWriter.connect(t, c2, 'w2b')
   again.start()
-  await sleep(500)
+  const live = [writers[0] as UniqueWriter, writers[1] as UniqueWriter, again]
+  await moreWrites(live, live.map(w => w.acked.size), 50, 'writes at every node after the restart')
   await Promise.all([...writers, again].map(w => w.stop()))
   t.ok((writers[2]?.acked.size ?? 0) > 0, 'the killed node had acknowledged writes')
   await checkConverged(t, [a, b, c2], [...writers, again])
@@ -121,12 +127,14 @@ t.test('a node paused for longer than the tombstone horizon drops its old data o
   await waitFor(async () => plain(await call(b, 'GET', 'k')) === 'v', 3000, 'k at B')
   b.process.kill('SIGSTOP')
   t.teardown(() => { b.process.kill('SIGCONT') })
-  await sleep(1500) // A sees B down
+  await waitFor(async () => (plain(await call(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(b)} down`)), 3000, 'A to see B down')
   t.equal(plain(await call(a, 'DEL', 'k')), 1)
   const info = async (): Promise<string> => String(plain(await call(a, 'INFO', 'all')))
   await waitFor(async () => /tombstones:0\b/.test(await info()) && /tombstones_collected:[1-9]/.test(await info()), 6000, 'A collects the tombstone by the horizon')
   b.process.kill('SIGCONT')
-  await sleep(3000)
+  // Once B is up again and its root equals A's, whatever B did with its old value has
+  // played out: both must show the delete (not a value that came back).
+  await waitFor(async () => await allUp([a, b]) && new Set(await roots([a, b])).size === 1, 5000, 'B up again and agreeing with A')
   t.equal(plain(await call(b, 'GET', 'k')), null, 'B dropped its old value: the delete holds there')
   t.equal(plain(await call(a, 'GET', 'k')), null, 'and at A')
 })
