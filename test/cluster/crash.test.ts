@@ -1,7 +1,7 @@
 import t from 'tap'
 import { RespClient } from '../../lib/client/resp-client.js'
 import type { RespValue } from '../../lib/protocol/reply-parser.js'
-import { ackedCount, UniqueWriter } from '../helpers/converge.js'
+import { ackedCount, moreWrites, UniqueWriter } from '../helpers/converge.js'
 import { holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
@@ -37,11 +37,6 @@ async function cluster (t: Teardown, dirs: readonly string[] = ['', '', '']): Pr
   const c = await spawnServer(t, ['--port', '0', '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
   return [a, b, c]
-}
-
-/** Waits until each writer has `count` more acknowledged writes than `from` (its count then, by index). */
-async function moreWrites (writers: readonly UniqueWriter[], from: readonly number[], count: number, what: string): Promise<void> {
-  await waitFor(() => writers.every((w, i) => w.acked.size >= (from[i] ?? 0) + count), 5000, what)
 }
 
 async function roots (nodes: readonly Address[]): Promise<string[]> {

@@ -35,6 +35,49 @@ export async function waitDigestsEqual (nodes: readonly KeystoneNode[], timeoutM
   return Date.now() - started
 }
 
+/** Where the anti-entropy rounds on some links stood: see roundMark and waitRounds. */
+export interface RoundMark {
+  readonly links: ReadonlyArray<{ readonly from: KeystoneNode, readonly to: string, readonly rounds: number }>
+}
+
+/**
+ * The anti-entropy rounds run so far on the links between `nodes` and `peers`
+ * (default: among `nodes`), at either end, to wait for more with waitRounds.
+ */
+export function roundMark (nodes: readonly KeystoneNode[], peers: readonly KeystoneNode[] = nodes): RoundMark {
+  const links: Array<RoundMark['links'][number]> = []
+  const seen = new Set<string>()
+  const add = (from: KeystoneNode, peer: KeystoneNode): void => {
+    const to = peer.cluster.advertise
+    const key = `${from.cluster.advertise}>${to}`
+    if (from === peer || seen.has(key)) return
+    seen.add(key)
+    links.push({ from, to, rounds: from.cluster.members.get(to)?.sync.rounds ?? 0 })
+  }
+  for (const x of nodes) {
+    for (const y of peers) {
+      add(x, y)
+      add(y, x)
+    }
+  }
+  return { links }
+}
+
+/**
+ * Waits until every link of `mark` has had `count` whole anti-entropy rounds
+ * (PROTOCOL.md §Anti-entropy) begun and finished since the mark: the event that
+ * proves time enough went by for what a round would carry, where a test checks
+ * that something did not come back or that nothing more travels.
+ */
+export async function waitRounds (mark: RoundMark, count: number, timeoutMs: number): Promise<void> {
+  // A round counts when it begins; one may be running at the mark. The count+1 begun
+  // since, with none running now, are count whole rounds after the mark.
+  await waitFor(() => mark.links.every(({ from, to, rounds }) => {
+    const member = from.cluster.members.get(to)
+    return member !== undefined && member.sync.rounds >= rounds + count + 1 && !member.rounding
+  }), timeoutMs, `${count} anti-entropy rounds on ${mark.links.length} links`)
+}
+
 /** Differences between two nodes' live data, for a readable failure. */
 export function dataDiff (a: Map<string, string>, b: Map<string, string>, max = 5): string[] {
   const out: string[] = []
@@ -108,6 +151,11 @@ export class UniqueWriter {
       return false
     }
   }
+}
+
+/** Waits until each writer has `count` more acknowledged writes than `from` says it had (by index; none: 0). */
+export async function moreWrites (writers: readonly UniqueWriter[], from: readonly number[], count: number, what: string): Promise<void> {
+  await waitFor(() => writers.every((w, i) => w.acked.size >= (from[i] ?? 0) + count), 5000, what)
 }
 
 /** The acknowledged writes that `node` does not reflect, as readable lines (at most `max`). */
