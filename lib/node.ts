@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Cluster } from './cluster/cluster.js'
@@ -82,7 +83,7 @@ export class KeystoneNode implements NodeContext {
     this.store = new Store({ nodeId, clock, keepTombstones: false, tombstoneGraceMs: this.options.tombstoneGraceMs })
     this.cluster = new Cluster(this.store, this.log, {
       advertise: this.options.advertise ?? '',
-      host: this.options.host,
+      localAddress: net.isIP(this.options.host) !== 0 && this.options.host !== '0.0.0.0' && this.options.host !== '::' ? this.options.host : undefined,
       password: this.options.requirepass,
       timing: deps.timing,
       memberTimeoutMs: this.options.memberTimeout * 1000,
@@ -182,7 +183,7 @@ export class KeystoneNode implements NodeContext {
         cluster.removedReason = 'removed earlier, as its data directory records'
         this.log.warn(`this node (${this.nodeId}) was removed from its cluster (FORGET), as ${persistence.dir}/removed records: it serves its own data alone; to join a cluster, start it with an empty data directory`)
       }
-      // CONTRACT: a restarted node rejoins the cluster it knew, --join or not.
+      // FORMAT.md §Recovery: a restarted node rejoins the cluster it knew, --join or not.
       for (const m of remembered) {
         const member = cluster.learn(m.addr)
         // Its id from before: FORGET by address works before its link is up again.

@@ -2,7 +2,7 @@ import { LOG_LEVELS, type LogLevel } from './log.js'
 import { FSYNC_POLICIES, type FsyncPolicy } from './persistence/append-log.js'
 import { DEFAULT_LIMITS } from './protocol/request-parser.js'
 
-/** Everything a node can be told at start-up. CONTRACT.md §Programs. */
+/** Everything a node can be told at start-up (README.md §Configuration). */
 export interface NodeOptions {
   /** Address to listen on; peer connections also originate from it when it is a specific IP. Default 127.0.0.1. */
   host: string

@@ -8,7 +8,7 @@ import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { formatFor, formatReply } from './format.js'
 import { RespClient } from './resp-client.js'
 
-/** keystone-cli's exit codes (CONTRACT §Programs). */
+/** keystone-cli's exit codes (README.md §keystone-cli). */
 export const EXIT = { reply: 0, errorReply: 1, unusable: 2 } as const
 
 export interface CliIo {

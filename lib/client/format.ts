@@ -1,6 +1,6 @@
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 
-// Replies printed as redis-cli prints them on a terminal (CONTRACT §Programs).
+// Replies printed as redis-cli prints them on a terminal (README.md §keystone-cli).
 
 /** A byte string quoted with escapes, as redis-cli shows values. */
 export function quoteBytes (value: Buffer): string {

@@ -1,4 +1,5 @@
-import type { Cluster } from './cluster.js'
+import type { Store } from '../store/store.js'
+import type { Member } from './member.js'
 
 // PROTOCOL.md §Tombstones, the backlog: how many tombstones wait, how old the
 // oldest is, and who holds their collection back, so an operator reading INFO
@@ -13,15 +14,25 @@ export interface Backlog {
   readonly heldBackBy: string
 }
 
-export function tombstoneBacklog (cluster: Cluster): Backlog {
+/** What the backlog is read from (the Cluster is one). */
+export interface BacklogSource {
+  readonly store: Store
+  readonly nodeId: string
+  /** The latest local write's sequence number. */
+  readonly seq: number
+  readonly members: ReadonlyMap<string, Member>
+}
+
+/** `heldSeq(m)`: every local write up to it is held by member m (PROTOCOL.md §Tombstones). */
+export function tombstoneBacklog (cluster: BacklogSource, heldSeq: (m: Member) => number): Backlog {
   const store = cluster.store
   const oldest = store.tombstoneLog.oldest()
   if (oldest === null || store.tombstones === 0) return { tombstones: store.tombstones, oldestAgeMs: 0, heldBackBy: 'none' }
   const oldestAgeMs = Math.max(0, store.now() - oldest.wall)
-  return { tombstones: store.tombstones, oldestAgeMs, heldBackBy: holder(cluster, oldest.node) }
+  return { tombstones: store.tombstones, oldestAgeMs, heldBackBy: holder(cluster, oldest.node, heldSeq) }
 }
 
-function holder (cluster: Cluster, writer: string): string {
+function holder (cluster: BacklogSource, writer: string, heldSeq: (m: Member) => number): string {
   // A member that is not reached acknowledges nothing: it holds back every writer's tombstones.
   let down: { addr: string, since: number } | null = null
   for (const m of cluster.members.values()) {
@@ -31,7 +42,8 @@ function holder (cluster: Cluster, writer: string): string {
   if (writer === cluster.nodeId) {
     let lowest: { addr: string, seq: number } | null = null
     for (const m of cluster.members.values()) {
-      if (m.heldSeq < cluster.seq && (lowest === null || m.heldSeq < lowest.seq)) lowest = { addr: m.addr, seq: m.heldSeq }
+      const held = heldSeq(m)
+      if (held < cluster.seq && (lowest === null || held < lowest.seq)) lowest = { addr: m.addr, seq: held }
     }
     return lowest?.addr ?? 'grace'
   }

@@ -1,4 +1,3 @@
-import net from 'node:net'
 import { CommandError } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import type { Session } from '../commands/index.js'
@@ -12,7 +11,7 @@ import type { Store } from '../store/store.js'
 import { Convergence, type SyncKind } from './convergence.js'
 import { MreplEncoder, NODE_ID } from './entry-codec.js'
 import { newMember, type Member, type MemberState } from './member.js'
-import { RetiredIds, timedOut } from './removal.js'
+import { MemberTimeout, RetiredIds } from './removal.js'
 import { realRuntime, sleep, type Cancel, type PeerClient, type Runtime } from './runtime.js'
 import type { MemberRecord } from '../persistence/data-dir.js'
 import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
@@ -43,8 +42,8 @@ interface AckWaiter {
 export interface ClusterSettings {
   /** This node's advertised HOST:PORT, if known yet. */
   advertise: string
-  /** --host: peers are dialled from it when it is a specific IP. */
-  host: string
+  /** Local address peers are dialled from (--host when it is a specific IP). */
+  localAddress?: string
   password: string
   timing?: Partial<LinkTiming>
   /** --member-timeout in ms (0: never), PROTOCOL.md §Member removal. */
@@ -94,8 +93,6 @@ export class Cluster implements LinkOwner {
   removedReason: string | null = null
   private readonly memberTimeoutMs: number
   private stopTimeoutChecks: Cancel | null = null
-  /** Members past the timeout this node could not remove (no majority): warned once each. */
-  private readonly timeoutKept = new Set<string>()
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
   private lastBarrier: SharedBarrier | null = null
@@ -118,10 +115,12 @@ export class Cluster implements LinkOwner {
     this.advertise = settings.advertise
     this.password = settings.password
     this.timing = { ...DEFAULT_TIMING, ...settings.timing }
-    const host = settings.host
-    this.localAddress = net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined
+    this.localAddress = settings.localAddress
     this.memberTimeoutMs = settings.memberTimeoutMs ?? 0
-    if (this.memberTimeoutMs > 0) this.stopTimeoutChecks = this.runtime.setInterval(() => this.removeTimedOut(), TIMEOUT_CHECK_MS)
+    if (this.memberTimeoutMs > 0) {
+      const timeout = new MemberTimeout(this, this.memberTimeoutMs)
+      this.stopTimeoutChecks = this.runtime.setInterval(() => timeout.check(), TIMEOUT_CHECK_MS)
+    }
     store.onWrite((key, entry, local) => { if (local) this.replicate(key, entry) })
     this.convergence = new Convergence(this)
     this.convergence.start()
@@ -284,7 +283,6 @@ export class Cluster implements LinkOwner {
     member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
     for (const batch of this.unacknowledged) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
-    member.stableSent = ''
     this.log.info(`peer ${link.addr} is up; syncing`)
     const started = this.runtime.now()
     const push = this.convergence.linkUp(member)
@@ -463,7 +461,7 @@ export class Cluster implements LinkOwner {
   /** The peer on `session` asked for digests or entries: its round is running. */
   asked (session: Session): void {
     const member = this.peerOf.get(session)
-    if (member !== undefined) member.lastAskedAt = this.runtime.now()
+    if (member !== undefined) this.convergence.asked(member)
   }
 
   /** Counts writes received from the peer on `session` (INFO). */
@@ -548,7 +546,7 @@ export class Cluster implements LinkOwner {
   }
 
   /** Retires node `id` for good, drops it as a member, and tells every ready peer. */
-  private retire (id: string, addr: string, why: string): void {
+  retire (id: string, addr: string, why: string): void {
     for (const m of [...this.members.values()]) {
       if (m.id === id || (m.id === '' && m.addr === addr)) {
         addr = m.addr
@@ -577,7 +575,8 @@ export class Cluster implements LinkOwner {
     })
   }
 
-  private dropMember (member: Member): void {
+  /** Drops a member (its link closed): nothing waits for it any more. */
+  dropMember (member: Member): void {
     this.members.delete(member.addr)
     member.link.close()
     this.membersChanged()
@@ -618,27 +617,6 @@ export class Cluster implements LinkOwner {
       return true
     }
     return false
-  }
-
-  /** --member-timeout: removes members down past it, while this node reaches a majority. */
-  private removeTimedOut (): void {
-    const members = [...this.members.values()].map(m => ({ addr: m.addr, id: m.id, downSince: m.downSince, ready: m.link.status === 'ready' }))
-    const seconds = this.memberTimeoutMs / 1000
-    const verdict = timedOut(members, this.memberTimeoutMs, this.runtime.now())
-    for (const m of verdict.remove) {
-      if (m.id === '') {
-        this.log.warn(`member ${m.addr} is down past --member-timeout ${seconds}, but its node id is not known here: FORGET it by id`)
-        this.dropMember(this.members.get(m.addr) as Member)
-        continue
-      }
-      this.retire(m.id, m.addr, `down for more than --member-timeout ${seconds} s`)
-    }
-    for (const m of verdict.kept) {
-      if (this.timeoutKept.has(m.addr)) continue
-      this.timeoutKept.add(m.addr)
-      this.log.warn(`member ${m.addr} is down past --member-timeout ${seconds}, but this node reaches no majority of the members: not removing it (the majority side removes)`)
-    }
-    if (verdict.kept.length === 0) this.timeoutKept.clear()
   }
 
   private membersChanged (): void {

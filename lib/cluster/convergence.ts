@@ -2,9 +2,11 @@ import { command, type Encoded } from '../protocol/reply.js'
 import { compareTimestamps, type Timestamp } from '../store/clock.js'
 import type { Entry } from '../store/entry.js'
 import { EMPTY_ROOT, probeRoot, reconcile } from './anti-entropy.js'
-import { tombstoneBacklog } from './backlog.js'
-import type { Cluster, Member } from './cluster.js'
-import { sleep, type Cancel } from './runtime.js'
+import type { Logger } from '../log.js'
+import { tombstoneBacklog, type BacklogSource } from './backlog.js'
+import type { Member, MemberState } from './member.js'
+import { PeerRounds } from './peer-rounds.js'
+import { sleep, type Cancel, type Runtime } from './runtime.js'
 import { StableClock } from './stability.js'
 import { pushState } from './sync.js'
 
@@ -37,19 +39,31 @@ const BACKLOG_WARN_MS = 60_000
  */
 export const DURABLE_AFTER_MS = 2000
 
-/** A member's acknowledgements not yet old enough to count: (when seen, up to which local write). */
-interface AckSample { at: number, seq: number }
-
 /** A writer that is gone: the greatest version of it held here, since when, and when each member's covering round ended. */
 interface GoneProbe { since: number, max: Timestamp, covered: Map<Member, number> }
+
+/**
+ * What convergence needs of the membership and replication it runs beside
+ * (the Cluster is one): it reads their state and merges through them; they
+ * call it, never the other way round for anything else.
+ */
+export interface ConvergenceHost extends BacklogSource {
+  readonly runtime: Runtime
+  readonly log: Logger
+  readonly selfState: MemberState
+  /** How long after a peer's acknowledgement it is on the peer's disk, ms. */
+  readonly durableAfterMs: number
+  /** Merges an entry from a peer. */
+  applyRemote: (key: string, entry: Entry) => boolean
+}
 
 export class Convergence {
   private readonly stable = new StableClock()
   private stopTicks: Cancel | null = null
   private collecting = false
   private backlogWarned = false
-  /** Per member: acknowledgements waiting for DURABLE_AFTER_MS (PROTOCOL.md §Tombstones). */
-  private readonly ackSamples = new Map<Member, AckSample[]>()
+  /** Per member: its rounds, durable acknowledgements, what it was told. */
+  private readonly peers = new Map<Member, PeerRounds>()
   /** Per gone writer: what this node held of it when it last looked (PROTOCOL.md §Tombstones, writers that are gone). */
   private readonly gone = new Map<string, GoneProbe>()
   /**
@@ -62,10 +76,22 @@ export class Convergence {
   private restartedAt: Timestamp | 'pending' | null = null
   private readonly syncedSinceStart = new Set<string>()
 
-  constructor (private readonly cluster: Cluster) {}
+  constructor (private readonly cluster: ConvergenceHost) {}
 
   private now (): number {
     return this.cluster.runtime.now()
+  }
+
+  /** What convergence keeps about `member` (INFO and the backlog read it too). */
+  peer (member: Member): PeerRounds {
+    let p = this.peers.get(member)
+    if (p === undefined) this.peers.set(member, p = new PeerRounds(member.addr, member.link))
+    return p
+  }
+
+  /** The peer on `member`'s link asked us for digests or entries: its round is running. */
+  asked (member: Member): void {
+    this.peer(member).lastAskedAt = this.now()
   }
 
   start (): void {
@@ -95,6 +121,7 @@ export class Convergence {
   async linkUp (member: Member): Promise<SyncKind> {
     // A peer that went down and came back (perhaps restarted empty) counts again once this sync is done.
     this.syncedSinceStart.delete(member.addr)
+    this.peer(member).stableSent = '' // it may have restarted: tell it again
     const kind = await this.syncAtLinkUp(member)
     this.syncedSinceStart.add(member.addr)
     return kind
@@ -102,9 +129,7 @@ export class Convergence {
 
   /** `member` holds every local write up to `seq` (its link-up sync is done): counted once durable there. */
   heldUpTo (member: Member, seq: number): void {
-    let samples = this.ackSamples.get(member)
-    if (samples === undefined) this.ackSamples.set(member, samples = [])
-    samples.push({ at: this.now(), seq })
+    this.peer(member).ackSamples.push({ at: this.now(), seq })
   }
 
   /**
@@ -133,12 +158,13 @@ export class Convergence {
 
   /** Runs `run` as the round on `member`'s link; the next periodic one comes about a second after it. */
   private async inRound<T> (member: Member, run: () => Promise<T>): Promise<T> {
-    member.rounding = true
+    const peer = this.peer(member)
+    peer.rounding = true
     try {
       return await run()
     } finally {
-      member.rounding = false
-      member.nextRoundAt = this.now() + ROUND_EVERY_MS * (0.75 + this.cluster.runtime.random() / 2)
+      peer.rounding = false
+      peer.nextRoundAt = this.now() + ROUND_EVERY_MS * (0.75 + this.cluster.runtime.random() / 2)
     }
   }
 
@@ -153,8 +179,9 @@ export class Convergence {
 
   private async linkUpRound (member: Member): Promise<SyncKind> {
     const { store } = this.cluster
-    let theirs = await probeRoot(member)
-    member.sync.rounds++
+    const peer = this.peer(member)
+    let theirs = await probeRoot(peer)
+    peer.sync.rounds++
     if (theirs === store.digest.rootHex()) return 'none'
     if (store.digest.rootHex() === EMPTY_ROOT) return 'none' // nothing to send: the peer's own sync fills us
     // Both ends of a link that comes up start a sync at once, and one round
@@ -165,23 +192,23 @@ export class Convergence {
       const started = this.now()
       const waiting = (): boolean => {
         const now = this.now()
-        return now - started < DEFER_MS || (now - member.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
+        return now - started < DEFER_MS || (now - peer.lastAskedAt < 300 && now - started < DEFER_MAX_MS)
       }
       while (waiting() && theirs !== store.digest.rootHex() && member.link.status === 'ready') {
         await sleep(this.cluster.runtime, 50)
-        theirs = await probeRoot(member)
+        theirs = await probeRoot(peer)
       }
       if (theirs === store.digest.rootHex()) return 'none'
     }
     if (theirs === EMPTY_ROOT) {
       const sent = await pushState(store, member.link, this.cluster.runtime)
-      member.sync.fullSyncs++
-      member.sync.keysSent += sent.entries
-      member.sync.bytesSent += sent.bytes
+      peer.sync.fullSyncs++
+      peer.sync.keysSent += sent.entries
+      peer.sync.bytesSent += sent.bytes
       return 'full'
     }
-    await reconcile(store, member, (key, entry) => this.mergeFetched(key, entry))
-    member.sync.incrementalSyncs++
+    await reconcile(store, peer, (key, entry) => this.mergeFetched(key, entry))
+    peer.sync.incrementalSyncs++
     return 'incremental'
   }
 
@@ -191,9 +218,10 @@ export class Convergence {
    * this node held when it started (or something newer).
    */
   private covered (member: Member, started: number): void {
-    if (started > member.coveredFrom) {
-      member.coveredFrom = started
-      member.coveredAt = this.now()
+    const peer = this.peer(member)
+    if (started > peer.coveredFrom) {
+      peer.coveredFrom = started
+      peer.coveredAt = this.now()
     }
   }
 
@@ -246,7 +274,7 @@ export class Convergence {
 
   /** Says once, when the backlog's oldest tombstone passes a minute, who holds collection back (PROTOCOL.md §Tombstones). */
   private warnBacklog (): void {
-    const b = tombstoneBacklog(this.cluster)
+    const b = tombstoneBacklog(this.cluster, m => this.peer(m).heldSeq)
     if (b.oldestAgeMs < BACKLOG_WARN_MS) {
       this.backlogWarned = false
       return
@@ -263,22 +291,22 @@ export class Convergence {
    * not yet old enough: the member may have lost them with its power.
    */
   private heldSeq (m: Member, now: number): number {
-    let samples = this.ackSamples.get(m)
+    const peer = this.peer(m)
+    const samples = peer.ackSamples
     if (m.link.status !== 'ready' || m.pushing !== null) {
-      this.ackSamples.delete(m)
-      return m.heldSeq
+      samples.length = 0
+      return peer.heldSeq
     }
-    if (samples === undefined) this.ackSamples.set(m, samples = [])
     // A link's ackedSeq is a high-water mark: batches resent at link-up are
     // acknowledged before the link-up sync has carried the older writes. Only
     // a ready, synced link's is a prefix the peer holds in full.
     const last = samples[samples.length - 1]
-    if (m.link.ackedSeq > m.heldSeq && (last === undefined || last.seq < m.link.ackedSeq)) samples.push({ at: now, seq: m.link.ackedSeq })
-    while (samples.length > 0 && (samples[0] as AckSample).at <= now - this.cluster.durableAfterMs) {
-      const s = samples.shift() as AckSample
-      if (s.seq > m.heldSeq) m.heldSeq = s.seq
+    if (m.link.ackedSeq > peer.heldSeq && (last === undefined || last.seq < m.link.ackedSeq)) samples.push({ at: now, seq: m.link.ackedSeq })
+    while (samples.length > 0 && (samples[0] as { at: number }).at <= now - this.cluster.durableAfterMs) {
+      const s = samples.shift() as { seq: number }
+      if (s.seq > peer.heldSeq) peer.heldSeq = s.seq
     }
-    return m.heldSeq
+    return peer.heldSeq
   }
 
   /** Computes T (every member holds our writes up to it) and tells every ready peer when it moved. */
@@ -287,7 +315,8 @@ export class Convergence {
     // A joining node has no member yet, but will: its deletes wait for them.
     if (cluster.selfState === 'joining') return
     const now = this.now()
-    for (const m of this.ackSamples.keys()) if (!cluster.members.has(m.addr) || cluster.members.get(m.addr) !== m) this.ackSamples.delete(m)
+    // A member dropped (removed, or a self alias) takes what we kept about it along.
+    for (const m of this.peers.keys()) if (cluster.members.get(m.addr) !== m) this.peers.delete(m)
     let acked = cluster.seq
     for (const m of cluster.members.values()) {
       const held = this.heldSeq(m, now)
@@ -302,10 +331,11 @@ export class Convergence {
     cluster.store.setStable(cluster.nodeId, ts)
     const text = `${ts.wall}.${ts.logical}`
     for (const m of cluster.members.values()) {
-      if (m.link.status !== 'ready' || m.stableSent === text) continue
-      m.stableSent = text
+      const peer = this.peer(m)
+      if (m.link.status !== 'ready' || peer.stableSent === text) continue
+      peer.stableSent = text
       m.link.request(this.stableRequest(cluster.nodeId, ts)).catch(() => {
-        m.stableSent = '' // resent once the link is back
+        peer.stableSent = '' // resent once the link is back
       })
     }
   }
@@ -341,7 +371,8 @@ export class Convergence {
       }
       let everyone = true
       for (const m of cluster.members.values()) {
-        if (m.coveredFrom > probe.since && !probe.covered.has(m)) probe.covered.set(m, m.coveredAt)
+        const peer = this.peer(m)
+        if (peer.coveredFrom > probe.since && !probe.covered.has(m)) probe.covered.set(m, peer.coveredAt)
         const at = probe.covered.get(m)
         if (at === undefined || now - at < this.cluster.durableAfterMs) everyone = false
       }
@@ -371,7 +402,8 @@ export class Convergence {
     if (cluster.selfState !== 'up') return // a syncing node is being sent whole states: comparing now is waste
     const now = this.now()
     for (const m of cluster.members.values()) {
-      if (m.link.status !== 'ready' || m.rounding || m.pushing !== null || m.reported !== 'up' || now < m.nextRoundAt) continue
+      const peer = this.peer(m)
+      if (m.link.status !== 'ready' || peer.rounding || m.pushing !== null || m.reported !== 'up' || now < peer.nextRoundAt) continue
       this.inRound(m, () => this.round(m)).catch(err => cluster.log.debug(`anti-entropy round with ${m.addr} stopped: ${(err as Error).message}`))
     }
   }
@@ -379,11 +411,12 @@ export class Convergence {
   /** A periodic round: compare roots, and reconcile when they differ. */
   private async round (m: Member): Promise<void> {
     const started = this.now()
-    const theirs = await probeRoot(m)
-    m.sync.rounds++
+    const peer = this.peer(m)
+    const theirs = await probeRoot(peer)
+    peer.sync.rounds++
     if (theirs !== this.cluster.store.digest.rootHex()) {
-      const moved = await reconcile(this.cluster.store, m, (key, entry) => this.mergeFetched(key, entry))
-      if (moved > 0) m.sync.incrementalSyncs++
+      const moved = await reconcile(this.cluster.store, peer, (key, entry) => this.mergeFetched(key, entry))
+      if (moved > 0) peer.sync.incrementalSyncs++
     }
     this.covered(m, started)
   }

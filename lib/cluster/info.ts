@@ -1,6 +1,8 @@
 import { bulkArray, type Encoded } from '../protocol/reply.js'
 import { tombstoneBacklog } from './backlog.js'
 import type { Cluster } from './cluster.js'
+import type { Member } from './member.js'
+import type { PeerRounds } from './peer-rounds.js'
 
 // PROTOCOL.md §MEMBERS, and the replication section of §INFO.
 
@@ -13,7 +15,7 @@ export function membersReply (cluster: Cluster): Encoded {
   const lines = [`${cluster.advertise} ${cluster.selfState} self id=${cluster.nodeId} digest=${cluster.store.digest.rootHex()}`]
   for (const m of cluster.members.values()) {
     const hb = m.link.lastHeartbeatAt === 0 ? '' : ` hb=${now - m.link.lastHeartbeatAt}`
-    lines.push(`${m.addr} ${cluster.state(m)} id=${m.id === '' ? '?' : m.id}${hb} digest=${m.digest === '' ? '?' : m.digest}`)
+    lines.push(`${m.addr} ${cluster.state(m)} id=${m.id === '' ? '?' : m.id}${hb} digest=${peerOf(cluster, m).digest === '' ? '?' : peerOf(cluster, m).digest}`)
   }
   return bulkArray(lines)
 }
@@ -36,13 +38,13 @@ export function replicationInfo (cluster: Cluster): string {
   // PROTOCOL.md §Anti-entropy: totals over every member, then each member's own.
   const total = { full: 0, incremental: 0, rounds: 0, keysSent: 0, bytesSent: 0, keysReceived: 0, bytesReceived: 0, fullIn: 0, incrementalIn: 0 }
   for (const m of cluster.members.values()) {
-    total.full += m.sync.fullSyncs
-    total.incremental += m.sync.incrementalSyncs
-    total.rounds += m.sync.rounds
-    total.keysSent += m.sync.keysSent
-    total.bytesSent += m.sync.bytesSent
-    total.keysReceived += m.sync.keysReceived
-    total.bytesReceived += m.sync.bytesReceived
+    total.full += peerOf(cluster, m).sync.fullSyncs
+    total.incremental += peerOf(cluster, m).sync.incrementalSyncs
+    total.rounds += peerOf(cluster, m).sync.rounds
+    total.keysSent += peerOf(cluster, m).sync.keysSent
+    total.bytesSent += peerOf(cluster, m).sync.bytesSent
+    total.keysReceived += peerOf(cluster, m).sync.keysReceived
+    total.bytesReceived += peerOf(cluster, m).sync.bytesReceived
     total.fullIn += m.fullSyncsReceived
     total.incrementalIn += m.incrementalSyncsReceived
   }
@@ -72,15 +74,19 @@ export function replicationInfo (cluster: Cluster): string {
       `last_heartbeat_ms=${hb},writes_sent=${l.stats.writesSent},bytes_sent=${l.stats.bytesSent},` +
       `writes_received=${m.writesReceived},bytes_received=${m.bytesReceived},pending_acks=${l.pendingAcks},` +
       `acked_seq=${l.ackedSeq},full_syncs_sent=${l.stats.fullSyncsSent},full_syncs_received=${m.fullSyncsReceived},` +
-      `incremental_syncs=${m.sync.incrementalSyncs},incremental_syncs_received=${m.incrementalSyncsReceived},` +
-      `anti_entropy_rounds=${m.sync.rounds},sync_keys_sent=${m.sync.keysSent},sync_bytes_sent=${m.sync.bytesSent},` +
-      `sync_keys_received=${m.sync.keysReceived},sync_bytes_received=${m.sync.bytesReceived},digest=${m.digest === '' ? '?' : m.digest}`)
+      `incremental_syncs=${peerOf(cluster, m).sync.incrementalSyncs},incremental_syncs_received=${m.incrementalSyncsReceived},` +
+      `anti_entropy_rounds=${peerOf(cluster, m).sync.rounds},sync_keys_sent=${peerOf(cluster, m).sync.keysSent},sync_bytes_sent=${peerOf(cluster, m).sync.bytesSent},` +
+      `sync_keys_received=${peerOf(cluster, m).sync.keysReceived},sync_bytes_received=${peerOf(cluster, m).sync.bytesReceived},digest=${peerOf(cluster, m).digest === '' ? '?' : peerOf(cluster, m).digest}`)
   }
   return lines.join('\r\n') + '\r\n'
 }
 
 /** PROTOCOL.md §Tombstones, the backlog. */
 function backlogLines (cluster: Cluster): string[] {
-  const b = tombstoneBacklog(cluster)
+  const b = tombstoneBacklog(cluster, m => cluster.convergence.peer(m).heldSeq)
   return [`tombstone_backlog:${b.tombstones}`, `tombstone_backlog_oldest_ms:${b.oldestAgeMs}`, `tombstone_backlog_held_by:${b.heldBackBy}`]
+}
+
+function peerOf (cluster: Cluster, m: Member): PeerRounds {
+  return cluster.convergence.peer(m)
 }

@@ -1,9 +1,10 @@
-import { newSyncStats, type SyncStats } from './anti-entropy.js'
 import type { PeerLink } from './peer-link.js'
 
-// What a node knows and counts about each other member of its cluster.
+// What a node knows and counts about each other member of its cluster:
+// membership and replication. Convergence keeps its own per-member state
+// (peer-rounds.ts).
 
-/** CONTRACT §Cluster commands: how MEMBERS shows a node. */
+/** PROTOCOL.md §MEMBERS: how a node is shown. */
 export type MemberState = 'up' | 'down' | 'joining' | 'syncing'
 
 export interface Member {
@@ -27,33 +28,12 @@ export interface Member {
    * §State transfer): settles when done or when the link fails; null when none runs.
    */
   pushing: Promise<void> | null
-  /** The last root digest it reported (PROTOCOL.md §Digests); '' before the first. */
-  digest: string
-  /** Syncs and anti-entropy rounds this node ran with it. */
-  readonly sync: SyncStats
-  /** A round (link-up or periodic) runs on its link. */
-  rounding: boolean
-  /** When the next periodic round is due, ms since the epoch. */
-  nextRoundAt: number
-  /** The stable timestamp last sent to it, as `wall.logical` ('' none). */
-  stableSent: string
-  /**
-   * Every local write up to this one is known to be held by it (PROTOCOL.md
-   * §Tombstones): its link's ackedSeq when ready and synced, else frozen.
-   */
-  heldSeq: number
-  /** When its anti-entropy round last asked us for digests or entries, ms since the epoch. */
-  lastAskedAt: number
   /**
    * The first local write resent to it when its link came up: writes from here
    * on reach it by replication, older ones (acknowledged by every other peer
    * before it came back) only by the transfer.
    */
   resentFrom: number
-  /** When the last round or link-up sync of ours with it that finished every differing leaf started (0: none). */
-  coveredFrom: number
-  /** When that round finished (0: none). */
-  coveredAt: number
   /** Its link has been ready since this node started. */
   reached: boolean
   /** Since when its link is not ready (or since it was learned, if never), ms since the epoch; 0 while ready. */
@@ -75,15 +55,6 @@ export function newMember (addr: string, link: PeerLink, now: number): Member {
     sentUsState: false,
     pushing: null,
     resentFrom: 0,
-    digest: '',
-    sync: newSyncStats(),
-    rounding: false,
-    nextRoundAt: 0,
-    stableSent: '',
-    heldSeq: 0,
-    lastAskedAt: 0,
-    coveredFrom: 0,
-    coveredAt: 0,
     reached: false,
     downSince: now
   }

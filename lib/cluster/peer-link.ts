@@ -21,7 +21,7 @@ export interface LinkTiming {
   retryMaxMs: number
 }
 
-// Down within 2 s (CONTRACT): a heartbeat leaves at most 200 ms after the peer's
+// Down within 2 s (PROTOCOL.md §Failure detection): a heartbeat leaves at most 200 ms after the peer's
 // last reply, a request unanswered for 1000 ms fails the link, and the check
 // runs with every heartbeat, so a peer is down at most 200 + 1000 + 200 ms after
 // its last reply. Redials start at least once a second:
@@ -330,7 +330,7 @@ export class PeerLink {
     this.releaseWaiters()
     if (this.closed) return
     this.owner.down(this, reason, wasUp || this.attempts === 0)
-    // Capped exponential backoff with jitter; never more than a second (CONTRACT G4).
+    // Capped exponential backoff with jitter; never more than a second (PROTOCOL.md §Failure detection).
     const t = this.owner.timing
     const ceiling = Math.min(t.retryMaxMs, t.retryMinMs * 2 ** Math.min(this.attempts, 10))
     this.attempts++

@@ -1,6 +1,11 @@
 // PROTOCOL.md §Member removal: the node ids removed from the cluster for good,
 // and the automatic removal of a member down too long (--member-timeout).
 
+import type { Logger } from '../log.js'
+import { command } from '../protocol/reply.js'
+import type { Member } from './member.js'
+import type { Runtime } from './runtime.js'
+
 /**
  * Retired node ids, each with the address it last had. An id, once retired,
  * never takes part again on any peer path. Its address is not learned again
@@ -88,4 +93,79 @@ export function timedOut (members: readonly TimedMember[], timeoutMs: number, no
   const reached = 1 + members.filter(m => m.ready).length
   const majority = reached * 2 > members.length + 1
   return majority ? { remove: late, kept: [] } : { remove: [], kept: late }
+}
+
+/** What automatic removal needs of the membership (the Cluster is one). */
+export interface TimeoutHost {
+  readonly members: ReadonlyMap<string, Member>
+  readonly log: Logger
+  readonly runtime: Runtime
+  /** Removes node `id` (at `addr`) for good, as FORGET does. */
+  retire: (id: string, addr: string, why: string) => void
+  /** Drops a member whose id is not known (it cannot be retired). */
+  dropMember: (member: Member) => void
+}
+
+/**
+ * --member-timeout: members down past the timeout are removed, by a node that
+ * reaches a strict majority, once a strict majority (itself and the peers it
+ * asks with MEMBERS) see them down. Where some nodes reach both sides of a cut
+ * (a partition that is not clean), those keep either side from removing the
+ * other: they still see it up.
+ */
+export class MemberTimeout {
+  private checking = false
+  /** Members past the timeout this node could not remove: warned once each. */
+  private readonly kept = new Set<string>()
+
+  constructor (private readonly host: TimeoutHost, private readonly timeoutMs: number) {}
+
+  check (): void {
+    if (this.checking) return
+    const host = this.host
+    const members = [...host.members.values()].map(m => ({ addr: m.addr, id: m.id, downSince: m.downSince, ready: m.link.status === 'ready' }))
+    const verdict = timedOut(members, this.timeoutMs, host.runtime.now())
+    for (const m of verdict.kept) this.keep(m.addr, 'this node reaches no majority of the members')
+    if (verdict.remove.length === 0) {
+      if (verdict.kept.length === 0) this.kept.clear()
+      return
+    }
+    this.checking = true
+    this.confirm(verdict.remove).catch(err => host.log.error(`member timeout check failed: ${(err as Error).message}`)).finally(() => { this.checking = false })
+  }
+
+  /** Asks every ready peer how it sees the candidates; removes those a strict majority see down. */
+  private async confirm (candidates: readonly TimedMember[]): Promise<void> {
+    const host = this.host
+    const ready = [...host.members.values()].filter(m => m.link.status === 'ready')
+    const views = await Promise.all(ready.map(m => m.link.request(command(['MEMBERS'])).then(r => r, () => null)))
+    const seconds = this.timeoutMs / 1000
+    for (const c of candidates) {
+      const member = host.members.get(c.addr)
+      if (member === undefined || member.link.status === 'ready') continue // gone already, or back
+      let agree = 1 // this node
+      for (const view of views) {
+        if (!Array.isArray(view)) continue
+        const line = view.find(v => Buffer.isBuffer(v) && v.toString('latin1').startsWith(`${c.addr} `))
+        // A peer that no longer lists it has removed it already.
+        if (line === undefined || (line as Buffer).toString('latin1').startsWith(`${c.addr} down`)) agree++
+      }
+      if (agree * 2 <= host.members.size + 1) {
+        this.keep(c.addr, `only ${agree} of the ${host.members.size + 1} members see it down`)
+        continue
+      }
+      if (c.id === '') {
+        host.log.warn(`member ${c.addr} is down past --member-timeout ${seconds}, but its node id is not known here: FORGET it by id`)
+        host.dropMember(member)
+      } else {
+        host.retire(c.id, c.addr, `down for more than --member-timeout ${seconds} s`)
+      }
+    }
+  }
+
+  private keep (addr: string, why: string): void {
+    if (this.kept.has(addr)) return
+    this.kept.add(addr)
+    this.host.log.warn(`member ${addr} is down past --member-timeout ${this.timeoutMs / 1000}, but ${why}: not removing it`)
+  }
 }

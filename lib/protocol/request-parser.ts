@@ -17,7 +17,7 @@ export const DEFAULT_LIMITS: ParserLimits = {
   multibulkMax: 1024 * 1024
 }
 
-/** What a client that has not yet sent AUTH may send (CONTRACT: 10 arguments, 16 KiB each). */
+/** What a client that has not yet sent AUTH may send (PROTOCOL.md §Limits: 10 arguments, 16 KiB each). */
 export const UNAUTHENTICATED_LIMITS: ParserLimits = {
   inlineMax: 16 * 1024,
   bulkMax: 16 * 1024,

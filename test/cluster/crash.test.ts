@@ -1,8 +1,8 @@
 import t from 'tap'
 import { RespClient } from '../../lib/client/resp-client.js'
 import type { RespValue } from '../../lib/protocol/reply-parser.js'
-import { ackedCount, UniqueWriter } from '../helpers/converge.js'
-import { plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
+import { ackedCount, moreWrites, UniqueWriter } from '../helpers/converge.js'
+import { holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
 // than failure detection, and a node killed (kill -9) and restarted, both
@@ -12,7 +12,6 @@ import { plain, spawnServer, tempDir, waitFor, type Address, type Child, type Te
 type Node = Child & Address
 
 const addr = (a: Address): string => `${a.host}:${a.port}`
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 async function call (at: Address, ...args: string[]): Promise<RespValue> {
   const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
@@ -77,15 +76,16 @@ t.test('SIGSTOP a node for longer than failure detection under writes, then SIGC
   const [a, b, c] = nodes as [Node, Node, Node]
   const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
   for (const w of writers) w.start()
-  await sleep(300)
+  await moreWrites(writers, [], 50, 'writes at every node before the pause')
   c.process.kill('SIGSTOP')
   t.teardown(() => { c.process.kill('SIGCONT') })
   await waitFor(async () => (plain(await call(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(c)} down`)), 3000, 'C down at A')
-  await sleep(1000)
+  await holdFor(1000, 'pacing: C stays paused while A and B take writes')
+  const paused = writers.map(w => w.acked.size)
   c.process.kill('SIGCONT')
-  await sleep(500)
+  await moreWrites(writers, paused, 50, 'writes at every node after SIGCONT, the paused node\'s included')
   await Promise.all(writers.map(w => w.stop()))
-  t.ok((writers[2]?.acked.size ?? 0) > 0, 'the paused node\'s client got its replies after SIGCONT')
+  t.ok((writers[2]?.acked.size ?? 0) > (paused[2] ?? 0), 'the paused node\'s client got its replies after SIGCONT')
   await checkConverged(t, [a, b, c], writers)
 })
 
@@ -95,15 +95,16 @@ t.test('kill -9 a node under writes and restart it on its data: it catches up by
   const [a, b, c] = nodes as [Node, Node, Node]
   const writers = await Promise.all(nodes.map((n, i) => UniqueWriter.connect(t, n, `w${i}`)))
   for (const w of writers) w.start()
-  await sleep(500)
+  await moreWrites(writers, [], 50, 'writes at every node before the kill')
   c.process.kill('SIGKILL')
   await c.exited
-  await sleep(700)
+  await holdFor(700, 'pacing: C stays dead while A and B take writes')
   const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', dirs[2] ?? '', '--join', addr(a)])
   await waitFor(() => allUp([a, b, c2]), 5000, 'the restarted node up')
   const again = await UniqueWriter.connect(t, c2, 'w2b')
   again.start()
-  await sleep(500)
+  const live = [writers[0] as UniqueWriter, writers[1] as UniqueWriter, again]
+  await moreWrites(live, live.map(w => w.acked.size), 50, 'writes at every node after the restart')
   await Promise.all([...writers, again].map(w => w.stop()))
   t.ok((writers[2]?.acked.size ?? 0) > 0, 'the killed node had acknowledged writes')
   await checkConverged(t, [a, b, c2], [...writers, again])

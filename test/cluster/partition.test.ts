@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/index.js'
 import { waitConverged } from '../helpers/cluster.js'
-import { ackedCount, type Checks, dataDiff, liveData, missing, UniqueWriter, waitDigestsEqual } from '../helpers/converge.js'
+import { ackedCount, type Checks, dataDiff, liveData, missing, moreWrites, roundMark, UniqueWriter, waitDigestsEqual, waitRounds } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
-import { caller, connect, waitFor, type Teardown } from '../helpers/server.js'
+import { caller, connect, holdFor, waitFor, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 under network faults (PROTOCOL.md §Anti-entropy): three
 // nodes behind proxies; links are cut, cut one way, or flap while every node
@@ -15,8 +15,6 @@ function fullSyncsReceived (node: KeystoneNode): number {
   for (const m of node.cluster.members.values()) n += m.fullSyncsReceived
   return n
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 async function writers (t: Teardown, nodes: readonly KeystoneNode[]): Promise<UniqueWriter[]> {
   const out: UniqueWriter[] = []
@@ -42,13 +40,14 @@ t.test('isolate one node of three, write on both sides, heal: identical data wit
   const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
   const ws = await writers(t, nodes)
-  await sleep(300)
+  await moreWrites(ws, [], 50, 'writes at every node before the cut')
   net.isolate(2)
   await waitFor(() => nodes[0]?.cluster.members.get(net.nodes[2]?.proxy.addr ?? '')?.link.status === 'down', 3000, 'C down at A')
-  await sleep(700)
+  const cut = ws.map(w => w.acked.size)
+  await moreWrites(ws, cut, 50, 'writes on both sides of the cut')
   await stopAll(ws)
   const fullBefore = (nodes[2] as KeystoneNode).cluster.members.size === 2 ? fullSyncsReceived(nodes[2] as KeystoneNode) : -1
-  const atC = ws[2]?.acked.size ?? 0
+  const atC = (ws[2]?.acked.size ?? 0) - (cut[2] ?? 0)
   t.ok(atC > 20, `C took writes while cut off (${atC})`)
   t.not(nodes[0]?.store.digest.rootHex(), nodes[2]?.store.digest.rootHex(), 'the sides differ')
   net.heal()
@@ -74,7 +73,10 @@ async function faultUnderWrites (t: Checks, fault: (net: FaultNet) => Promise<vo
 t.test('a one-way cut (A hears nothing from C, C hears A): both sides catch up once it heals', async t => {
   await faultUnderWrites(t, async net => {
     net.cutOneWay(2, 0)
-    await sleep(1800)
+    // Each side stops hearing the other (C's requests, and its replies, to A are held).
+    const [a, , c] = net.live as [KeystoneNode, KeystoneNode, KeystoneNode]
+    await seesDown(a, c)
+    await seesDown(c, a)
   })
 })
 
@@ -84,7 +86,7 @@ t.test('a link that flaps every 250 ms under writes: converged once it stops', a
       if (i % 2 === 0) net.cut(0, 1)
       else net.heal()
       if (i % 4 === 3) net.reset(1)
-      await sleep(250)
+      await holdFor(250, 'pacing: the link flaps every 250 ms')
     }
   })
 })
@@ -92,7 +94,7 @@ t.test('a link that flaps every 250 ms under writes: converged once it stops', a
 t.test('a delete made while a node is cut off does not come back, before or after tombstones are collected', async t => {
   const net = new FaultNet(t, { tombstoneGraceMs: 0 })
   const nodes = await net.start(3)
-  const [a, , c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
+  const [a, b, c] = nodes as [KeystoneNode, KeystoneNode, KeystoneNode]
   const atA = caller(await connect(t, a))
   const args = ['MSET']
   for (let i = 0; i < 50; i++) args.push(`doomed:${i}`, 'v')
@@ -101,14 +103,15 @@ t.test('a delete made while a node is cut off does not come back, before or afte
   net.isolate(2)
   await waitFor(() => a.cluster.state(a.cluster.members.get(net.nodes[2]?.proxy.addr ?? '') ?? [...a.cluster.members.values()][0]!) === 'down', 3000, 'C down at A')
   t.equal(await atA('DEL', ...args.filter((_, i) => i % 2 === 1)), 50, 'deleted while C is cut off')
-  await sleep(600)
+  await waitFor(() => b.store.tombstones === 50, 3000, 'B to hold the tombstones: only C lacks them')
+  await holdFor(600, 'negative check: collection ticks (200 ms) in which A must not collect')
   t.equal(a.store.tombstones, 50, 'A keeps the tombstones: C has not seen them')
   net.heal()
   await waitDigestsEqual(nodes, 3000)
   t.equal(c.store.get('doomed:7'), undefined, 'C took the delete')
   await waitFor(() => nodes.every(n => n.store.tombstones === 0), 3000, 'every node to collect the tombstones')
   t.pass('collected everywhere once every member held them')
-  await sleep(1200) // a few anti-entropy rounds
+  await waitRounds(roundMark(nodes), 2, 8000) // a value that could come back would be back by now
   for (const n of nodes) t.equal(n.store.get('doomed:7'), undefined, `${n.cluster.advertise}: still deleted`)
   await waitDigestsEqual(nodes, 3000)
 })
@@ -165,7 +168,7 @@ t.test('bounded tombstones under delete-heavy load: collected as fast as they co
     }
     await client(...set)
     await client(...del)
-    await sleep(20)
+    await holdFor(20, 'pacing: about 15,000 deletes a second')
   }
   await waitFor(() => nodes.every(n => n.store.tombstones === 0 && n.store.tombstoneLog.queued === 0), 3000, 'all tombstones collected')
   clearInterval(watch)

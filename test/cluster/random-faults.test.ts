@@ -4,7 +4,7 @@ import { RespClient } from '../../lib/client/resp-client.js'
 import { waitConverged } from '../helpers/cluster.js'
 import { dataDiff, digestsEqual, liveData, missing, UniqueWriter, waitDigestsEqual } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
-import { tempDir, waitFor } from '../helpers/server.js'
+import { holdFor, tempDir, waitFor } from '../helpers/server.js'
 
 // CONTRACT G2: a seeded, repeatable mix of writes, deletes, conflicting writes
 // to shared keys, partitions (both ways and one way), connection resets and
@@ -24,7 +24,6 @@ function rng (seed: number): () => number {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const NODES = 3
 const STEPS = 14
 const STEP_MS = 350
@@ -62,7 +61,7 @@ for (const seed of seeds) {
         const c = shared[Math.floor(other() * NODES)] as RespClient
         const key = `shared:${Math.floor(other() * 8)}`
         await c.call(other() < 0.25 ? ['DEL', key] : ['SET', key, `s${Math.floor(other() * 1000)}`]).catch(() => {})
-        await sleep(5)
+        await holdFor(5, 'pacing: conflicting writes at a rate')
       }
     })()
     const log: string[] = []
@@ -105,7 +104,7 @@ for (const seed of seeds) {
         net.heal()
         log.push('heal')
       }
-      await sleep(STEP_MS)
+      await holdFor(STEP_MS, 'pacing: each step of the schedule lasts STEP_MS under writes')
     }
     sharing = false
     await conflicts

@@ -1,14 +1,12 @@
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/index.js'
 import { startCluster } from '../helpers/cluster.js'
-import { waitDigestsEqual } from '../helpers/converge.js'
+import { roundMark, waitDigestsEqual, waitRounds } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
 import { caller, connect, waitFor } from '../helpers/server.js'
 
 // PROTOCOL.md §Versions under clock skew (the test-only --clock-offset-ms), and
 // §Replication's promise that a write travels once to each peer: no echo.
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 for (const aheadMs of [5_000, 120_000]) {
   t.test(`a node whose clock runs ${aheadMs / 1000} s ahead cannot make its older writes win over causally later ones`, async t => {
@@ -45,19 +43,20 @@ t.test('no echo: one client write reaches each of 4 peers once, and nothing foll
     return sum
   }, 0)
   const syncKeys = (): number => nodes.reduce((sum, n) => {
-    for (const m of n.cluster.members.values()) sum += m.sync.keysSent + m.sync.keysReceived
+    for (const m of n.cluster.members.values()) sum += n.cluster.convergence.peer(m).sync.keysSent + n.cluster.convergence.peer(m).sync.keysReceived
     return sum
   }, 0)
-  await sleep(300)
+  const busy = (): boolean => nodes.some(n => [...n.cluster.members.values()].some(m => n.cluster.convergence.peer(m).rounding || m.pushing !== null))
+  await waitFor(() => !busy(), 5000, 'no sync or round running: a quiet start')
   const before = received()
   const syncBefore = syncKeys()
   t.equal(await caller(await connect(t, nodes[0] as KeystoneNode))('SET', 'one', 'write'), 'OK')
   await waitFor(() => nodes.every(n => n.store.get('one') !== undefined), 1000, 'every node to hold it')
-  await sleep(2500) // two or more anti-entropy rounds on every link
+  await waitRounds(roundMark(nodes), 2, 8000) // two whole anti-entropy rounds on every link
   const messages = received() - before
   t.ok(messages >= 4 && messages <= 8, `peers received the entry ${messages} times (4: once each)`)
   t.ok(syncKeys() - syncBefore <= 8, `anti-entropy moved ${syncKeys() - syncBefore} keys`)
   const settled = received()
-  await sleep(1500)
+  await waitRounds(roundMark(nodes), 1, 5000) // and one more, in which nothing may travel
   t.equal(received(), settled, 'then nothing more travels')
 })

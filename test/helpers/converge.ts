@@ -4,7 +4,7 @@
 import type { KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { waitFor, type Teardown } from './server.js'
+import { holdFor, waitFor, type Teardown } from './server.js'
 
 /** The assertions the checks below use (a tap test). */
 export interface Checks extends Teardown {
@@ -35,6 +35,52 @@ export async function waitDigestsEqual (nodes: readonly KeystoneNode[], timeoutM
   return Date.now() - started
 }
 
+/** Where the anti-entropy rounds on some links stood: see roundMark and waitRounds. */
+export interface RoundMark {
+  readonly links: ReadonlyArray<{ readonly from: KeystoneNode, readonly to: string, readonly rounds: number }>
+}
+
+/**
+ * The anti-entropy rounds run so far on the links between `nodes` and `peers`
+ * (default: among `nodes`), at either end, to wait for more with waitRounds.
+ */
+export function roundMark (nodes: readonly KeystoneNode[], peers: readonly KeystoneNode[] = nodes): RoundMark {
+  const links: Array<RoundMark['links'][number]> = []
+  const seen = new Set<string>()
+  const add = (from: KeystoneNode, peer: KeystoneNode): void => {
+    const to = peer.cluster.advertise
+    const key = `${from.cluster.advertise}>${to}`
+    if (from === peer || seen.has(key)) return
+    seen.add(key)
+    const member = from.cluster.members.get(to)
+    links.push({ from, to, rounds: member === undefined ? 0 : from.cluster.convergence.peer(member).sync.rounds })
+  }
+  for (const x of nodes) {
+    for (const y of peers) {
+      add(x, y)
+      add(y, x)
+    }
+  }
+  return { links }
+}
+
+/**
+ * Waits until every link of `mark` has had `count` whole anti-entropy rounds
+ * (PROTOCOL.md §Anti-entropy) begun and finished since the mark: the event that
+ * proves time enough went by for what a round would carry, where a test checks
+ * that something did not come back or that nothing more travels.
+ */
+export async function waitRounds (mark: RoundMark, count: number, timeoutMs: number): Promise<void> {
+  // A round counts when it begins; one may be running at the mark. The count+1 begun
+  // since, with none running now, are count whole rounds after the mark.
+  await waitFor(() => mark.links.every(({ from, to, rounds }) => {
+    const member = from.cluster.members.get(to)
+    if (member === undefined) return false
+    const peer = from.cluster.convergence.peer(member)
+    return peer.sync.rounds >= rounds + count + 1 && !peer.rounding
+  }), timeoutMs, `${count} anti-entropy rounds on ${mark.links.length} links`)
+}
+
 /** Differences between two nodes' live data, for a readable failure. */
 export function dataDiff (a: Map<string, string>, b: Map<string, string>, max = 5): string[] {
   const out: string[] = []
@@ -42,8 +88,6 @@ export function dataDiff (a: Map<string, string>, b: Map<string, string>, max = 
   for (const [k, v] of b) if (!a.has(k) && out.length < max) out.push(`${k}: missing vs ${v}`)
   return out
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /**
  * A client that writes unique keys `<prefix>:<n>` to one node, one at a time,
@@ -88,7 +132,7 @@ export class UniqueWriter {
         const old = `${this.prefix}:${i - 2}`
         if (this.acked.has(old) && !await this.call(old, ['DEL', old], null)) return
       }
-      await sleep(this.pauseMs)
+      await holdFor(this.pauseMs, 'pacing: the writer writes at a rate')
     }
   }
 
@@ -110,6 +154,11 @@ export class UniqueWriter {
       return false
     }
   }
+}
+
+/** Waits until each writer has `count` more acknowledged writes than `from` says it had (by index; none: 0). */
+export async function moreWrites (writers: readonly UniqueWriter[], from: readonly number[], count: number, what: string): Promise<void> {
+  await waitFor(() => writers.every((w, i) => w.acked.size >= (from[i] ?? 0) + count), 5000, what)
 }
 
 /** The acknowledged writes that `node` does not reflect, as readable lines (at most `max`). */

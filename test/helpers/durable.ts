@@ -3,7 +3,7 @@
 
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { spawnServer, type Address, type Child, type Teardown } from './server.js'
+import { spawnServer, waitFor, type Address, type Child, type Teardown } from './server.js'
 
 export type ServerChild = Child & Address
 
@@ -96,9 +96,5 @@ export async function persistenceInfo (client: RespClient, field: string): Promi
 
 /** Waits until the node has finished `count` compactions in all. */
 export async function waitCompactions (client: RespClient, count: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Number(await persistenceInfo(client, 'aof_rewrites')) < count) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} compactions within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
+  await waitFor(async () => Number(await persistenceInfo(client, 'aof_rewrites')) >= count, timeoutMs, `${count} compactions`)
 }

@@ -33,6 +33,19 @@ export async function waitFor<T> (check: () => T | false | undefined | Promise<T
   }
 }
 
+/**
+ * Lets `ms` of real time pass. Only for what polling cannot express: a negative
+ * check (nothing happens in that time: no reply while a barrier is shut, the
+ * server reads no further) and pacing a workload (writers at a rate, a fault
+ * held for a while, a kill at a random moment). A test waiting for something to
+ * happen polls for it with waitFor instead, and a negative check that can wait
+ * for a later event proving the moment passed (a reply, a round) waits for that.
+ * `why` is for the reader: which of the two this is, and what it waits out.
+ */
+export async function holdFor (ms: number, why: string): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
 /** A node in this process on 127.0.0.1, an ephemeral port, memory only, no logs. */
 export async function startNode (t: Teardown, options: Partial<NodeOptions> = {}): Promise<KeystoneNode> {
   const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '', ...options }, { log: silentLogger })

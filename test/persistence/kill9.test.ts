@@ -1,6 +1,6 @@
 import t from 'tap'
 import { clientOf, kill9, missingKeys, startOn, Writers } from '../helpers/durable.js'
-import { tempDir, waitFor } from '../helpers/server.js'
+import { holdFor, tempDir, waitFor } from '../helpers/server.js'
 
 // CONTRACT G3: a write acknowledged by a node survives kill -9 of that node and
 // its restart from the same data directory. Concurrent writers, a kill at a
@@ -23,7 +23,7 @@ async function rounds (t: Test, fsync: string, count: number): Promise<void> {
     const writers = await Writers.start(server, WRITERS, `r${round}w`)
     const before = all.size
     await waitFor(() => writers.acked.size >= 200, 10_000, 'writes to be acknowledged')
-    await new Promise(resolve => setTimeout(resolve, Math.random() * 300))
+    await holdFor(Math.random() * 300, 'pacing: the kill lands at a random moment of the writes')
     await kill9(server)
     await writers.stop()
     t.equal(writers.errors, 0, `round ${round}: no write was refused`)

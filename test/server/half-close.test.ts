@@ -4,7 +4,7 @@ import { KeystoneNode } from '../../lib/index.js'
 import { silentLogger } from '../../lib/log.js'
 import { Server } from '../../lib/server/server.js'
 import { startCluster } from '../helpers/cluster.js'
-import { startNode, tempDir, waitFor, type Address, type Teardown } from '../helpers/server.js'
+import { holdFor, startNode, tempDir, waitFor, type Address, type Teardown } from '../helpers/server.js'
 
 // PROTOCOL.md §End of input: a client that sends its commands and then shuts
 // down its sending side (`printf ... | nc -N`) gets every reply, in order,
@@ -78,7 +78,7 @@ t.test('replies held after the FIN arrived are sent once they may go', async t =
   await waitFor(() => node.stats.commandsProcessed === 3, 5000, 'all three commands to run')
   let closed = false
   void done.then(() => { closed = true })
-  await new Promise(resolve => setImmediate(resolve))
+  await holdFor(50, 'negative check: a connection closed too early would have been seen closing')
   t.notOk(closed, 'the connection stays open while replies wait')
   open()
   t.equal(await done, REPLIES)

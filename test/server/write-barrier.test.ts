@@ -3,7 +3,7 @@ import { RespClient } from '../../lib/client/resp-client.js'
 import { KeystoneNode } from '../../lib/index.js'
 import { silentLogger } from '../../lib/log.js'
 import { Server } from '../../lib/server/server.js'
-import { plain, waitFor, type Teardown } from '../helpers/server.js'
+import { holdFor, plain, waitFor, type Teardown } from '../helpers/server.js'
 
 // PROTOCOL.md §Acknowledgement: a write's reply may wait (for replication);
 // replies after it wait too, so request order holds, and a client cannot make
@@ -26,7 +26,7 @@ async function gatedServer (t: Teardown): Promise<{ node: KeystoneNode, client: 
 }
 
 t.test('replies after a waiting write wait too, then all come in request order', async t => {
-  const { client, open } = await gatedServer(t)
+  const { node, client, open } = await gatedServer(t)
   const order: string[] = []
   const replies = [
     client.call(['PING', 'first']),
@@ -35,7 +35,8 @@ t.test('replies after a waiting write wait too, then all come in request order',
     client.call(['PING', 'last'])
   ].map((p, i) => p.then(r => { order.push(String(i)); return plain(r) }))
   t.equal(await replies[0], 'first', 'a reply before the write is not held')
-  await new Promise(resolve => setTimeout(resolve, 50))
+  await waitFor(() => node.stats.commandsProcessed >= 4, 5000, 'all four commands to run')
+  await holdFor(50, 'negative check: their replies, had they been sent, would have arrived')
   t.same(order, ['0'], 'nothing after the waiting write is sent while it waits')
   open()
   t.same(await Promise.all(replies), ['first', 'OK', '1', 'last'])
@@ -48,7 +49,7 @@ t.test('a client pipelining writes that wait is no longer read past the bound', 
   const replies: Array<Promise<unknown>> = []
   for (let i = 0; i < total; i++) replies.push(client.call(['SET', `k${i}`, 'v']).then(plain))
   await waitFor(() => node.stats.commandsProcessed >= 1024, 5000, 'the first writes to run')
-  await new Promise(resolve => setTimeout(resolve, 100))
+  await holdFor(100, 'negative check: a server still reading would run more commands meanwhile')
   const processed = node.stats.commandsProcessed
   t.ok(processed < total, `the server stopped reading (${processed} of ${total} commands run while replies wait)`)
   open()

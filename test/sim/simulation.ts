@@ -238,7 +238,7 @@ function leftovers (node: NonNullable<SimNode['node']>): string {
   })
   if (process.env.SIM_DEBUG !== undefined) {
     const conv = node.cluster.convergence as unknown as { gone: Map<string, { since: number, max: { wall: number } }> }
-    out.push(`[now ${node.cluster.runtime.now()} probes ${[...conv.gone].map(([w, p]) => `${w.slice(0, 6)} since ${p.since} max ${p.max.wall}`).join(';')} members ${[...node.cluster.members.values()].map(m => `${m.addr} id=${m.id.slice(0, 6)} cov=${m.coveredFrom}/${m.coveredAt} rep=${m.reported} link=${m.link.status}`).join('; ')}]`)
+    out.push(`[now ${node.cluster.runtime.now()} probes ${[...conv.gone].map(([w, p]) => `${w.slice(0, 6)} since ${p.since} max ${p.max.wall}`).join(';')} members ${[...node.cluster.members.values()].map(m => `${m.addr} id=${m.id.slice(0, 6)} cov=${node.cluster.convergence.peer(m).coveredFrom}/${node.cluster.convergence.peer(m).coveredAt} rep=${m.reported} link=${m.link.status}`).join('; ')}]`)
   }
   return out.join(', ')
 }
