@@ -10,6 +10,7 @@ import { clusterCommands } from './cluster/commands.js'
 import { replicationInfo } from './cluster/info.js'
 import type { LinkTiming } from './cluster/peer-link.js'
 import { clientCommands, type CommandTable, type Durability, type NodeContext, type Session } from './commands/index.js'
+import { errorText } from './commands/errors.js'
 import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
@@ -96,6 +97,16 @@ export class KeystoneNode implements NodeContext {
 
   get durability (): Durability | null {
     return this.persistence
+  }
+
+  /**
+   * PROTOCOL.md §Joining: until it is up, a joining node is no member the others
+   * wait for, so a write it took could be older than a delete they have already
+   * collected, and come back with it. It takes none until then.
+   */
+  joinRefusal (): string | null {
+    const state = this.cluster.selfState
+    return state === 'joining' || state === 'syncing' ? errorText('joining') : null
   }
 
   /**

@@ -318,6 +318,7 @@ export class Cluster implements LinkOwner {
       if (member.downSince === 0) member.downSince = this.runtime.now()
     }
     if (report) this.log.warn(`peer ${link.addr} is down: ${reason}`)
+    if (member !== undefined) this.convergence.linkDown(member)
     this.acknowledged()
     this.checkSynced()
   }
@@ -521,6 +522,8 @@ export class Cluster implements LinkOwner {
    * CommandError (its text is the reply) when the target cannot be removed.
    */
   forget (target: string, session: Session): void {
+    // A removed node's session is no peer any more (PROTOCOL.md §Member removal).
+    if (session.isPeer && session.peerId !== undefined) this.refuseRemoved(session.peerId)
     let id = target
     let addr = ''
     if (isAddress(target)) {
@@ -568,6 +571,7 @@ export class Cluster implements LinkOwner {
     this.log.warn(`member ${member.addr} is node ${id}, removed from the cluster; dropping it`)
     this.members.delete(member.addr)
     this.membersChanged()
+    this.checkSynced() // it may be the last member a syncing node waited for
     const link = member.link
     link.request(command(['FORGET', id])).catch(() => {}).finally(() => {
       link.close()

@@ -74,7 +74,8 @@ export class Convergence {
    * anyone still held (the syncs brought them back) and below every later one.
    */
   private restartedAt: Timestamp | 'pending' | null = null
-  private readonly syncedSinceStart = new Set<string>()
+  /** Members that finished a link-up sync with this node since it started, with when (cleared when their link goes down). */
+  private readonly syncedSinceStart = new Map<string, number>()
 
   constructor (private readonly cluster: ConvergenceHost) {}
 
@@ -123,8 +124,25 @@ export class Convergence {
     this.syncedSinceStart.delete(member.addr)
     this.peer(member).stableSent = '' // it may have restarted: tell it again
     const kind = await this.syncAtLinkUp(member)
-    this.syncedSinceStart.add(member.addr)
+    this.syncedSinceStart.set(member.addr, this.now())
     return kind
+  }
+
+  /**
+   * `member`'s link went down: it may have lost with its power what it had not
+   * fsynced yet, so nothing it acknowledged, or was covered by, in the last
+   * durableAfterMs counts (PROTOCOL.md §Tombstones). Its link-up sync counts again.
+   */
+  linkDown (member: Member): void {
+    const peer = this.peers.get(member)
+    this.syncedSinceStart.delete(member.addr)
+    if (peer === undefined) return
+    peer.ackSamples.length = 0
+    if (this.now() - peer.coveredAt < this.cluster.durableAfterMs) {
+      peer.coveredFrom = 0
+      peer.coveredAt = 0
+      for (const probe of this.gone.values()) probe.covered.delete(member)
+    }
   }
 
   /** `member` holds every local write up to `seq` (its link-up sync is done): counted once durable there. */
@@ -316,14 +334,19 @@ export class Convergence {
     if (cluster.selfState === 'joining') return
     const now = this.now()
     // A member dropped (removed, or a self alias) takes what we kept about it along.
-    for (const m of this.peers.keys()) if (cluster.members.get(m.addr) !== m) this.peers.delete(m)
+    for (const m of this.peers.keys()) {
+      if (cluster.members.get(m.addr) === m) continue
+      this.peers.delete(m)
+      for (const probe of this.gone.values()) probe.covered.delete(m)
+    }
     let acked = cluster.seq
     for (const m of cluster.members.values()) {
       const held = this.heldSeq(m, now)
       if (held < acked) acked = held
     }
     let ts = this.stable.stableAt(acked)
-    if (this.restartedAt === 'pending' && acked >= cluster.seq && [...cluster.members.keys()].every(a => this.syncedSinceStart.has(a))) {
+    const durablySynced = (addr: string): boolean => now - (this.syncedSinceStart.get(addr) ?? Infinity) >= cluster.durableAfterMs
+    if (this.restartedAt === 'pending' && acked >= cluster.seq && [...cluster.members.keys()].every(durablySynced)) {
       this.restartedAt = cluster.store.clock.tick()
     }
     if (this.restartedAt !== null && this.restartedAt !== 'pending' && (ts === null || compareTimestamps(this.restartedAt, ts) > 0)) ts = this.restartedAt
@@ -358,7 +381,9 @@ export class Convergence {
       if (m.id === '') return // a member never reached may be any writer
       present.add(m.id)
     }
+    const queued = new Set<string>()
     for (const [writer, max] of cluster.store.tombstoneLog.writers()) {
+      queued.add(writer)
       if (present.has(writer)) {
         this.gone.delete(writer)
         continue
@@ -378,6 +403,8 @@ export class Convergence {
       }
       if (everyone && cluster.store.setStable(writer, probe.max, 0, true)) this.collect()
     }
+    // A writer whose tombstones are all gone needs no probe (it starts afresh if more arrive).
+    for (const writer of this.gone.keys()) if (!queued.has(writer)) this.gone.delete(writer)
   }
 
   /** Collects what tombstones may go, in slices, so a big backlog never blocks the event loop. */

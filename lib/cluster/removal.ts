@@ -142,7 +142,8 @@ export class MemberTimeout {
     const seconds = this.timeoutMs / 1000
     for (const c of candidates) {
       const member = host.members.get(c.addr)
-      if (member === undefined || member.link.status === 'ready') continue // gone already, or back
+      // Gone already, back, spoke to us meanwhile, or a new node at the address: not this time.
+      if (member === undefined || member.link.status === 'ready' || member.id !== c.id || member.downSince !== c.downSince) continue
       let agree = 1 // this node
       for (const view of views) {
         if (!Array.isArray(view)) continue

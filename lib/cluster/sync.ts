@@ -87,5 +87,7 @@ export async function pushState (store: Store, link: PeerLink, runtime: Runtime)
     cursor = p.next
     await nextTurn(runtime) // let clients in between pages
   } while (cursor !== 0 && link.status === 'ready')
+  // A transfer cut short is no transfer: the caller must not count it as done.
+  if (cursor !== 0) throw new Error('the link went down during the state transfer')
   return { entries: sent, bytes: size }
 }

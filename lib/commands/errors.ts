@@ -38,6 +38,7 @@ export const ERRORS = {
   tooManyBuckets: 'ERR too many buckets (at most %s)',
   internal: 'ERR internal error, see the server log',
   misconf: 'MISCONF Errors writing to the log: %s',
+  joining: 'LOADING this node is joining its cluster; it takes writes once it is up',
   noPersistence: 'ERR this node keeps no data on disk (memory only)',
   compacting: 'ERR Background append only file rewriting already in progress',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'

@@ -70,6 +70,11 @@ export interface NodeContext {
   readonly infoSections: Map<string, () => string>
   /** The data directory; null when the node keeps its data in memory only. */
   readonly durability: Durability | null
+  /**
+   * Why client writes are refused now (the error text), or null: a node that is
+   * joining its cluster takes none until it is up (PROTOCOL.md §Joining).
+   */
+  readonly joinRefusal?: () => string | null
 }
 
 export interface CommandContext {

@@ -43,7 +43,7 @@ const MAX_WAITING_REPLIES = 1024
 function isCrossProtocol (args: Buffer[]): boolean {
   const name = args[0] as Buffer
   if (name.length !== 4 && name.length !== 5) return false
-  // Hot path: most names of that length (PING, MGET, INCR) are told apart by their first byte, without decoding.
+  // Hot path: most names of that length (MGET, MSET, INCR) are told apart by their first byte, without decoding.
   const first = (name[0] as number) | 0x20
   if (first !== 0x70 && first !== 0x68) return false // 'p', 'h' in either case
   const lower = name.toString('latin1').toLowerCase()
