@@ -9,35 +9,15 @@ import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import type { Entry } from '../store/entry.js'
 import type { Store } from '../store/store.js'
 import { Convergence, type SyncKind } from './convergence.js'
-import { MreplEncoder, NODE_ID } from './entry-codec.js'
+import { NODE_ID } from './entry-codec.js'
 import { newMember, type Member, type MemberState } from './member.js'
 import { MemberTimeout, RetiredIds } from './removal.js'
 import { realRuntime, sleep, type Cancel, type PeerClient, type Runtime } from './runtime.js'
 import type { MemberRecord } from '../persistence/data-dir.js'
-import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming, type OutgoingBatch } from './peer-link.js'
+import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming } from './peer-link.js'
+import { Replication } from './replication.js'
 
 export type { Member, MemberState } from './member.js'
-
-/** A batch of local writes sent to the peers, kept until every ready peer has acknowledged it. */
-interface SentBatch extends OutgoingBatch {
-  readonly firstSeq: number
-}
-
-/** Writes whose acknowledgement waits on the same promises share one (one turn's writes, typically). */
-interface SharedBarrier {
-  readonly waits: Array<Promise<void>>
-  /** The latest write sharing it. */
-  seq: number
-  all: Promise<void> | null
-}
-
-/** A WAIT command waiting for acknowledgements. */
-interface AckWaiter {
-  readonly session: Session
-  readonly wanted: number
-  readonly deadline: number
-  readonly resolve: (acked: number) => void
-}
 
 export interface ClusterSettings {
   /** This node's advertised HOST:PORT, if known yet. */
@@ -54,9 +34,6 @@ export interface ClusterSettings {
 
 /** How long a joining node keeps trying to reach the member it was pointed at, ms. */
 const JOIN_PATIENCE_MS = 10_000
-
-/** How often waiting WAIT commands look at the acknowledgements, ms. */
-const WAIT_POLL_MS = 10
 
 /** How often members down past --member-timeout are looked for, ms. */
 const TIMEOUT_CHECK_MS = 500
@@ -77,8 +54,6 @@ export class Cluster implements LinkOwner {
   readonly localAddress: string | undefined
   readonly timing: LinkTiming
   selfState: MemberState = 'up'
-  /** Sequence number of the latest local write. */
-  seq = 0
   fullSyncsServed = 0
   /** Told the members whenever one is added, removed or its id learned (the data directory keeps them). */
   onMembersChanged: ((members: MemberRecord[]) => void) | null = null
@@ -95,18 +70,10 @@ export class Cluster implements LinkOwner {
   private stopTimeoutChecks: Cancel | null = null
   private readonly peerOf = new WeakMap<Session, Member>()
   private readonly driftWarned = new Set<string>()
-  private lastBarrier: SharedBarrier | null = null
   /** Addresses found to be this node itself under another name (never dialled again). */
   private readonly selfAliases = new Set<string>()
-  private ackWaiters: AckWaiter[] = []
-  private stopAckPolling: Cancel | null = null
-  /** Encodes local writes for the peers; `sendQueued` when this turn's are on their way. */
-  private outgoing: MreplEncoder | null = null
-  private sendQueued = false
-  /** The first local write of this turn's batch. */
-  private turnFirstSeq = 0
-  /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
-  private unacknowledged: SentBatch[] = []
+  /** Sequence numbers, batches, the write barrier, WAIT (PROTOCOL.md §Replication). */
+  readonly replication: Replication
   readonly convergence: Convergence
   readonly runtime: Runtime
 
@@ -121,7 +88,14 @@ export class Cluster implements LinkOwner {
       const timeout = new MemberTimeout(this, this.memberTimeoutMs)
       this.stopTimeoutChecks = this.runtime.setInterval(() => timeout.check(), TIMEOUT_CHECK_MS)
     }
-    store.onWrite((key, entry, local) => { if (local) this.replicate(key, entry) })
+    this.replication = new Replication({
+      members: this.members,
+      runtime: this.runtime,
+      log,
+      nodeId: () => this.nodeId,
+      recorded: seq => this.convergence.recordWrite(seq)
+    })
+    store.onWrite((key, entry, local) => { if (local) this.replication.replicate(key, entry) })
     this.convergence = new Convergence(this)
     this.convergence.start()
   }
@@ -280,9 +254,7 @@ export class Cluster implements LinkOwner {
     // PROTOCOL.md §Member removal: every removal known here, so it reaches every member.
     for (const id of this.retired.keys()) link.request(command(['FORGET', id])).catch(() => {})
     const readySeq = this.seq
-    member.resentFrom = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
-    for (const batch of this.unacknowledged) link.resend(batch)
-    if (this.sendQueued) link.enqueue(this.seq)
+    member.resentFrom = this.replication.resendTo(link)
     this.log.info(`peer ${link.addr} is up; syncing`)
     const started = this.runtime.now()
     const push = this.convergence.linkUp(member)
@@ -323,131 +295,24 @@ export class Cluster implements LinkOwner {
     this.checkSynced()
   }
 
-  /** A link's acknowledgements moved on, or it went down: forget batches every ready peer holds. */
+  /** A link's acknowledgements moved on, or it went down (LinkOwner). */
   acknowledged (): void {
-    let held = Infinity
-    for (const member of this.members.values()) {
-      if (member.link.status === 'ready' && member.link.ackedSeq < held) held = member.link.ackedSeq
-    }
-    const batches = this.unacknowledged
-    let n = 0
-    while (n < batches.length && (batches[n] as SentBatch).lastSeq <= held) n++
-    if (n > 0) this.unacknowledged = batches.slice(n)
+    this.replication.acknowledged()
   }
 
-  // ---- replication ----
-
-  /**
-   * A local write: every ready link will carry it. The writes of one turn of
-   * the event loop are encoded once, as MREPL, and leave together for every
-   * peer (PROTOCOL.md §Replication): many clients' writes share a round trip.
-   */
-  private replicate (key: string, entry: Entry): void {
-    this.seq++
-    this.convergence.recordWrite(this.seq)
-    let anyReady = false
-    for (const member of this.members.values()) if (member.link.status === 'ready') anyReady = true
-    if (!anyReady) return
-    this.outgoing ??= new MreplEncoder(this.nodeId)
-    this.outgoing.add(key, entry) // first: if it throws, no link counts on a write it will not carry
-    for (const member of this.members.values()) member.link.enqueue(this.seq)
-    if (!this.sendQueued) {
-      this.sendQueued = true
-      this.turnFirstSeq = this.seq
-      this.runtime.setImmediate(() => this.sendOutgoing()) // after this turn's reads: many clients share a batch
-    }
-  }
-
-  private sendOutgoing (): void {
-    this.sendQueued = false
-    if (this.outgoing === null) return
-    try {
-      const { bytes, commands, entries } = this.outgoing.finish()
-      const batch: SentBatch = { bytes, commands, entries, firstSeq: this.turnFirstSeq, lastSeq: this.seq }
-      this.unacknowledged.push(batch)
-      for (const member of this.members.values()) member.link.sendQueued(batch)
-    } catch (err) {
-      // Not sent: fail the links, so nobody waits for them and they resync from scratch.
-      this.outgoing = null
-      this.log.error(`replication batch failed: ${(err as Error).stack ?? String(err)}`)
-      for (const member of this.members.values()) member.link.drop(`replication batch failed: ${(err as Error).message}`)
-    }
-  }
-
-  /**
-   * Resolves when every ready peer holds every local write so far (G1); null
-   * if they do. Writes waiting on the same batches share one promise. When it
-   * settles it looks again: a link that became ready meanwhile gets the write
-   * by state transfer, and the write is acknowledged once that is done too.
-   */
+  /** PROTOCOL.md §Acknowledgement: resolves when every ready peer holds every local write so far; null if they do. */
   barrier (): Promise<void> | null {
-    const seq = this.seq
-    const waits = this.waitsFor(seq)
-    if (waits.length === 0) return null
-    const last = this.lastBarrier
-    if (last !== null && last.waits.length === waits.length && last.waits.every((w, i) => w === waits[i])) {
-      last.seq = seq
-      return last.all
-    }
-    const shared: SharedBarrier = { waits, seq, all: null }
-    shared.all = Promise.all(waits).then(() => this.settled(shared))
-    this.lastBarrier = shared
-    return shared.all
+    return this.replication.barrier()
   }
 
-  private settled (shared: SharedBarrier): Promise<void> | undefined {
-    if (this.lastBarrier === shared) this.lastBarrier = null
-    const waits = this.waitsFor(shared.seq)
-    return waits.length === 0 ? undefined : Promise.all(waits).then(() => this.settled(shared))
-  }
-
-  /** What local write `seq` still waits for: replication batches, and transfers that carry it. */
-  private waitsFor (seq: number): Array<Promise<void>> {
-    const waits: Array<Promise<void>> = []
-    for (const member of this.members.values()) {
-      if (member.link.status !== 'ready') continue
-      if (member.pushing !== null && seq < member.resentFrom) waits.push(member.pushing)
-      const w = member.link.barrier(seq)
-      if (w !== null) waits.push(w)
-    }
-    return waits
-  }
-
-  /** Peers that hold every local write so far (WAIT). */
-  acknowledgedBy (): number {
-    let n = 0
-    for (const member of this.members.values()) {
-      if (member.link.status === 'ready' && member.pushing === null && member.link.ackedSeq >= this.seq) n++
-    }
-    return n
-  }
-
-  /**
-   * WAIT: resolves with the number of peers holding every local write so far,
-   * once it reaches `wanted` or at `timeoutMs` (0: no limit), or when the node
-   * closes or the client goes away or stops sending.
-   */
+  /** WAIT (PROTOCOL.md §WAIT). */
   waitForAcks (session: Session, wanted: number, timeoutMs: number): Promise<number> {
-    const now = this.acknowledgedBy()
-    if (now >= wanted) return Promise.resolve(now)
-    return new Promise(resolve => {
-      this.ackWaiters.push({ session, wanted, deadline: timeoutMs === 0 ? Infinity : this.runtime.now() + timeoutMs, resolve })
-      this.stopAckPolling ??= this.runtime.setInterval(() => this.checkAckWaiters(false), WAIT_POLL_MS)
-    })
+    return this.replication.waitForAcks(session, wanted, timeoutMs)
   }
 
-  private checkAckWaiters (all: boolean): void {
-    const acked = this.acknowledgedBy()
-    const now = this.runtime.now()
-    this.ackWaiters = this.ackWaiters.filter(w => {
-      if (!all && !w.session.closed && !w.session.inputEnded && acked < w.wanted && now < w.deadline) return true
-      w.resolve(acked)
-      return false
-    })
-    if (this.ackWaiters.length === 0 && this.stopAckPolling !== null) {
-      this.stopAckPolling()
-      this.stopAckPolling = null
-    }
+  /** Sequence number of the latest local write. */
+  get seq (): number {
+    return this.replication.seq
   }
 
   /** An entry from a peer (replication or anti-entropy): merged by version, never passed on. */
@@ -503,7 +368,7 @@ export class Cluster implements LinkOwner {
   close (): void {
     this.stopTimeoutChecks?.()
     this.stopTimeoutChecks = null
-    this.checkAckWaiters(true) // while the links still count
+    this.replication.close() // while the links still count
     this.convergence.close()
     for (const member of this.members.values()) member.link.close()
   }
