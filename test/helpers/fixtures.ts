@@ -56,3 +56,16 @@ export function show (buf: Buffer): string {
   const text = JSON.stringify(buf.toString('latin1'))
   return text.length > 60 ? text.slice(0, 57) + '..."' : text
 }
+
+/** An encoded reply as bytes. */
+export const bytes = (e: string | Buffer): Buffer => typeof e === 'string' ? Buffer.from(e, 'latin1') : e
+
+/** A string as latin1 bytes, one char per byte. */
+export const b = (s: string): Buffer => Buffer.from(s, 'latin1')
+
+/** `n` bytes covering every value 0..255 (NUL, CR and LF included). */
+export function allBytes (n: number): Buffer {
+  const out = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) out[i] = (i * 7 + 3) & 0xff
+  return out
+}

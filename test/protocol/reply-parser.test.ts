@@ -2,16 +2,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { EMPTY_ARRAY, NIL, OK, ONE, array, bulk, bulkArray, concat, error, integer, simple, type Encoded } from '../../lib/protocol/reply.js'
 import { ReplyParser, RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
-import { byteByByte, cutAt, threeWaySplits, twoWaySplits } from '../helpers/fixtures.js'
+import { allBytes, b, byteByByte, bytes, cutAt, threeWaySplits, twoWaySplits } from '../helpers/fixtures.js'
 
-const bytes = (e: Encoded): Buffer => typeof e === 'string' ? Buffer.from(e, 'latin1') : e
-const b = (s: string): Buffer => Buffer.from(s, 'latin1')
-
-function allBytes (n: number): Buffer {
-  const out = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) out[i] = (i * 7 + 3) & 0xff
-  return out
-}
 
 /** A comparable form: Buffers as hex, errors tagged. */
 type Plain = string | number | null | { bulk: string } | { err: string } | Plain[]

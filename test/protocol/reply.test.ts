@@ -18,15 +18,8 @@ import {
   type Encoded
 } from '../../lib/protocol/reply.js'
 import { RequestParser } from '../../lib/protocol/request-parser.js'
+import { allBytes, b, bytes } from '../helpers/fixtures.js'
 
-const bytes = (e: Encoded): Buffer => typeof e === 'string' ? Buffer.from(e, 'latin1') : e
-const b = (s: string): Buffer => Buffer.from(s, 'latin1')
-
-function allBytes (n: number): Buffer {
-  const out = Buffer.alloc(n)
-  for (let i = 0; i < n; i++) out[i] = (i * 7 + 3) & 0xff
-  return out
-}
 
 t.test('constants', async t => {
   t.equal(OK, '+OK\r\n')
