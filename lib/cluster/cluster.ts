@@ -223,6 +223,9 @@ export class Cluster implements LinkOwner {
   /** GOSSIP received from a peer: learn it and everyone it knows. */
   gossipFrom (session: Session, from: string, id: string, state: string, addrs: string[]): string[] {
     this.refuseRemoved(id)
+    // Until its JOIN is answered this node is in no cluster: a peer that remembers
+    // its address (a removed node, perhaps) must not make it one (PROTOCOL.md §Joining).
+    if (this.selfState === 'joining') throw new CommandError(errorText('joiningPeer'))
     this.retired.reuse(from)
     session.isPeer = true
     if (session.peerId !== id) session.peerSynced = false // a new identity on this session: its relays wait for its sync again

@@ -39,6 +39,7 @@ export const ERRORS = {
   internal: 'ERR internal error, see the server log',
   misconf: 'MISCONF Errors writing to the log: %s',
   joining: 'LOADING this node is joining its cluster; it takes writes once it is up',
+  joiningPeer: 'LOADING this node is joining its cluster; it takes peers once its JOIN is answered',
   noPersistence: 'ERR this node keeps no data on disk (memory only)',
   compacting: 'ERR Background append only file rewriting already in progress',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'

@@ -44,7 +44,8 @@ export class Scheduler {
   }
 
   at (time: number, owner: Owner, fn: () => void): Cancel {
-    const event: Event = { at: Math.max(time, this.now), seq: this.seq++, owner, fn, cancelled: false }
+    // Whole milliseconds, as Date.now gives (a jittered delay can be fractional).
+    const event: Event = { at: Math.ceil(Math.max(time, this.now)), seq: this.seq++, owner, fn, cancelled: false }
     this.insert(event)
     return () => { event.cancelled = true }
   }
@@ -74,7 +75,7 @@ export class Scheduler {
       }
       await realTurn()
     }
-    this.now = Math.max(this.now, until)
+    this.now = Math.max(this.now, Math.ceil(until))
   }
 
   /** Runs `ms` of simulated time. */
