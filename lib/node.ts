@@ -100,11 +100,14 @@ export class KeystoneNode implements NodeContext {
   }
 
   /**
-   * PROTOCOL.md §Joining: until it is up, a joining node is no member the others
-   * wait for, so a write it took could be older than a delete they have already
-   * collected, and come back with it. It takes none until then.
+   * A write the log could not keep is refused (MISCONF); so is any write while
+   * this node joins (PROTOCOL.md §Joining): until it is up it is no member the
+   * others wait for, so a write it took could be older than a delete they have
+   * already collected, and come back with it.
    */
-  joinRefusal (): string | null {
+  writeRefusal (): string | null {
+    const failure = this.persistence?.failure ?? null
+    if (failure !== null) return failure
     const state = this.cluster.selfState
     return state === 'joining' || state === 'syncing' ? errorText('joining') : null
   }

@@ -28,11 +28,6 @@ export class RetiredIds {
     return this.ids.has(id)
   }
 
-  /** The last address of a retired id ('' if unknown). */
-  addressOf (id: string): string | undefined {
-    return this.ids.get(id)
-  }
-
   /** Retires `id`; false if it already was. */
   add (id: string, addr: string): boolean {
     if (this.ids.has(id)) return false

@@ -74,8 +74,8 @@ export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]
   if (!ctx.session.authenticated && found.spec.noAuth !== true) return error(ERRORS.noAuth)
   // PROTOCOL.md §Order of checks: a write the log could not keep is refused before it is made.
   if (found.spec.write === true) {
-    const refusal = ctx.node.durability?.failure ?? ctx.node.joinRefusal?.()
-    if (refusal != null) return error(refusal)
+    const refusal = ctx.node.writeRefusal?.() ?? null
+    if (refusal !== null) return error(refusal)
   }
   return found
 }

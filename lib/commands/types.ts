@@ -71,10 +71,11 @@ export interface NodeContext {
   /** The data directory; null when the node keeps its data in memory only. */
   readonly durability: Durability | null
   /**
-   * Why client writes are refused now (the error text), or null: a node that is
-   * joining its cluster takes none until it is up (PROTOCOL.md §Joining).
+   * Why write commands are refused now (the error text), or null: the log
+   * cannot be written (MISCONF), or the node is joining its cluster and takes
+   * none until it is up (PROTOCOL.md §Order of checks, §Joining).
    */
-  readonly joinRefusal?: () => string | null
+  readonly writeRefusal?: () => string | null
 }
 
 export interface CommandContext {

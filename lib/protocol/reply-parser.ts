@@ -1,3 +1,4 @@
+import { ChunkBuffer } from './chunk-buffer.js'
 import { parseInteger } from './request-parser.js'
 
 /** An error reply (`-ERR ...`) as a value. */
@@ -11,7 +12,6 @@ export type RespValue = string | number | Buffer | null | RespError | RespValue[
 
 const CR = 13
 const LF = 10
-const EMPTY = Buffer.alloc(0)
 
 /** An array whose elements are still arriving. */
 interface Frame {
@@ -35,34 +35,19 @@ const OPENED: unique symbol = Symbol('opened')
  * Bulk strings are views into the received bytes. Those are never written to
  * (a join makes a new buffer), so a value keeps its bytes whatever follows.
  */
-export class ReplyParser {
-  private buf: Buffer = EMPTY
-  private pos = 0
-  /** Chunks received but not yet joined onto `buf`. */
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  /** Bytes needed from `pos` before parsing can make progress. */
-  private need = 1
-  /** A line is incomplete: until a chunk brings an LF, there is nothing to join. */
-  private awaitingLf = false
-  private pendingHasLf = false
-  /** Where the search for the current line's LF resumes. */
-  private scanFrom = 0
+export class ReplyParser extends ChunkBuffer {
   /** The length of the bulk whose data starts at `pos`, once its `$N` line is read; -1 otherwise. */
   private bulkLength = -1
   /** Arrays being filled, outermost first. */
   private readonly stack: Frame[] = []
 
   feed (chunk: Buffer): void {
-    if (chunk.length === 0) return
-    this.pending.push(chunk)
-    this.pendingBytes += chunk.length
-    if (this.awaitingLf && !this.pendingHasLf && chunk.indexOf(LF) !== -1) this.pendingHasLf = true
+    if (chunk.length !== 0) this.stash(chunk)
   }
 
   /** The next complete reply, or `undefined` when more bytes are needed. */
   next (): RespValue | undefined {
-    if (this.buf.length - this.pos + this.pendingBytes < this.need) return undefined
+    if (this.buffered < this.need) return undefined
     if (this.awaitingLf && !this.pendingHasLf) return undefined
     this.join()
     for (;;) {
@@ -84,26 +69,8 @@ export class ReplyParser {
     }
   }
 
-  private join (): void {
-    if (this.pending.length === 0) return
-    const rest = this.buf.subarray(this.pos)
-    this.buf = rest.length === 0 && this.pending.length === 1
-      ? this.pending[0] as Buffer
-      : Buffer.concat([rest, ...this.pending])
-    this.scanFrom -= this.pos
-    this.pos = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.pendingHasLf = false
-  }
-
   private wait (bytesFromPos: number): undefined {
-    this.need = bytesFromPos
-    if (this.pos === this.buf.length) {
-      this.buf = EMPTY
-      this.pos = 0
-      this.scanFrom = 0
-    }
+    this.needMore(bytesFromPos)
     return undefined
   }
 

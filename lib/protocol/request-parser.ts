@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js'
+import { ChunkBuffer, EMPTY } from './chunk-buffer.js'
 import { splitInlineArgs } from './inline.js'
 
 /** Framing limits (PROTOCOL.md §Limits). All in bytes except `multibulkMax`. */
@@ -31,7 +32,6 @@ const CR = 13
 const LF = 10
 const STAR = 42
 const DOLLAR = 36
-const EMPTY = Buffer.alloc(0)
 
 /**
  * Incremental request parser: feed it socket chunks, pull complete commands.
@@ -44,40 +44,22 @@ const EMPTY = Buffer.alloc(0)
  * Arguments are views into the received bytes; whoever keeps one beyond the
  * command (the store) copies it.
  */
-export class RequestParser {
+export class RequestParser extends ChunkBuffer {
   limits: ParserLimits
 
-  private buf: Buffer = EMPTY
-  private pos = 0
-  /** Chunks received but not yet joined onto `buf`. */
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  /** Bytes needed from `pos` before parsing can make progress. */
-  private need = 1
-  /** Where the search for an inline line's LF resumes. */
-  private scanFrom = 0
-  /** An inline line is incomplete: until a chunk brings an LF, there is nothing to join. */
-  private awaitingLf = false
-  private pendingHasLf = false
   /** A RESP array being read: its arguments so far. */
   private args: Buffer[] | null = null
   private argsLeft = 0
   private failed: ProtocolError | null = null
 
   constructor (limits: ParserLimits = DEFAULT_LIMITS) {
+    super()
     this.limits = limits
   }
 
   feed (chunk: Buffer): void {
     if (this.failed !== null || chunk.length === 0) return
-    this.pending.push(chunk)
-    this.pendingBytes += chunk.length
-    if (this.awaitingLf && !this.pendingHasLf && chunk.indexOf(LF) !== -1) this.pendingHasLf = true
-  }
-
-  /** Bytes received and not yet consumed. */
-  get buffered (): number {
-    return this.buf.length - this.pos + this.pendingBytes
+    this.stash(chunk)
   }
 
   /** The next complete command, `null` when more bytes are needed, or the framing error. */
@@ -102,34 +84,11 @@ export class RequestParser {
 
   /** Drop everything buffered (the connection is closing). */
   release (): void {
-    this.buf = EMPTY
-    this.pos = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.awaitingLf = false
-    this.pendingHasLf = false
-  }
-
-  private join (): void {
-    if (this.pending.length === 0) return
-    const rest = this.buf.subarray(this.pos)
-    this.buf = rest.length === 0 && this.pending.length === 1
-      ? this.pending[0] as Buffer
-      : Buffer.concat([rest, ...this.pending])
-    this.scanFrom -= this.pos
-    this.pos = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.pendingHasLf = false
+    this.clear()
   }
 
   private wait (bytesFromPos: number): null {
-    this.need = bytesFromPos
-    if (this.pos === this.buf.length) {
-      this.buf = EMPTY
-      this.pos = 0
-      this.scanFrom = 0
-    }
+    this.needMore(bytesFromPos)
     return null
   }
 
