@@ -6,7 +6,8 @@ import { parseInteger } from '../protocol/request-parser.js'
 import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
-import { NODE_ID, pushPageFields } from './entry-codec.js'
+import { NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
+import { decodeState } from '../store/counter.js'
 import type { PeerLink } from './peer-link.js'
 import { WriterBatches } from './sync.js'
 
@@ -69,7 +70,7 @@ export function maskArg (arg: Buffer | undefined): [number, number] {
   return [parseInt(text.slice(8), 16) >>> 0, parseInt(text.slice(0, 8), 16) >>> 0]
 }
 
-/** `ENTRIES b mask ...`: six fields per entry, as a SYNC page: key wall logical node expiresAt value|nil. */
+/** `ENTRIES b mask ...`: seven fields per entry, as a SYNC page: key wall logical node expiresAt value|nil counter|nil. */
 export function entriesReply (store: Store, pairs: ReadonlyArray<[number, number, number]>): Encoded {
   const flat: Encoded[] = []
   for (const [b, lo, hi] of pairs) {
@@ -104,17 +105,24 @@ function decimal (field: RespValue | undefined): number {
 /** Decodes an ENTRIES reply into entries (values are views into the reply: the store copies them). */
 function decodeEntries (reply: RespValue): Array<[string, Entry]> {
   if (reply instanceof RespError) throw new Error(`ENTRIES: the peer answered ${reply.message}`)
-  if (!Array.isArray(reply) || reply.length % 6 !== 0) throw new Error('ENTRIES: unexpected reply')
+  if (!Array.isArray(reply) || reply.length % PAGE_FIELDS !== 0) throw new Error('ENTRIES: unexpected reply')
   const out: Array<[string, Entry]> = []
-  for (let i = 0; i < reply.length; i += 6) {
+  for (let i = 0; i < reply.length; i += PAGE_FIELDS) {
     const key = reply[i]
     const node = reply[i + 3]
-    const value = reply[i + 5]
-    if (!Buffer.isBuffer(key) || !Buffer.isBuffer(node) || !(value === null || Buffer.isBuffer(value))) throw new Error('ENTRIES: a bad entry')
+    let value = reply[i + 5]
+    const counterBytes = reply[i + 6]
+    if (!Buffer.isBuffer(key) || !Buffer.isBuffer(node) || !(value === null || Buffer.isBuffer(value)) ||
+      !(counterBytes === null || Buffer.isBuffer(counterBytes))) throw new Error('ENTRIES: a bad entry')
     const id = node.toString('latin1')
     if (!NODE_ID.test(id)) throw new Error('ENTRIES: a bad node id')
     const expiresAt = decimal(reply[i + 4])
-    out.push([key.toString('latin1'), { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null ? 0 : expiresAt, value }])
+    const counter = counterBytes === null ? undefined : decodeState(counterBytes)
+    if (typeof counter === 'string') throw new Error(`ENTRIES: ${counter}`)
+    if (counter !== undefined) value = counter.base // the store works the value out again
+    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null ? 0 : expiresAt, value }
+    if (counter !== undefined) entry.counter = counter
+    out.push([key.toString('latin1'), entry])
   }
   return out
 }

@@ -2,17 +2,32 @@ import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
+import { decodeState, encodedSize, encodeState } from '../store/counter.js'
 import type { Entry } from '../store/entry.js'
 
 // PROTOCOL.md §Cluster: how entries travel between nodes.
 // - REPL key wall logical node expiresAt [value]: one entry (no value: a tombstone).
 // - MREPL node (op key wall logical expiresAt value)...: many entries of one writer,
-//   op S (a write) or D (a delete, empty value); what peers send each other.
-// - SYNC pages: six fields per entry, key wall logical node expiresAt value|nil.
+//   op S (a write) or D (a delete, empty value); what peers send each other. Op C
+//   is a counter (PROTOCOL.md §Counters): its value field is the base writer's
+//   id (a length byte, then the id: it need not be the batch's writer) and the
+//   counter's state.
+// - SYNC pages: seven fields per entry, key wall logical node expiresAt value|nil counter|nil.
 
-/** Appends an entry's six SYNC-page fields (SYNC and ENTRIES replies) to `out`. */
+/** Fields per entry of a SYNC page or ENTRIES reply. */
+export const PAGE_FIELDS = 7
+
+/** Appends an entry's SYNC-page fields (SYNC and ENTRIES replies) to `out`. */
 export function pushPageFields (out: Encoded[], key: string, e: Entry): void {
-  out.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value))
+  out.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value),
+    bulk(e.counter === undefined ? null : encodeState(e.counter)))
+}
+
+/** The counter field of a page entry, or an error. */
+export function counterField (field: Buffer): NonNullable<Entry['counter']> {
+  const state = decodeState(field)
+  if (typeof state === 'string') throw new CommandError(errorText('invalidEntryField', 'counter'))
+  return state
 }
 
 /** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
@@ -65,16 +80,25 @@ export class MreplEncoder {
       this.open()
     }
     const value = entry.value
+    const counter = entry.counter
     const w = String(entry.wall)
     const l = String(entry.logical)
     const x = String(entry.expiresAt)
-    const head = `$1\r\n${value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
-      `$${l.length}\r\n${l}\r\n$${x.length}\r\n${x}\r\n$${value === null ? 0 : value.length}\r\n`
-    const size = head.length + (value === null ? 0 : value.length) + 2
+    const length = counter !== undefined ? 1 + entry.node.length + encodedSize(counter) : value === null ? 0 : value.length
+    const head = `$1\r\n${counter !== undefined ? 'C' : value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
+      `$${l.length}\r\n${l}\r\n$${x.length}\r\n${x}\r\n$${length}\r\n`
+    const size = head.length + length + 2
     this.reserve(size)
     const start = this.pos
     this.pos += this.buf.write(head, this.pos, 'latin1')
-    if (value !== null) this.pos += value.copy(this.buf, this.pos)
+    if (counter !== undefined) {
+      this.buf[this.pos++] = entry.node.length
+      this.pos += this.buf.write(entry.node, this.pos, 'latin1')
+      encodeState(counter, this.buf, this.pos)
+      this.pos += length - 1 - entry.node.length
+    } else if (value !== null) {
+      this.pos += value.copy(this.buf, this.pos)
+    }
     this.buf[this.pos++] = 13
     this.buf[this.pos++] = 10
     this.commandEntries++
@@ -155,6 +179,7 @@ export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): 
 
 const OP_SET = 83 // 'S'
 const OP_DELETE = 68 // 'D'
+const OP_COUNTER = 67 // 'C'
 
 /**
  * Decodes MREPL's entries one at a time into `into` (reused: the store copies
@@ -162,16 +187,27 @@ const OP_DELETE = 68 // 'D'
  * before it have been applied, each being a valid write on its own.
  */
 export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: string, entry: Entry) => void): void {
-  into.node = nodeField(args[1])
+  const writer = nodeField(args[1])
   for (let at = 2; at + MREPL_FIELDS <= args.length; at += MREPL_FIELDS) {
     const op = args[at] as Buffer
-    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE)) throw new CommandError(errorText('invalidEntryField', 'op'))
+    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE && op[0] !== OP_COUNTER)) throw new CommandError(errorText('invalidEntryField', 'op'))
     into.wall = integerField(args[at + 2], 'wall')
     into.logical = integerField(args[at + 3], 'logical')
     const expiresAt = integerField(args[at + 4], 'expiresAt')
-    const isSet = op[0] === OP_SET
-    into.expiresAt = isSet ? expiresAt : 0 // a tombstone has no expiry
-    into.value = isSet ? args[at + 5] as Buffer : null
+    const field = args[at + 5] as Buffer
+    into.node = writer
+    into.counter = undefined
+    if (op[0] === OP_COUNTER) {
+      const idLength = field[0] ?? 0
+      into.node = nodeField(field.subarray(1, 1 + idLength))
+      into.counter = counterField(field.subarray(1 + idLength))
+      into.value = into.counter.base // the store works the value out again
+      into.expiresAt = into.counter.base === null ? 0 : expiresAt
+    } else {
+      const isSet = op[0] === OP_SET
+      into.expiresAt = isSet ? expiresAt : 0 // a tombstone has no expiry
+      into.value = isSet ? field : null
+    }
     apply(keyOf(args[at + 1]), into)
   }
 }

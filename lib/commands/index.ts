@@ -1,6 +1,7 @@
 import { error, type Encoded } from '../protocol/reply.js'
 import { CommandError, text } from './args.js'
 import { connectionCommands } from './connection.js'
+import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
 import { keyspaceCommands } from './keyspace.js'
@@ -15,6 +16,7 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
   return withCommands({
     ...connectionCommands,
     ...stringCommands,
+    ...counterCommands,
     ...expiryCommands,
     ...keyspaceCommands,
     ...serverCommands

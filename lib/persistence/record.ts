@@ -1,14 +1,18 @@
 import { crc32 } from 'node:zlib'
+import { decodeState, encodedSize, encodeState } from '../store/counter.js'
 import type { Entry } from '../store/entry.js'
 
 // FORMAT.md: the bytes of log and snapshot files. Both are a 16-byte file header
 // followed by records; a record is one entry (a value or a tombstone, with its
-// version and expiry) behind a length and a CRC-32 of its body.
+// version and expiry) behind a length and a CRC-32 of its body. Version 2 adds
+// counter records (PROTOCOL.md §Counters); files of version 1 still load.
 
 export const FILE_HEADER_SIZE = 16
 const MAGIC = 'KEYSTONE'
 export type FileKind = 'LOG ' | 'SNAP'
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** The oldest file format this Keystone still reads. */
+const OLDEST_READABLE = 1
 
 /** Record header: u32 body length, u32 CRC-32 of the body. */
 export const RECORD_HEADER_SIZE = 8
@@ -23,6 +27,13 @@ export const KIND_VALUE = 1
 export const KIND_TOMBSTONE = 2
 /** Last record of a snapshot: its body is the kind byte and a u32 count of entries before it. */
 export const KIND_END = 3
+/** A counter: its body's value bytes are the counter's state (base, contributions, marks). */
+export const KIND_COUNTER = 4
+
+/** Whether `kind` is that of a record holding an entry. */
+export function isEntryKind (kind: number | undefined): boolean {
+  return kind === KIND_VALUE || kind === KIND_TOMBSTONE || kind === KIND_COUNTER
+}
 const END_BODY = 1 + 4
 
 export function fileHeader (kind: FileKind): Buffer {
@@ -39,13 +50,14 @@ export function checkFileHeader (b: Buffer, kind: FileKind): string | null {
   if (b.toString('latin1', 0, 8) !== MAGIC) return 'not a Keystone data file (bad magic)'
   if (b.toString('latin1', 8, 12) !== kind) return `not a ${kind === 'SNAP' ? 'snapshot' : 'log'} file`
   const version = b.readUInt32LE(12)
-  if (version !== FORMAT_VERSION) return `format version ${version}; this Keystone reads version ${FORMAT_VERSION}`
+  if (version < OLDEST_READABLE || version > FORMAT_VERSION) return `format version ${version}; this Keystone reads versions ${OLDEST_READABLE} to ${FORMAT_VERSION}`
   return null
 }
 
 /** Bytes the record of this entry takes. */
 export function recordSize (key: string, entry: Entry): number {
-  return RECORD_HEADER_SIZE + FIXED_BODY + entry.node.length + 4 + key.length + (entry.value === null ? 0 : entry.value.length)
+  const body = entry.counter !== undefined ? encodedSize(entry.counter) : entry.value === null ? 0 : entry.value.length
+  return RECORD_HEADER_SIZE + FIXED_BODY + entry.node.length + 4 + key.length + body
 }
 
 /**
@@ -55,7 +67,7 @@ export function recordSize (key: string, entry: Entry): number {
  */
 export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry): number {
   let o = at + RECORD_HEADER_SIZE
-  buf[o] = entry.value === null ? KIND_TOMBSTONE : KIND_VALUE
+  buf[o] = entry.counter !== undefined ? KIND_COUNTER : entry.value === null ? KIND_TOMBSTONE : KIND_VALUE
   buf.writeDoubleLE(entry.wall, o + 1)
   buf.writeUInt32LE(entry.logical, o + 9)
   buf.writeDoubleLE(entry.expiresAt, o + 13)
@@ -65,7 +77,12 @@ export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry
   buf.writeUInt32LE(key.length, o)
   o += 4
   o += buf.write(key, o, 'latin1')
-  if (entry.value !== null) o += entry.value.copy(buf, o)
+  if (entry.counter !== undefined) {
+    encodeState(entry.counter, buf, o)
+    o += encodedSize(entry.counter)
+  } else if (entry.value !== null) {
+    o += entry.value.copy(buf, o)
+  }
   return seal(buf, at, o)
 }
 
@@ -131,7 +148,7 @@ export class RecordReader {
       out.count = buf.readUInt32LE(b + 1)
       return bodyEnd
     }
-    if ((kind !== KIND_VALUE && kind !== KIND_TOMBSTONE) || length < MIN_BODY) return this.bad(`unknown record kind ${kind}`)
+    if (!isEntryKind(kind) || length < MIN_BODY) return this.bad(`unknown record kind ${kind}`)
     const nodeLen = buf[b + 21] as number
     let o = b + FIXED_BODY
     if (o + nodeLen + 4 > bodyEnd) return this.bad('node id overruns the record')
@@ -150,6 +167,13 @@ export class RecordReader {
     entry.node = this.lastNodeText
     out.key = buf.toString('latin1', o, o + keyLen)
     entry.value = kind === KIND_VALUE ? buf.subarray(o + keyLen, bodyEnd) : null
+    entry.counter = undefined
+    if (kind === KIND_COUNTER) {
+      const state = decodeState(buf.subarray(o + keyLen, bodyEnd))
+      if (typeof state === 'string') return this.bad(state)
+      entry.counter = state
+      entry.value = state.base // the store works the value out again
+    }
     return bodyEnd
   }
 

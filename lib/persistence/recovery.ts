@@ -5,7 +5,7 @@ import { KeystoneError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/store.js'
 import { listFiles, logName, snapshotName } from './files.js'
-import { BAD, checkFileHeader, FILE_HEADER_SIZE, KIND_END, KIND_TOMBSTONE, KIND_VALUE, MAX_BODY, RECORD_HEADER_SIZE, RecordReader, type DecodedRecord, type FileKind } from './record.js'
+import { BAD, checkFileHeader, FILE_HEADER_SIZE, isEntryKind, KIND_END, MAX_BODY, RECORD_HEADER_SIZE, RecordReader, type DecodedRecord, type FileKind } from './record.js'
 
 // FORMAT.md §Recovery: the newest snapshot, then every log from its generation on.
 
@@ -58,7 +58,7 @@ function intactRecordIn (buf: Buffer, from: number, end: number): number {
     const length = buf.readUInt32LE(p)
     if (length < 5 || length > MAX_BODY || p + RECORD_HEADER_SIZE + length > end) continue
     const kind = buf[p + RECORD_HEADER_SIZE]
-    if (kind !== KIND_VALUE && kind !== KIND_TOMBSTONE && kind !== KIND_END) continue
+    if (!isEntryKind(kind) && kind !== KIND_END) continue
     if (crc32(buf.subarray(p + RECORD_HEADER_SIZE, p + RECORD_HEADER_SIZE + length)) === buf.readUInt32LE(p + 4)) return p
   }
   return -1

@@ -23,7 +23,8 @@ export function error (message: string): string {
   return `-${message.replace(NEWLINES, ' ')}\r\n`
 }
 
-export function integer (n: number): string {
+/** `:n`; a bigint for 64-bit values past JavaScript's safe integers. */
+export function integer (n: number | bigint): string {
   return n === 0 ? ZERO : n === 1 ? ONE : `:${n}\r\n`
 }
 

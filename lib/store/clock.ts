@@ -72,3 +72,13 @@ export class HybridClock {
 export function compareTimestamps (a: Timestamp, b: Timestamp): number {
   return a.wall - b.wall || a.logical - b.logical
 }
+
+/** A timestamp and the id of the node that made it: the version of a write (PROTOCOL.md §Versions). */
+export interface Version extends Timestamp {
+  node: string
+}
+
+/** Total order on versions: timestamp, then node id. */
+export function compareVersions (a: Version, b: Version): number {
+  return compareTimestamps(a, b) || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)
+}

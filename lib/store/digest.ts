@@ -1,4 +1,8 @@
-import type { Version } from './entry.js'
+import type { Version } from './clock.js'
+import type { Contribution, CounterState } from './counter.js'
+
+/** What the digest hashes of an entry: its version and, for a counter, its contributions and marks. */
+export type Hashed = Version & { counter?: CounterState }
 
 // PROTOCOL.md §Digests. A digest summarises which versions a node holds, so two
 // nodes can find what differs between them without sending their data. Each
@@ -9,6 +13,9 @@ import type { Version } from './entry.js'
 // operation, so every write updates it in a few operations, never by a pass over
 // the store. Three levels: the root, 4096 buckets (the store's), 64 leaves per
 // bucket (chosen by other bits of the key's hash, so a key has one leaf).
+// A counter (PROTOCOL.md §Counters) adds the hash of each contribution's
+// identity and version, and of each of its base's marks, so two nodes that
+// hold different increments of a key see different digests.
 // The key enters the hash as its 32-bit FNV hash, which the store computes anyway
 // for the bucket: a second pass over the key would cost more than the rest.
 
@@ -79,6 +86,27 @@ function entryHash (h: number, v: Version): void {
   laneB = fmix(fmix(fmix(Math.imul(h, 0xcc9e2d51) ^ 0x5bd1e995 ^ Math.imul(wl, 0x1b873593)) ^ Math.imul(wh + v.logical, 0x85ebca6b)) ^ Math.imul(n, 0xc2b2ae35))
 }
 
+/** Adds (XOR) to laneA/laneB the hashes of a counter's contributions and marks. */
+function counterHash (h: number, state: CounterState): void {
+  let a = laneA
+  let b = laneB
+  const part = (c: Contribution, salt: number): void => {
+    const epoch = fmix((c.epochWall >>> 0) ^ Math.imul(Math.floor(c.epochWall / 4294967296) | 0, 0x27d4eb2f) ^ Math.imul(c.epochLogical, 0x165667b1) ^ salt)
+    entryHash(h ^ epoch, c)
+    a ^= laneA
+    b ^= laneB
+  }
+  for (const c of state.contribs) part(c, 0x3c6ef372)
+  for (const m of state.seen) part(m, 0x1b03738b)
+  laneA = a
+  laneB = b
+}
+
+function hashOf (h: number, e: Hashed): void {
+  entryHash(h, e)
+  if (e.counter !== undefined) counterHash(h, e.counter)
+}
+
 /** The incrementally kept digest tree of one store. */
 export class Digest {
   /** Per leaf, bucket-major: leaves[(bucket * LEAVES + leaf) * 2 + lane]. */
@@ -91,16 +119,16 @@ export class Digest {
    * bucket and the root; either may be undefined (an entry added or removed).
    * `h` is keyHash(key). XOR: the same call with the versions swapped undoes it.
    */
-  change (h: number, from: Version | undefined, to: Version | undefined): void {
+  change (h: number, from: Hashed | undefined, to: Hashed | undefined): void {
     let a = 0
     let b = 0
     if (from !== undefined) {
-      entryHash(h, from)
+      hashOf(h, from)
       a = laneA
       b = laneB
     }
     if (to !== undefined) {
-      entryHash(h, to)
+      hashOf(h, to)
       a ^= laneA
       b ^= laneB
     }

@@ -1,4 +1,7 @@
-import { compareTimestamps, type Timestamp } from './clock.js'
+import type { Timestamp, Version } from './clock.js'
+import type { CounterState } from './counter.js'
+
+export { compareVersions, type Version } from './clock.js'
 
 /**
  * One key's state (PROTOCOL.md §Versions). Every write and delete carries a
@@ -12,14 +15,21 @@ export interface Entry extends Timestamp {
   expiresAt: number
   /** Id of the node that made this version. */
   node: string
+  /**
+   * A key that has been incremented (PROTOCOL.md §Counters): its base and
+   * contributions. `value` is then what they add up to, the version and expiry
+   * are the base's, and the entry is replaced, never changed in place.
+   */
+  counter?: CounterState
 }
 
-export type Version = Pick<Entry, 'wall' | 'logical' | 'node'>
+/**
+ * The version of a counter's base when no SET ever made one (a key created by
+ * INCR): below every real version, so any SET wins over it. `-` sorts before
+ * every node id we make.
+ */
+export const NO_BASE: Version = { wall: 0, logical: 0, node: '-' }
 
-/** Total order on versions: timestamp, then node id. */
-export function compareVersions (a: Version, b: Version): number {
-  return compareTimestamps(a, b) || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)
-}
 
 export function isExpired (entry: Entry, now: number): boolean {
   return entry.expiresAt !== 0 && entry.expiresAt <= now

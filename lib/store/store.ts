@@ -1,6 +1,7 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { compareVersions, isExpired, isLive, type Entry, type Version } from './entry.js'
+import { collect, expire, increment, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
+import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
@@ -172,11 +173,77 @@ export class Store {
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
     const current = this.buckets[b]?.get(key)
+    if (incoming.counter !== undefined || current?.counter !== undefined) return this.mergeCounter(key, h, b, current, incoming, copy, refuseCollectable)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
     // A tombstone we could already have collected is not taken back (PROTOCOL.md §Tombstones).
     if (refuseCollectable && current === undefined && this.keepTombstones && this.collectable(incoming)) return false
     this.install(key, b, h, current, incoming.value, copy, incoming.expiresAt, incoming, false)
     return true
+  }
+
+  /**
+   * The join of a key's state here and a peer's, when either is a counter
+   * (PROTOCOL.md §Counters): bases by version, contributions each at its latest.
+   */
+  private mergeCounter (key: string, h: number, b: number, current: Entry | undefined, incoming: Entry, copy: boolean,
+    refuseCollectable: boolean): boolean {
+    const newest = incoming.counter === undefined ? undefined : newestContribution(incoming.counter)
+    if (newest !== undefined) this.clock.observe(newest)
+    const now = this.now()
+    const theirs = sideOf(incoming, now)
+    if (copy && incoming.counter === undefined && theirs.state.base !== null) theirs.state = plainState(Buffer.from(theirs.state.base))
+    const ours = current === undefined ? undefined : sideOf(current, now)
+    const joined = ours === undefined ? theirs : join(ours, theirs)
+    joined.state = this.collected(joined)
+    if (ours === undefined) {
+      if (isPlain(joined.state) && joined.state.base === null && refuseCollectable && this.keepTombstones &&
+        this.tombstoneLog.isCollectable(joined.node, joined.wall, joined.logical)) return false
+    } else if (current !== undefined && compareVersions(joined, current) === 0 && joined.expiresAt === current.expiresAt &&
+      sameState(joined.state, current.counter ?? plainState(current.value))) {
+      return false
+    }
+    this.installState(key, b, h, current, joined, false)
+    return true
+  }
+
+  /** The state without what its base makes collectable (PROTOCOL.md §Counters, collection). */
+  private collected (side: Side): CounterState {
+    if (isPlain(side.state) || !this.keepTombstones || !this.tombstoneLog.isCollectable(side.node, side.wall, side.logical)) return side.state
+    return collect(side.state)
+  }
+
+  /**
+   * Stores a key's state as an entry (a plain one when it has no contributions
+   * left) and tells the listeners (`local` null: collection, nobody is told).
+   * Counter entries are replaced, never changed in place.
+   */
+  private installState (key: string, b: number, h: number, previous: Entry | undefined, side: Side, local: boolean | null): Entry {
+    const state = side.state
+    const plain = isPlain(state)
+    const value = plain ? state.base : valueOf(state)
+    const entry: Entry = { value, expiresAt: state.base === null ? 0 : side.expiresAt, wall: side.wall, logical: side.logical, node: side.node }
+    if (!plain) entry.counter = state
+    this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
+    if (local !== null) for (const listener of this.listeners) listener(key, entry, local)
+    return entry
+  }
+
+  /**
+   * A local increment (INCRBY, INCRBYFLOAT): added to this node's contribution
+   * to the key (PROTOCOL.md §Counters). The caller has checked that the value
+   * is a number and the result in range. Returns the stored entry.
+   */
+  increment (key: string, delta: bigint, fdelta: number): Entry {
+    const h = keyHash(key)
+    const b = h & (BUCKETS - 1)
+    this.get(key) // reclaims an expired value first
+    const previous = this.buckets[b]?.get(key)
+    const now = this.now()
+    const side: Side = previous === undefined
+      ? { ...NO_BASE, expiresAt: 0, state: plainState(null) }
+      : sideOf(previous, now)
+    side.state = increment(side.state, this.nodeId, this.clock.tick(), delta, fdelta)
+    return this.installState(key, b, h, previous, side, true)
   }
 
   /**
@@ -210,8 +277,16 @@ export class Store {
       const h = keyHash(key)
       const b = h & (BUCKETS - 1)
       const entry = this.buckets[b]?.get(key)
-      if (entry === undefined || entry.value !== null || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
+      if (entry === undefined || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
+      if (entry.value !== null && entry.counter === undefined) return 'stale'
       if (!this.tombstoneLog.isCollectable(node, wall, logical)) return 'keep'
+      if (entry.counter !== undefined) {
+        // PROTOCOL.md §Counters: what the base saw goes. A tombstone left with
+        // nothing else is queued again by put(), and collected on the next pop.
+        const state = collect(entry.counter)
+        if (state !== entry.counter) this.installState(key, b, h, entry, { ...entry, state }, null)
+        return 'stale'
+      }
       this.digest.change(h, entry, undefined)
       this.buckets[b]?.delete(key)
       this.tombstoneCount--
@@ -320,6 +395,11 @@ export class Store {
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
       ts = { wall: previous.wall, logical: previous.logical + 1 }
     }
+    if (previous?.counter !== undefined) { // PROTOCOL.md §Counters: a new base that has seen every contribution here
+      const base = copy && value !== null ? Buffer.from(value) : value
+      const state = rebase(previous.counter, base)
+      return this.installState(key, b, h, previous, { wall: ts.wall, logical: ts.logical, node: this.nodeId, expiresAt, state }, true)
+    }
     return this.install(key, b, h, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
   }
 
@@ -360,6 +440,17 @@ export class Store {
   /** An expired value becomes a tombstone with the same version: every node does the same. */
   private reclaim (key: string, entry: Entry): void {
     this.stats.expiredKeys++
+    if (entry.counter !== undefined) { // PROTOCOL.md §Counters: the base and the contributions it held go
+      const state = expire(entry.counter, entry.expiresAt)
+      const next: Entry = { value: null, expiresAt: 0, wall: entry.wall, logical: entry.logical, node: entry.node }
+      if (!isPlain(state)) {
+        next.counter = state
+        next.value = valueOf(state)
+      }
+      const h = keyHash(key)
+      this.digest.change(h, entry, this.put(key, next, entry) ? next : undefined)
+      return
+    }
     // Same version, same hash: the digest changes only if the tombstone is not kept.
     if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)) this.digest.change(keyHash(key), entry, undefined)
   }
@@ -386,10 +477,22 @@ export class Store {
         this.tombstoneLog.add(key, entry)
       } else {
         this.valueCount++
+        // A counter's base with marks is queued like a tombstone: once it is
+        // stable, what it saw is collected (PROTOCOL.md §Counters). Once per base.
+        if (entry.counter !== undefined && entry.counter.seen.length > 0 && (previous === undefined || compareVersions(previous, entry) !== 0)) {
+          this.tombstoneLog.add(key, entry)
+        }
       }
     }
     if (entry.value !== null && entry.expiresAt !== 0) this.expiring.add(key)
     else if (previous !== undefined && previous.expiresAt !== 0) this.expiring.delete(key)
     return stored
   }
+}
+
+/** A key's state as the join sees it; a base that has expired by `now` is gone already. */
+function sideOf (e: Entry, now: number): Side {
+  const state = e.counter ?? plainState(e.value)
+  if (e.expiresAt !== 0 && e.expiresAt <= now) return { wall: e.wall, logical: e.logical, node: e.node, expiresAt: 0, state: expire(state, e.expiresAt) }
+  return { wall: e.wall, logical: e.logical, node: e.node, expiresAt: e.expiresAt, state }
 }

@@ -5,11 +5,12 @@
 import type { NodeOptions } from '../../lib/index.js'
 import { compareVersions, type Entry } from '../../lib/store/entry.js'
 import { differences, lostOrResurrected, snapshot } from './checks.js'
+import { counterFailures } from './counter-checks.js'
 import { SimNetwork } from './network.js'
 import { Random } from './random.js'
 import { Owner, Scheduler } from './scheduler.js'
 import { SimNode, type SimWorld } from './sim-node.js'
-import { Workload, type OpKind } from './workload.js'
+import { covers, Workload, type OpKind } from './workload.js'
 
 export interface ScheduleResult {
   readonly seed: number
@@ -31,6 +32,8 @@ export interface ScheduleOptions {
 const START = 1_767_225_600_000 // 2026-01-01: simulated time starts here
 const GRACE_MS = 1000
 const KEYS = 12
+/** Counter keys (PROTOCOL.md §Counters): INCRBY, SET to a number, DEL; checked by counter-checks.ts. */
+const COUNTER_KEYS = ['c1', 'c2', 'c3', 'c4']
 const MAX_TTL_MS = 3000
 const MAX_SKEW_MS = 2000
 
@@ -125,7 +128,11 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   failures.push(...differences(live, now))
   const removed = removedIds()
   const firstLive = live[0]
-  if (firstLive !== undefined) failures.push(...lostOrResurrected(work.ops, snapshot(firstLive.node), removed, now))
+  if (firstLive !== undefined) {
+    const final = snapshot(firstLive.node)
+    failures.push(...lostOrResurrected(work.ops, final, removed, now, key => COUNTER_KEYS.includes(key)))
+    failures.push(...counterFailures(work.ops, final, COUNTER_KEYS, removed, now))
+  }
   // With every member up, the backlog drains within the grace plus a few rounds.
   await sched.run(GRACE_MS + 4000, () => live.every(m => backlog(m.node, removedIds()) === 0))
   for (const m of live) {
@@ -151,6 +158,7 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   }
 
   function issue (n: SimNode): void {
+    if (rng.chance(0.3)) { issueCounter(n); return }
     const key = `k${rng.int(1, KEYS)}`
     const roll = rng.float()
     let kind: OpKind = 'set'
@@ -160,6 +168,18 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
     else if (roll < 0.93) { kind = 'del'; args = ['DEL', key] }
     else if (roll < 0.96) { kind = 'wait'; args = ['WAIT', String(rng.int(0, 4)), String(rng.int(0, 200))] }
     else if (roll < 0.97) { kind = 'flushall'; args = ['FLUSHALL'] }
+    else { kind = 'wait'; args = ['GET', key] }
+    if (work.send(n, kind, key, args)) note(`${n.addr} <- ${args.join(' ')}`)
+  }
+
+  function issueCounter (n: SimNode): void {
+    const key = rng.pick(COUNTER_KEYS)
+    const roll = rng.float()
+    let kind: OpKind = 'incr'
+    let args: string[]
+    if (roll < 0.65) args = ['INCRBY', key, String(rng.int(-3, 10))]
+    else if (roll < 0.8) { kind = 'set'; args = ['SET', key, String(rng.int(0, 1000) * 1000 + work.ops.length % 1000)] }
+    else if (roll < 0.95) { kind = 'del'; args = ['DEL', key] }
     else { kind = 'wait'; args = ['GET', key] }
     if (work.send(n, kind, key, args)) note(`${n.addr} <- ${args.join(' ')}`)
   }
@@ -246,7 +266,9 @@ function leftovers (node: NonNullable<SimNode['node']>): string {
 /** Whether node `o` holds `key` at `entry`'s version or a newer one. */
 function heldAtLeast (o: SimNode, key: string, entry: Entry): boolean {
   const e = o.node?.store.peek(key)
-  return e !== undefined && compareVersions(e, entry) >= 0
+  if (e === undefined) return false
+  if (entry.counter === undefined) return compareVersions(e, entry) >= 0
+  return compareVersions(e, entry) >= 0 && entry.counter.contribs.every(c => covers(e, c, true))
 }
 
 function upEverywhere (n: SimNode, all: readonly SimNode[]): boolean {

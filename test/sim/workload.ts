@@ -6,11 +6,12 @@
 import type { RespClient } from '../../lib/client/resp-client.js'
 import { RespClient as Client } from '../../lib/client/resp-client.js'
 import { RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
+import type { Contribution } from '../../lib/store/counter.js'
 import { compareVersions, type Entry, type Version } from '../../lib/store/entry.js'
 import { Owner } from './scheduler.js'
 import type { SimNode, SimWorld } from './sim-node.js'
 
-export type OpKind = 'set' | 'del' | 'flushall' | 'wait'
+export type OpKind = 'set' | 'del' | 'flushall' | 'wait' | 'incr'
 
 export interface Op {
   readonly id: number
@@ -27,8 +28,23 @@ export interface Op {
   reply: string
   /** Per key, once lost with a power loss or disk: the ids of the nodes that still held it (it may be gone if all are removed). */
   readonly survivors: Map<string, string[]>
-  /** The local writes it made, by key (a FLUSHALL makes many). */
+  /** The local writes it made, by key (a FLUSHALL makes many); an INCRBY's is its contribution's version. */
   readonly writes: Map<string, Version & { deleted: boolean }>
+  /** A write or delete of a counter key: the contributions its base had seen (PROTOCOL.md §Counters). */
+  readonly marks: Map<string, readonly Contribution[]>
+  /** An INCRBY: this node's contribution as the increment left it. */
+  contribution: Contribution | null
+}
+
+/**
+ * Whether `entry` holds the write `w` or a newer one. `increment`: w is the
+ * version of an INCRBY's contribution, held by a contribution of its writer at
+ * least as new, or by a base that had seen one.
+ */
+export function covers (entry: Entry, w: Version, increment: boolean): boolean {
+  if (!increment) return compareVersions(entry, w) >= 0
+  const newer = (c: Version): boolean => c.node === w.node && compareVersions(c, w) >= 0
+  return (entry.counter?.contribs.some(newer) ?? false) || (entry.counter?.seen.some(newer) ?? false)
 }
 
 export class Workload {
@@ -66,7 +82,9 @@ export class Workload {
       status: 'pending',
       reply: '',
       survivors: new Map(),
-      writes: new Map()
+      writes: new Map(),
+      marks: new Map(),
+      contribution: null
     }
     this.ops.push(op)
     c.busy = true
@@ -93,11 +111,11 @@ export class Workload {
     for (const op of this.ops) {
       for (const [key, w] of op.writes) {
         // Lost where it was made: who else still holds it (that version or newer).
-        const here = lost.find(r => r.key === key && r.entry.node === w.node && r.entry.wall === w.wall && r.entry.logical === w.logical)
+        const here = lost.find(r => r.key === key && holdsExactly(r.entry, w))
         const survivors = op.survivors.get(key)
         if (here !== undefined && w.node === nodeId && survivors === undefined) op.survivors.set(key, holders(key, here.entry))
         // Lost at one of those holders: one fewer.
-        else if (survivors?.includes(nodeId) === true && (wholeDisk || lost.some(r => r.key === key && compareVersions(r.entry, w) >= 0))) op.survivors.set(key, survivors.filter(id => id !== nodeId))
+        else if (survivors?.includes(nodeId) === true && (wholeDisk || lost.some(r => r.key === key && covers(r.entry, w, op.kind === 'incr')))) op.survivors.set(key, survivors.filter(id => id !== nodeId))
       }
     }
   }
@@ -105,10 +123,20 @@ export class Workload {
   private attribute (addr: string, key: string, entry: Entry): void {
     const op = this.pending.get(addr)
     if (op === undefined) return
+    if (op.kind === 'incr') {
+      if (op.key !== key || entry.counter === undefined) return
+      let c: Contribution | null = null
+      for (const x of entry.counter.contribs) if (x.node === op.nodeId && (c === null || compareVersions(x, c) > 0)) c = x
+      if (c === null) return
+      op.contribution = c
+      op.writes.set(key, { wall: c.wall, logical: c.logical, node: c.node, deleted: false })
+      return
+    }
     const mine = op.kind === 'flushall' ? entry.value === null : op.key === key && (op.kind === 'del' ? entry.value === null : entry.value?.toString('latin1') === op.value)
     if (!mine) return
     if (op.kind === 'set') op.expiresAt = entry.expiresAt
     op.writes.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node, deleted: entry.value === null })
+    op.marks.set(key, entry.counter?.seen ?? [])
   }
 
   private client (sim: SimNode): { client: RespClient, incarnation: number, busy: boolean } | null {
@@ -121,6 +149,12 @@ export class Workload {
     this.clients.set(sim.addr, fresh)
     return fresh
   }
+}
+
+/** Whether a lost record is the write `w` itself: its base version, or its writer's contribution at that version. */
+function holdsExactly (entry: Entry, w: Version): boolean {
+  if (entry.node === w.node && entry.wall === w.wall && entry.logical === w.logical) return true
+  return entry.counter?.contribs.some(c => c.node === w.node && c.wall === w.wall && c.logical === w.logical) ?? false
 }
 
 function show (reply: RespValue): string {

@@ -1,0 +1,57 @@
+import { bulk, integer, type Encoded } from '../protocol/reply.js'
+import { inInt64, parseFloatValue, parseInt64 } from '../store/counter.js'
+import { CommandError, keyOf } from './args.js'
+import { ERRORS } from './errors.js'
+import type { CommandContext, CommandTable } from './types.js'
+
+// PROTOCOL.md §Counters: INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT. Each adds to
+// this node's contribution to the key, so increments made at the same time at
+// other nodes are added, not overwritten.
+
+function int64Arg (arg: Buffer | undefined): bigint {
+  const n = arg === undefined ? null : parseInt64(arg)
+  if (n === null) throw new CommandError(ERRORS.notInteger)
+  return n
+}
+
+/** Adds `delta` to the key's integer value (0 when missing); the new value. */
+function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: bigint): Encoded {
+  const store = ctx.node.store
+  const key = keyOf(keyArg)
+  const current = store.get(key)?.value
+  const value = current === undefined || current === null ? 0n : parseInt64(current)
+  if (value === null) throw new CommandError(ERRORS.notInteger)
+  const result = value + delta
+  if (!inInt64(result)) throw new CommandError(ERRORS.overflow)
+  store.increment(key, delta, 0)
+  return integer(result)
+}
+
+const incr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], 1n)
+const decr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], -1n)
+const incrby = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], int64Arg(args[2]))
+
+function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
+  const delta = int64Arg(args[2])
+  if (delta === -9223372036854775808n) throw new CommandError(ERRORS.decrementOverflow)
+  return incrementBy(ctx, args[1], -delta)
+}
+
+function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
+  const store = ctx.node.store
+  const key = keyOf(args[1])
+  const current = store.get(key)?.value
+  const value = current === undefined || current === null ? 0 : parseFloatValue(current)
+  const delta = args[2] === undefined ? null : parseFloatValue(args[2])
+  if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
+  if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)
+  return bulk(store.increment(key, 0n, delta).value)
+}
+
+export const counterCommands: CommandTable = {
+  incr: { handler: incr, arity: 2, write: true, keys: [1, 1, 1], summary: 'INCR key: adds 1; the new value' },
+  decr: { handler: decr, arity: 2, write: true, keys: [1, 1, 1], summary: 'DECR key: subtracts 1; the new value' },
+  incrby: { handler: incrby, arity: 3, write: true, keys: [1, 1, 1], summary: 'INCRBY key increment: the new value' },
+  decrby: { handler: decrby, arity: 3, write: true, keys: [1, 1, 1], summary: 'DECRBY key decrement: the new value' },
+  incrbyfloat: { handler: incrbyfloat, arity: 3, write: true, keys: [1, 1, 1], summary: 'INCRBYFLOAT key increment: the new value, as a string' }
+}

@@ -1,0 +1,374 @@
+import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
+
+// PROTOCOL.md §Counters. A key that has been incremented keeps, beside its
+// base (the value the winning SET wrote, or none), one contribution per node
+// and epoch: the sum of that node's increments. Contributions merge by taking
+// each one's latest version; the base merges by last writer wins and carries
+// the contributions it had seen when it was written (its `seen` marks). The
+// value is the base plus every contribution's part the base had not seen. So
+// concurrent increments all count, a SET replaces what it had seen, and
+// increments concurrent with it land on top.
+//
+// Every object here is immutable once made: a change makes new ones, so a
+// base's marks can share the contribution objects they saw.
+
+/** One node's increments to a key since its epoch (when it started this contribution). */
+export interface Contribution extends Version {
+  /** Epoch: the timestamp of the contribution's first increment. With `node`, its identity. */
+  readonly epochWall: number
+  readonly epochLogical: number
+  /** Sum of INCR/INCRBY/DECR/DECRBY deltas. */
+  readonly total: bigint
+  /** Sum of INCRBYFLOAT deltas (0 if none). */
+  readonly ftotal: number
+}
+
+export interface CounterState {
+  /** The base value; null when there is none (never set, or deleted or expired). */
+  readonly base: Buffer | null
+  /** Sorted by node, then epoch: sums are taken in this order on every node. */
+  readonly contribs: readonly Contribution[]
+  /** Contributions as the base's writer held them when it wrote the base (same order). */
+  readonly seen: readonly Contribution[]
+}
+
+const INT64_MAX = 9223372036854775807n
+const INT64_MIN = -9223372036854775808n
+
+function sameIdentity (a: Contribution, b: Contribution): boolean {
+  return a.node === b.node && a.epochWall === b.epochWall && a.epochLogical === b.epochLogical
+}
+
+function compareIdentity (a: Contribution, b: Contribution): number {
+  if (a.node !== b.node) return a.node < b.node ? -1 : 1
+  return a.epochWall - b.epochWall || a.epochLogical - b.epochLogical
+}
+
+function markOf (seen: readonly Contribution[], c: Contribution): Contribution | undefined {
+  for (const m of seen) if (sameIdentity(m, c)) return m
+  return undefined
+}
+
+/** Whether the base had seen the contribution as it is now (same version). */
+function fullySeen (seen: readonly Contribution[], c: Contribution): boolean {
+  const m = markOf(seen, c)
+  return m !== undefined && m.wall === c.wall && m.logical === c.logical
+}
+
+/**
+ * A canonical int64 decimal as Redis's string2ll takes it: no sign but '-', no
+ * leading zeros, no spaces; null otherwise.
+ */
+export function parseInt64 (b: Buffer): bigint | null {
+  const n = b.length
+  if (n === 0 || n > 20) return null
+  let i = b[0] === 45 ? 1 : 0
+  if (i === n) return null
+  if (b[i] === 48 && n > i + 1) return null
+  for (let j = i; j < n; j++) {
+    const c = b[j] as number
+    if (c < 48 || c > 57) return null
+  }
+  if (b[0] === 45 && n === 2 && b[1] === 48) return null // "-0"
+  const v = BigInt(b.toString('latin1'))
+  return v > INT64_MAX || v < INT64_MIN ? null : v
+}
+
+/**
+ * A float as Redis's string2ld takes it (strtold on the whole string, no
+ * leading space, not NaN): null otherwise.
+ */
+export function parseFloatValue (b: Buffer): number | null {
+  if (b.length === 0 || b.length > 5000) return null
+  const s = b.toString('latin1')
+  const c = s.charCodeAt(0)
+  if (c === 32 || (c >= 9 && c <= 13)) return null
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && !/^[+-]?(inf|infinity)$/i.test(s)) return null
+  const v = /inf/i.test(s) ? (s.startsWith('-') ? -Infinity : Infinity) : Number(s)
+  return Number.isNaN(v) ? null : v
+}
+
+/**
+ * A double as Redis prints INCRBYFLOAT results: plain decimal, no exponent,
+ * trailing zeros dropped. JavaScript's shortest round-trip digits stand in for
+ * Redis's 17 digits of long double (PROTOCOL.md §Differences from Redis).
+ */
+export function formatFloat (v: number): string {
+  if (Number.isInteger(v)) return BigInt(v).toString()
+  const s = String(v)
+  if (!s.includes('e')) return s
+  return v.toFixed(Math.min(100, Math.max(0, -Math.floor(Math.log10(Math.abs(v))) + 17))).replace(/\.?0+$/, '')
+}
+
+/** What the value adds up to, before formatting: an integer, a float, or the base as it is. */
+export type Sum = { kind: 'int', value: bigint } | { kind: 'float', value: number } | { kind: 'opaque' }
+
+/** The base plus every part of a contribution the base had not seen (PROTOCOL.md §Counters). */
+export function sumOf (state: CounterState): Sum {
+  let int = 0n
+  let float = 0
+  for (const c of state.contribs) {
+    const m = markOf(state.seen, c)
+    int += m === undefined ? c.total : c.total - m.total
+    float += m === undefined ? c.ftotal : c.ftotal - m.ftotal
+  }
+  const base = state.base
+  if (base === null) return float === 0 ? { kind: 'int', value: int } : { kind: 'float', value: Number(int) + float }
+  const asInt = parseInt64(base)
+  if (asInt !== null && float === 0) return { kind: 'int', value: asInt + int }
+  const asFloat = asInt !== null ? Number(asInt) : parseFloatValue(base)
+  if (asFloat === null) return { kind: 'opaque' } // a base that is not a number takes no increments
+  return { kind: 'float', value: asFloat + Number(int) + float }
+}
+
+/** Whether the key exists: it has a base, or a contribution its base had not seen in full. */
+export function exists (state: CounterState): boolean {
+  if (state.base !== null) return true
+  for (const c of state.contribs) if (!fullySeen(state.seen, c)) return true
+  return false
+}
+
+/** The value clients read: null when the key does not exist. */
+export function valueOf (state: CounterState): Buffer | null {
+  if (!exists(state)) return null
+  const sum = sumOf(state)
+  if (sum.kind === 'opaque') return state.base
+  return Buffer.from(sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value), 'latin1')
+}
+
+export function inInt64 (v: bigint): boolean {
+  return v <= INT64_MAX && v >= INT64_MIN
+}
+
+/** The state with no contributions: what a plain value or tombstone is. */
+export function plainState (base: Buffer | null): CounterState {
+  return { base, contribs: [], seen: [] }
+}
+
+/**
+ * Adds an increment by `node` at `ts` to its newest contribution (a new one,
+ * epoch `ts`, if it has none).
+ */
+export function increment (state: CounterState, node: string, ts: Timestamp, delta: bigint, fdelta: number): CounterState {
+  let mine = -1
+  for (let i = 0; i < state.contribs.length; i++) if ((state.contribs[i] as Contribution).node === node) mine = i // sorted: the last is the newest
+  const old = mine < 0 ? undefined : state.contribs[mine]
+  const next: Contribution = {
+    node,
+    epochWall: old?.epochWall ?? ts.wall,
+    epochLogical: old?.epochLogical ?? ts.logical,
+    wall: ts.wall,
+    logical: ts.logical,
+    total: (old?.total ?? 0n) + delta,
+    ftotal: (old?.ftotal ?? 0) + fdelta
+  }
+  const contribs = state.contribs.slice()
+  if (old !== undefined) contribs[mine] = next
+  else insertSorted(contribs, next)
+  return { base: state.base, contribs, seen: state.seen }
+}
+
+function insertSorted (list: Contribution[], c: Contribution): void {
+  let i = list.length
+  while (i > 0 && compareIdentity(list[i - 1] as Contribution, c) > 0) i--
+  list.splice(i, 0, c)
+}
+
+/** A local SET, DEL or EXPIRE: a new base that has seen every contribution held here. */
+export function rebase (state: CounterState, base: Buffer | null): CounterState {
+  return { base, contribs: state.contribs, seen: state.contribs }
+}
+
+/** Each contribution at its latest version, from both lists (both sorted). */
+function joinContribs (a: readonly Contribution[], b: readonly Contribution[]): readonly Contribution[] {
+  if (b.length === 0) return a
+  if (a.length === 0) return b
+  const out: Contribution[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const x = a[i]
+    const y = b[j]
+    if (y === undefined) { out.push(x as Contribution); i++; continue }
+    if (x === undefined) { out.push(y); j++; continue }
+    const order = compareIdentity(x, y)
+    if (order < 0) { out.push(x); i++ } else if (order > 0) { out.push(y); j++ } else {
+      out.push(compareVersions(x, y) >= 0 ? x : y)
+      i++
+      j++
+    }
+  }
+  return out
+}
+
+/** One side of a join: a key's base with its version and expiry, and its counter state. */
+export interface Side extends Version {
+  expiresAt: number
+  state: CounterState
+}
+
+/**
+ * The join of two states of a key (commutative, associative, idempotent): the
+ * base of the greater version, with its marks and expiry, and every
+ * contribution at its latest version. Of two bases with the same version, one
+ * expired (null) wins over the value it was.
+ */
+export function join (a: Side, b: Side): Side {
+  const order = compareVersions(a, b)
+  const winner = order > 0 || (order === 0 && (a.state.base === null || b.state.base !== null)) ? a : b
+  // One base, two copies: marks one node has collected come back with the
+  // other's, and go again with the contributions they saw (never one without
+  // the other, or what the mark saw would count again).
+  const seen = order === 0 ? joinContribs(a.state.seen, b.state.seen) : winner.state.seen
+  return {
+    wall: winner.wall,
+    logical: winner.logical,
+    node: winner.node,
+    expiresAt: winner.expiresAt,
+    state: { base: winner.state.base, contribs: joinContribs(a.state.contribs, b.state.contribs), seen }
+  }
+}
+
+/**
+ * A base that has expired is gone, and with it every contribution started
+ * before its expiry (they were part of the value that expired); contributions
+ * started at or after it stay. Every node computes the same from the state.
+ */
+export function expire (state: CounterState, expiresAt: number): CounterState {
+  const keep = (c: Contribution): boolean => c.epochWall >= expiresAt
+  return { base: null, contribs: state.contribs.filter(keep), seen: state.seen.filter(keep) }
+}
+
+/**
+ * Drops the contributions the base had seen in full, with their marks, and
+ * marks of contributions no longer held: for a base every member holds (stable
+ * for the grace, PROTOCOL.md §Tombstones), nothing can arrive that still needs
+ * them. A contribution the node later increments again starts a new epoch.
+ */
+export function collect (state: CounterState): CounterState {
+  const contribs = state.contribs.filter(c => !fullySeen(state.seen, c))
+  const seen = state.seen.filter(m => contribs.some(c => sameIdentity(c, m)))
+  if (contribs.length === state.contribs.length && seen.length === state.seen.length) return state
+  return { base: state.base, contribs, seen }
+}
+
+export function isPlain (state: CounterState): boolean {
+  return state.contribs.length === 0 && state.seen.length === 0
+}
+
+/** Same base version assumed: whether the two states hold the same contributions and marks. */
+export function sameState (a: CounterState, b: CounterState): boolean {
+  if ((a.base === null) !== (b.base === null)) return false
+  return sameList(a.contribs, b.contribs) && sameList(a.seen, b.seen)
+}
+
+function sameList (a: readonly Contribution[], b: readonly Contribution[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Contribution
+    const y = b[i] as Contribution
+    if (x !== y && (!sameIdentity(x, y) || compareVersions(x, y) !== 0)) return false
+  }
+  return true
+}
+
+/** The newest version among the contributions (for the clock to observe). */
+export function newestContribution (state: CounterState): Timestamp | undefined {
+  let best: Timestamp | undefined
+  for (const c of state.contribs) if (best === undefined || compareTimestamps(c, best) > 0) best = c
+  return best
+}
+
+// The state's bytes (PROTOCOL.md §Counters, FORMAT.md §Records): MREPL op C,
+// the counter field of SYNC pages, and the log's counter records.
+//   u8 1 | u8 flags (1: a base) | [u32 length, base] | u16 n, n contributions | u16 m, m marks
+//   contribution: u8 id length, id, f64 epoch wall, u32 epoch logical, f64 wall, u32 logical, f64 ftotal,
+//                 u8 length, total in decimal (a sum of int64 deltas may outgrow 64 bits)
+
+const FORMAT = 1
+const FIXED = 8 + 4 + 8 + 4 + 8 + 1
+
+export function encodedSize (state: CounterState): number {
+  let n = 2 + (state.base === null ? 0 : 4 + state.base.length) + 4
+  for (const c of state.contribs) n += 1 + c.node.length + FIXED + c.total.toString().length
+  for (const c of state.seen) n += 1 + c.node.length + FIXED + c.total.toString().length
+  return n
+}
+
+export function encodeState (state: CounterState, buf: Buffer = Buffer.allocUnsafe(encodedSize(state)), at = 0): Buffer {
+  let o = at
+  buf[o++] = FORMAT
+  buf[o++] = state.base === null ? 0 : 1
+  if (state.base !== null) {
+    buf.writeUInt32LE(state.base.length, o)
+    o += 4
+    o += state.base.copy(buf, o)
+  }
+  for (const list of [state.contribs, state.seen]) {
+    buf.writeUInt16LE(list.length, o)
+    o += 2
+    for (const c of list) {
+      buf[o++] = c.node.length
+      o += buf.write(c.node, o, 'latin1')
+      buf.writeDoubleLE(c.epochWall, o)
+      buf.writeUInt32LE(c.epochLogical, o + 8)
+      buf.writeDoubleLE(c.wall, o + 12)
+      buf.writeUInt32LE(c.logical, o + 20)
+      buf.writeDoubleLE(c.ftotal, o + 24)
+      const total = c.total.toString()
+      buf[o + 32] = total.length
+      o += FIXED
+      o += buf.write(total, o, 'latin1')
+    }
+  }
+  return buf
+}
+
+/** The state in `b`, or a string saying what is wrong. The base is copied. */
+export function decodeState (b: Buffer): CounterState | string {
+  try {
+    let o = 0
+    if (b[o++] !== FORMAT) return 'unknown counter format'
+    const flags = b[o++] as number
+    let base: Buffer | null = null
+    if ((flags & 1) === 1) {
+      const n = b.readUInt32LE(o)
+      o += 4
+      if (o + n > b.length) return 'the base overruns the counter'
+      base = Buffer.from(b.subarray(o, o + n))
+      o += n
+    }
+    const lists: Contribution[][] = []
+    for (let l = 0; l < 2; l++) {
+      const count = b.readUInt16LE(o)
+      o += 2
+      const list: Contribution[] = []
+      for (let i = 0; i < count; i++) {
+        const idLength = b[o++] as number
+        if (o + idLength + FIXED > b.length) return 'a contribution overruns the counter'
+        const node = b.toString('latin1', o, o + idLength)
+        o += idLength
+        const totalLength = b[o + 32] as number
+        const total = b.toString('latin1', o + FIXED, o + FIXED + totalLength)
+        if (!/^-?\d{1,60}$/.test(total)) return 'a bad contribution total'
+        const c: Contribution = {
+          node,
+          epochWall: b.readDoubleLE(o),
+          epochLogical: b.readUInt32LE(o + 8),
+          wall: b.readDoubleLE(o + 12),
+          logical: b.readUInt32LE(o + 20),
+          ftotal: b.readDoubleLE(o + 24),
+          total: BigInt(total)
+        }
+        o += FIXED + totalLength
+        if (list.length > 0 && compareIdentity(list[list.length - 1] as Contribution, c) >= 0) return 'contributions out of order'
+        list.push(c)
+      }
+      lists.push(list)
+    }
+    if (o !== b.length) return 'trailing bytes after the counter'
+    return { base, contribs: lists[0] as Contribution[], seen: lists[1] as Contribution[] }
+  } catch {
+    return 'the counter is cut short'
+  }
+}
