@@ -22,7 +22,7 @@ export function quoteBytes (value: Buffer): string {
 export function formatReply (value: RespValue, indent = ''): string {
   if (value === null) return '(nil)'
   if (value instanceof RespError) return `(error) ${value.message}`
-  if (typeof value === 'number') return `(integer) ${value}`
+  if (typeof value === 'number' || typeof value === 'bigint') return `(integer) ${value}`
   if (typeof value === 'string') return value
   if (Buffer.isBuffer(value)) return quoteBytes(value)
   if (value.length === 0) return '(empty array)'

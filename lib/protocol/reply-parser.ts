@@ -8,7 +8,8 @@ export class RespError {
 }
 
 /** A decoded RESP2 reply: simple strings are strings, bulk strings Buffers. */
-export type RespValue = string | number | Buffer | null | RespError | RespValue[]
+/** A reply: an integer past JavaScript's safe range (INCRBY near 2^63) is a bigint. */
+export type RespValue = string | number | bigint | Buffer | null | RespError | RespValue[]
 
 const CR = 13
 const LF = 10
@@ -103,7 +104,7 @@ export class ReplyParser extends ChunkBuffer {
         this.pos = next
         return new RespError(buf.toString('utf8', start + 1, lineEnd))
       case 58: { // :
-        const n = this.int(start + 1, lineEnd)
+        const n = parseInteger(buf, start + 1, lineEnd) ?? this.bigInt(start + 1, lineEnd)
         this.pos = next
         return n
       }
@@ -137,6 +138,13 @@ export class ReplyParser extends ChunkBuffer {
     this.bulkLength = -1
     this.pos = end + 2
     return buf.subarray(start, end)
+  }
+
+  /** A 64-bit integer reply too large for a number. */
+  private bigInt (start: number, end: number): bigint {
+    const text = this.buf.toString('latin1', start, end)
+    if (!/^-?\d{1,20}$/.test(text)) throw new Error('malformed reply: bad integer')
+    return BigInt(text)
   }
 
   private int (start: number, end: number): number {

@@ -96,8 +96,15 @@ export function parseFloatValue (b: Buffer): number | null {
 export function formatFloat (v: number): string {
   if (Number.isInteger(v)) return BigInt(v).toString()
   const s = String(v)
-  if (!s.includes('e')) return s
-  return v.toFixed(Math.min(100, Math.max(0, -Math.floor(Math.log10(Math.abs(v))) + 17))).replace(/\.?0+$/, '')
+  const e = s.indexOf('e')
+  if (e < 0) return s
+  // Shortest digits in exponent form (1.5e-10): written out as a plain decimal.
+  const sign = s.startsWith('-') ? '-' : ''
+  const digits = s.slice(sign.length, e).replace('.', '')
+  const point = s.slice(sign.length, e).indexOf('.')
+  const exponent = Number(s.slice(e + 1)) + (point < 0 ? digits.length : point)
+  if (exponent <= 0) return `${sign}0.${'0'.repeat(-exponent)}${digits}`
+  return `${sign}${digits.slice(0, exponent)}${digits.length > exponent ? '.' + digits.slice(exponent) : ''}`
 }
 
 /** What the value adds up to, before formatting: an integer, a float, or the base as it is. */

@@ -6,7 +6,7 @@ import { allBytes, b, byteByByte, bytes, cutAt, threeWaySplits, twoWaySplits } f
 
 
 /** A comparable form: Buffers as hex, errors tagged. */
-type Plain = string | number | null | { bulk: string } | { err: string } | Plain[]
+type Plain = string | number | bigint | null | { bulk: string } | { err: string } | Plain[]
 
 function plain (v: RespValue): Plain {
   if (v instanceof RespError) return { err: v.message }
@@ -133,6 +133,10 @@ t.test('ReplyParser: values stay intact after later feeds', async t => {
   t.same(got.map(plain), values.map(v => [plain(v), plain(v)]), 'unchanged by the joins after them')
 })
 
+t.test('integers past 2^53 (INCRBY near 2^63) are exact bigints', async t => {
+  t.same(readAll([b(':9223372036854775807\r\n:-9223372036854775808\r\n:42\r\n')]), [9223372036854775807n, -9223372036854775808n, 42])
+})
+
 t.test('ReplyParser throws on malformed replies, and again if asked again', async t => {
   const cases: Array<[string, RegExp]> = [
     ['+OK\n', /expected CRLF$/],
@@ -144,7 +148,8 @@ t.test('ReplyParser throws on malformed replies, and again if asked again', asyn
     [':\r\n', /bad integer/],
     ['$x\r\n', /bad integer/],
     ['*1x\r\n', /bad integer/],
-    [':1234567890123456\r\n', /bad integer/],
+    [':123456789012345678901\r\n', /bad integer/],
+    ['$1234567890123456\r\n', /bad integer/],
     ['$3\r\nabcde\r\n', /expected CRLF after bulk data/],
     ['*2\r\n:1\r\n$1\r\nab\r\n', /expected CRLF after bulk data/],
     ['*3\r\n:1\r\n*1\r\n!\r\n', /unexpected type byte 0x21/]
