@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks'
 // keys `key:NNNNNNNNNNNN` drawn uniformly from the keyspace, values of 'x'.
 // Used when redis-benchmark is not installed, and for prefilling.
 
-export type Test = 'set' | 'get'
+/** `incr`: INCR of keys drawn from the keyspace, as redis-benchmark's `-t incr -r N` (its keys are `counter:...`, ours `key:...`). */
+export type Test = 'set' | 'get' | 'incr'
 
 export interface LoadOptions {
   host: string
@@ -42,7 +43,7 @@ function template (test: Test, valueSize: number): { bytes: Buffer, keyAt: numbe
   const key = KEY_PREFIX + '0'.repeat(KEY_DIGITS)
   const head = test === 'set'
     ? `*3\r\n$3\r\nSET\r\n$${key.length}\r\n`
-    : `*2\r\n$3\r\nGET\r\n$${key.length}\r\n`
+    : `*2\r\n$${test.length}\r\n${test.toUpperCase()}\r\n$${key.length}\r\n`
   const tail = test === 'set' ? `\r\n$${valueSize}\r\n${'x'.repeat(valueSize)}\r\n` : '\r\n'
   return { bytes: Buffer.from(head + key + tail, 'latin1'), keyAt: head.length + KEY_PREFIX.length }
 }

@@ -10,7 +10,7 @@ import { prefill, runLoad, type Test } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
 
-// `npm run bench`: SET and GET, 50 clients, pipeline 1 and 16, 100-byte values,
+// `npm run bench`: SET, GET and INCR, 50 clients, pipeline 1 and 16, 100-byte values,
 // random keys over a 100k keyspace, against Keystone and (when installed) Redis,
 // interleaved so that both see the same machine load. Writes bench/RESULTS.md.
 
@@ -19,7 +19,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick             a smoke run: few requests
   --requests N        requests per run (default: 200000 at pipeline 1, 500000 at 16)
   --repeat N          runs per test and server, interleaved; the median run is reported (default 3)
-  --only set|get      one test only
+  --only T            one test only: set, get or incr
   --no-cluster        skip the 3-node case (SET at one node replicating to two peers)
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
@@ -191,8 +191,8 @@ async function main (): Promise<void> {
     return
   }
   const only = argv.only as string | undefined
-  if (only !== undefined && only !== 'set' && only !== 'get') throw new TypeError(`--only must be set or get, got '${only}'`)
-  const tests: Test[] = only === undefined ? ['set', 'get'] : [only]
+  if (only !== undefined && only !== 'set' && only !== 'get' && only !== 'incr') throw new TypeError(`--only must be set, get or incr, got '${only}'`)
+  const tests: Test[] = only === undefined ? ['set', 'get', 'incr'] : [only]
   const pipelines = String(argv.pipeline ?? '1,16').split(',').map(Number)
   if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
   const fixed = argv.requests === undefined ? null : Number(argv.requests)
