@@ -4,7 +4,9 @@ import { connectionCommands } from './connection.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
 import { keyspaceCommands } from './keyspace.js'
+import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
+import { stringRangeCommands } from './string-ranges.js'
 import { stringCommands } from './strings.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
@@ -15,8 +17,10 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
   return withCommands({
     ...connectionCommands,
     ...stringCommands,
+    ...stringRangeCommands,
     ...expiryCommands,
     ...keyspaceCommands,
+    ...objectCommands,
     ...serverCommands
   }, extra)
 }
