@@ -5,7 +5,9 @@ import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
 import { keyspaceCommands } from './keyspace.js'
+import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
+import { stringRangeCommands } from './string-ranges.js'
 import { stringCommands } from './strings.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
@@ -17,8 +19,10 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...connectionCommands,
     ...stringCommands,
     ...counterCommands,
+    ...stringRangeCommands,
     ...expiryCommands,
     ...keyspaceCommands,
+    ...objectCommands,
     ...serverCommands
   }, extra)
 }
