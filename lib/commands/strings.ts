@@ -16,27 +16,38 @@ interface SetFlags {
   returnOld: boolean
 }
 
-/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] */
+/**
+ * SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], read as
+ * Redis does: a word may repeat (`NX NX`, `EX 1 EX 2`: the last number
+ * counts), only a conflicting pair is a syntax error, and the number is
+ * checked once every word has been read (so `EX x PX 1` is a syntax error).
+ */
 function parseSetFlags (args: Buffer[], now: number): SetFlags {
   const flags: SetFlags = { condition: null, expiresAt: null, keepTtl: false, returnOld: false }
+  let unit: 'EX' | 'PX' | 'EXAT' | 'PXAT' | null = null
+  let amount: Buffer | undefined
   for (let i = 3; i < args.length; i++) {
     const word = upper(args[i])
-    if ((word === 'NX' || word === 'XX') && flags.condition === null) {
+    if ((word === 'NX' || word === 'XX') && (flags.condition === null || flags.condition === word)) {
       flags.condition = word
-    } else if (word === 'GET' && !flags.returnOld) {
+    } else if (word === 'GET') {
       flags.returnOld = true
-    } else if (word === 'KEEPTTL' && flags.expiresAt === null && !flags.keepTtl) {
+    } else if (word === 'KEEPTTL' && unit === null) {
       flags.keepTtl = true
     } else if ((word === 'EX' || word === 'PX' || word === 'EXAT' || word === 'PXAT') &&
-      flags.expiresAt === null && !flags.keepTtl && i + 1 < args.length) {
-      const n = integerArg(args[++i])
-      const ms = word === 'EX' || word === 'EXAT' ? n * 1000 : n
-      const at = word === 'EX' || word === 'PX' ? now + ms : ms
-      if (n <= 0 || !Number.isSafeInteger(at)) throw new CommandError(errorText('invalidExpire', 'set'))
-      flags.expiresAt = at
+      (unit === null || unit === word) && !flags.keepTtl && i + 1 < args.length) {
+      unit = word
+      amount = args[++i]
     } else {
       throw new CommandError(ERRORS.syntax)
     }
+  }
+  if (unit !== null) {
+    const n = integerArg(amount)
+    const ms = unit === 'EX' || unit === 'EXAT' ? n * 1000 : n
+    const at = unit === 'EX' || unit === 'PX' ? now + ms : ms
+    if (n <= 0 || !Number.isSafeInteger(at)) throw new CommandError(errorText('invalidExpire', 'set'))
+    flags.expiresAt = at
   }
   return flags
 }

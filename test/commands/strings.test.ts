@@ -38,7 +38,7 @@ t.test('SET NX and XX', async t => {
   t.equal(await call('SET', 'k', '3', 'XX'), 'OK')
   t.equal(await call('GET', 'k'), '3')
   t.same(await call('SET', 'k', '4', 'NX', 'XX'), SYNTAX)
-  t.same(await call('SET', 'k', '4', 'XX', 'XX'), SYNTAX)
+  t.same(await call('SET', 'k', '4', 'XX', 'NX'), SYNTAX)
   t.equal(await call('GET', 'k'), '3', 'a refused SET changes nothing')
 })
 
@@ -53,7 +53,7 @@ t.test('SET GET returns the old value', async t => {
   t.equal(await call('GET', 'k'), '2')
   t.equal(await call('SET', 'other', 'x', 'XX', 'GET'), null, 'XX GET on a missing key: nil, not set')
   t.equal(await call('EXISTS', 'other'), 0)
-  t.same(await call('SET', 'k', '4', 'GET', 'GET'), SYNTAX)
+  t.same(await call('SET', 'k', '4', 'GET', 'BOGUS'), SYNTAX)
 })
 
 t.test('SET EX, PX, EXAT, PXAT', async t => {
@@ -105,12 +105,12 @@ t.test('SET option errors', async t => {
   const call = caller(await connect(t, node))
   const cases: Array<[string[], RespError]> = [
     [['EX', '10', 'PX', '10000'], SYNTAX],
-    [['EX', '10', 'EX', '10'], SYNTAX],
     [['EX', '10', 'KEEPTTL'], SYNTAX],
     [['KEEPTTL', 'EX', '10'], SYNTAX],
-    [['KEEPTTL', 'KEEPTTL'], SYNTAX],
     [['PXAT', '1', 'EXAT', '1'], SYNTAX],
     [['EX'], SYNTAX],
+    [['EX', 'ten', 'PX', '10'], SYNTAX],
+    [['NX', 'EX', '10', 'XX'], SYNTAX],
     [['BOGUS'], SYNTAX],
     [['NX', 'XX'], SYNTAX],
     [['EX', 'ten'], NOT_INTEGER],
@@ -125,6 +125,18 @@ t.test('SET option errors', async t => {
     t.same(await call('SET', 'k', 'v', ...options), expected, `SET k v ${options.join(' ')}`)
   }
   t.equal(await call('EXISTS', 'k'), 0, 'no refused SET wrote anything')
+})
+
+t.test('SET takes a repeated option as Redis does', async t => {
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  t.equal(await call('SET', 'k', 'v', 'NX', 'nx'), 'OK')
+  t.equal(await call('SET', 'k', 'w', 'XX', 'XX', 'GET', 'GET'), 'v')
+  t.equal(await call('SET', 'k', 'x', 'EX', 'ten', 'EX', '100'), 'OK', 'the last number counts')
+  t.equal(await call('TTL', 'k'), 100)
+  t.equal(await call('SET', 'k', 'y', 'KEEPTTL', 'KEEPTTL'), 'OK')
+  t.equal(await call('TTL', 'k'), 100)
+  t.same(await call('SET', 'k', 'v', 'EX', '10', 'EX', '0'), BAD_EXPIRE)
 })
 
 t.test('MGET and MSET', async t => {
