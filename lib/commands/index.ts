@@ -34,13 +34,22 @@ export function withCommands (table: CommandTable, extra: CommandTable = {}): Co
   return all
 }
 
-/** Names and arguments quoted in errors: at most 128 bytes each, never decoded whole. */
+/** The unknown-command error quotes at most this many bytes of arguments, and of the name. */
 const QUOTED_MAX = 128
 /** No command name is longer; a longer one is unknown without decoding it all. */
 const NAME_MAX = 32
 
+/** At most `max` bytes of `arg`, cut at its first NUL (Redis formats these as C strings). */
+function cString (arg: Buffer, max: number): string {
+  const nul = arg.indexOf(0)
+  return arg.toString('latin1', 0, Math.min(nul === -1 ? arg.length : nul, max))
+}
+
+/** As Redis: `'<arg>' ` for each argument while the text is under 128 bytes, each cut to what is left. */
 function quoteArgs (args: Buffer[]): string {
-  return args.slice(1, 4).map(a => `'${a.toString('latin1', 0, QUOTED_MAX)}' `).join('')
+  let out = ''
+  for (let i = 1; i < args.length && out.length < QUOTED_MAX; i++) out += `'${cString(args[i] as Buffer, QUOTED_MAX - out.length)}' `
+  return out
 }
 
 /** A command as found: its name in the table (lower case) and its spec. */
@@ -72,7 +81,7 @@ function find (table: CommandTable, sent: string): Found | undefined {
 export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): Found | string {
   const name = args[0] as Buffer
   const found = name.length > NAME_MAX ? undefined : find(table, text(name))
-  if (found === undefined) return error(errorText('unknownCommand', name.toString('latin1', 0, QUOTED_MAX), quoteArgs(args)))
+  if (found === undefined) return error(errorText('unknownCommand', cString(name, QUOTED_MAX), quoteArgs(args)))
   const arity = found.spec.arity
   if ((arity > 0 && args.length !== arity) || args.length < -arity) {
     return error(errorText('wrongArity', found.name))
