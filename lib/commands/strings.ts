@@ -87,10 +87,10 @@ function set (ctx: CommandContext, args: Buffer[]): Encoded {
 function getex (ctx: CommandContext, args: Buffer[]): Encoded {
   const store = ctx.node.store
   const options = parseStringOptions(args, 'getex')
-  const at = expiryOf(options, store.now(), 'getex')
   const key = keyOf(args[1])
   const entry = store.get(key)
-  if (entry === undefined) return NIL
+  if (entry === undefined) return NIL // as Redis: a missing key is nil before the number is read
+  const at = expiryOf(options, store.now(), 'getex')
   const reply = bulk(entry.value) // encoded now: the entry is the store's, and changes below
   if (at !== null) store.setExpiry(key, at) // a time already past deletes the key
   else if (options.persist && entry.expiresAt !== 0) store.setExpiry(key, 0)
