@@ -16,14 +16,13 @@ function int64Arg (arg: Buffer | undefined): bigint {
 
 /** Adds `delta` to the key's integer value (0 when missing); the new value. */
 function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: bigint): Encoded {
-  const store = ctx.node.store
-  const key = keyOf(keyArg)
-  const current = store.get(key)?.value
-  const value = current === undefined || current === null ? 0n : parseInt64(current)
-  if (value === null) throw new CommandError(ERRORS.notInteger)
-  const result = value + delta
-  if (!inInt64(result)) throw new CommandError(ERRORS.overflow)
-  store.increment(key, delta, 0)
+  let result = 0n
+  ctx.node.store.increment(keyOf(keyArg), delta, 0, current => {
+    const value = current === null ? 0n : parseInt64(current)
+    if (value === null) throw new CommandError(ERRORS.notInteger)
+    result = value + delta
+    if (!inInt64(result)) throw new CommandError(ERRORS.overflow)
+  })
   return integer(result)
 }
 
@@ -38,14 +37,13 @@ function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
 }
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
-  const store = ctx.node.store
-  const key = keyOf(args[1])
-  const current = store.get(key)?.value
-  const value = current === undefined || current === null ? 0 : parseFloatValue(current)
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
-  if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
-  if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)
-  return bulk(store.increment(key, 0n, delta).value)
+  const entry = ctx.node.store.increment(keyOf(args[1]), 0n, delta ?? 0, current => {
+    const value = current === null ? 0 : parseFloatValue(current)
+    if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
+    if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)
+  })
+  return bulk(entry.value)
 }
 
 export const counterCommands: CommandTable = {

@@ -1,6 +1,6 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { collect, expire, increment, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
+import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
@@ -230,14 +230,33 @@ export class Store {
 
   /**
    * A local increment (INCRBY, INCRBYFLOAT): added to this node's contribution
-   * to the key (PROTOCOL.md §Counters). The caller has checked that the value
-   * is a number and the result in range. Returns the stored entry.
+   * to the key (PROTOCOL.md §Counters). `check` sees the value first (null when
+   * the key does not exist) and throws to refuse the increment: one lookup of
+   * the key for both. Returns the stored entry.
    */
-  increment (key: string, delta: bigint, fdelta: number): Entry {
+  increment (key: string, delta: bigint, fdelta: number, check?: (value: Buffer | null) => void): Entry {
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
-    this.get(key) // reclaims an expired value first
-    const previous = this.buckets[b]?.get(key)
+    let previous = this.buckets[b]?.get(key)
+    if (previous !== undefined && previous.expiresAt !== 0 && previous.value !== null && isExpired(previous, this.now())) {
+      this.reclaim(key, previous)
+      previous = this.buckets[b]?.get(key)
+    }
+    check?.(previous?.value ?? null)
+    if (previous?.counter !== undefined) {
+      // The common case, a counter incremented again here: changed in place, so
+      // no entry or state becomes old-generation garbage (see install()).
+      this.digest.change(h, previous, undefined)
+      if (incrementInPlace(previous.counter, this.nodeId, this.clock.tick(), delta, fdelta)) {
+        const value = valueOf(previous.counter)
+        if (value !== null && previous.value !== null && value.length === previous.value.length) value.copy(previous.value)
+        else previous.value = value
+        this.digest.change(h, undefined, previous)
+        for (const listener of this.listeners) listener(key, previous, true)
+        return previous
+      }
+      this.digest.change(h, undefined, previous)
+    }
     const now = this.now()
     const side: Side = previous === undefined
       ? { ...NO_BASE, expiresAt: 0, state: plainState(null) }

@@ -128,7 +128,7 @@ export class Workload {
       let c: Contribution | null = null
       for (const x of entry.counter.contribs) if (x.node === op.nodeId && (c === null || compareVersions(x, c) > 0)) c = x
       if (c === null) return
-      op.contribution = c
+      op.contribution = { ...c } // a copy: the store changes its own contribution in place
       op.writes.set(key, { wall: c.wall, logical: c.logical, node: c.node, deleted: false })
       return
     }
