@@ -1,13 +1,16 @@
 import { error, type Encoded } from '../protocol/reply.js'
-import { CommandError, text } from './args.js'
+import { text } from './args.js'
 import { connectionCommands } from './connection.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
 import { keyspaceCommands } from './keyspace.js'
 import { commandCommand, serverCommands } from './server.js'
 import { stringCommands } from './strings.js'
+import { transactionCommands } from './transactions.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
+export { run } from './run.js'
+export { queue, refusedInTransaction, unwatchAll } from './transactions.js'
 export type { CommandContext, CommandSpec, CommandTable, Durability, NodeContext, Session, ServerStats } from './types.js'
 
 /** The client commands of a node, plus `extra` (the cluster's). */
@@ -17,7 +20,8 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...stringCommands,
     ...expiryCommands,
     ...keyspaceCommands,
-    ...serverCommands
+    ...serverCommands,
+    ...transactionCommands
   }, extra)
 }
 
@@ -78,22 +82,4 @@ export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]
     if (refusal !== null) return error(refusal)
   }
   return found
-}
-
-/** Runs a looked-up command; argument errors become error replies, never throws. */
-export function run (spec: CommandSpec, ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded> {
-  try {
-    const reply = spec.handler(ctx, args)
-    return typeof reply === 'string' || Buffer.isBuffer(reply) ? reply : reply.catch(failure(ctx))
-  } catch (err) {
-    return failure(ctx)(err)
-  }
-}
-
-function failure (ctx: CommandContext) {
-  return (err: unknown): Encoded => {
-    if (err instanceof CommandError) return error(err.message)
-    ctx.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    return error(ERRORS.internal)
-  }
 }
