@@ -9,7 +9,7 @@ import type { CommandContext, CommandSpec, CommandTable, Session, Watching } fro
 // PROTOCOL.md §Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, as Redis 7.
 // The connection queues what comes between MULTI and EXEC (`queue`); EXEC runs
 // the queue in one synchronous step, inside `NodeContext.atomically`, so its
-// writes leave for the peers in one MREPL command (DESIGN.md §Transactions).
+// writes leave for the peers in one MREPL command (DESIGN.md §The path of a write, G8).
 
 export const QUEUED = '+QUEUED\r\n'
 /** RESP2's nil array: EXEC when a watched key changed. */
