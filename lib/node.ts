@@ -112,6 +112,11 @@ export class KeystoneNode implements NodeContext {
     return state === 'joining' || state === 'syncing' ? errorText('joining') : null
   }
 
+  /** EXEC's writes reach the peers as one MREPL command (PROTOCOL.md §Transactions). */
+  atomically<T> (work: () => T): T {
+    return this.cluster.replication.atomically(work)
+  }
+
   /**
    * PROTOCOL.md §Acknowledgement: a write is answered once the live peers have it
    * and the log has it as --fsync says. Writes of one batch share one promise.

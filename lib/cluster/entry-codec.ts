@@ -36,7 +36,7 @@ export const NODE_ID = /^[\w.:-]{1,64}$/
 /** MREPL fields per entry. */
 export const MREPL_FIELDS = 6
 
-/** An MREPL command is closed at this many entries or bytes, whichever comes first. */
+/** An MREPL command is closed at this many entries or bytes, whichever comes first (never inside one EXEC's writes). */
 const MREPL_MAX_ENTRIES = 4096
 const MREPL_MAX_BYTES = 4 * 1024 * 1024
 
@@ -73,9 +73,13 @@ export class MreplEncoder {
     this.open()
   }
 
-  /** Adds one entry; the entry is read now and not kept. */
-  add (key: string, entry: Entry): void {
-    if (this.commandEntries >= MREPL_MAX_ENTRIES || this.commandBytes >= MREPL_MAX_BYTES) {
+  /**
+   * Adds one entry; the entry is read now and not kept. `split` false: the
+   * entry joins the open command whatever its size, so the writes of one EXEC
+   * stay in one MREPL command, which a peer applies in one step (PROTOCOL.md §Transactions).
+   */
+  add (key: string, entry: Entry, split = true): void {
+    if (split && (this.commandEntries >= MREPL_MAX_ENTRIES || this.commandBytes >= MREPL_MAX_BYTES)) {
       this.close()
       this.open()
     }

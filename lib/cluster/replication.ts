@@ -58,6 +58,9 @@ export class Replication {
   private turnFirstSeq = 0
   /** Batches sent and not yet acknowledged by every ready peer, oldest first. */
   private unacknowledged: SentBatch[] = []
+  /** Inside `atomically` (nesting depth), and whether that unit has encoded an entry yet. */
+  private unitDepth = 0
+  private unitStarted = false
 
   constructor (private readonly host: ReplicationHost) {}
 
@@ -92,6 +95,20 @@ export class Replication {
   }
 
   /**
+   * Runs `work`, whose local writes (synchronous, so all in this turn's batch)
+   * go in one MREPL command however many they are: a peer applies one command
+   * in one step, so no client there sees part of them (PROTOCOL.md §Transactions, G8).
+   */
+  atomically<T> (work: () => T): T {
+    if (this.unitDepth++ === 0) this.unitStarted = false
+    try {
+      return work()
+    } finally {
+      this.unitDepth--
+    }
+  }
+
+  /**
    * A local write: every ready link will carry it. The writes of one turn of
    * the event loop are encoded once, as MREPL, and leave together for every
    * peer (PROTOCOL.md §Replication): many clients' writes share a round trip.
@@ -103,7 +120,10 @@ export class Replication {
     for (const member of this.host.members.values()) if (member.link.status === 'ready') anyReady = true
     if (!anyReady) return
     this.outgoing ??= new MreplEncoder(this.host.nodeId())
-    this.outgoing.add(key, entry) // first: if it throws, no link counts on a write it will not carry
+    // A unit's first entry may start a new command; the rest go in that one.
+    const split = this.unitDepth === 0 || !this.unitStarted
+    this.outgoing.add(key, entry, split) // first: if it throws, no link counts on a write it will not carry
+    if (this.unitDepth > 0) this.unitStarted = true
     for (const member of this.host.members.values()) member.link.enqueue(this.seq)
     if (!this.sendQueued) {
       this.sendQueued = true

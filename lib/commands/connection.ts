@@ -145,7 +145,7 @@ function client (ctx: CommandContext, args: Buffer[]): Encoded {
 export const connectionCommands: CommandTable = {
   ping: { handler: ping, arity: -1, summary: 'PING [message]: PONG, or the message' },
   echo: { handler: echo, arity: 2, summary: 'ECHO message: the message' },
-  quit: { handler: quit, arity: -1, noAuth: true, summary: 'QUIT: OK, then the server closes the connection' },
+  quit: { handler: quit, arity: -1, noAuth: true, runsInMulti: true, summary: 'QUIT: OK, then the server closes the connection' },
   auth: { handler: auth, arity: -2, noAuth: true, summary: 'AUTH [default] password' },
   hello: { handler: hello, arity: -1, noAuth: true, summary: 'HELLO [2 [AUTH default password] [SETNAME name]]: server facts; 3 is refused' },
   select: { handler: select, arity: 2, summary: 'SELECT 0: there is one database' },

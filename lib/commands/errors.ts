@@ -54,7 +54,13 @@ export const ERRORS = {
   joiningPeer: 'LOADING this node is joining its cluster; it takes peers once its JOIN is answered',
   noPersistence: 'ERR this node keeps no data on disk (memory only)',
   compacting: 'ERR Background append only file rewriting already in progress',
-  clientName: 'ERR Client names cannot contain spaces, newlines or special characters.'
+  clientName: 'ERR Client names cannot contain spaces, newlines or special characters.',
+  execWithoutMulti: 'ERR EXEC without MULTI',
+  discardWithoutMulti: 'ERR DISCARD without MULTI',
+  nestedMulti: 'ERR MULTI calls can not be nested',
+  watchInMulti: 'ERR WATCH inside MULTI is not allowed',
+  execAbort: 'EXECABORT Transaction discarded because of previous errors.',
+  execAbortBecause: 'EXECABORT Transaction discarded because of: %s'
 } as const
 
 export type ErrorName = keyof typeof ERRORS

@@ -1,5 +1,5 @@
 import { error, type Encoded } from '../protocol/reply.js'
-import { CommandError, text } from './args.js'
+import { text } from './args.js'
 import { connectionCommands } from './connection.js'
 import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
@@ -9,8 +9,11 @@ import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
 import { stringRangeCommands } from './string-ranges.js'
 import { stringCommands } from './strings.js'
+import { transactionCommands } from './transactions.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
+export { run } from './run.js'
+export { queue, refusedInTransaction, unwatchAll } from './transactions.js'
 export type { CommandContext, CommandSpec, CommandTable, Durability, NodeContext, Session, ServerStats } from './types.js'
 
 /** The client commands of a node, plus `extra` (the cluster's). */
@@ -23,7 +26,8 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...expiryCommands,
     ...keyspaceCommands,
     ...objectCommands,
-    ...serverCommands
+    ...serverCommands,
+    ...transactionCommands
   }, extra)
 }
 
@@ -93,22 +97,4 @@ export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]
     if (refusal !== null) return error(refusal)
   }
   return found
-}
-
-/** Runs a looked-up command; argument errors become error replies, never throws. */
-export function run (spec: CommandSpec, ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded> {
-  try {
-    const reply = spec.handler(ctx, args)
-    return typeof reply === 'string' || Buffer.isBuffer(reply) ? reply : reply.catch(failure(ctx))
-  } catch (err) {
-    return failure(ctx)(err)
-  }
-}
-
-function failure (ctx: CommandContext) {
-  return (err: unknown): Encoded => {
-    if (err instanceof CommandError) return error(err.message)
-    ctx.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    return error(ERRORS.internal)
-  }
 }

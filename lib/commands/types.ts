@@ -3,6 +3,31 @@ import type { Store } from '../store/store.js'
 import type { NodeOptions } from '../options.js'
 import type { Logger } from '../log.js'
 
+/** A command queued between MULTI and EXEC. */
+export interface Queued {
+  readonly spec: CommandSpec
+  readonly args: Buffer[]
+}
+
+/** A connection between MULTI and EXEC (PROTOCOL.md §Transactions). */
+export interface Transaction {
+  readonly queued: Queued[]
+  /** A command was refused while queueing (unknown, arity, ...): EXEC answers EXECABORT. */
+  failed: boolean
+  /** Some queued command writes: EXEC is refused while writes are (MISCONF, joining). */
+  writes: boolean
+  /** EXEC ran a write: its reply waits for the write barrier, as a write's does. */
+  wrote: boolean
+}
+
+/** A connection's WATCHed keys. */
+export interface Watching {
+  /** A watched key changed: the next EXEC answers a nil array. The keys are let go then. */
+  dirty: boolean
+  /** Each key, and whether it held a live value when watched (one that expires since counts as a change). */
+  readonly keys: Map<string, boolean>
+}
+
 /** Per-connection state that commands may read and change. */
 export interface Session {
   readonly id: number
@@ -29,6 +54,10 @@ export interface Session {
    * rather than hold the connection open (PROTOCOL.md §End of input).
    */
   inputEnded: boolean
+  /** Between MULTI and EXEC/DISCARD: the queued commands; null otherwise (PROTOCOL.md §Transactions). */
+  multi: Transaction | null
+  /** The keys WATCHed since the last EXEC, DISCARD or UNWATCH; null when none. */
+  watching: Watching | null
 }
 
 export interface ServerStats {
@@ -76,6 +105,11 @@ export interface NodeContext {
    * none until it is up (PROTOCOL.md §Order of checks, §Joining).
    */
   readonly writeRefusal?: () => string | null
+  /**
+   * Runs `work` (synchronous) so that the writes it makes reach every peer as
+   * one unit (PROTOCOL.md §Transactions): EXEC. Without it, work just runs.
+   */
+  readonly atomically?: <T>(work: () => T) => T
 }
 
 export interface CommandContext {
@@ -92,6 +126,8 @@ export interface CommandSpec {
   arity: number
   /** Changes data: the reply waits for replication (PROTOCOL.md §Acknowledgement). */
   write?: boolean
+  /** Runs at once between MULTI and EXEC instead of being queued (MULTI, EXEC, DISCARD, WATCH, QUIT, as Redis). */
+  runsInMulti?: boolean
   /** Allowed before AUTH. */
   noAuth?: boolean
   /** Key positions for COMMAND: first, last (-1 the end), step. */

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
-import { lookup, run, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
+import { lookup, queue, refusedInTransaction, run, unwatchAll, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
 import { CommandError } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { concat, error, type Encoded } from '../protocol/reply.js'
@@ -184,15 +184,21 @@ export class Connection implements CommandContext {
     this.node.stats.commandsProcessed++
     const found = lookup(this.host.table, this, args)
     if (typeof found === 'string') {
-      this.push(found)
+      this.push(refusedInTransaction(this, args, found))
       return
     }
     const { name, spec } = found
     session.lastCommand = name
+    // PROTOCOL.md §Transactions: between MULTI and EXEC commands are queued, not run.
+    const multi = session.multi
+    if (multi !== null && spec.runsInMulti !== true) {
+      this.push(queue(session, spec, args))
+      return
+    }
     const wasAuthenticated = session.authenticated
     const result = run(spec, this, args)
-    // PROTOCOL.md §Acknowledgement: a write is answered once the peers have it.
-    const barrier = spec.write === true ? this.host.writeBarrier() : null
+    // PROTOCOL.md §Acknowledgement: a write (or an EXEC that wrote) is answered once the peers have it.
+    const barrier = spec.write === true || (multi !== null && multi.wrote) ? this.host.writeBarrier() : null
     if (typeof result !== 'string' && !Buffer.isBuffer(result)) this.wait(barrier === null ? result : Promise.all([barrier, result]).then(([, r]) => r))
     else if (barrier !== null) this.hold(barrier, result)
     else this.push(result)
@@ -299,6 +305,8 @@ export class Connection implements CommandContext {
     this.gone = true
     this.closing = true
     this.session.closed = true
+    this.session.multi = null
+    unwatchAll(this)
     this.parser.release()
     this.host.closed(this)
   }

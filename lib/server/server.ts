@@ -90,7 +90,9 @@ export class Server implements ConnectionHost {
       lastCommandAt: now,
       isPeer: false,
       closed: false,
-      inputEnded: false
+      inputEnded: false,
+      multi: null,
+      watching: null
     }
     const connection = new Connection(this, stream, session)
     this.connections.add(connection)

@@ -32,6 +32,11 @@ export class NodeProxy {
   private readonly holdIn = new Set<string>()
   /** Sources to which the node's bytes are held. */
   private readonly holdOut = new Set<string>()
+  /**
+   * Bytes toward the node go in slices of this size, a millisecond apart (0:
+   * as they come): a slow link, on which a large message arrives in many reads.
+   */
+  slice = 0
 
   constructor (readonly host: string) {
     this.server = net.createServer(socket => this.accept(socket))
@@ -88,7 +93,23 @@ export class NodeProxy {
     }
     client.on('error', end).on('close', end)
     upstream.on('error', end).on('close', end)
-    client.on('data', chunk => { if (!upstream.destroyed) upstream.write(chunk) })
+    client.on('data', chunk => {
+      if (upstream.destroyed) return
+      if (this.slice === 0) {
+        upstream.write(chunk)
+        return
+      }
+      client.pause()
+      let at = 0
+      const next = (): void => {
+        if (upstream.destroyed) return
+        upstream.write(chunk.subarray(at, at + this.slice))
+        at += this.slice
+        if (at < chunk.length) setTimeout(next, 1)
+        else this.applyTo(c)
+      }
+      next()
+    })
     upstream.on('data', chunk => { if (!client.destroyed) client.write(chunk) })
     this.applyTo(c)
   }
