@@ -1,3 +1,5 @@
+import { cpSync, rmSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
@@ -287,13 +289,24 @@ async function killUnderIncrements (t: Tap, fsync: string[]): Promise<void> {
   // at most one known delta per client, so the final value is exact up to which
   // of those few counted.
   const atC = await Promise.all([0, 1, 2].map(async () => (await Incrementer.connect(t, c, 'k', 1)).start()))
+  const onlyC = (await Incrementer.connect(t, c, 'c-only', 1)).start() // a key only C increments
   const others = [await Incrementer.connect(t, a, 'k'), await Incrementer.connect(t, b, 'k')].map(w => w.start())
   await moreAcked(atC, [], 60, 'increments at C before the kill')
   await holdFor(random() * 200, 'pacing: the kill lands at a random moment of the increments')
   await kill9(c)
-  await Promise.all(atC.map(w => w.stop()))
+  await Promise.all([...atC, onlyC].map(w => w.stop()))
   const unanswered = atC.flatMap(w => w.unanswered)
   t.ok(unanswered.length <= 3, `at most one unanswered increment per client at C (${unanswered.join(', ') || 'none'})`)
+  const onlyAllowed = [...subsetSums(onlyC.unanswered)].map(s => (onlyC.acked + s).toString())
+  // C's own log holds its contribution: a copy of its directory, started alone
+  // (its member list removed, so it dials no one), reads it back.
+  const copy = tempDir(t)
+  cpSync(dirs[2] ?? '', copy, { recursive: true })
+  rmSync(path.join(copy, 'members'), { force: true })
+  const alone = await startOn(t, copy, fsync)
+  const fromLog = String(plain(await callAt(alone, 'GET', 'c-only')))
+  t.ok(onlyAllowed.includes(fromLog), `C's log alone gives c-only = ${fromLog}: its ${onlyC.count} acknowledged increments (${onlyC.acked}), plus perhaps the unanswered one (${onlyC.unanswered.join(', ') || 'none'})`)
+  await kill9(alone)
   await moreAcked(others, others.map(w => w.count), 20, 'increments at A and B while C is dead')
   const c2: Node = await spawnServer(t, ['--port', String(c.port), ...flags(2), '--join', addr(a)])
   await waitFor(() => allUp([a, b, c2]), 8000, 'the restarted node up')
@@ -311,6 +324,9 @@ async function killUnderIncrements (t: Tap, fsync: string[]): Promise<void> {
   const values = await Promise.all(nodes.map(async n => plain(await callAt(n, 'GET', 'k'))))
   t.equal(new Set(values).size, 1, `every node reads the same (${values.join(' ')})`)
   t.ok(allowed.includes(String(values[0])), `k = ${String(values[0])}: the ${acked} acknowledged, plus some of the unanswered (${unanswered.join(', ') || 'none'}), none twice`)
+  const onlyValues = await Promise.all(nodes.map(async n => String(plain(await callAt(n, 'GET', 'c-only')))))
+  t.equal(new Set(onlyValues).size, 1, `c-only reads the same at every node (${onlyValues.join(' ')}; C's log had ${fromLog})`)
+  t.ok(onlyAllowed.includes(String(onlyValues[0])), `c-only = ${String(onlyValues[0])}: C's acknowledged increments, none twice`)
 }
 
 t.test('kill -9 a node under increments (--fsync always), restart it on its data: its contribution counts, once', async t => {
