@@ -18,6 +18,10 @@ function sameVersion (a: Version, b: Version): boolean {
   return compareVersions(a, b) === 0
 }
 
+function contribs (e: Entry): readonly Contribution[] {
+  return e.counter?.contribs ?? []
+}
+
 function show (c: Contribution): string {
   return `${c.node.slice(0, 6)}/${c.epochWall}.${c.epochLogical}=${c.total}@${c.wall}.${c.logical}`
 }
@@ -38,6 +42,7 @@ export function counterFailures (ops: readonly Op[], final: Map<string, Entry>, 
     const bases = ops.filter(o => (o.kind === 'set' || o.kind === 'del' || o.kind === 'flushall') && o.writes.has(key) && o.marks.has(key))
     const incrs = ops.filter(o => o.kind === 'incr' && o.key === key && o.contribution !== null)
     const winner: Version = e ?? NO_BASE
+    const finalContribs = e === undefined ? [] : contribs(e)
     // The base: a write that was made, with the marks it was made with.
     let marks: readonly Contribution[] = []
     let base: Buffer | null = null
@@ -50,9 +55,18 @@ export function counterFailures (ops: readonly Op[], final: Map<string, Entry>, 
     // No acknowledged base write newer than the final base.
     const newestAcked = bases.filter(o => mustHold(o, key, removed)).map(o => ({ op: o, v: o.writes.get(key) as Version & { deleted: boolean } }))
       .sort((a, b) => compareVersions(b.v, a.v))[0]
+    // Bases at or below this may have seen an increment that is no longer held.
+    let seenUpTo: Version = winner
     if (newestAcked !== undefined && e !== undefined && compareVersions(newestAcked.v, winner) > 0) {
-      fail(`final base v${winner.wall}.${winner.logical} is older than acknowledged op #${newestAcked.op.id}`)
-      continue
+      // Right only after a delete that was collected: the key started afresh
+      // (no base), with contributions the delete had not seen at all.
+      const deleteSaw = newestAcked.op.marks.get(key) ?? []
+      const afresh = newestAcked.v.deleted && sameVersion(e, NO_BASE) && finalContribs.every(c => !deleteSaw.some(m => sameIdentity(m, c)))
+      if (!afresh) {
+        fail(`final base v${winner.wall}.${winner.logical} is older than acknowledged op #${newestAcked.op.id}`)
+        continue
+      }
+      seenUpTo = newestAcked.v
     }
     if (e === undefined && newestAcked !== undefined && !newestAcked.v.deleted &&
       !bases.some(o => { const v = o.writes.get(key) as Version & { deleted: boolean }; return v.deleted && compareVersions(v, newestAcked.v) > 0 })) {
@@ -60,8 +74,7 @@ export function counterFailures (ops: readonly Op[], final: Map<string, Entry>, 
       continue
     }
     // Contributions: each one an increment that was made, with its total.
-    const contribs = e?.counter?.contribs ?? []
-    for (const c of contribs) {
+    for (const c of finalContribs) {
       const made = incrs.find(o => sameIdentity(o.contribution as Contribution, c) && sameVersion(o.contribution as Contribution, c))
       if (made === undefined) fail(`contribution ${show(c)} was made by no increment`)
       else if ((made.contribution as Contribution).total !== c.total) fail(`contribution ${show(c)} has the wrong total (op #${made.id} left ${(made.contribution as Contribution).total})`)
@@ -73,14 +86,14 @@ export function counterFailures (ops: readonly Op[], final: Map<string, Entry>, 
     for (const op of incrs) {
       if (!mustHold(op, key, removed)) continue
       const c = op.contribution as Contribution
-      const held = contribs.some(x => sameIdentity(x, c) && compareVersions(x, c) >= 0)
+      const held = finalContribs.some(x => sameIdentity(x, c) && compareVersions(x, c) >= 0)
       // (A key collected whole is absent: any base may have seen it.)
-      const seen = bases.some(o => (e === undefined || compareVersions(o.writes.get(key) as Version, winner) <= 0) &&
+      const seen = bases.some(o => (e === undefined || compareVersions(o.writes.get(key) as Version, seenUpTo) <= 0) &&
         (o.marks.get(key) ?? []).some(x => sameIdentity(x, c) && compareVersions(x, c) >= 0))
       if (!held && !seen) fail(`LOST increment: op #${op.id} (${show(c)} at ${op.node}, survivors ${String(op.survivors.get(key))}) is neither held nor seen by a base`)
     }
     // The value, from the recorded base and marks.
-    const expected = e === undefined ? null : valueOf({ base, contribs, seen: marks })
+    const expected = e === undefined ? null : valueOf({ base, contribs: finalContribs, seen: marks })
     const actual = e !== undefined && isLive(e, now) ? e.value : null
     if ((expected?.toString('latin1') ?? null) !== (actual?.toString('latin1') ?? null)) {
       fail(`value ${actual === null ? 'none' : JSON.stringify(actual.toString('latin1'))}, the rule gives ${expected === null ? 'none' : JSON.stringify(expected.toString('latin1'))}`)
