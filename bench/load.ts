@@ -6,8 +6,12 @@ import { performance } from 'node:perf_hooks'
 // keys `key:NNNNNNNNNNNN` drawn uniformly from the keyspace, values of 'x'.
 // Used when redis-benchmark is not installed, and for prefilling.
 
-/** `incr`: INCR of keys drawn from the keyspace, as redis-benchmark's `-t incr -r N` (its keys are `counter:...`, ours `key:...`). */
-export type Test = 'set' | 'get' | 'incr'
+/**
+ * `incr`: INCR of keys drawn from the keyspace, as redis-benchmark's `-t incr -r N`
+ * (its keys are `counter:...`, ours `key:...`). `multi`: a transaction,
+ * MULTI / INCR key / EXEC, counted as one request (redis-benchmark has no such test).
+ */
+export type Test = 'set' | 'get' | 'incr' | 'multi'
 
 export interface LoadOptions {
   host: string
@@ -38,14 +42,21 @@ export interface LoadResult {
 const KEY_DIGITS = 12
 const KEY_PREFIX = 'key:'
 
-/** One command's bytes with the key digits at `keyAt`, to be overwritten per request. */
-function template (test: Test, valueSize: number): { bytes: Buffer, keyAt: number } {
+/**
+ * One request's bytes with the key digits at `keyAt`, to be overwritten per
+ * request, and how many replies it gets.
+ */
+function template (test: Test, valueSize: number): { bytes: Buffer, keyAt: number, replies: number } {
   const key = KEY_PREFIX + '0'.repeat(KEY_DIGITS)
+  if (test === 'multi') {
+    const head = `*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$${key.length}\r\n`
+    return { bytes: Buffer.from(head + key + '\r\n*1\r\n$4\r\nEXEC\r\n', 'latin1'), keyAt: head.length + KEY_PREFIX.length, replies: 3 }
+  }
   const head = test === 'set'
     ? `*3\r\n$3\r\nSET\r\n$${key.length}\r\n`
     : `*2\r\n$${test.length}\r\n${test.toUpperCase()}\r\n$${key.length}\r\n`
   const tail = test === 'set' ? `\r\n$${valueSize}\r\n${'x'.repeat(valueSize)}\r\n` : '\r\n'
-  return { bytes: Buffer.from(head + key + tail, 'latin1'), keyAt: head.length + KEY_PREFIX.length }
+  return { bytes: Buffer.from(head + key + tail, 'latin1'), keyAt: head.length + KEY_PREFIX.length, replies: 1 }
 }
 
 function writeKey (buf: Buffer, at: number, n: number): void {
@@ -55,13 +66,16 @@ function writeKey (buf: Buffer, at: number, n: number): void {
   }
 }
 
-/** Counts complete RESP2 replies (simple, error, integer, bulk) across chunk boundaries. */
+/** Counts complete RESP2 replies (simple, error, integer, bulk, arrays of those) across chunk boundaries. */
 class ReplyCounter {
+  /** Elements still to come of the array being read (its elements are not counted on their own). */
+  private arrayLeft = 0
   /** Bytes of bulk payload (plus CRLF) still to skip. */
   private skip = 0
   /** Inside a reply's first line. */
   private inLine = false
   private isBulk = false
+  private isArray = false
   private negative = false
   private length = 0
 
@@ -75,13 +89,14 @@ class ReplyCounter {
         const take = Math.min(this.skip, n - i)
         this.skip -= take
         i += take
-        if (this.skip === 0) done++
+        if (this.skip === 0) done += this.complete()
         continue
       }
       if (!this.inLine) {
         const type = chunk[i++]
-        if (type === 42) throw new Error('array replies are not expected here')
+        if (type === 42 && this.arrayLeft > 0) throw new Error('nested array replies are not expected here')
         this.inLine = true
+        this.isArray = type === 42
         this.isBulk = type === 36
         this.negative = false
         this.length = 0
@@ -91,13 +106,21 @@ class ReplyCounter {
       if (c === 10) {
         this.inLine = false
         if (this.isBulk && !this.negative) this.skip = this.length + 2
-        else done++
-      } else if (this.isBulk) {
+        else if (this.isArray && !this.negative && this.length > 0) this.arrayLeft = this.length
+        else done += this.complete()
+      } else if (this.isBulk || this.isArray) {
         if (c === 45) this.negative = true
         else if (c >= 48 && c <= 57) this.length = this.length * 10 + c - 48
       }
     }
     return done
+  }
+
+  /** A scalar reply ended: one reply, or one element of the array being read. */
+  private complete (): number {
+    if (this.arrayLeft === 0) return 1
+    this.arrayLeft--
+    return this.arrayLeft === 0 ? 1 : 0
   }
 }
 
@@ -108,7 +131,7 @@ function percentile (sorted: Float64Array, p: number): number {
 
 /** Runs the load; latency of a request is from its batch's write to its reply, as redis-benchmark counts it. */
 export async function runLoad (o: LoadOptions): Promise<LoadResult> {
-  const { bytes, keyAt } = template(o.test, o.valueSize)
+  const { bytes, keyAt, replies } = template(o.test, o.valueSize)
   const latencies = new Float64Array(o.requests)
   let issued = 0
   let completed = 0
@@ -120,6 +143,7 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
     socket.setNoDelay(true)
     const counter = new ReplyCounter()
     let outstanding = 0
+    let received = 0
     let sentAt = 0
     const send = (): void => {
       const batch = Math.min(o.pipeline, o.requests - issued)
@@ -128,7 +152,8 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
         return resolve()
       }
       issued += batch
-      outstanding = batch
+      outstanding = batch * replies
+      received = 0
       const out = Buffer.allocUnsafe(bytes.length * batch)
       for (let b = 0; b < batch; b++) {
         const at = b * bytes.length
@@ -143,8 +168,11 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
       const got = counter.count(chunk)
       if (got === 0) return
       const latency = performance.now() - sentAt
-      for (let k = 0; k < got; k++) latencies[completed++] = latency
       outstanding -= got
+      // A request is done with its last reply (a transaction's EXEC).
+      const requestsBefore = Math.floor(received / replies)
+      received += got
+      for (let k = requestsBefore; k < Math.floor(received / replies); k++) latencies[completed++] = latency
       if (outstanding === 0) send()
       else if (outstanding < 0) reject(new Error('more replies than requests'))
     })

@@ -10,7 +10,7 @@ import { prefill, runLoad, type Test } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
 
-// `npm run bench`: SET, GET and INCR, 50 clients, pipeline 1 and 16, 100-byte values,
+// `npm run bench`: SET, GET, INCR and MULTI/INCR/EXEC, 50 clients, pipeline 1 and 16, 100-byte values,
 // random keys over a 100k keyspace, against Keystone and (when installed) Redis,
 // interleaved so that both see the same machine load. Writes bench/RESULTS.md.
 
@@ -19,7 +19,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick             a smoke run: few requests
   --requests N        requests per run (default: 200000 at pipeline 1, 500000 at 16)
   --repeat N          runs per test and server, interleaved; the median run is reported (default 3)
-  --only T            one test only: set, get or incr
+  --only T            one test only: set, get, incr or multi (MULTI / INCR / EXEC,
+                      always driven by the Node load generator)
   --no-cluster        skip the 3-node case (SET at one node replicating to two peers)
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
@@ -65,7 +66,8 @@ type Loader = 'redis-benchmark' | 'node'
 async function measure (server: BenchServer, loader: Loader, test: Test, pipeline: number, requests: number): Promise<Measurement> {
   const o = { host: server.host, port: server.port, test, clients: CLIENTS, requests, pipeline, valueSize: VALUE_SIZE, keyspace: KEYSPACE }
   const cpuBefore = cpuMicros(server.pid)
-  const r = loader === 'redis-benchmark' ? { ...await runBenchmark(o), loadCpuMicrosPerOp: null } : await runLoad(o)
+  // redis-benchmark has no transaction test: MULTI/EXEC always comes from the Node load generator.
+  const r = loader === 'redis-benchmark' && test !== 'multi' ? { ...await runBenchmark(o), loadCpuMicrosPerOp: null } : await runLoad(o)
   const cpu = cpuMicros(server.pid) - cpuBefore
   return {
     opsPerSec: r.opsPerSec,
@@ -191,8 +193,8 @@ async function main (): Promise<void> {
     return
   }
   const only = argv.only as string | undefined
-  if (only !== undefined && only !== 'set' && only !== 'get' && only !== 'incr') throw new TypeError(`--only must be set, get or incr, got '${only}'`)
-  const tests: Test[] = only === undefined ? ['set', 'get', 'incr'] : [only]
+  if (only !== undefined && !['set', 'get', 'incr', 'multi'].includes(only)) throw new TypeError(`--only must be set, get, incr or multi, got '${only}'`)
+  const tests: Test[] = only === undefined ? ['set', 'get', 'incr', 'multi'] : [only as Test]
   const pipelines = String(argv.pipeline ?? '1,16').split(',').map(Number)
   if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
   const fixed = argv.requests === undefined ? null : Number(argv.requests)

@@ -72,6 +72,11 @@ export function parseInt64 (b: Buffer): bigint | null {
     if (c < 48 || c > 57) return null
   }
   if (b[0] === 45 && n === 2 && b[1] === 48) return null // "-0"
+  if (n <= 15) { // the common case, within a double's exact integers: no string in between
+    let v = 0
+    for (let j = i; j < n; j++) v = v * 10 + (b[j] as number) - 48
+    return BigInt(i === 1 ? -v : v)
+  }
   const v = BigInt(b.toString('latin1'))
   return v > INT64_MAX || v < INT64_MIN ? null : v
 }

@@ -90,16 +90,24 @@ function entryHash (h: number, v: Version): void {
 function counterHash (h: number, state: CounterState): void {
   let a = laneA
   let b = laneB
-  const part = (c: Contribution, salt: number): void => {
-    const epoch = fmix((c.epochWall >>> 0) ^ Math.imul(Math.floor(c.epochWall / 4294967296) | 0, 0x27d4eb2f) ^ Math.imul(c.epochLogical, 0x165667b1) ^ salt)
-    entryHash(h ^ epoch, c)
+  for (let i = 0; i < state.contribs.length; i++) {
+    partHash(h, state.contribs[i] as Contribution, 0x3c6ef372)
     a ^= laneA
     b ^= laneB
   }
-  for (const c of state.contribs) part(c, 0x3c6ef372)
-  for (const m of state.seen) part(m, 0x1b03738b)
+  for (let i = 0; i < state.seen.length; i++) {
+    partHash(h, state.seen[i] as Contribution, 0x1b03738b)
+    a ^= laneA
+    b ^= laneB
+  }
   laneA = a
   laneB = b
+}
+
+/** The hash of one contribution (or mark, by `salt`): its identity and version. */
+function partHash (h: number, c: Contribution, salt: number): void {
+  const epoch = fmix((c.epochWall >>> 0) ^ Math.imul(Math.floor(c.epochWall / 4294967296) | 0, 0x27d4eb2f) ^ Math.imul(c.epochLogical, 0x165667b1) ^ salt)
+  entryHash(h ^ epoch, c)
 }
 
 function hashOf (h: number, e: Hashed): void {
