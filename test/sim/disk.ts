@@ -7,6 +7,7 @@
 import type { Durability } from '../../lib/commands/types.js'
 import type { MemberRecord } from '../../lib/persistence/data-dir.js'
 import type { NodeData } from '../../lib/persistence/persistence.js'
+import { decodeState, encodeState } from '../../lib/store/counter.js'
 import type { Entry } from '../../lib/store/entry.js'
 import type { Store } from '../../lib/store/store.js'
 
@@ -49,15 +50,31 @@ export class MemoryDisk {
       removed: () => new Map(this.removed),
       saveRemoved: removed => { this.removed = new Map(removed) },
       load: store => {
-        for (const r of this.records) store.restore(r.key, { ...r.entry }, true)
+        for (const r of this.records) store.restore(r.key, copied(r.entry), true)
         loaded = store
         store.onWrite((key, entry) => {
           if (loaded !== store) return
-          this.records.push({ key, entry: { ...entry, value: entry.value === null ? null : Buffer.from(entry.value) } })
+          this.records.push({ key, entry: copied(entry) })
         })
       },
       barrier: () => null,
       close: async () => { loaded = null }
     }
   }
+}
+
+/**
+ * An entry as the log would keep it: its bytes, not the store's objects (a
+ * node changes its own counter contribution in place, as the real log, which
+ * encodes at once, never sees).
+ */
+function copied (entry: Entry): Entry {
+  const copy: Entry = { ...entry, value: entry.value === null ? null : Buffer.from(entry.value) }
+  if (entry.counter !== undefined) {
+    const state = decodeState(encodeState(entry.counter))
+    if (typeof state === 'string') throw new Error(`sim disk: ${state}`)
+    copy.counter = state
+    copy.value = state.base
+  }
+  return copy
 }
