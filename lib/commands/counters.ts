@@ -1,5 +1,5 @@
 import { bulk, integer, type Encoded } from '../protocol/reply.js'
-import { inInt64, parseFloatValue, parseInt64 } from '../store/counter.js'
+import { addInt, inInt64, negInt, parseFloatValue, parseInt64, type Int } from '../store/counter.js'
 import { CommandError, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
 import type { CommandContext, CommandTable } from './types.js'
@@ -8,37 +8,37 @@ import type { CommandContext, CommandTable } from './types.js'
 // this node's contribution to the key, so increments made at the same time at
 // other nodes are added, not overwritten.
 
-function int64Arg (arg: Buffer | undefined): bigint {
+function int64Arg (arg: Buffer | undefined): Int {
   const n = arg === undefined ? null : parseInt64(arg)
   if (n === null) throw new CommandError(ERRORS.notInteger)
   return n
 }
 
 /** Adds `delta` to the key's integer value (0 when missing); the new value. */
-function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: bigint): Encoded {
-  let result = 0n
+function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: Int): Encoded {
+  let result: Int = 0
   ctx.node.store.increment(keyOf(keyArg), delta, 0, current => {
-    const value = current === null ? 0n : parseInt64(current)
+    const value = current === null ? 0 : parseInt64(current)
     if (value === null) throw new CommandError(ERRORS.notInteger)
-    result = value + delta
+    result = addInt(value, delta)
     if (!inInt64(result)) throw new CommandError(ERRORS.overflow)
   })
   return integer(result)
 }
 
-const incr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], 1n)
-const decr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], -1n)
+const incr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], 1)
+const decr = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], -1)
 const incrby = (ctx: CommandContext, args: Buffer[]): Encoded => incrementBy(ctx, args[1], int64Arg(args[2]))
 
 function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = int64Arg(args[2])
   if (delta === -9223372036854775808n) throw new CommandError(ERRORS.decrementOverflow)
-  return incrementBy(ctx, args[1], -delta)
+  return incrementBy(ctx, args[1], negInt(delta))
 }
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
-  const entry = ctx.node.store.increment(keyOf(args[1]), 0n, delta ?? 0, current => {
+  const entry = ctx.node.store.increment(keyOf(args[1]), 0, delta ?? 0, current => {
     const value = current === null ? 0 : parseFloatValue(current)
     if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
     if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)

@@ -20,7 +20,7 @@ export interface Contribution extends Version {
   readonly epochWall: number
   readonly epochLogical: number
   /** Sum of INCR/INCRBY/DECR/DECRBY deltas. */
-  total: bigint
+  total: Int
   /** Sum of INCRBYFLOAT deltas (0 if none). */
   ftotal: number
 }
@@ -36,6 +36,37 @@ export interface CounterState {
 
 const INT64_MAX = 9223372036854775807n
 const INT64_MIN = -9223372036854775808n
+
+/**
+ * An exact integer: a number while it is a safe integer (no allocation to add
+ * one: the common case), a bigint beyond (a sum of int64 increments may outgrow
+ * even 64 bits). Always in that canonical form, so equal values are `===`.
+ */
+export type Int = number | bigint
+
+function canonical (v: bigint): Int {
+  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v
+}
+
+export function addInt (a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a + b
+    if (Number.isSafeInteger(r)) return r
+  }
+  return canonical(BigInt(a) + BigInt(b))
+}
+
+export function subInt (a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a - b
+    if (Number.isSafeInteger(r)) return r
+  }
+  return canonical(BigInt(a) - BigInt(b))
+}
+
+export function negInt (a: Int): Int {
+  return typeof a === 'number' ? (a === 0 ? 0 : -a) : canonical(-a)
+}
 
 function sameIdentity (a: Contribution, b: Contribution): boolean {
   return a.node === b.node && a.epochWall === b.epochWall && a.epochLogical === b.epochLogical
@@ -61,7 +92,7 @@ function fullySeen (seen: readonly Contribution[], c: Contribution): boolean {
  * A canonical int64 decimal as Redis's string2ll takes it: no sign but '-', no
  * leading zeros, no spaces; null otherwise.
  */
-export function parseInt64 (b: Buffer): bigint | null {
+export function parseInt64 (b: Buffer): Int | null {
   const n = b.length
   if (n === 0 || n > 20) return null
   let i = b[0] === 45 ? 1 : 0
@@ -75,10 +106,10 @@ export function parseInt64 (b: Buffer): bigint | null {
   if (n <= 15) { // the common case, within a double's exact integers: no string in between
     let v = 0
     for (let j = i; j < n; j++) v = v * 10 + (b[j] as number) - 48
-    return BigInt(i === 1 ? -v : v)
+    return i === 1 ? -v : v
   }
   const v = BigInt(b.toString('latin1'))
-  return v > INT64_MAX || v < INT64_MIN ? null : v
+  return v > INT64_MAX || v < INT64_MIN ? null : canonical(v)
 }
 
 /**
@@ -115,21 +146,21 @@ export function formatFloat (v: number): string {
 }
 
 /** What the value adds up to, before formatting: an integer, a float, or the base as it is. */
-export type Sum = { kind: 'int', value: bigint } | { kind: 'float', value: number } | { kind: 'opaque' }
+export type Sum = { kind: 'int', value: Int } | { kind: 'float', value: number } | { kind: 'opaque' }
 
 /** The base plus every part of a contribution the base had not seen (PROTOCOL.md §Counters). */
 export function sumOf (state: CounterState): Sum {
-  let int = 0n
+  let int: Int = 0
   let float = 0
   for (const c of state.contribs) {
     const m = markOf(state.seen, c)
-    int += m === undefined ? c.total : c.total - m.total
+    int = addInt(int, m === undefined ? c.total : subInt(c.total, m.total))
     float += m === undefined ? c.ftotal : c.ftotal - m.ftotal
   }
   const base = state.base
   if (base === null) return float === 0 ? { kind: 'int', value: int } : { kind: 'float', value: Number(int) + float }
   const asInt = parseInt64(base)
-  if (asInt !== null && float === 0) return { kind: 'int', value: asInt + int }
+  if (asInt !== null && float === 0) return { kind: 'int', value: addInt(asInt, int) }
   const asFloat = asInt !== null ? Number(asInt) : parseFloatValue(base)
   if (asFloat === null) return { kind: 'opaque' } // a base that is not a number takes no increments
   return { kind: 'float', value: asFloat + Number(int) + float }
@@ -150,8 +181,8 @@ export function valueOf (state: CounterState): Buffer | null {
   return Buffer.from(sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value), 'latin1')
 }
 
-export function inInt64 (v: bigint): boolean {
-  return v <= INT64_MAX && v >= INT64_MIN
+export function inInt64 (v: Int): boolean {
+  return typeof v === 'number' || (v <= INT64_MAX && v >= INT64_MIN)
 }
 
 /** The state with no contributions: what a plain value or tombstone is. */
@@ -175,19 +206,19 @@ export function newestOf (state: CounterState, node: string): number {
  * is the state's alone (no mark refers to it, the list is not the marks'
  * list): true if done. Else the caller makes a new state with increment().
  */
-export function incrementInPlace (state: CounterState, node: string, ts: Timestamp, delta: bigint, fdelta: number): boolean {
+export function incrementInPlace (state: CounterState, node: string, ts: Timestamp, delta: Int, fdelta: number): boolean {
   if (state.contribs === state.seen) return false
   const mine = state.contribs[newestOf(state, node)]
   if (mine === undefined || state.seen.includes(mine)) return false
   const c = mine as { -readonly [K in keyof Contribution]: Contribution[K] }
-  c.total += delta
+  c.total = addInt(c.total, delta)
   c.ftotal += fdelta
   c.wall = ts.wall
   c.logical = ts.logical
   return true
 }
 
-export function increment (state: CounterState, node: string, ts: Timestamp, delta: bigint, fdelta: number): CounterState {
+export function increment (state: CounterState, node: string, ts: Timestamp, delta: Int, fdelta: number): CounterState {
   const mine = newestOf(state, node)
   const old = mine < 0 ? undefined : state.contribs[mine]
   const next: Contribution = {
@@ -196,7 +227,7 @@ export function increment (state: CounterState, node: string, ts: Timestamp, del
     epochLogical: old?.epochLogical ?? ts.logical,
     wall: ts.wall,
     logical: ts.logical,
-    total: (old?.total ?? 0n) + delta,
+    total: addInt(old?.total ?? 0, delta),
     ftotal: (old?.ftotal ?? 0) + fdelta
   }
   const contribs = state.contribs.slice()
@@ -327,8 +358,8 @@ const FIXED = 8 + 4 + 8 + 4 + 8 + 1
 
 export function encodedSize (state: CounterState): number {
   let n = 2 + (state.base === null ? 0 : 4 + state.base.length) + 4
-  for (const c of state.contribs) n += 1 + c.node.length + FIXED + c.total.toString().length
-  for (const c of state.seen) n += 1 + c.node.length + FIXED + c.total.toString().length
+  for (const c of state.contribs) n += 1 + c.node.length + FIXED + String(c.total).length
+  for (const c of state.seen) n += 1 + c.node.length + FIXED + String(c.total).length
   return n
 }
 
@@ -352,7 +383,7 @@ export function encodeState (state: CounterState, buf: Buffer = Buffer.allocUnsa
       buf.writeDoubleLE(c.wall, o + 12)
       buf.writeUInt32LE(c.logical, o + 20)
       buf.writeDoubleLE(c.ftotal, o + 24)
-      const total = c.total.toString()
+      const total = String(c.total)
       buf[o + 32] = total.length
       o += FIXED
       o += buf.write(total, o, 'latin1')
@@ -395,7 +426,7 @@ export function decodeState (b: Buffer): CounterState | string {
           wall: b.readDoubleLE(o + 12),
           logical: b.readUInt32LE(o + 20),
           ftotal: b.readDoubleLE(o + 24),
-          total: BigInt(total)
+          total: canonical(BigInt(total))
         }
         o += FIXED + totalLength
         if (list.length > 0 && compareIdentity(list[list.length - 1] as Contribution, c) >= 0) return 'contributions out of order'

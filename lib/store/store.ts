@@ -1,6 +1,6 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
+import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Int, type Side } from './counter.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
@@ -234,7 +234,7 @@ export class Store {
    * the key does not exist) and throws to refuse the increment: one lookup of
    * the key for both. Returns the stored entry.
    */
-  increment (key: string, delta: bigint, fdelta: number, check?: (value: Buffer | null) => void): Entry {
+  increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null) => void): Entry {
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
     let previous = this.buckets[b]?.get(key)
