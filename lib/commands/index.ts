@@ -1,5 +1,5 @@
 import { error, type Encoded } from '../protocol/reply.js'
-import { CommandError, text } from './args.js'
+import { CommandError, cString, QUOTED_MAX, text } from './args.js'
 import { connectionCommands } from './connection.js'
 import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
@@ -34,16 +34,8 @@ export function withCommands (table: CommandTable, extra: CommandTable = {}): Co
   return all
 }
 
-/** The unknown-command error quotes at most this many bytes of arguments, and of the name. */
-const QUOTED_MAX = 128
 /** No command name is longer; a longer one is unknown without decoding it all. */
 const NAME_MAX = 32
-
-/** At most `max` bytes of `arg`, cut at its first NUL (Redis formats these as C strings). */
-function cString (arg: Buffer, max: number): string {
-  const nul = arg.indexOf(0)
-  return arg.toString('latin1', 0, Math.min(nul === -1 ? arg.length : nul, max))
-}
 
 /** As Redis: `'<arg>' ` for each argument while the text is under 128 bytes, each cut to what is left. */
 function quoteArgs (args: Buffer[]): string {
