@@ -86,6 +86,8 @@ const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-ran
 /** PTTL and PEXPIRETIME: the servers run a step a few ms apart. */
 export const PTTL_TOLERANCE_MS = 250
 const SAFE = 2 ** 53 - 1
+/** Half of 1e-17, the last of the 17 decimal places to which Redis rounds INCRBYFLOAT's result. */
+const HALF_LAST_PLACE = 5e-18
 const NOT_INTEGER = '-ERR value is not an integer or out of range\r\n'
 
 const isInt = (r: Reply): r is { type: ':', text: string } => r.type === ':'
@@ -122,7 +124,8 @@ function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null
   if (name === 'INCRBYFLOAT') {
     const a = bulkText(r)
     const b = bulkText(k)
-    if (a !== null && b !== null && Math.abs(Number(a) - Number(b)) <= 1e-12 * Math.max(Math.abs(Number(a)), Math.abs(Number(b)))) return 'float-format'
+    // Redis rounds to 17 decimal places (%.17Lf): up to 5e-18 off, 0 for anything smaller; Keystone does not round.
+    if (a !== null && b !== null && Math.abs(Number(a) - Number(b)) <= HALF_LAST_PLACE + 1e-12 * Math.max(Math.abs(Number(a)), Math.abs(Number(b)))) return 'float-format'
     // A result beyond a double's range (but not a long double's) is an error in Keystone only.
     const big = (x: string | null): boolean => x !== null && !(Math.abs(Number(x)) <= Number.MAX_VALUE)
     if ((big(a) && k.type === '-') || (big(b) && r.type === '-')) return 'float-format'
