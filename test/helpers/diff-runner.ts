@@ -80,8 +80,9 @@ export function showStep (step: Step): string {
  * §Differences from Redis. `diverges`: the two stores may now differ, so the
  * rest of the sequence is not compared.
  */
-export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range' | 'hex-float-value'
-const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-range', 'hex-float-value'])
+export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range' |
+  'hex-float-value' | 'counter-base-format'
+const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-range', 'hex-float-value', 'counter-base-format'])
 
 /** PTTL and PEXPIRETIME: the servers run a step a few ms apart. */
 export const PTTL_TOLERANCE_MS = 250
@@ -156,6 +157,8 @@ export async function runSequence (redis: Side, keystone: Side, steps: Step[], r
     }
   }
   const transcript: string[] = []
+  // Keys an increment has succeeded on at Keystone: they hold counter state (for counter-base-format).
+  const counters = new Set<string>()
   // The steps queued by MULTI on each connection (Redis's view), to compare EXEC's array element by element.
   const queued: Record<'a' | 'b', string[][] | null> = { a: null, b: null }
   for (const step of steps) {
@@ -191,6 +194,21 @@ export async function runSequence (redis: Side, keystone: Side, steps: Step[], r
     else if ((name === 'EXEC' || name === 'DISCARD') && q !== null) queued[step.conn] = null
     else if (q !== null && reply.type === '+' && reply.text === 'QUEUED') q.push(args)
     if (rule !== null && DIVERGING.has(rule)) return
+    if (/^(INCR|DECR|INCRBY|DECRBY|INCRBYFLOAT)$/.test(name) && got.keystone.value.type !== '-' && args[1] !== undefined) counters.add(args[1])
+    else if (queued[step.conn] === null && !step.scanAll) {
+      // A value written over counter state: compare it now, as Keystone's store may have rewritten it.
+      for (const k of new Set(args.slice(1).filter(a => counters.has(a)))) {
+        const value = await both(redis[step.conn], keystone[step.conn], encode(['GET', k], false))
+        if (value.redis.raw.equals(value.keystone.raw)) continue
+        transcript.push(`  then GET ${JSON.stringify(k)}`, `  redis:    ${showBytes(value.redis.raw)}`, `  keystone: ${showBytes(value.keystone.raw)}`)
+        if (!sameNumber(value.redis.value, value.keystone.value)) {
+          transcript.push('  ^ the values differ')
+          throw new Error(transcript.join('\n'))
+        }
+        outcome.rules.set('counter-base-format', (outcome.rules.get('counter-base-format') ?? 0) + 1)
+        return
+      }
+    }
   }
 }
 
@@ -205,6 +223,20 @@ async function hexFloatValue (keystone: DiffConnection, args: string[], got: Pen
   if (got.keystone.raw.toString('latin1') !== NOT_FLOAT) return false
   const value = bulkText((await keystone.request(encode(['GET', args[1] as string], false))).value)
   return value !== null && HEX_FLOAT.test(value)
+}
+
+/**
+ * counter-base-format: Redis's value is a number in a form of its own (`+1`, `1.50`, `inf`),
+ * written over a key with counter state, and Keystone's is the same number as its store
+ * formats it (`1`, `1.5`, `Infinity`): PROTOCOL.md §Differences from Redis.
+ */
+function sameNumber (redis: Reply, keystone: Reply): boolean {
+  const r = bulkText(redis)
+  const k = bulkText(keystone)
+  if (r === null || k === null || !/^-?(\d+(\.\d+)?|Infinity)$/.test(k)) return false
+  const number = /^[+-]?(inf|infinity)$/i.test(r) ? (r.startsWith('-') ? -Infinity : Infinity)
+    : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(r) ? Number(r) : NaN
+  return number === Number(k)
 }
 
 async function both (redis: DiffConnection, keystone: DiffConnection, bytes: Buffer): Promise<Pending> {
