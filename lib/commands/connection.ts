@@ -149,5 +149,5 @@ export const connectionCommands: CommandTable = {
   auth: { handler: auth, arity: -2, noAuth: true, summary: 'AUTH [default] password' },
   hello: { handler: hello, arity: -1, noAuth: true, summary: 'HELLO [2 [AUTH default password] [SETNAME name]]: server facts; 3 is refused' },
   select: { handler: select, arity: 2, summary: 'SELECT 0: there is one database' },
-  client: { handler: client, arity: -2, summary: 'CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO' }
+  client: { handler: client, arity: -2, subcommands: { id: 2, getname: 2, setname: 3, setinfo: 4, list: -2, info: 2, help: 2 }, summary: 'CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO' }
 }

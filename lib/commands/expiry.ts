@@ -48,13 +48,16 @@ function remaining (unitMs: number) {
   }
 }
 
-/** EXPIRETIME key and PEXPIRETIME key: the absolute expiry; -1 without one, -2 missing. */
+/**
+ * EXPIRETIME key and PEXPIRETIME key: the absolute expiry; -1 without one, -2 missing.
+ * In seconds rounded to the nearest, half up, as Redis's `(ms + 500) / 1000`.
+ */
 function expiryTime (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
     const entry = ctx.node.store.get(keyOf(args[1]))
     if (entry === undefined) return integer(-2)
     if (entry.expiresAt === 0) return integer(-1)
-    return integer(Math.floor(entry.expiresAt / unitMs))
+    return integer(unitMs === 1 ? entry.expiresAt : Math.floor((entry.expiresAt + 500) / 1000))
   }
 }
 

@@ -1,5 +1,5 @@
 import { error, type Encoded } from '../protocol/reply.js'
-import { text } from './args.js'
+import { CommandError, cString, QUOTED_MAX, quotedSubcommand, text } from './args.js'
 import { connectionCommands } from './connection.js'
 import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
@@ -34,20 +34,12 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
 /** A table with `extra` added, and COMMAND describing all of it. */
 export function withCommands (table: CommandTable, extra: CommandTable = {}): CommandTable {
   const all: CommandTable = { ...table, ...extra }
-  all.command = { handler: commandCommand(all), arity: -1, summary: 'COMMAND [COUNT|LIST|INFO name ...|DOCS]: the command table' }
+  all.command = { handler: commandCommand(all), arity: -1, subcommands: { count: 2, list: -2, info: -2, docs: -2, help: 2 }, summary: 'COMMAND [COUNT|LIST|INFO name ...|DOCS]: the command table' }
   return all
 }
 
-/** The unknown-command error quotes at most this many bytes of arguments, and of the name. */
-const QUOTED_MAX = 128
 /** No command name is longer; a longer one is unknown without decoding it all. */
 const NAME_MAX = 32
-
-/** At most `max` bytes of `arg`, cut at its first NUL (Redis formats these as C strings). */
-function cString (arg: Buffer, max: number): string {
-  const nul = arg.indexOf(0)
-  return arg.toString('latin1', 0, Math.min(nul === -1 ? arg.length : nul, max))
-}
 
 /** As Redis: `'<arg>' ` for each argument while the text is under 128 bytes, each cut to what is left. */
 function quoteArgs (args: Buffer[]): string {
@@ -89,6 +81,13 @@ export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]
   const arity = found.spec.arity
   if ((arity > 0 && args.length !== arity) || args.length < -arity) {
     return error(errorText('wrongArity', found.name))
+  }
+  const subcommands = found.spec.subcommands
+  if (subcommands !== undefined && args.length > 1) {
+    const sub = text(args[1]).toLowerCase()
+    const subArity = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined
+    if (subArity === undefined) return error(errorText('unknownSubcommand', quotedSubcommand(args[1]), found.name.toUpperCase()))
+    if ((subArity > 0 && args.length !== subArity) || args.length < -subArity) return error(errorText('wrongArity', `${found.name}|${sub}`))
   }
   if (!ctx.session.authenticated && found.spec.noAuth !== true) return error(ERRORS.noAuth)
   // PROTOCOL.md §Order of checks: a write the log could not keep is refused before it is made.

@@ -1,5 +1,5 @@
 import { array, bulk, integer, NIL, simple, type Encoded } from '../protocol/reply.js'
-import { CommandError, keyOf, text, upper } from './args.js'
+import { CommandError, keyOf, quotedSubcommand, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
 import type { CommandContext, CommandTable } from './types.js'
 
@@ -56,7 +56,7 @@ const HELP = [
 function object (ctx: CommandContext, args: Buffer[]): Encoded {
   const sub = upper(args[1])
   const known = ['ENCODING', 'REFCOUNT', 'IDLETIME', 'FREQ', 'HELP']
-  if (!known.includes(sub)) throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'OBJECT'))
+  if (!known.includes(sub)) throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'OBJECT'))
   if (args.length !== (sub === 'HELP' ? 2 : 3)) throw new CommandError(errorText('wrongArity', `object|${sub.toLowerCase()}`))
   if (sub === 'HELP') return array(HELP.map(simple))
   const value = ctx.node.store.get(keyOf(args[2]))?.value
@@ -70,5 +70,5 @@ function object (ctx: CommandContext, args: Buffer[]): Encoded {
 }
 
 export const objectCommands: CommandTable = {
-  object: { handler: object, arity: -2, keys: [2, 2, 1], summary: 'OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP: how a value is kept' }
+  object: { handler: object, arity: -2, subcommands: { encoding: 3, refcount: 3, idletime: 3, freq: 3, help: 2 }, keys: [2, 2, 1], summary: 'OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP: how a value is kept' }
 }

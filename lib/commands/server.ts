@@ -1,6 +1,6 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, OK, simple, type Encoded } from '../protocol/reply.js'
 import { globMatchNoCase } from '../store/glob.js'
-import { CommandError, text, upper } from './args.js'
+import { CommandError, quotedSubcommand, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
 import { info } from './info.js'
 import type { CommandContext, CommandTable, NodeContext } from './types.js'
@@ -92,7 +92,7 @@ function config (ctx: CommandContext, args: Buffer[]): Encoded {
   const sub = upper(args[1])
   if (sub === 'HELP') return array(CONFIG_HELP.map(simple))
   if (sub === 'SET') return configSet(ctx, args)
-  if (sub !== 'GET') throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'CONFIG'))
+  if (sub !== 'GET') throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'CONFIG'))
   if (args.length < 3) throw new CommandError(errorText('wrongArity', 'config|get'))
   const values = configValues(ctx.node)
   const out: string[] = []
@@ -121,13 +121,13 @@ export function commandCommand (table: CommandTable) {
       case 'INFO': return array(args.slice(2).map(a => describe(text(a).toLowerCase())))
       case 'DOCS': return EMPTY_ARRAY
       case 'HELP': return array(['COMMAND', 'COMMAND COUNT', 'COMMAND LIST', 'COMMAND INFO <name> [<name> ...]', 'COMMAND DOCS'].map(simple))
-      default: throw new CommandError(errorText('unknownSubcommand', text(args[1]), 'COMMAND'))
+      default: throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'COMMAND'))
     }
   }
 }
 
 export const serverCommands: CommandTable = {
   info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace' },
-  config: { handler: config, arity: -2, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | HELP: options at run time' },
+  config: { handler: config, arity: -2, subcommands: { get: -3, set: -4, help: 2 }, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | HELP: options at run time' },
   bgrewriteaof: { handler: bgrewriteaof, arity: 1, summary: 'BGREWRITEAOF: compact the log into a snapshot, in the background' }
 }

@@ -130,6 +130,13 @@ export interface CommandSpec {
   runsInMulti?: boolean
   /** Allowed before AUTH. */
   noAuth?: boolean
+  /**
+   * A container command (OBJECT, CONFIG, CLIENT, COMMAND): its subcommands in
+   * lower case, each with its arity counted as Redis does (the container's
+   * name included). An unknown subcommand or a wrong count is refused before
+   * the command runs, inside MULTI too (PROTOCOL.md §Order of checks).
+   */
+  subcommands?: Readonly<Record<string, number>>
   /** Key positions for COMMAND: first, last (-1 the end), step. */
   keys?: [number, number, number]
   /** One line for people reading the table: the syntax and what it answers. */

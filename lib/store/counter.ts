@@ -112,18 +112,58 @@ export function parseInt64 (b: Buffer): Int | null {
   return v > INT64_MAX || v < INT64_MIN ? null : canonical(v)
 }
 
+/** Longest float Redis reads (its buffer of MAX_LONG_DOUBLE_CHARS, with the NUL). */
+const FLOAT_MAX_LEN = 5 * 1024 - 1
+const DECIMAL_FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+const HEX_FLOAT = /^([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?$/
+const INFINITY = /^[+-]?(inf|infinity)$/i
+/** Decimal exponents of the largest and smallest (denormal) long doubles: beyond them strtold sets ERANGE. */
+const LONG_DOUBLE_MAX_E10 = 4932
+const LONG_DOUBLE_MIN_E10 = -4951
+
 /**
- * A float as Redis's string2ld takes it (strtold on the whole string, no
- * leading space, not NaN): null otherwise.
+ * A float as Redis's string2ld reads it (a value or INCRBYFLOAT's increment): the whole argument is
+ * what strtold takes (decimal, hexadecimal as `0x1.8p3`, `inf`, `infinity`), with
+ * no leading space, not NaN, not past a long double's range (ERANGE); null
+ * otherwise. Within that range, a value past a double's is ±Infinity
+ * (PROTOCOL.md §Differences from Redis).
  */
-export function parseFloatValue (b: Buffer): number | null {
-  if (b.length === 0 || b.length > 5000) return null
-  const s = b.toString('latin1')
-  const c = s.charCodeAt(0)
-  if (c === 32 || (c >= 9 && c <= 13)) return null
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && !/^[+-]?(inf|infinity)$/i.test(s)) return null
-  const v = /inf/i.test(s) ? (s.startsWith('-') ? -Infinity : Infinity) : Number(s)
-  return Number.isNaN(v) ? null : v
+export function parseFloatValue (arg: Buffer): number | null {
+  if (arg.length === 0 || arg.length > FLOAT_MAX_LEN) return null
+  const s = arg.toString('latin1')
+  if (INFINITY.test(s)) return s.startsWith('-') ? -Infinity : Infinity
+  const hex = HEX_FLOAT.exec(s)
+  if (hex !== null) return hexFloat(hex[1] === '-', hex[2] as string, Number((hex[3] ?? 'p0').slice(1)))
+  if (!DECIMAL_FLOAT.test(s)) return null
+  // The decimal exponent of the first significant digit, for strtold's range.
+  const [mantissa = '', exponent = '0'] = s.replace(/^[+-]/, '').split(/[eE]/)
+  const digits = mantissa.replace('.', '')
+  const first = digits.search(/[1-9]/)
+  if (first >= 0) {
+    const point = mantissa.includes('.') ? mantissa.indexOf('.') : mantissa.length
+    const e10 = Number(exponent) + point - first - 1
+    if (e10 > LONG_DOUBLE_MAX_E10 || e10 < LONG_DOUBLE_MIN_E10) return null
+  }
+  return Number(s)
+}
+
+/** `0x<digits>p<exponent>`: the digits (a point among them) times 2^exponent. */
+function hexFloat (negative: boolean, digits: string, exponent: number): number | null {
+  const point = digits.indexOf('.')
+  const fraction = point < 0 ? 0 : digits.length - point - 1
+  const whole = digits.replace('.', '')
+  const first = whole.search(/[1-9a-fA-F]/)
+  if (first < 0) return negative ? -0 : 0
+  // The binary exponent of the leading digit, roughly: past a long double's range is ERANGE.
+  const e2 = exponent + 4 * (whole.length - first - fraction)
+  if (e2 > 16384 || e2 < -16445) return null
+  // Scaled in steps, so that 2^e itself neither overflows nor underflows before the product would.
+  let value = Number(BigInt('0x' + whole.slice(first)))
+  let e = exponent - 4 * fraction
+  for (; e > 1000; e -= 1000) value *= 2 ** 1000
+  for (; e < -1000; e += 1000) value *= 2 ** -1000
+  value *= 2 ** e
+  return negative ? -value : value
 }
 
 /**
@@ -133,6 +173,15 @@ export function parseFloatValue (b: Buffer): number | null {
  */
 export function formatFloat (v: number): string {
   if (Number.isInteger(v)) return BigInt(v).toString()
+  const s = plainDecimal(v)
+  const point = s.indexOf('.')
+  // Redis prints 17 decimals at most (%.17Lf, trailing zeros dropped): 5e-324 is 0.
+  if (point >= 0 && s.length - point - 1 > 17) return v.toFixed(17).replace(/\.?0+$/, '').replace(/^-0$/, '0')
+  return s
+}
+
+/** The shortest digits that read back as `v`, as a plain decimal (no exponent). */
+function plainDecimal (v: number): string {
   const s = String(v)
   const e = s.indexOf('e')
   if (e < 0) return s
@@ -166,6 +215,15 @@ export function sumOf (state: CounterState): Sum {
   return { kind: 'float', value: asFloat + Number(int) + float }
 }
 
+/** Whether every contribution adds nothing its base had not seen. */
+function nothingUnseen (state: CounterState): boolean {
+  for (const c of state.contribs) {
+    const m = markOf(state.seen, c)
+    if (m === undefined ? c.total !== 0 || c.ftotal !== 0 : c.total !== m.total || c.ftotal !== m.ftotal) return false
+  }
+  return true
+}
+
 /** Whether the key exists: it has a base, or a contribution its base had not seen in full. */
 export function exists (state: CounterState): boolean {
   if (state.base !== null) return true
@@ -177,7 +235,7 @@ export function exists (state: CounterState): boolean {
 export function valueOf (state: CounterState): Buffer | null {
   if (!exists(state)) return null
   const sum = sumOf(state)
-  if (sum.kind === 'opaque') return state.base
+  if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
   return Buffer.from(sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value), 'latin1')
 }
 

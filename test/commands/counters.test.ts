@@ -74,3 +74,20 @@ t.test('INCRBYFLOAT', async t => {
   t.same(await call('INCRBYFLOAT', 'f', 'inf'), err('ERR increment would produce NaN or Infinity'))
   t.same(await call('INCRBYFLOAT', 'f'), arity('incrbyfloat'))
 })
+
+t.test('INCRBYFLOAT reads its increment as Redis does (strtold): hexadecimal too', async t => {
+  // Found by the differential test: Redis answers 16 to INCRBYFLOAT k 0x10.
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  t.equal(await call('INCRBYFLOAT', 'h', '0x10'), '16')
+  t.equal(await call('INCRBYFLOAT', 'h', '0X1A'), '42')
+  t.equal(await call('INCRBYFLOAT', 'h', '-0x1.8p1'), '39', 'a point and a binary exponent')
+  t.equal(await call('INCRBYFLOAT', 'h', '0x.8'), '39.5')
+  t.equal(await call('INCRBYFLOAT', 'h', '1.'), '40.5')
+  for (const bad of ['0x', '0x1p', '0x1g', '1e', '1e+', 'nan', '-NaN', 'inFIN', '2\x00ab', ' 1', '1e5000', '1e-5000']) {
+    t.same(await call('INCRBYFLOAT', 'h', bad), NOT_FLOAT, `${JSON.stringify(bad)} is no float for Redis`)
+  }
+  t.equal(await call('INCRBYFLOAT', 'h', '0e-5000'), '40.5', 'zero is no underflow')
+  t.same(await call('INCRBYFLOAT', 'h', '-Infinity'), err('ERR increment would produce NaN or Infinity'))
+  t.equal(await call('GET', 'h'), '40.5')
+})

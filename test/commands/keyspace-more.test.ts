@@ -130,6 +130,9 @@ t.test('OBJECT', async t => {
   await x(['OBJECT', 'IDLETIME', 'n'], '-ERR OBJECT IDLETIME is not supported: Keystone does not track when keys were last accessed\r\n')
   await x(['OBJECT', 'IDLETIME', 'nokey'], '$-1\r\n')
   await x(['OBJECT', 'FOO', 'n'], "-ERR unknown subcommand 'FOO'. Try OBJECT HELP.\r\n")
+  // As Redis's '%.128s' of a C string: cut at the first NUL, and at 128 bytes (found by the differential test).
+  await x(['OBJECT', Buffer.from('k\x00\xff\r\n', 'latin1')], "-ERR unknown subcommand 'k'. Try OBJECT HELP.\r\n")
+  await x(['OBJECT', 'y'.repeat(200)], `-ERR unknown subcommand '${'y'.repeat(128)}'. Try OBJECT HELP.\r\n`)
   await x(['OBJECT', 'ENCODING'], arity('object|encoding'))
   await x(['OBJECT', 'ENCODING', 'a', 'b'], arity('object|encoding'))
   await x(['OBJECT', 'HELP', 'x'], arity('object|help'))

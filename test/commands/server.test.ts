@@ -99,6 +99,7 @@ t.test('CONFIG GET', async t => {
   t.ok((await call('CONFIG', 'GET', '*') as string[]).length >= 20, "'*' gives everything")
   t.same(await call('CONFIG', 'GET', 'no-such-option'), [], 'unknown: an empty array')
   t.same(await call('CONFIG', 'REWRITE'), err("ERR unknown subcommand 'REWRITE'. Try CONFIG HELP."))
+  t.same(await call('CONFIG', 'RE\x00WRITE'), err("ERR unknown subcommand 'RE'. Try CONFIG HELP."), 'cut at a NUL, as Redis')
   t.same(await call('CONFIG', 'GET'), err("ERR wrong number of arguments for 'config|get' command"))
   t.same(await call('CONFIG'), err("ERR wrong number of arguments for 'config' command"))
   t.ok(Array.isArray(await call('CONFIG', 'HELP')))
@@ -124,4 +125,5 @@ t.test('COMMAND', async t => {
   t.same(await call('COMMAND', 'INFO', 'auth'), [['auth', -2, ['readonly', 'no-auth'], 0, 0, 0]])
   t.ok(Array.isArray(await call('COMMAND', 'DOCS')), 'DOCS answers an array')
   t.same(await call('COMMAND', 'BOGUS'), err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."))
+  t.same(await call('COMMAND', 'B'.repeat(200)), err(`ERR unknown subcommand '${'B'.repeat(128)}'. Try COMMAND HELP.`), 'its first 128 bytes, as Redis')
 })
