@@ -248,9 +248,8 @@ export class Store {
       // no entry or state becomes old-generation garbage (see install()).
       this.digest.change(h, previous, undefined)
       if (incrementInPlace(previous.counter, this.nodeId, this.clock.tick(), delta, fdelta)) {
-        const value = valueOf(previous.counter)
-        if (value !== null && previous.value !== null && value.length === previous.value.length) value.copy(previous.value)
-        else previous.value = value
+        // A new buffer, never a copy into the old one: the value may be the base's own bytes.
+        previous.value = valueOf(previous.counter)
         this.digest.change(h, undefined, previous)
         for (const listener of this.listeners) listener(key, previous, true)
         return previous

@@ -91,6 +91,24 @@ t.test('DEL removes what it had seen, and only that', async t => {
   t.equal(x.size, 0, 'no live key')
 })
 
+t.test('increments after a SET whose marks came back from a peer count once each (the value is never written into the base)', async t => {
+  const { a, b } = three()
+  a.increment('k', 1n, 0)
+  sync(a, b, 'k')
+  b.set('k', Buffer.from('20')) // its marks: b's copies of a's contribution
+  sync(b, a, 'k') // a's own contribution is not one of the marks, which have seen all of it
+  t.equal(read(a, 'k'), '20', 'a value nothing unseen adds to is the base as written')
+  a.increment('k', 1n, 0)
+  a.increment('k', 1n, 0)
+  t.equal(read(a, 'k'), '22')
+  sync(a, b, 'k')
+  t.equal(read(b, 'k'), '22')
+  a.set('j', Buffer.from('+1'))
+  a.increment('j', 1n, 0)
+  a.set('j', Buffer.from('+1'))
+  t.equal(read(a, 'j'), '+1', 'kept as written, as Redis')
+})
+
 t.test('a SET over a key created by INCR at another node wins its base, not its increments', async t => {
   const { a, b } = three()
   b.increment('k', 7n, 0) // base: none
