@@ -76,9 +76,9 @@ async function main (): Promise<void> {
     // The contract's `listening on HOST:PORT` line is printed whatever the log level.
     const data = node.durability === null ? 'data in memory only' : `data in ${node.durability.dir} (fsync ${node.durability.fsync})`
     const line = lineFormatter(options.logFormat)
-    process.stderr.write(line('info', `node ${node.nodeId} listening on ${host}:${port}, advertised as ${node.cluster.advertise}, ${data}`, {
-      node: node.nodeId, host, port, advertise: node.cluster.advertise, dataDir: node.durability?.dir ?? null, configFile: options.configFile ?? null
-    }))
+    // json carries the facts as fields too; text keeps its one sentence.
+    const fields = { node: node.nodeId, host, port, advertise: node.cluster.advertise, dataDir: node.durability?.dir ?? null, configFile: options.configFile ?? null }
+    process.stderr.write(line('info', `node ${node.nodeId} listening on ${host}:${port}, advertised as ${node.cluster.advertise}, ${data}`, options.logFormat === 'json' ? fields : undefined))
   } catch (err) {
     fail(err instanceof KeystoneError ? err.message : String(err), 1)
   }

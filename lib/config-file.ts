@@ -131,7 +131,7 @@ export function rewriteConfig (old: string, options: NodeOptions): string {
     }
     out.push(...added.map(render))
   }
-  return out.join('\n') + '\n'
+  return out.length === 0 ? '' : out.join('\n') + '\n'
 }
 
 /**
