@@ -4,6 +4,7 @@ import { createLogger } from '../../lib/log.js'
 import { FLAGS } from '../../lib/options.js'
 import { caller, connect, rawConnect, startNode, tempDir, waitFor } from '../helpers/server.js'
 import { exactSession } from '../helpers/exact.js'
+import { seesAllUp, startCluster } from '../helpers/cluster.js'
 
 // CONFIG GET * and CONFIG SET of the options that change at run time (each
 // option's `live` entry in lib/options.ts; PROTOCOL.md §CONFIG).
@@ -111,4 +112,22 @@ t.test('each option is settable exactly when its table entry says so', async t =
     if (spec.live === undefined) t.match(String(reply), /can't set immutable config$/, `${spec.flag}: fixed at start-up`)
     else t.equal(reply, 'OK', `${spec.flag}: set to its own value`)
   }
+})
+
+t.test('CONFIG SET requirepass on every node of a cluster: links stay up, writes still replicate', async t => {
+  const nodes = await startCluster(t, 2, { requirepass: 'old' })
+  const [a, b] = nodes as [KeystoneNode, KeystoneNode]
+  for (const node of nodes) {
+    const call = caller(await connect(t, node))
+    t.equal(await call('AUTH', 'old'), 'OK')
+    t.equal(await call('CONFIG', 'SET', 'requirepass', 'new'), 'OK')
+  }
+  t.ok(seesAllUp(a, nodes) && seesAllUp(b, nodes), 'the authenticated peer links stay up')
+  const call = caller(await connect(t, a))
+  t.equal(await call('AUTH', 'new'), 'OK')
+  t.equal(await call('SET', 'k', 'v'), 'OK')
+  const atB = caller(await connect(t, b))
+  t.equal(await atB('AUTH', 'new'), 'OK')
+  t.equal(await atB('GET', 'k'), 'v', 'replicated (G1) over the links made before the change')
+  t.equal(a.cluster.password, 'new', 'links dialled from now on use the new password')
 })
