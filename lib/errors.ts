@@ -1,7 +1,7 @@
 /**
  * One error base class with stable codes. Errors that reach a client as a RESP
  * error reply are texts in lib/commands/errors.ts; these are the errors the
- * program itself raises (bad options, a busy port, protocol framing, an unusable
+ * program itself raises (bad options, a bad config file, a busy port, protocol framing, an unusable
  * data directory).
  */
 export type ErrorCode =
@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'KS_ERR_LISTEN'
   | 'KS_ERR_CLUSTER'
   | 'KS_ERR_DATA'
+  | 'KS_ERR_CONFIG'
 
 export class KeystoneError extends Error {
   readonly code: ErrorCode

@@ -13,7 +13,7 @@ import { clientCommands, type CommandTable, type Durability, type NodeContext, t
 import { errorText } from './commands/errors.js'
 import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
-import { DEFAULTS, validateOptions, type NodeOptions } from './options.js'
+import { DEFAULTS, validateOptions, type LiveTarget, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
 import { Persistence, type NodeData } from './persistence/persistence.js'
 import { Server } from './server/server.js'
@@ -51,7 +51,7 @@ export interface NodeDependencies {
  * One Keystone node: the store, the server in front of it, background work.
  * `start()` listens; `close()` stops everything it started.
  */
-export class KeystoneNode implements NodeContext {
+export class KeystoneNode implements NodeContext, LiveTarget {
   readonly options: NodeOptions
   readonly store: Store
   readonly log: Logger
@@ -72,7 +72,7 @@ export class KeystoneNode implements NodeContext {
   constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
     this.options = { ...DEFAULTS, ...options }
     validateOptions(this.options)
-    this.log = deps.log ?? createLogger(this.options.loglevel)
+    this.log = deps.log ?? createLogger(this.options.loglevel, undefined, this.options.logFormat)
     // The data directory, opened by start(), may hold the id this node had before.
     const nodeId = deps.nodeId ?? randomBytes(20).toString('hex')
     // A node that has never had a peer has no one to tell about a delete.
@@ -93,6 +93,29 @@ export class KeystoneNode implements NodeContext {
     this.table = clientCommands(clusterCommands(this.cluster))
     this.server = new Server(this, this.table, () => this.writeBarrier())
     this.infoSections.set('replication', () => replicationInfo(this.cluster))
+  }
+
+  /** CONFIG SET loglevel: the next line is filtered at the new level. */
+  applyLogLevel (): void {
+    this.log.setLevel?.(this.options.loglevel)
+  }
+
+  /**
+   * CONFIG SET requirepass (PROTOCOL.md §CONFIG): clients authenticate with it
+   * from now on (the server reads options.requirepass at each accept and AUTH);
+   * so do the peer links this node dials from now on. Connections already
+   * authenticated, peers' included, stay so.
+   */
+  applyPassword (): void {
+    this.cluster.password = this.options.requirepass
+  }
+
+  /** CONFIG SET fsync/appendfsync: the log switches policy (FORMAT.md §Durability). */
+  applyFsync (): void {
+    const persistence = this.persistence
+    if (persistence === null) return
+    persistence.setFsync?.(this.options.fsync)
+    this.cluster.durableAfterMs = persistence.fsync === 'always' ? 0 : DURABLE_AFTER_MS
   }
 
   get durability (): Durability | null {

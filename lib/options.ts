@@ -1,9 +1,11 @@
-import { LOG_LEVELS, type LogLevel } from './log.js'
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 import { FSYNC_POLICIES, type FsyncPolicy } from './persistence/append-log.js'
 import { DEFAULT_LIMITS } from './protocol/request-parser.js'
 
 /** Everything a node can be told at start-up (README.md §Configuration). */
 export interface NodeOptions {
+  /** The config file the options were read from (absolute), for CONFIG REWRITE; undefined: none. */
+  configFile: string | undefined
   /** Address to listen on; peer connections also originate from it when it is a specific IP. Default 127.0.0.1. */
   host: string
   /** TCP port; 0 takes an ephemeral one. Undefined: 1989, or the next free of 1990..2088. */
@@ -44,6 +46,8 @@ export interface NodeOptions {
   clientOutputHardLimit: number
   /** debug | info | warn | error. Default info. */
   loglevel: LogLevel
+  /** text (time, level, message) | json (one object per line: time, level, msg, fields). Default text. */
+  logFormat: LogFormat
   /**
    * Seconds a member may be down before this node removes it from the cluster on
    * its own, as FORGET would; only while this node reaches a majority of the
@@ -61,6 +65,7 @@ export const DEFAULT_PORT = 1989
 export const FALLBACK_PORTS: readonly [number, number] = [1990, 2088]
 
 export const DEFAULTS: NodeOptions = {
+  configFile: undefined,
   host: '127.0.0.1',
   port: undefined,
   advertise: undefined,
@@ -81,77 +86,157 @@ export const DEFAULTS: NodeOptions = {
   clientOutputSoftLimit: 1024 * 1024,
   clientOutputHardLimit: 256 * 1024 * 1024,
   loglevel: 'info',
+  logFormat: 'text',
   memberTimeout: 0,
   clockOffsetMs: 0,
   tombstoneGraceMs: 10_000
 }
 
-type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync'
+type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync' | 'logformat'
 
-/** The command-line flag (and KEYSTONE_ environment variable) of each option, for bin/ and --help. */
-export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: Kind, help: string }> = [
+/**
+ * What a change made by CONFIG SET may need of the node beyond the new value in
+ * its options (KeystoneNode implements it). PROTOCOL.md §CONFIG.
+ */
+export interface LiveTarget {
+  readonly options: NodeOptions
+  /** The logger filters at options.loglevel from its next line. */
+  applyLogLevel: () => void
+  /** Peer links dialled from now on authenticate with options.requirepass. */
+  applyPassword: () => void
+  /** The log is flushed to the disk as options.fsync says from now on. */
+  applyFsync: () => void
+}
+
+/** One option: its flag (also its name in a config file, CONFIG GET/SET and KEYSTONE_ + the name). */
+export interface OptionSpec {
+  key: keyof NodeOptions
+  flag: string
+  kind: Kind
+  help: string
+  /** integer: the least and greatest value (Redis's range where Redis has the option). Default 0 and 2^53 - 1. */
+  min?: number
+  max?: number
+  /**
+   * CONFIG SET may change it while the node runs: `true` when the code that uses
+   * it reads node.options each time (storing the value is all), or the step that
+   * makes the change take effect. Absent: fixed at start-up.
+   */
+  live?: true | ((node: LiveTarget) => void)
+  /** Not a line of a config file (--config itself). */
+  notInFile?: boolean
+}
+
+/** Every option, in --help's order. Adding a line here adds the flag, the environment variable, the config file line and CONFIG GET/SET. */
+export const FLAGS: readonly OptionSpec[] = [
+  { key: 'configFile', flag: 'config', kind: 'string', notInFile: true, help: 'config file: `name value` lines with these flags\' names (also a first bare argument)' },
   { key: 'host', flag: 'host', kind: 'string', help: 'address to listen on; peers are dialled from it too (default 127.0.0.1)' },
-  { key: 'port', flag: 'port', kind: 'integer', help: 'port, 0 for an ephemeral one (default 1989, else the next free of 1990..2088)' },
+  { key: 'port', flag: 'port', kind: 'integer', max: 65535, help: 'port, 0 for an ephemeral one (default 1989, else the next free of 1990..2088)' },
   { key: 'advertise', flag: 'advertise', kind: 'address', help: 'HOST:PORT given to peers (default host:port)' },
   { key: 'join', flag: 'join', kind: 'address', help: 'HOST:PORT of any member of the cluster to join' },
   { key: 'dataDir', flag: 'data-dir', kind: 'string', help: "data directory ('' for memory only; default ./keystone-data/<port>)" },
   { key: 'persist', flag: 'persist', kind: 'boolean', help: 'keep data on disk (default); --no-persist: memory only' },
-  { key: 'fsync', flag: 'fsync', kind: 'fsync', help: 'always | everysec | no: when writes reach the disk (default everysec)' },
+  { key: 'fsync', flag: 'fsync', kind: 'fsync', live: node => node.applyFsync(), help: 'always | everysec | no: when writes reach the disk (default everysec)' },
   { key: 'repairLog', flag: 'repair-log', kind: 'boolean', help: 'start despite damaged records in the data, skipping them (default off)' },
   { key: 'compactMinSize', flag: 'compact-min-size', kind: 'integer', help: 'compact the log no sooner than this many bytes (default 67108864)' },
   { key: 'compactPercentage', flag: 'compact-percentage', kind: 'integer', help: 'compact when the log exceeds this % of the snapshot, 0 never (default 100)' },
-  { key: 'requirepass', flag: 'requirepass', kind: 'string', help: 'password for clients and peers' },
-  { key: 'maxclients', flag: 'maxclients', kind: 'integer', help: 'most client connections (default 10000)' },
-  { key: 'timeout', flag: 'timeout', kind: 'integer', help: 'close clients idle this many seconds, 0 never (default 0)' },
-  { key: 'tcpKeepalive', flag: 'tcp-keepalive', kind: 'integer', help: 'TCP keepalive seconds, 0 off (default 60)' },
+  { key: 'requirepass', flag: 'requirepass', kind: 'string', live: node => node.applyPassword(), help: 'password for clients and peers' },
+  { key: 'maxclients', flag: 'maxclients', kind: 'integer', min: 1, max: 4294967295, live: true, help: 'most client connections (default 10000)' },
+  { key: 'timeout', flag: 'timeout', kind: 'integer', max: 2147483647, live: true, help: 'close clients idle this many seconds, 0 never (default 0)' },
+  { key: 'tcpKeepalive', flag: 'tcp-keepalive', kind: 'integer', max: 2147483647, live: true, help: 'TCP keepalive seconds, 0 off (default 60)' },
   { key: 'maxInlineLen', flag: 'max-inline-len', kind: 'integer', help: 'longest inline command, bytes (default 65536)' },
   { key: 'maxBulkLen', flag: 'max-bulk-len', kind: 'integer', help: 'largest bulk string, bytes (default 536870912)' },
   { key: 'maxMultibulkLen', flag: 'max-multibulk-len', kind: 'integer', help: 'most arguments per command (default 1048576)' },
-  { key: 'clientOutputSoftLimit', flag: 'client-output-soft-limit', kind: 'integer', help: 'pause reading a client past this many unsent reply bytes (default 1048576)' },
-  { key: 'clientOutputHardLimit', flag: 'client-output-hard-limit', kind: 'integer', help: 'drop a client past this many unsent reply bytes (default 268435456)' },
-  { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
+  { key: 'clientOutputSoftLimit', flag: 'client-output-soft-limit', kind: 'integer', live: true, help: 'pause reading a client past this many unsent reply bytes (default 1048576)' },
+  { key: 'clientOutputHardLimit', flag: 'client-output-hard-limit', kind: 'integer', live: true, help: 'drop a client past this many unsent reply bytes (default 268435456)' },
+  { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', live: node => node.applyLogLevel(), help: 'debug | info | warn | error (default info)' },
+  { key: 'logFormat', flag: 'log-format', kind: 'logformat', help: 'text | json: json writes one object per line (default text)' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
   { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
 ]
 
-/** Options given as strings (flags, environment) become typed options, or a clear TypeError. */
+/** The option of a flag or config name (lower case); undefined if none. */
+export function optionByName (name: string): OptionSpec | undefined {
+  return FLAGS.find(f => f.flag === name)
+}
+
+const YES = ['', 'true', 'yes', '1', 'on']
+const NO = ['false', 'no', '0', 'off']
+
+/** A value an option cannot take: `reason` in Redis's words (CONFIG SET), `expected` for a sentence. */
+export class OptionValueError extends TypeError {
+  constructor (readonly reason: string, readonly expected: string) {
+    super(`must be ${expected}`)
+    this.name = 'OptionValueError'
+  }
+
+  /** `<name> must be <expected>, got '<text>'`: for flags, the environment and config files. */
+  describe (name: string, text: string): string {
+    return `${name} must be ${this.expected}, got '${text}'`
+  }
+}
+
+/**
+ * One option's value from text (a flag, the environment, a config file line,
+ * CONFIG SET); an OptionValueError otherwise (PROTOCOL.md §CONFIG).
+ */
+export function parseOptionValue (spec: OptionSpec, text: string): string | number | boolean {
+  switch (spec.kind) {
+    case 'integer': {
+      const min = spec.min ?? 0
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER
+      if (!/^(0|-?[1-9]\d{0,18})$/.test(text)) throw new OptionValueError("argument couldn't be parsed into an integer", min === 0 ? 'a non-negative integer' : 'an integer')
+      const n = Number(text)
+      if (n < min || n > max) throw new OptionValueError(`argument must be between ${min} and ${max} inclusive`, `an integer from ${min} to ${max}`)
+      return n
+    }
+    case 'address':
+      try {
+        parseAddress(text)
+      } catch {
+        throw new OptionValueError('argument must be HOST:PORT', 'HOST:PORT')
+      }
+      return text
+    case 'boolean': {
+      // `--flag` alone gives '' (present); `--no-flag` gives 'false'.
+      const word = text.toLowerCase()
+      if (YES.includes(word)) return true
+      if (NO.includes(word)) return false
+      throw new OptionValueError("argument must be 'yes' or 'no'", 'yes or no')
+    }
+    case 'fsync': return oneOf(text, FSYNC_POLICIES)
+    case 'loglevel': return oneOf(text, LOG_LEVELS)
+    case 'logformat': return oneOf(text, LOG_FORMATS)
+    default: return text
+  }
+}
+
+function oneOf (text: string, allowed: readonly string[]): string {
+  if (!allowed.includes(text)) throw new OptionValueError(`argument(s) must be one of the following: ${allowed.join(', ')}`, `one of ${allowed.join(', ')}`)
+  return text
+}
+
+/** An option's value as text, as CONFIG GET shows it and a config file holds it ('' for none). */
+export function formatOptionValue (spec: OptionSpec, options: NodeOptions): string {
+  const value = options[spec.key]
+  if (value === undefined) return ''
+  if (typeof value === 'boolean') return value ? 'yes' : 'no'
+  return String(value)
+}
+
+/** Options given as strings (flags, environment, a config file) become typed options, or a clear TypeError. */
 export function resolveOptions (given: Partial<Record<keyof NodeOptions, string | number | undefined>>): NodeOptions {
   const options: NodeOptions = { ...DEFAULTS }
   const target = options as unknown as Record<string, unknown>
-  for (const { key, flag, kind } of FLAGS) {
-    const raw = given[key]
+  for (const spec of FLAGS) {
+    const raw = given[spec.key]
     if (raw === undefined) continue
     const text = String(raw)
-    switch (kind) {
-      case 'integer': {
-        const n = Number(text)
-        if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`--${flag} must be a non-negative integer, got '${text}'`)
-        target[key] = n
-        break
-      }
-      case 'address':
-        parseAddress(text, `--${flag}`)
-        target[key] = text
-        break
-      case 'boolean': {
-        // `--flag` alone gives '' (present); `--no-flag` gives 'false'.
-        const word = text.toLowerCase()
-        if (['', 'true', 'yes', '1', 'on'].includes(word)) target[key] = true
-        else if (['false', 'no', '0', 'off'].includes(word)) target[key] = false
-        else throw new TypeError(`--${flag} takes no value (or yes/no), got '${text}'`)
-        break
-      }
-      case 'fsync':
-        if (!(FSYNC_POLICIES as readonly string[]).includes(text)) throw new TypeError(`--${flag} must be one of ${FSYNC_POLICIES.join(', ')}, got '${text}'`)
-        target[key] = text
-        break
-      case 'loglevel':
-        if (!(LOG_LEVELS as string[]).includes(text)) throw new TypeError(`--${flag} must be one of ${LOG_LEVELS.join(', ')}, got '${text}'`)
-        target[key] = text
-        break
-      default:
-        target[key] = text
+    try {
+      target[spec.key] = parseOptionValue(spec, text)
+    } catch (err) {
+      throw err instanceof OptionValueError ? new TypeError(err.describe(`--${spec.flag}`, text)) : err
     }
   }
   validateOptions(options)
@@ -160,21 +245,29 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs']
-  for (const key of counts) {
-    const value = options[key]
-    const flag = FLAGS.find(f => f.key === key)?.flag ?? key
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`--${flag} must be a non-negative integer, got ${String(value)}`)
-  }
-  if (options.port !== undefined && (!Number.isSafeInteger(options.port) || options.port < 0 || options.port > 65535)) {
-    throw new TypeError(`--port must be 0..65535, got ${String(options.port)}`)
+  for (const spec of FLAGS) {
+    if (spec.kind !== 'integer') continue
+    const value = options[spec.key]
+    if (value === undefined && spec.key === 'port') continue
+    const min = spec.min ?? 0
+    const max = spec.max ?? Number.MAX_SAFE_INTEGER
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new TypeError(`--${spec.flag} must be an integer from ${min} to ${max}, got ${String(value)}`)
+    }
   }
   if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
+  if (!(LOG_FORMATS as readonly string[]).includes(options.logFormat)) throw new TypeError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`)
   if (!(FSYNC_POLICIES as readonly string[]).includes(options.fsync)) throw new TypeError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}`)
-  if (options.maxclients < 1) throw new TypeError('--maxclients must be at least 1')
+  const cross = crossCheck(options)
+  if (cross !== null) throw new TypeError(cross)
+}
+
+/** What no single value shows: a reason, or null. CONFIG SET checks it too. */
+export function crossCheck (options: NodeOptions): string | null {
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
-    throw new TypeError('--client-output-hard-limit must not be below --client-output-soft-limit')
+    return 'client-output-hard-limit must not be below client-output-soft-limit'
   }
+  return null
 }
 
 /** 'host:port' (or '[v6]:port') as parts; a TypeError naming `what` otherwise. */

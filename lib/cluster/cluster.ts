@@ -50,7 +50,8 @@ export class Cluster implements LinkOwner {
   readonly members = new Map<string, Member>()
   /** This node's advertised HOST:PORT; set once the node listens. */
   advertise: string
-  readonly password: string
+  /** --requirepass: links dialled from now on authenticate with it (CONFIG SET requirepass changes it). */
+  password: string
   readonly localAddress: string | undefined
   readonly timing: LinkTiming
   selfState: MemberState = 'up'

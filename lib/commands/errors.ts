@@ -23,6 +23,8 @@ export const ERRORS = {
   noAccessTime: 'ERR OBJECT IDLETIME is not supported: Keystone does not track when keys were last accessed',
   configSetUnknown: "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
   configSetFailed: "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+  noConfigFile: 'ERR The server is running without a config file',
+  configRewrite: 'ERR Rewriting config file: %s',
   unknownSubcommand: "ERR unknown subcommand '%s'. Try %s HELP.",
   dbIndex: 'ERR DB index is out of range',
   selectInvalid: 'ERR invalid DB index',

@@ -3,31 +3,45 @@ import { globMatchNoCase } from '../store/glob.js'
 import { CommandError, quotedSubcommand, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
 import { info } from './info.js'
+import { rewriteConfigFile } from '../config-file.js'
+import { crossCheck, FLAGS, formatOptionValue, optionByName, OptionValueError, parseOptionValue, type NodeOptions, type OptionSpec } from '../options.js'
 import type { CommandContext, CommandTable, NodeContext } from './types.js'
 
 // PROTOCOL.md §Server: INFO, CONFIG GET and SET, COMMAND.
 
-/** What CONFIG GET knows: enough for redis-cli, redis-benchmark and client libraries. */
-function configValues (node: NodeContext): Record<string, string> {
-  const o = node.options
-  const { host, port } = node.address()
-  return {
-    bind: host,
-    port: String(port),
-    maxclients: String(o.maxclients),
-    timeout: String(o.timeout),
-    'tcp-keepalive': String(o.tcpKeepalive),
-    'proto-max-bulk-len': String(o.maxBulkLen),
-    'proto-inline-max-size': String(o.maxInlineLen),
-    'proto-max-multibulk-len': String(o.maxMultibulkLen),
-    requirepass: o.requirepass,
-    databases: '1',
-    save: '',
-    appendonly: node.durability === null ? 'no' : 'yes',
-    appendfsync: node.durability?.fsync ?? o.fsync,
-    dir: node.durability?.dir ?? '',
-    loglevel: o.loglevel
+/**
+ * Redis's names for some options, which clients ask CONFIG GET for; CONFIG SET
+ * takes them too. Each shows what the node really does (the address and
+ * directory in use) rather than the option as given.
+ */
+const REDIS_NAMES: Record<string, { flag?: string, value: (node: NodeContext) => string }> = {
+  bind: { flag: 'host', value: node => node.address().host },
+  'proto-max-bulk-len': { flag: 'max-bulk-len', value: node => String(node.options.maxBulkLen) },
+  'proto-inline-max-size': { flag: 'max-inline-len', value: node => String(node.options.maxInlineLen) },
+  'proto-max-multibulk-len': { flag: 'max-multibulk-len', value: node => String(node.options.maxMultibulkLen) },
+  databases: { value: () => '1' },
+  save: { value: () => '' },
+  appendonly: { value: node => (node.durability === null ? 'no' : 'yes') },
+  appendfsync: { flag: 'fsync', value: node => node.durability?.fsync ?? node.options.fsync },
+  dir: { flag: 'data-dir', value: node => node.durability?.dir ?? '' }
+}
+
+/** Options of the contract not built yet: CONFIG SET says so rather than "unknown". */
+const NOT_BUILT: Record<string, string> = {
+  'tls-cert-file': 'TLS is not built yet: the port speaks plain TCP',
+  'tls-key-file': 'TLS is not built yet: the port speaks plain TCP',
+  'tls-ca-cert-file': 'TLS is not built yet: the port speaks plain TCP'
+}
+
+/** Every option by its flag's name (port: the one listened on), then Redis's names: CONFIG GET. */
+function configValues (node: NodeContext): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  for (const spec of FLAGS) {
+    if (spec.notInFile === true) continue
+    out.push([spec.flag, spec.key === 'port' ? String(node.address().port) : formatOptionValue(spec, node.options)])
   }
+  for (const [name, { value }] of Object.entries(REDIS_NAMES)) out.push([name, value(node)])
+  return out
 }
 
 /** BGREWRITEAOF: compacts the log into a snapshot in the background (FORMAT.md §Compaction). */
@@ -39,41 +53,57 @@ function bgrewriteaof (ctx: CommandContext): Encoded {
 }
 
 /**
- * What CONFIG SET may change: options read afresh each time they are used
- * (maxclients at every accept; timeout and tcp-keepalive for each connection
- * accepted afterwards). Redis's ranges.
- */
-const SETTABLE: Record<string, { key: 'maxclients' | 'timeout' | 'tcpKeepalive', min: number, max: number }> = {
-  maxclients: { key: 'maxclients', min: 1, max: 4294967295 },
-  timeout: { key: 'timeout', min: 0, max: 2147483647 },
-  'tcp-keepalive': { key: 'tcpKeepalive', min: 0, max: 2147483647 }
-}
-
-/**
  * CONFIG SET name value [name value ...]: all or nothing, checked in Redis's
- * order: every name (unknown, not settable, repeated), then every value.
+ * order: every name (unknown, not settable, repeated), then every value, then
+ * the options together. What may change, and how, is each option's `live`
+ * entry in lib/options.ts (PROTOCOL.md §CONFIG).
  */
 function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
   if (args.length < 4) throw new CommandError(errorText('wrongArity', 'config|set'))
   if (args.length % 2 !== 0) throw new CommandError(ERRORS.syntax)
-  const known = configValues(ctx.node)
-  const names: string[] = []
+  const failed = (name: string, why: string): CommandError => new CommandError(errorText('configSetFailed', name, why))
+  const specs: OptionSpec[] = []
   for (let i = 2; i < args.length; i += 2) {
-    const name = text(args[i]).toLowerCase()
-    if (!Object.hasOwn(known, name)) throw new CommandError(errorText('configSetUnknown', text(args[i])))
-    if (!Object.hasOwn(SETTABLE, name)) throw new CommandError(errorText('configSetFailed', text(args[i]), "can't set immutable config"))
-    if (names.includes(name)) throw new CommandError(errorText('configSetFailed', text(args[i]), 'duplicate parameter'))
-    names.push(name)
+    const sent = text(args[i])
+    const name = sent.toLowerCase()
+    const redis = Object.hasOwn(REDIS_NAMES, name) ? REDIS_NAMES[name] : undefined
+    const spec = optionByName(redis === undefined ? name : redis.flag ?? '')
+    if (Object.hasOwn(NOT_BUILT, name)) throw failed(sent, NOT_BUILT[name] as string)
+    if (spec === undefined && redis === undefined) throw new CommandError(errorText('configSetUnknown', sent))
+    if (spec?.live === undefined || spec.notInFile === true) throw failed(sent, "can't set immutable config")
+    if (specs.includes(spec)) throw failed(sent, 'duplicate parameter')
+    specs.push(spec)
   }
-  const values = names.map((name, j) => {
-    const { min, max } = SETTABLE[name] as (typeof SETTABLE)[string]
-    const given = text(args[3 + 2 * j])
-    if (!/^(0|-?[1-9]\d{0,18})$/.test(given)) throw new CommandError(errorText('configSetFailed', name, "argument couldn't be parsed into an integer"))
-    const n = Number(given)
-    if (n < min || n > max) throw new CommandError(errorText('configSetFailed', name, `argument must be between ${min} and ${max} inclusive`))
-    return n
+  const next: NodeOptions = { ...ctx.node.options }
+  const target = next as unknown as Record<string, unknown>
+  specs.forEach((spec, j) => {
+    try {
+      target[spec.key] = parseOptionValue(spec, text(args[3 + 2 * j]))
+    } catch (err) {
+      throw failed(text(args[2 + 2 * j]), err instanceof OptionValueError ? err.reason : String(err))
+    }
   })
-  names.forEach((name, j) => { ctx.node.options[(SETTABLE[name] as (typeof SETTABLE)[string]).key] = values[j] as number })
+  const cross = crossCheck(next)
+  if (cross !== null) throw failed(text(args[2]), cross)
+  for (const spec of specs) {
+    const options = ctx.node.options as unknown as Record<string, unknown>
+    options[spec.key] = target[spec.key]
+    if (typeof spec.live === 'function') spec.live(ctx.node)
+  }
+  return OK
+}
+
+/** CONFIG REWRITE: the file the node was started with gets the current options (README.md §Config file). */
+async function configRewrite (ctx: CommandContext): Promise<Encoded> {
+  const file = ctx.node.options.configFile
+  if (file === undefined) throw new CommandError(ERRORS.noConfigFile)
+  try {
+    await rewriteConfigFile(file, ctx.node.options)
+  } catch (err) {
+    ctx.node.log.warn(`CONFIG REWRITE of ${file} failed: ${(err as Error).message}`)
+    throw new CommandError(errorText('configRewrite', (err as Error).message))
+  }
+  ctx.node.log.info(`CONFIG REWRITE: wrote ${file}`)
   return OK
 }
 
@@ -83,20 +113,26 @@ const CONFIG_HELP = [
   '    Return parameters matching the glob-like <pattern> and their values.',
   'SET <directive> <value>',
   '    Set the configuration <directive> to <value>.',
+  'REWRITE',
+  '    Rewrite the configuration file.',
   'HELP',
   '    Prints this help.'
 ]
 
-/** CONFIG GET pattern [pattern ...]: name/value pairs; unknown names give nothing. CONFIG SET. */
-function config (ctx: CommandContext, args: Buffer[]): Encoded {
+/** CONFIG GET pattern [pattern ...]: name/value pairs; unknown names give nothing. CONFIG SET, REWRITE. */
+function config (ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded> {
   const sub = upper(args[1])
   if (sub === 'HELP') return array(CONFIG_HELP.map(simple))
   if (sub === 'SET') return configSet(ctx, args)
+  if (sub === 'REWRITE') {
+    if (args.length !== 2) throw new CommandError(errorText('wrongArity', 'config|rewrite'))
+    return configRewrite(ctx)
+  }
   if (sub !== 'GET') throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'CONFIG'))
   if (args.length < 3) throw new CommandError(errorText('wrongArity', 'config|get'))
   const values = configValues(ctx.node)
   const out: string[] = []
-  for (const [name, value] of Object.entries(values)) {
+  for (const [name, value] of values) {
     if (args.slice(2).some(p => globMatchNoCase(text(p), name))) out.push(name, value)
   }
   return bulkArray(out)
@@ -128,6 +164,6 @@ export function commandCommand (table: CommandTable) {
 
 export const serverCommands: CommandTable = {
   info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace' },
-  config: { handler: config, arity: -2, subcommands: { get: -3, set: -4, help: 2 }, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | HELP: options at run time' },
+  config: { handler: config, arity: -2, subcommands: { get: -3, set: -4, rewrite: 2, help: 2 }, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | REWRITE | HELP: options at run time' },
   bgrewriteaof: { handler: bgrewriteaof, arity: 1, summary: 'BGREWRITEAOF: compact the log into a snapshot, in the background' }
 }

@@ -1,6 +1,6 @@
 import type { Encoded } from '../protocol/reply.js'
 import type { Store } from '../store/store.js'
-import type { NodeOptions } from '../options.js'
+import type { LiveTarget, NodeOptions } from '../options.js'
 import type { Logger } from '../log.js'
 
 /** A command queued between MULTI and EXEC. */
@@ -86,7 +86,7 @@ export interface Durability {
 }
 
 /** What commands see of the node: the store, options, stats, clients. */
-export interface NodeContext {
+export interface NodeContext extends LiveTarget {
   readonly store: Store
   readonly options: NodeOptions
   readonly stats: ServerStats

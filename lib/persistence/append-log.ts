@@ -51,6 +51,7 @@ class Group {
 }
 
 export interface AppendLogOptions {
+  /** Read at every flush and tick, so a change (Persistence.setFsync) applies from the next write. */
   policy: FsyncPolicy
   /** The error a waiting client gets for a failed write or fsync (a MISCONF reply). */
   describe: (err: Error) => Error

@@ -49,12 +49,14 @@ export interface NodeData extends Durability {
   load: (store: Store) => void
   /** Resolves when the writes so far are kept as the fsync policy says; null if they are. */
   barrier: () => Promise<void> | null
+  /** Switches the fsync policy while the node runs (CONFIG SET); absent where it cannot change. */
+  setFsync?: (policy: FsyncPolicy) => void
   close: () => Promise<void>
 }
 
 export class Persistence implements NodeData {
   readonly dir: string
-  readonly fsync: FsyncPolicy
+  fsync: FsyncPolicy
   readonly nodeId: string
   /** The MISCONF error text while the log cannot be written; null when it can. */
   failure: string | null = null
@@ -159,6 +161,20 @@ export class Persistence implements NodeData {
   /** Resolves when every write so far is as safe as --fsync says; null if it is; rejects with a MISCONF error. */
   barrier (): Promise<void> | null {
     return this.current === null ? null : this.current.barrier()
+  }
+
+  /**
+   * CONFIG SET appendfsync: every log (the current one, and those a compaction
+   * makes) follows the new policy from its next write. No write waiting for an
+   * fdatasync is stranded: a running one still settles its groups, and the
+   * groups written meanwhile get the next. Moving to always, what is written but
+   * not yet on the disk is fsynced now.
+   */
+  setFsync (policy: FsyncPolicy): void {
+    this.fsync = policy
+    this.logOptions.policy = policy
+    this.lastFsyncAt = Date.now()
+    if (policy === 'always') this.current?.tick()
   }
 
   /** Bytes in the logs since the snapshot. */

@@ -43,7 +43,7 @@ t.test('CONFIG SET errors', async t => {
   await x(['CONFIG', 'SET', 'tcp-keepalive', '-1'], failed('tcp-keepalive', 'argument must be between 0 and 2147483647 inclusive'))
   await x(['CONFIG', 'SET', 'port', '1234'], failed('port', "can't set immutable config"))
   await x(['CONFIG', 'SET', 'databases', '3'], failed('databases', "can't set immutable config"))
-  await x(['CONFIG', 'SET', 'loglevel', 'debug'], failed('loglevel', "can't set immutable config"))
+  await x(['CONFIG', 'SET', 'max-bulk-len', '10'], failed('max-bulk-len', "can't set immutable config"))
   await x(['CONFIG', 'SET', 'maxclients', '700', 'maxclients', '800'], failed('maxclients', 'duplicate parameter'))
   await x(['CONFIG', 'SET', 'nosuch', '1'], "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n")
   await x(['CONFIG', 'SET', 'databases', '3', 'nosuch', '1'], failed('databases', "can't set immutable config"), 'the first bad name')
