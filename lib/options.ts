@@ -54,6 +54,10 @@ export interface NodeOptions {
   clockOffsetMs: number
   /** ms a tombstone stays after it became collectable (in-flight batches land first). */
   tombstoneGraceMs: number
+  /** Log commands whose handler ran at least this many µs (PROTOCOL.md §SLOWLOG); -1 none, 0 every one. Default 10000. */
+  slowlogLogSlowerThan: number
+  /** Most entries the slowlog keeps (the oldest go first). Default 128. */
+  slowlogMaxLen: number
 }
 
 export const DEFAULT_PORT = 1989
@@ -83,10 +87,12 @@ export const DEFAULTS: NodeOptions = {
   loglevel: 'info',
   memberTimeout: 0,
   clockOffsetMs: 0,
-  tombstoneGraceMs: 10_000
+  tombstoneGraceMs: 10_000,
+  slowlogLogSlowerThan: 10_000,
+  slowlogMaxLen: 128
 }
 
-type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync'
+type Kind = 'string' | 'integer' | 'signed' | 'address' | 'loglevel' | 'boolean' | 'fsync'
 
 /** The command-line flag (and KEYSTONE_ environment variable) of each option, for bin/ and --help. */
 export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: Kind, help: string }> = [
@@ -112,7 +118,9 @@ export const FLAGS: ReadonlyArray<{ key: keyof NodeOptions, flag: string, kind: 
   { key: 'loglevel', flag: 'loglevel', kind: 'loglevel', help: 'debug | info | warn | error (default info)' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
   { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
-  { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
+  { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' },
+  { key: 'slowlogLogSlowerThan', flag: 'slowlog-log-slower-than', kind: 'signed', help: 'SLOWLOG the commands that run this many µs or more; 0 every one, -1 none, as --slowlog-log-slower-than=-1 (default 10000)' },
+  { key: 'slowlogMaxLen', flag: 'slowlog-max-len', kind: 'integer', help: 'most SLOWLOG entries kept (default 128)' }
 ]
 
 /** Options given as strings (flags, environment) become typed options, or a clear TypeError. */
@@ -127,6 +135,12 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
       case 'integer': {
         const n = Number(text)
         if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`--${flag} must be a non-negative integer, got '${text}'`)
+        target[key] = n
+        break
+      }
+      case 'signed': {
+        const n = Number(text)
+        if (text.trim() === '' || !Number.isSafeInteger(n) || n < -1) throw new TypeError(`--${flag} must be an integer, -1 or more, got '${text}'`)
         target[key] = n
         break
       }
@@ -160,11 +174,14 @@ export function resolveOptions (given: Partial<Record<keyof NodeOptions, string 
 
 /** Checks typed options (from flags or from code); a clear TypeError for the first bad one. */
 export function validateOptions (options: NodeOptions): void {
-  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs']
+  const counts: Array<keyof NodeOptions> = ['maxclients', 'timeout', 'tcpKeepalive', 'maxInlineLen', 'maxBulkLen', 'maxMultibulkLen', 'clientOutputSoftLimit', 'clientOutputHardLimit', 'compactMinSize', 'compactPercentage', 'memberTimeout', 'clockOffsetMs', 'tombstoneGraceMs', 'slowlogMaxLen']
   for (const key of counts) {
     const value = options[key]
     const flag = FLAGS.find(f => f.key === key)?.flag ?? key
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`--${flag} must be a non-negative integer, got ${String(value)}`)
+  }
+  if (!Number.isSafeInteger(options.slowlogLogSlowerThan) || options.slowlogLogSlowerThan < -1) {
+    throw new TypeError(`--slowlog-log-slower-than must be an integer, -1 or more, got ${String(options.slowlogLogSlowerThan)}`)
   }
   if (options.port !== undefined && (!Number.isSafeInteger(options.port) || options.port < 0 || options.port > 65535)) {
     throw new TypeError(`--port must be 0..65535, got ${String(options.port)}`)

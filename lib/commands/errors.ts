@@ -24,6 +24,8 @@ export const ERRORS = {
   configSetUnknown: "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
   configSetFailed: "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
   unknownSubcommand: "ERR unknown subcommand '%s'. Try %s HELP.",
+  subcommandSyntax: "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.",
+  slowlogCount: 'ERR count should be greater than or equal to -1',
   dbIndex: 'ERR DB index is out of range',
   selectInvalid: 'ERR invalid DB index',
   noAuth: 'NOAUTH Authentication required.',

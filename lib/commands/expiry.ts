@@ -40,7 +40,7 @@ function expireBy (unitMs: number, absolute = false) {
 function remaining (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
     const store = ctx.node.store
-    const entry = store.get(keyOf(args[1]))
+    const entry = store.read(keyOf(args[1]))
     if (entry === undefined) return integer(-2)
     if (entry.expiresAt === 0) return integer(-1)
     const ms = Math.max(0, entry.expiresAt - store.now())
@@ -51,7 +51,7 @@ function remaining (unitMs: number) {
 /** EXPIRETIME key and PEXPIRETIME key: the absolute expiry; -1 without one, -2 missing. */
 function expiryTime (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
-    const entry = ctx.node.store.get(keyOf(args[1]))
+    const entry = ctx.node.store.read(keyOf(args[1]))
     if (entry === undefined) return integer(-2)
     if (entry.expiresAt === 0) return integer(-1)
     return integer(Math.floor(entry.expiresAt / unitMs))
