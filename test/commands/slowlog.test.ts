@@ -1,9 +1,9 @@
 import t from 'tap'
-import { KeystoneNode } from '../../lib/index.js'
+import { DEFAULTS, KeystoneNode, resolveOptions } from '../../lib/index.js'
 import { silentLogger } from '../../lib/log.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
 import { Server } from '../../lib/server/server.js'
-import { caller, connect, holdFor, rawConnect, startNode, waitFor } from '../helpers/server.js'
+import { caller, connect, holdFor, rawConnect, spawnServer, startNode, waitFor } from '../helpers/server.js'
 
 // PROTOCOL.md §SLOWLOG: GET [count], LEN, RESET, HELP; --slowlog-log-slower-than
 // and --slowlog-max-len; arguments cut as Redis cuts them.
@@ -139,4 +139,20 @@ t.test('SLOWLOG errors, as Redis 7.0', async t => {
   const help = await call('slowlog', 'help') as string[]
   t.equal(help[0], 'SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:')
   t.equal(help.length, 12)
+})
+
+t.test('the two options: flags as strings, Redis\'s ranges', async t => {
+  t.same([DEFAULTS.slowlogLogSlowerThan, DEFAULTS.slowlogMaxLen], [10000, 128])
+  const options = resolveOptions({ slowlogLogSlowerThan: '-1', slowlogMaxLen: '0' })
+  t.same([options.slowlogLogSlowerThan, options.slowlogMaxLen], [-1, 0])
+  t.throws(() => resolveOptions({ slowlogLogSlowerThan: '-2' }), new TypeError("--slowlog-log-slower-than must be an integer, -1 or more, got '-2'"))
+  t.throws(() => resolveOptions({ slowlogLogSlowerThan: '1.5' }), TypeError)
+  t.throws(() => resolveOptions({ slowlogMaxLen: '-1' }), new TypeError("--slowlog-max-len must be a non-negative integer, got '-1'"))
+})
+
+t.test('keystone-server --slowlog-log-slower-than=0 --slowlog-max-len 2', async t => {
+  const server = await spawnServer(t, ['--port', '0', '--data-dir', '', '--slowlog-log-slower-than=0', '--slowlog-max-len', '2'])
+  const call = caller(await connect(t, server))
+  for (let i = 0; i < 3; i++) await call('PING', String(i))
+  t.same((await call('SLOWLOG', 'GET') as Entry[]).map(e => e[3]), [['PING', '2'], ['PING', '1']])
 })
