@@ -58,6 +58,10 @@ export interface NodeOptions {
   clockOffsetMs: number
   /** ms a tombstone stays after it became collectable (in-flight batches land first). */
   tombstoneGraceMs: number
+  /** Log commands whose handler ran at least this many µs (PROTOCOL.md §SLOWLOG); -1 none, 0 every one. Default 10000. */
+  slowlogLogSlowerThan: number
+  /** Most entries the slowlog keeps (the oldest go first). Default 128. */
+  slowlogMaxLen: number
 }
 
 export const DEFAULT_PORT = 1989
@@ -89,7 +93,9 @@ export const DEFAULTS: NodeOptions = {
   logFormat: 'text',
   memberTimeout: 0,
   clockOffsetMs: 0,
-  tombstoneGraceMs: 10_000
+  tombstoneGraceMs: 10_000,
+  slowlogLogSlowerThan: 10_000,
+  slowlogMaxLen: 128
 }
 
 type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync' | 'logformat'
@@ -153,7 +159,9 @@ export const FLAGS: readonly OptionSpec[] = [
   { key: 'logFormat', flag: 'log-format', kind: 'logformat', help: 'text | json: json writes one object per line (default text)' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', kind: 'integer', help: 'ms a tombstone is kept after every member holds it, for writes still in flight (default 10000)' },
   { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
-  { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' }
+  { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' },
+  { key: 'slowlogLogSlowerThan', flag: 'slowlog-log-slower-than', kind: 'integer', min: -1, max: Number.MAX_SAFE_INTEGER, live: true, help: 'SLOWLOG the commands that run this many µs or more; 0 every one, -1 none, as --slowlog-log-slower-than=-1 (default 10000)' },
+  { key: 'slowlogMaxLen', flag: 'slowlog-max-len', kind: 'integer', min: 0, max: 2147483647, live: true, help: 'most SLOWLOG entries kept (default 128)' }
 ]
 
 /** The option of a flag or config name (lower case); undefined if none. */

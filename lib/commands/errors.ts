@@ -26,6 +26,8 @@ export const ERRORS = {
   noConfigFile: 'ERR The server is running without a config file',
   configRewrite: 'ERR Rewriting config file: %s',
   unknownSubcommand: "ERR unknown subcommand '%s'. Try %s HELP.",
+  subcommandSyntax: "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.",
+  slowlogCount: 'ERR count should be greater than or equal to -1',
   dbIndex: 'ERR DB index is out of range',
   selectInvalid: 'ERR invalid DB index',
   noAuth: 'NOAUTH Authentication required.',

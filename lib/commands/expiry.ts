@@ -40,7 +40,7 @@ function expireBy (unitMs: number, absolute = false) {
 function remaining (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
     const store = ctx.node.store
-    const entry = store.get(keyOf(args[1]))
+    const entry = store.read(keyOf(args[1]))
     if (entry === undefined) return integer(-2)
     if (entry.expiresAt === 0) return integer(-1)
     const ms = Math.max(0, entry.expiresAt - store.now())
@@ -54,7 +54,7 @@ function remaining (unitMs: number) {
  */
 function expiryTime (unitMs: number) {
   return (ctx: CommandContext, args: Buffer[]): Encoded => {
-    const entry = ctx.node.store.get(keyOf(args[1]))
+    const entry = ctx.node.store.read(keyOf(args[1]))
     if (entry === undefined) return integer(-2)
     if (entry.expiresAt === 0) return integer(-1)
     return integer(unitMs === 1 ? entry.expiresAt : Math.floor((entry.expiresAt + 500) / 1000))

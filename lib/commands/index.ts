@@ -7,14 +7,16 @@ import { expiryCommands } from './expiry.js'
 import { keyspaceCommands } from './keyspace.js'
 import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
+import { slowlogCommands } from './slowlog.js'
 import { stringRangeCommands } from './string-ranges.js'
 import { stringCommands } from './strings.js'
 import { transactionCommands } from './transactions.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
 export { run } from './run.js'
+export { call, countError, rejected, resetStats } from './call.js'
 export { queue, refusedInTransaction, unwatchAll } from './transactions.js'
-export type { CommandContext, CommandSpec, CommandTable, Durability, NodeContext, Session, ServerStats } from './types.js'
+export type { CommandContext, CommandSpec, CommandStat, CommandTable, Durability, NodeContext, Session, ServerStats, SlowlogEntry } from './types.js'
 
 /** The client commands of a node, plus `extra` (the cluster's). */
 export function clientCommands (extra: CommandTable = {}): CommandTable {
@@ -27,6 +29,7 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...keyspaceCommands,
     ...objectCommands,
     ...serverCommands,
+    ...slowlogCommands,
     ...transactionCommands
   }, extra)
 }
@@ -71,6 +74,18 @@ function find (table: CommandTable, sent: string): Found | undefined {
   const found = { name, spec }
   if (known.size < 1024) known.set(sent, found) // bounded: a client may send any mix of cases
   return found
+}
+
+/** The name in the table of the command a request names, or null if none (for a refused request's stats). */
+export function commandName (table: CommandTable, args: Buffer[]): string | null {
+  const name = args[0] as Buffer
+  const found = name.length > NAME_MAX ? undefined : find(table, text(name))
+  if (found === undefined) return null
+  const subcommands = found.spec.subcommands
+  if (subcommands === undefined || args.length < 2) return found.name
+  // As Redis: a known subcommand is counted as `name|sub`; an unknown one under no command.
+  const sub = text(args[1]).toLowerCase()
+  return Object.hasOwn(subcommands, sub) ? `${found.name}|${sub}` : null
 }
 
 /** The command for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */

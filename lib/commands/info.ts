@@ -53,8 +53,26 @@ const SECTIONS: Record<string, Section> = {
       total_net_input_bytes: s.netInputBytes,
       total_net_output_bytes: s.netOutputBytes,
       rejected_connections: s.rejectedConnections,
-      expired_keys: node.store.stats.expiredKeys
+      expired_keys: node.store.stats.expiredKeys,
+      keyspace_hits: node.store.stats.keyspaceHits,
+      keyspace_misses: node.store.stats.keyspaceMisses,
+      total_error_replies: s.errorReplies
     }
+  },
+  commandstats (node): Record<string, string> {
+    const fields: Record<string, string> = {}
+    // Sorted by name, so a command's subcommands follow it (Redis's order is its hash table's).
+    for (const [name, c] of [...node.stats.commands].sort(([a], [b]) => a < b ? -1 : 1)) {
+      if (c.calls === 0 && c.rejected === 0 && c.failed === 0) continue
+      const perCall = c.calls === 0 ? 0 : c.usec / c.calls
+      fields[`cmdstat_${name}`] = `calls=${c.calls},usec=${Math.floor(c.usec)},usec_per_call=${perCall.toFixed(2)},rejected_calls=${c.rejected},failed_calls=${c.failed}`
+    }
+    return fields
+  },
+  errorstats (node): Record<string, string> {
+    const fields: Record<string, string> = {}
+    for (const [code, count] of [...node.stats.errors].sort(([a], [b]) => a < b ? -1 : 1)) fields[`errorstat_${code}`] = `count=${count}`
+    return fields
   },
   keyspace (node): Record<string, string> {
     const keys = node.store.size
@@ -62,19 +80,28 @@ const SECTIONS: Record<string, Section> = {
   }
 }
 
-const DEFAULT_ORDER = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace']
+/** Every section, in Redis's order; INFO, and INFO default, leave out commandstats, as Redis 7 does. */
+const ORDER = ['server', 'clients', 'memory', 'persistence', 'stats', 'commandstats', 'errorstats', 'keyspace']
+const NOT_DEFAULT = new Set(['commandstats'])
 
 function render (name: string, fields: Record<string, string | number>): string {
   const title = name[0]?.toUpperCase() + name.slice(1)
   return `# ${title}\r\n` + Object.entries(fields).map(([k, v]) => `${k}:${v}\r\n`).join('')
 }
 
+/**
+ * The sections asked for: `all` or `everything`: each; none, or `default`:
+ * each but commandstats (unless named too), in order; else those named, in that order.
+ */
+function sectionsOf (node: NodeContext, requested: string[]): string[] {
+  const all = [...ORDER, ...node.infoSections.keys()]
+  if (requested.includes('all') || requested.includes('everything')) return all
+  if (requested.length > 0 && !requested.includes('default')) return requested
+  return all.filter(name => !NOT_DEFAULT.has(name) || requested.includes(name))
+}
+
 export function infoText (node: NodeContext, requested: string[]): string {
-  const extra = [...node.infoSections.keys()]
-  const all = [...DEFAULT_ORDER, ...extra]
-  const wanted = requested.length === 0 || requested.some(s => ['all', 'everything', 'default'].includes(s))
-    ? all
-    : requested
+  const wanted = sectionsOf(node, requested)
   const parts: string[] = []
   for (const name of wanted) {
     const builtin = SECTIONS[name]

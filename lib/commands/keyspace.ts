@@ -9,13 +9,13 @@ import type { CommandContext, CommandTable } from './types.js'
 
 /** TYPE key: `string` (every value is one), or `none`. */
 function type (ctx: CommandContext, args: Buffer[]): Encoded {
-  return simple(ctx.node.store.get(keyOf(args[1])) === undefined ? 'none' : 'string')
+  return simple(ctx.node.store.read(keyOf(args[1])) === undefined ? 'none' : 'string')
 }
 
 /** TOUCH key [key ...]: how many exist (no access times are kept, so nothing else). */
 function touch (ctx: CommandContext, args: Buffer[]): Encoded {
   let n = 0
-  for (let i = 1; i < args.length; i++) if (ctx.node.store.get(keyOf(args[i])) !== undefined) n++
+  for (let i = 1; i < args.length; i++) if (ctx.node.store.read(keyOf(args[i])) !== undefined) n++
   return integer(n)
 }
 
@@ -94,7 +94,7 @@ function copy (ctx: CommandContext, args: Buffer[]): Encoded {
   const from = keyOf(args[1])
   const to = keyOf(args[2])
   if (from === to) throw new CommandError(ERRORS.sameObject)
-  if (store.get(from) === undefined) return integer(0)
+  if (store.read(from) === undefined) return integer(0) // COPY reads its source, as GET does
   if (!replace && store.get(to) !== undefined) return integer(0)
   copyEntry(ctx, from, to)
   return integer(1)

@@ -59,7 +59,7 @@ function object (ctx: CommandContext, args: Buffer[]): Encoded {
   if (!known.includes(sub)) throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'OBJECT'))
   if (args.length !== (sub === 'HELP' ? 2 : 3)) throw new CommandError(errorText('wrongArity', `object|${sub.toLowerCase()}`))
   if (sub === 'HELP') return array(HELP.map(simple))
-  const value = ctx.node.store.get(keyOf(args[2]))?.value
+  const value = ctx.node.store.read(keyOf(args[2]))?.value
   if (value === undefined || value === null) return NIL
   switch (sub) {
     case 'ENCODING': return bulk(encodingOf(value))

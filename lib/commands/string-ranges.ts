@@ -32,7 +32,7 @@ function append (ctx: CommandContext, args: Buffer[]): Encoded {
 
 /** STRLEN key: the value's length in bytes; 0 for a missing key. */
 function strlen (ctx: CommandContext, args: Buffer[]): Encoded {
-  return integer(ctx.node.store.get(keyOf(args[1]))?.value?.length ?? 0)
+  return integer(ctx.node.store.read(keyOf(args[1]))?.value?.length ?? 0)
 }
 
 /**
@@ -43,7 +43,7 @@ function strlen (ctx: CommandContext, args: Buffer[]): Encoded {
 function getrange (ctx: CommandContext, args: Buffer[]): Encoded {
   let start = integerArg(args[2])
   let end = integerArg(args[3])
-  const value = ctx.node.store.get(keyOf(args[1]))?.value ?? EMPTY
+  const value = ctx.node.store.read(keyOf(args[1]))?.value ?? EMPTY
   const length = value.length
   if (start < 0 && end < 0 && start > end) return bulk(EMPTY)
   if (start < 0) start = Math.max(0, length + start)

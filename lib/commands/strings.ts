@@ -7,7 +7,7 @@ import type { CommandContext, CommandTable } from './types.js'
 // MGET, MSET, MSETNX, DEL, EXISTS. Ranges (APPEND, GETRANGE, ...) are in string-ranges.ts.
 
 function get (ctx: CommandContext, args: Buffer[]): Encoded {
-  return bulk(ctx.node.store.get(keyOf(args[1]))?.value)
+  return bulk(ctx.node.store.read(keyOf(args[1]))?.value)
 }
 
 /** The options of SET and GETEX as parsed, before the expiry's number is read. */
@@ -73,7 +73,7 @@ function set (ctx: CommandContext, args: Buffer[]): Encoded {
   const options = parseStringOptions(args, 'set')
   const at = expiryOf(options, store.now(), 'set')
   const key = keyOf(args[1])
-  const old = store.get(key)
+  const old = options.returnOld ? store.read(key) : store.get(key) // SET ... GET reads, as GET does
   const reply = options.returnOld ? bulk(old?.value) : OK
   if ((options.condition === 'NX' && old !== undefined) || (options.condition === 'XX' && old === undefined)) {
     return options.returnOld ? reply : NIL
@@ -88,7 +88,7 @@ function getex (ctx: CommandContext, args: Buffer[]): Encoded {
   const store = ctx.node.store
   const options = parseStringOptions(args, 'getex')
   const key = keyOf(args[1])
-  const entry = store.get(key)
+  const entry = store.read(key)
   if (entry === undefined) return NIL // as Redis: a missing key is nil before the number is read
   const at = expiryOf(options, store.now(), 'getex')
   const reply = bulk(entry.value) // encoded now: the entry is the store's, and changes below
@@ -100,7 +100,7 @@ function getex (ctx: CommandContext, args: Buffer[]): Encoded {
 /** GETSET key value: the old value (or nil); the key set without expiry. */
 function getset (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
-  const reply = bulk(ctx.node.store.get(key)?.value)
+  const reply = bulk(ctx.node.store.read(key)?.value)
   ctx.node.store.set(key, args[2] as Buffer)
   return reply
 }
@@ -108,7 +108,7 @@ function getset (ctx: CommandContext, args: Buffer[]): Encoded {
 /** GETDEL key: the value (or nil), and the key deleted. */
 function getdel (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
-  const entry = ctx.node.store.get(key)
+  const entry = ctx.node.store.read(key)
   if (entry === undefined) return NIL
   const reply = bulk(entry.value)
   ctx.node.store.delete(key)
@@ -137,7 +137,7 @@ function setWithTtl (unitMs: number) {
 
 function mget (ctx: CommandContext, args: Buffer[]): Encoded {
   const store = ctx.node.store
-  return bulkArray(args.slice(1).map(a => store.get(keyOf(a))?.value ?? null))
+  return bulkArray(args.slice(1).map(a => store.read(keyOf(a))?.value ?? null))
 }
 
 function mset (ctx: CommandContext, args: Buffer[]): Encoded {
@@ -163,7 +163,7 @@ function del (ctx: CommandContext, args: Buffer[]): Encoded {
 
 function exists (ctx: CommandContext, args: Buffer[]): Encoded {
   let n = 0
-  for (let i = 1; i < args.length; i++) if (ctx.node.store.get(keyOf(args[i])) !== undefined) n++
+  for (let i = 1; i < args.length; i++) if (ctx.node.store.read(keyOf(args[i])) !== undefined) n++
   return integer(n)
 }
 

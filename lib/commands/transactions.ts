@@ -3,7 +3,7 @@ import { isLive } from '../store/entry.js'
 import type { Store } from '../store/store.js'
 import { keyOf } from './args.js'
 import { ERRORS, errorText } from './errors.js'
-import { run } from './run.js'
+import { call } from './call.js'
 import type { CommandContext, CommandSpec, CommandTable, Session, Watching } from './types.js'
 
 // PROTOCOL.md §Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, as Redis 7.
@@ -105,12 +105,12 @@ function watchesHold (ctx: CommandContext): boolean {
 }
 
 /** Between MULTI and EXEC: keeps the command for EXEC (the connection calls this instead of running it). */
-export function queue (session: Session, spec: CommandSpec, args: Buffer[]): Encoded {
+export function queue (session: Session, name: string, spec: CommandSpec, args: Buffer[]): Encoded {
   const multi = session.multi
   if (multi === null) throw new Error('queue outside MULTI')
   // The arguments are views into the parser's joined chunks, which are never
   // written again: keeping them is safe, and costs no copy.
-  multi.queued.push({ spec, args })
+  multi.queued.push({ name, spec, args })
   if (spec.write === true) multi.writes = true
   return QUEUED
 }
@@ -200,8 +200,8 @@ function exec (ctx: CommandContext): Encoded | Promise<Encoded> {
   let waits = false
   const work = (): void => {
     for (let i = 0; i < tx.queued.length; i++) {
-      const { spec, args } = tx.queued[i] as (typeof tx.queued)[number]
-      const reply = run(spec, ctx, args)
+      const { name, spec, args } = tx.queued[i] as (typeof tx.queued)[number]
+      const reply = call(ctx, name, spec, args) // counted and timed one by one, as Redis does
       if (typeof reply !== 'string' && !Buffer.isBuffer(reply)) waits = true
       if (spec.write === true) tx.wrote = true
       replies[i] = reply

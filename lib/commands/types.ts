@@ -5,6 +5,8 @@ import type { Logger } from '../log.js'
 
 /** A command queued between MULTI and EXEC. */
 export interface Queued {
+  /** The command's name in the table (for INFO commandstats and SLOWLOG). */
+  readonly name: string
   readonly spec: CommandSpec
   readonly args: Buffer[]
 }
@@ -60,15 +62,52 @@ export interface Session {
   watching: Watching | null
 }
 
+/** One line of INFO commandstats (PROTOCOL.md §INFO). */
+export interface CommandStat {
+  /** Runs of its handler, failed ones included. */
+  calls: number
+  /** Time in its handler, µs, summed (fractions kept). */
+  usec: number
+  /** Refused before running: wrong arity, NOAUTH, MISCONF, LOADING. */
+  rejected: number
+  /** Ran and answered an error. */
+  failed: number
+  /** A command with subcommands (CONFIG, CLIENT, ...): its runs are counted as `name|sub`. */
+  readonly container: boolean
+}
+
+/** One SLOWLOG entry (PROTOCOL.md §SLOWLOG). */
+export interface SlowlogEntry {
+  readonly id: number
+  /** Unix time, seconds, when the command ran. */
+  readonly time: number
+  /** µs in the handler, whole. */
+  readonly duration: number
+  /** At most 32 arguments, each at most 128 bytes and a note of what was cut; copies, not views. */
+  readonly args: Buffer[]
+  readonly addr: string
+  readonly name: string
+}
+
 export interface ServerStats {
   startedAt: number
   connectionsReceived: number
   rejectedConnections: number
+  /** Commands run (rejected and queued ones are not; each of an EXEC's is), as Redis counts them. */
   commandsProcessed: number
   netInputBytes: number
   netOutputBytes: number
   /** Operations per second over the last couple of seconds. */
   opsPerSec: () => number
+  /** INFO commandstats by `name` or `name|sub`, created on first use. */
+  readonly commands: Map<string, CommandStat>
+  /** INFO errorstats: error replies by their first word (`ERR`, `WRONGTYPE`, ...). */
+  readonly errors: Map<string, number>
+  /** Every error reply sent (INFO total_error_replies). */
+  errorReplies: number
+  /** SLOWLOG, oldest first; `slowlogNextId` is the id of the next entry. */
+  readonly slowlog: SlowlogEntry[]
+  slowlogNextId: number
 }
 
 /** What commands see of the node's data directory (FORMAT.md). */

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
-import { lookup, queue, refusedInTransaction, run, unwatchAll, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
+import { call, commandName, countError, lookup, queue, refusedInTransaction, rejected, unwatchAll, type CommandContext, type CommandTable, type NodeContext, type Session } from '../commands/index.js'
 import { CommandError } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { concat, error, type Encoded } from '../protocol/reply.js'
@@ -163,7 +163,9 @@ export class Connection implements CommandContext {
       }
       if (request instanceof ProtocolError) {
         this.node.log.debug(`client ${this.session.addr}: protocol error: ${request.message}`)
-        this.push(error(errorText('protocol', request.message)))
+        const reply = error(errorText('protocol', request.message))
+        countError(this.node.stats, reply)
+        this.push(reply)
         this.close()
         return
       }
@@ -181,10 +183,11 @@ export class Connection implements CommandContext {
 
   private execute (args: Buffer[]): void {
     const session = this.session
-    this.node.stats.commandsProcessed++
     const found = lookup(this.host.table, this, args)
     if (typeof found === 'string') {
-      this.push(refusedInTransaction(this, args, found))
+      const reply = refusedInTransaction(this, args, found)
+      rejected(this.node.stats, commandName(this.host.table, args), reply)
+      this.push(reply)
       return
     }
     const { name, spec } = found
@@ -192,11 +195,12 @@ export class Connection implements CommandContext {
     // PROTOCOL.md §Transactions: between MULTI and EXEC commands are queued, not run.
     const multi = session.multi
     if (multi !== null && spec.runsInMulti !== true) {
-      this.push(queue(session, spec, args))
+      this.push(queue(session, name, spec, args))
       return
     }
     const wasAuthenticated = session.authenticated
-    const result = run(spec, this, args)
+    // Timed and counted (INFO commandstats, SLOWLOG) around the handler only, not the barrier below.
+    const result = call(this, name, spec, args)
     // PROTOCOL.md §Acknowledgement: a write (or an EXEC that wrote) is answered once the peers have it.
     const barrier = spec.write === true || (multi !== null && multi.wrote) ? this.host.writeBarrier() : null
     if (typeof result !== 'string' && !Buffer.isBuffer(result)) this.wait(barrier === null ? result : Promise.all([barrier, result]).then(([, r]) => r))
@@ -237,7 +241,10 @@ export class Connection implements CommandContext {
       // A barrier refused (the log could not be written): the clients get that error, not OK.
       const reply = err instanceof CommandError ? error(err.message) : error(errorText('internal'))
       if (!(err instanceof CommandError)) this.node.log.error(`write acknowledgement failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-      for (const s of fresh.slots) this.settle(s, reply)
+      for (const s of fresh.slots) {
+        countError(this.node.stats, reply)
+        this.settle(s, reply)
+      }
     })
   }
 
@@ -246,9 +253,10 @@ export class Connection implements CommandContext {
     this.waiting.push(slot)
     reply.then(r => this.settle(slot, r), err => {
       // A barrier refused (the log could not be written): the client gets that error, not OK.
-      if (err instanceof CommandError) return this.settle(slot, error(err.message))
-      this.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-      this.settle(slot, error(errorText('internal')))
+      const refusal = err instanceof CommandError ? error(err.message) : error(errorText('internal'))
+      if (!(err instanceof CommandError)) this.node.log.error(`command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      countError(this.node.stats, refusal)
+      this.settle(slot, refusal)
     })
   }
 

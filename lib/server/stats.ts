@@ -1,9 +1,9 @@
-import type { ServerStats } from '../commands/index.js'
+import type { CommandStat, ServerStats, SlowlogEntry } from '../commands/index.js'
 
 const SAMPLE_EVERY_MS = 100
 const SAMPLES = 16
 
-/** Counters for INFO stats, with ops/sec averaged over the last 1.6 s as Redis does. */
+/** Counters for INFO stats, commandstats and errorstats, and the SLOWLOG; ops/sec averaged over the last 1.6 s as Redis does. */
 export function createStats (): ServerStats & { close: () => void } {
   const samples: number[] = []
   let lastCount = 0
@@ -15,6 +15,11 @@ export function createStats (): ServerStats & { close: () => void } {
     commandsProcessed: 0,
     netInputBytes: 0,
     netOutputBytes: 0,
+    commands: new Map<string, CommandStat>(),
+    errors: new Map<string, number>(),
+    errorReplies: 0,
+    slowlog: [] as SlowlogEntry[],
+    slowlogNextId: 0,
     opsPerSec (): number {
       if (samples.length === 0) return 0
       return Math.round(samples.reduce((a, b) => a + b, 0) / samples.length)

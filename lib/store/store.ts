@@ -32,6 +32,10 @@ export interface StoreOptions {
 export interface StoreStats {
   expiredKeys: number
   tombstonesCollected: number
+  /** `read`s that found a live value (INFO keyspace_hits). */
+  keyspaceHits: number
+  /** `read`s that found none (INFO keyspace_misses). */
+  keyspaceMisses: number
 }
 
 /** FNV-1a over the key's bytes (keys are latin1 strings: one char, one byte), modulo BUCKETS. */
@@ -48,7 +52,7 @@ export class Store {
   nodeId: string
   readonly clock: HybridClock
   keepTombstones: boolean
-  readonly stats: StoreStats = { expiredKeys: 0, tombstonesCollected: 0 }
+  readonly stats: StoreStats = { expiredKeys: 0, tombstonesCollected: 0, keyspaceHits: 0, keyspaceMisses: 0 }
   /** Hash tree over every entry's key and version, tombstones included (PROTOCOL.md §Digests). */
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
@@ -99,6 +103,18 @@ export class Store {
       this.reclaim(key, entry)
       return undefined
     }
+    return entry
+  }
+
+  /**
+   * `get` for a command that reads the key (GET, EXISTS, TTL, ...), counted as
+   * a keyspace hit or miss; writes that look first use `get` (Redis's
+   * lookupKeyRead and lookupKeyWrite, PROTOCOL.md §INFO).
+   */
+  read (key: string): Entry | undefined {
+    const entry = this.get(key)
+    if (entry === undefined) this.stats.keyspaceMisses++
+    else this.stats.keyspaceHits++
     return entry
   }
 

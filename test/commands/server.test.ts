@@ -17,7 +17,7 @@ function parseInfo (text: unknown): Map<string, string> {
   return fields
 }
 
-t.test('INFO: every section by default, in Redis format', async t => {
+t.test('INFO: every section but commandstats by default, in Redis format', async t => {
   const node = await startNode(t)
   const call = caller(await connect(t, node))
   await call('MSET', 'a', '1', 'b', '2')
@@ -38,10 +38,13 @@ t.test('INFO: every section by default, in Redis format', async t => {
   t.match(info.get('instantaneous_ops_per_sec'), /^\d+$/)
   t.equal(info.get('loading'), '0')
   t.match(info.get('db0'), /^keys=2,expires=1(,|$)/)
-  for (const word of ['all', 'default', 'everything']) {
-    const sections = String(await call('INFO', word)).split('\r\n').filter(l => l.startsWith('# '))
-    t.same(sections, ['# Server', '# Clients', '# Memory', '# Persistence', '# Stats', '# Keyspace', '# Replication'], `INFO ${word}`)
-  }
+  const sectionsOf = async (...words: string[]): Promise<string[]> => String(await call('INFO', ...words)).split('\r\n').filter(l => l.startsWith('# '))
+  const all = ['# Server', '# Clients', '# Memory', '# Persistence', '# Stats', '# Commandstats', '# Errorstats', '# Keyspace', '# Replication']
+  for (const word of ['all', 'everything']) t.same(await sectionsOf(word), all, `INFO ${word}`)
+  const withoutCommandstats = all.filter(s => s !== '# Commandstats')
+  t.same(await sectionsOf('default'), withoutCommandstats, 'INFO default: all but commandstats, as Redis 7')
+  t.same(String(await call('INFO')).split('\r\n').filter(l => l.startsWith('# ')), withoutCommandstats, 'INFO alone: the same')
+  t.same(await sectionsOf('default', 'commandstats'), all, 'INFO default commandstats: in the usual order')
 })
 
 t.test('INFO section', async t => {
