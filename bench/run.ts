@@ -6,6 +6,7 @@ import { RespClient } from '../lib/client/resp-client.js'
 import { runCatchup } from './catchup.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { runDurability } from './durability.js'
+import { runPipeBench } from './pipe.js'
 import { prefill, runLoad, type Test } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
@@ -34,6 +35,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --catchup           instead: catch-up of a node that missed 1% of the store, against a
                       full resync of the same store (time and bytes); writes bench/CATCHUP.md
   --keys N            store size for --catchup (default 1000000)
+  --pipe              instead: bulk loading of a file of 1,000,000 SETs (RESP) with
+                      keystone-cli --pipe and redis-cli --pipe into a Keystone node, and
+                      redis-cli --pipe into Redis (writes bench/RESULTS-pipe.md; honours
+                      --quick, --repeat, and --requests for the number of SETs)
   -h, --help          this text
 `
 
@@ -163,7 +168,7 @@ function targets (rows: Row[]): string[] {
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
     string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys'],
-    boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup'],
+    boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup', 'pipe'],
     default: { redis: true, cluster: true },
     alias: { h: 'help' }
   })
@@ -206,6 +211,10 @@ async function main (): Promise<void> {
   if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
   if (argv.durability === true) {
     await runDurability({ quick: argv.quick === true, repeat, pipelines })
+    return
+  }
+  if (argv.pipe === true) {
+    await runPipeBench({ quick: argv.quick === true, repeat, commands: fixed ?? undefined })
     return
   }
   const haveBenchmark = onPath('redis-benchmark')

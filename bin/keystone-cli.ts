@@ -1,7 +1,9 @@
 import minimist from 'minimist'
 import { EXIT, runInteractive, runOnce, type CliIo } from '../lib/client/cli.js'
+import { runPipe } from '../lib/client/pipe.js'
 
-const USAGE = `Usage: keystone-cli [-a PASSWORD] [HOST:PORT] [COMMAND [ARGS...]]
+const USAGE = `Usage: keystone-cli [-a PASSWORD] [--raw] [HOST:PORT] [COMMAND [ARGS...]]
+       keystone-cli [-a PASSWORD] --pipe [--pipe-timeout S] [HOST:PORT] < FILE
 
 Sends one command and prints the reply as redis-cli does; with no command,
 opens an interactive prompt. HOST:PORT defaults to 127.0.0.1:1989.
@@ -9,20 +11,29 @@ Exit code: 0 on a reply, 1 on an error reply, 2 when it cannot connect or
 the arguments are wrong.
 
 Options:
-  -a PASSWORD   authenticate first (also KEYSTONE_REQUIREPASS)
-  -h, --help    this text
+  -a PASSWORD         authenticate first (also KEYSTONE_REQUIREPASS)
+  --raw               print replies unquoted, as redis-cli --raw: values as
+                      their bytes, integers as digits, nil as an empty line
+  --no-raw            quoted output (the default, even when stdout is not a terminal)
+  --pipe              bulk loading, as redis-cli --pipe: send the commands on stdin
+                      (inline lines and RESP arrays, mixed) without waiting for
+                      replies; print each error reply on stderr and end with
+                      "errors: N, replies: M" (exit 1 if N > 0)
+  --pipe-timeout S    with --pipe: give up when no reply has come for S seconds
+                      after the input ended (default 30; 0: wait for ever)
+  -h, --help          this text
 `
 
 const io: CliIo = {
-  out: text => { process.stdout.write(text) },
+  out: data => { process.stdout.write(data) },
   err: text => { process.stderr.write(text) }
 }
 
 async function main (): Promise<number> {
   let bad: string | null = null
   const argv = minimist(process.argv.slice(2), {
-    string: ['a'],
-    boolean: ['help'],
+    string: ['a', 'pipe-timeout'],
+    boolean: ['help', 'pipe', 'raw'],
     alias: { h: 'help' },
     stopEarly: true,
     unknown: arg => {
@@ -42,9 +53,22 @@ async function main (): Promise<number> {
   // The first word is the address when it has a colon; commands never do.
   const address = rest[0]?.includes(':') === true ? rest.shift() as string : '127.0.0.1:1989'
   const password = typeof argv.a === 'string' ? argv.a : process.env.KEYSTONE_REQUIREPASS
+  if (argv.pipe === true) {
+    const timeoutSec = Number(argv['pipe-timeout'] ?? 30)
+    if (!Number.isFinite(timeoutSec) || timeoutSec < 0) {
+      io.err(`keystone-cli: --pipe-timeout must be a number of seconds >= 0, got '${String(argv['pipe-timeout'])}'\n`)
+      return EXIT.unusable
+    }
+    if (rest.length > 0) {
+      io.err('keystone-cli: --pipe reads its commands from stdin, not from the arguments\n')
+      return EXIT.unusable
+    }
+    return await runPipe(address, password, { input: process.stdin, progress: process.stderr.isTTY, timeoutSec }, io)
+  }
+  const print = { raw: argv.raw === true }
   return rest.length === 0
-    ? await runInteractive(address, password, io)
-    : await runOnce(address, password, rest, io)
+    ? await runInteractive(address, password, io, print)
+    : await runOnce(address, password, rest, io, print)
 }
 
 main().then(

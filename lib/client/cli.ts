@@ -5,15 +5,26 @@ import readline from 'node:readline'
 import { parseAddress } from '../options.js'
 import { splitInlineArgs } from '../protocol/inline.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import { formatFor, formatReply } from './format.js'
+import { formatFor, formatRaw, formatReply } from './format.js'
 import { RespClient } from './resp-client.js'
 
 /** keystone-cli's exit codes (README.md §keystone-cli). */
 export const EXIT = { reply: 0, errorReply: 1, unusable: 2 } as const
 
 export interface CliIo {
-  out: (text: string) => void
+  /** stdout: text as UTF-8, a Buffer as its bytes (--raw values). */
+  out: (data: string | Buffer) => void
   err: (text: string) => void
+}
+
+/** How replies are printed: as redis-cli on a terminal (quoted), or as `redis-cli --raw`. */
+export interface PrintOptions {
+  raw: boolean
+}
+
+/** A reply as keystone-cli prints it, final newline included. */
+function show (args: readonly string[], reply: RespValue, print: PrintOptions): string | Buffer {
+  return print.raw ? formatRaw(reply) : formatFor(args, reply) + '\n'
 }
 
 const HISTORY_FILE = path.join(homedir(), '.keystone_cli_history')
@@ -23,7 +34,7 @@ const HISTORY_MAX = 1000
 const utf8 = (word: string): Buffer => Buffer.from(word, 'utf8')
 
 /** Connects and authenticates; an exit code instead when that fails. */
-async function open (address: string, password: string | undefined, io: CliIo): Promise<RespClient | number> {
+export async function open (address: string, password: string | undefined, io: CliIo): Promise<RespClient | number> {
   let target
   try {
     target = parseAddress(address)
@@ -54,12 +65,12 @@ async function open (address: string, password: string | undefined, io: CliIo): 
 }
 
 /** One command, one reply printed; the exit code says which kind. */
-export async function runOnce (address: string, password: string | undefined, args: string[], io: CliIo): Promise<number> {
+export async function runOnce (address: string, password: string | undefined, args: string[], io: CliIo, print: PrintOptions = { raw: false }): Promise<number> {
   const client = await open(address, password, io)
   if (typeof client === 'number') return client
   try {
     const reply = await client.call(args.map(utf8))
-    io.out(formatFor(args, reply) + '\n')
+    io.out(show(args, reply, print))
     return reply instanceof RespError ? EXIT.errorReply : EXIT.reply
   } catch (err) {
     io.err(`keystone-cli: ${(err as Error).message}\n`)
@@ -88,7 +99,7 @@ function secret (args: Buffer[]): boolean {
 }
 
 /** The interactive prompt: lines are split like inline commands (quotes and escapes work). */
-export async function runInteractive (address: string, password: string | undefined, io: CliIo): Promise<number> {
+export async function runInteractive (address: string, password: string | undefined, io: CliIo, print: PrintOptions = { raw: false }): Promise<number> {
   const client = await open(address, password, io)
   if (typeof client === 'number') return client
   const rl = readline.createInterface({
@@ -119,7 +130,7 @@ export async function runInteractive (address: string, password: string | undefi
         rl.close()
         return EXIT.unusable
       }
-      io.out(formatFor(args.map(a => a.toString()), reply) + '\n')
+      io.out(show(args.map(a => a.toString()), reply, print))
     }
     if (interactive) rl.prompt()
   }

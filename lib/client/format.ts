@@ -46,3 +46,32 @@ export function formatFor (args: readonly string[], value: RespValue): string {
   if (Buffer.isBuffer(value) && printsRaw(args)) return value.toString('utf8').replace(/\r\n/g, '\n').replace(/\n$/, '')
   return formatReply(value)
 }
+
+const NEWLINE = Buffer.from('\n')
+
+function rawParts (value: RespValue, parts: Buffer[]): void {
+  if (value === null) return
+  if (Buffer.isBuffer(value)) parts.push(value)
+  else if (value instanceof RespError) parts.push(Buffer.from(value.message + '\n', 'utf8'))
+  else if (typeof value === 'string') parts.push(Buffer.from(value, 'latin1'))
+  else if (typeof value === 'number' || typeof value === 'bigint') parts.push(Buffer.from(String(value)))
+  else {
+    value.forEach((item, i) => {
+      if (i > 0) parts.push(NEWLINE)
+      rawParts(item, parts)
+    })
+  }
+}
+
+/**
+ * A reply as `redis-cli --raw` prints it, final newline included: values as
+ * their bytes, integers as digits, nil as nothing, an error as its text and a
+ * newline (so an empty line follows it), arrays one element per line, nested
+ * arrays flattened.
+ */
+export function formatRaw (value: RespValue): Buffer {
+  const parts: Buffer[] = []
+  rawParts(value, parts)
+  parts.push(NEWLINE)
+  return Buffer.concat(parts)
+}

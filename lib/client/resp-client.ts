@@ -129,6 +129,17 @@ export class RespClient {
     this.socket.destroy()
   }
 
+  /**
+   * Hands the socket over to a caller that reads and writes it itself
+   * (keystone-cli --pipe); this client is done with it. Only with nothing outstanding.
+   */
+  detach (): Duplex {
+    if (this.waiters.length > 0) throw new Error('detach with replies outstanding')
+    for (const event of ['data', 'error', 'close'] as const) this.socket.removeAllListeners(event)
+    this.closedError = new Error('detached')
+    return this.socket
+  }
+
   private receive (chunk: Buffer): void {
     this.parser.feed(chunk)
     try {
