@@ -7,7 +7,7 @@ import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
 import { NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
-import { decodeState } from '../store/counter.js'
+import { decodeState } from '../store/counter-codec.js'
 import type { PeerLink } from './peer-link.js'
 import { WriterBatches } from './sync.js'
 

@@ -2,7 +2,7 @@ import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
-import { decodeState, encodedSize, encodeState } from '../store/counter.js'
+import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import type { Entry } from '../store/entry.js'
 
 // PROTOCOL.md §Cluster: how entries travel between nodes.

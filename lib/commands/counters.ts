@@ -1,5 +1,5 @@
 import { bulk, integer, type Encoded } from '../protocol/reply.js'
-import { addInt, inInt64, negInt, parseFloatValue, parseInt64, type Int } from '../store/counter.js'
+import { addInt, inInt64, negInt, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
 import { CommandError, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
 import type { CommandContext, CommandTable } from './types.js'

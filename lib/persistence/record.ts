@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib'
-import { decodeState, encodedSize, encodeState } from '../store/counter.js'
+import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import type { Entry } from '../store/entry.js'
 
 // FORMAT.md: the bytes of log and snapshot files. Both are a 16-byte file header

@@ -1,4 +1,5 @@
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
+import { addInt, formatFloat, parseFloatValue, parseInt64, subInt, type Int } from './numbers.js'
 
 // PROTOCOL.md §Counters. A key that has been incremented keeps, beside its
 // base (the value the winning SET wrote, or none), one contribution per node
@@ -34,45 +35,11 @@ export interface CounterState {
   readonly seen: readonly Contribution[]
 }
 
-const INT64_MAX = 9223372036854775807n
-const INT64_MIN = -9223372036854775808n
-
-/**
- * An exact integer: a number while it is a safe integer (no allocation to add
- * one: the common case), a bigint beyond (a sum of int64 increments may outgrow
- * even 64 bits). Always in that canonical form, so equal values are `===`.
- */
-export type Int = number | bigint
-
-function canonical (v: bigint): Int {
-  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v
-}
-
-export function addInt (a: Int, b: Int): Int {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const r = a + b
-    if (Number.isSafeInteger(r)) return r
-  }
-  return canonical(BigInt(a) + BigInt(b))
-}
-
-export function subInt (a: Int, b: Int): Int {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const r = a - b
-    if (Number.isSafeInteger(r)) return r
-  }
-  return canonical(BigInt(a) - BigInt(b))
-}
-
-export function negInt (a: Int): Int {
-  return typeof a === 'number' ? (a === 0 ? 0 : -a) : canonical(-a)
-}
-
 function sameIdentity (a: Contribution, b: Contribution): boolean {
   return a.node === b.node && a.epochWall === b.epochWall && a.epochLogical === b.epochLogical
 }
 
-function compareIdentity (a: Contribution, b: Contribution): number {
+export function compareIdentity (a: Contribution, b: Contribution): number {
   if (a.node !== b.node) return a.node < b.node ? -1 : 1
   return a.epochWall - b.epochWall || a.epochLogical - b.epochLogical
 }
@@ -86,112 +53,6 @@ function markOf (seen: readonly Contribution[], c: Contribution): Contribution |
 function fullySeen (seen: readonly Contribution[], c: Contribution): boolean {
   const m = markOf(seen, c)
   return m !== undefined && m.wall === c.wall && m.logical === c.logical
-}
-
-/**
- * A canonical int64 decimal as Redis's string2ll takes it: no sign but '-', no
- * leading zeros, no spaces; null otherwise.
- */
-export function parseInt64 (b: Buffer): Int | null {
-  const n = b.length
-  if (n === 0 || n > 20) return null
-  let i = b[0] === 45 ? 1 : 0
-  if (i === n) return null
-  if (b[i] === 48 && n > i + 1) return null
-  for (let j = i; j < n; j++) {
-    const c = b[j] as number
-    if (c < 48 || c > 57) return null
-  }
-  if (b[0] === 45 && n === 2 && b[1] === 48) return null // "-0"
-  if (n <= 15) { // the common case, within a double's exact integers: no string in between
-    let v = 0
-    for (let j = i; j < n; j++) v = v * 10 + (b[j] as number) - 48
-    return i === 1 ? -v : v
-  }
-  const v = BigInt(b.toString('latin1'))
-  return v > INT64_MAX || v < INT64_MIN ? null : canonical(v)
-}
-
-/** Longest float Redis reads (its buffer of MAX_LONG_DOUBLE_CHARS, with the NUL). */
-const FLOAT_MAX_LEN = 5 * 1024 - 1
-const DECIMAL_FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
-const HEX_FLOAT = /^([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?$/
-const INFINITY = /^[+-]?(inf|infinity)$/i
-/** Decimal exponents of the largest and smallest (denormal) long doubles: beyond them strtold sets ERANGE. */
-const LONG_DOUBLE_MAX_E10 = 4932
-const LONG_DOUBLE_MIN_E10 = -4951
-
-/**
- * A float as Redis's string2ld reads it (a value or INCRBYFLOAT's increment): the whole argument is
- * what strtold takes (decimal, hexadecimal as `0x1.8p3`, `inf`, `infinity`), with
- * no leading space, not NaN, not past a long double's range (ERANGE); null
- * otherwise. Within that range, a value past a double's is ±Infinity
- * (PROTOCOL.md §Differences from Redis).
- */
-export function parseFloatValue (arg: Buffer): number | null {
-  if (arg.length === 0 || arg.length > FLOAT_MAX_LEN) return null
-  const s = arg.toString('latin1')
-  if (INFINITY.test(s)) return s.startsWith('-') ? -Infinity : Infinity
-  const hex = HEX_FLOAT.exec(s)
-  if (hex !== null) return hexFloat(hex[1] === '-', hex[2] as string, Number((hex[3] ?? 'p0').slice(1)))
-  if (!DECIMAL_FLOAT.test(s)) return null
-  // The decimal exponent of the first significant digit, for strtold's range.
-  const [mantissa = '', exponent = '0'] = s.replace(/^[+-]/, '').split(/[eE]/)
-  const digits = mantissa.replace('.', '')
-  const first = digits.search(/[1-9]/)
-  if (first >= 0) {
-    const point = mantissa.includes('.') ? mantissa.indexOf('.') : mantissa.length
-    const e10 = Number(exponent) + point - first - 1
-    if (e10 > LONG_DOUBLE_MAX_E10 || e10 < LONG_DOUBLE_MIN_E10) return null
-  }
-  return Number(s)
-}
-
-/** `0x<digits>p<exponent>`: the digits (a point among them) times 2^exponent. */
-function hexFloat (negative: boolean, digits: string, exponent: number): number | null {
-  const point = digits.indexOf('.')
-  const fraction = point < 0 ? 0 : digits.length - point - 1
-  const whole = digits.replace('.', '')
-  const first = whole.search(/[1-9a-fA-F]/)
-  if (first < 0) return negative ? -0 : 0
-  // The binary exponent of the leading digit, roughly: past a long double's range is ERANGE.
-  const e2 = exponent + 4 * (whole.length - first - fraction)
-  if (e2 > 16384 || e2 < -16445) return null
-  // Scaled in steps, so that 2^e itself neither overflows nor underflows before the product would.
-  let value = Number(BigInt('0x' + whole.slice(first)))
-  let e = exponent - 4 * fraction
-  for (; e > 1000; e -= 1000) value *= 2 ** 1000
-  for (; e < -1000; e += 1000) value *= 2 ** -1000
-  value *= 2 ** e
-  return negative ? -value : value
-}
-
-/**
- * A double as Redis prints INCRBYFLOAT results: plain decimal, no exponent,
- * trailing zeros dropped. JavaScript's shortest round-trip digits stand in for
- * Redis's 17 digits of long double (PROTOCOL.md §Differences from Redis).
- */
-export function formatFloat (v: number): string {
-  if (Number.isInteger(v)) return BigInt(v).toString()
-  const s = plainDecimal(v)
-  const point = s.indexOf('.')
-  // Redis prints 17 decimals at most (%.17Lf, trailing zeros dropped): 5e-324 is 0.
-  if (point >= 0 && s.length - point - 1 > 17) return v.toFixed(17).replace(/\.?0+$/, '').replace(/^-0$/, '0')
-  return s
-}
-
-/** The shortest digits that read back as `v`, as a plain decimal (no exponent). */
-function plainDecimal (v: number): string {
-  const s = String(v)
-  const e = s.indexOf('e')
-  if (e < 0) return s
-  // Shortest digits in exponent form (1.5e-10): written out as a plain decimal.
-  const sign = s.startsWith('-') ? '-' : ''
-  const digits = s.slice(sign.length, e).replace('.', '')
-  const point = s.slice(sign.length, e).indexOf('.')
-  const exponent = Number(s.slice(e + 1)) + (point < 0 ? digits.length : point)
-  if (exponent <= 0) return `${sign}0.${'0'.repeat(-exponent)}${digits}`
-  return `${sign}${digits.slice(0, exponent)}${digits.length > exponent ? '.' + digits.slice(exponent) : ''}`
 }
 
 /** What the value adds up to, before formatting: an integer, a float, or the base as it is. */
@@ -237,10 +98,6 @@ export function valueOf (state: CounterState): Buffer | null {
   const sum = sumOf(state)
   if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
   return Buffer.from(sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value), 'latin1')
-}
-
-export function inInt64 (v: Int): boolean {
-  return typeof v === 'number' || (v <= INT64_MAX && v >= INT64_MIN)
 }
 
 /** The state with no contributions: what a plain value or tombstone is. */
@@ -403,98 +260,4 @@ export function newestContribution (state: CounterState): Timestamp | undefined 
   let best: Timestamp | undefined
   for (const c of state.contribs) if (best === undefined || compareTimestamps(c, best) > 0) best = c
   return best
-}
-
-// The state's bytes (PROTOCOL.md §Counters, FORMAT.md §Records): MREPL op C,
-// the counter field of SYNC pages, and the log's counter records.
-//   u8 1 | u8 flags (1: a base) | [u32 length, base] | u16 n, n contributions | u16 m, m marks
-//   contribution: u8 id length, id, f64 epoch wall, u32 epoch logical, f64 wall, u32 logical, f64 ftotal,
-//                 u8 length, total in decimal (a sum of int64 deltas may outgrow 64 bits)
-
-const FORMAT = 1
-const FIXED = 8 + 4 + 8 + 4 + 8 + 1
-
-export function encodedSize (state: CounterState): number {
-  let n = 2 + (state.base === null ? 0 : 4 + state.base.length) + 4
-  for (const c of state.contribs) n += 1 + c.node.length + FIXED + String(c.total).length
-  for (const c of state.seen) n += 1 + c.node.length + FIXED + String(c.total).length
-  return n
-}
-
-export function encodeState (state: CounterState, buf: Buffer = Buffer.allocUnsafe(encodedSize(state)), at = 0): Buffer {
-  let o = at
-  buf[o++] = FORMAT
-  buf[o++] = state.base === null ? 0 : 1
-  if (state.base !== null) {
-    buf.writeUInt32LE(state.base.length, o)
-    o += 4
-    o += state.base.copy(buf, o)
-  }
-  for (const list of [state.contribs, state.seen]) {
-    buf.writeUInt16LE(list.length, o)
-    o += 2
-    for (const c of list) {
-      buf[o++] = c.node.length
-      o += buf.write(c.node, o, 'latin1')
-      buf.writeDoubleLE(c.epochWall, o)
-      buf.writeUInt32LE(c.epochLogical, o + 8)
-      buf.writeDoubleLE(c.wall, o + 12)
-      buf.writeUInt32LE(c.logical, o + 20)
-      buf.writeDoubleLE(c.ftotal, o + 24)
-      const total = String(c.total)
-      buf[o + 32] = total.length
-      o += FIXED
-      o += buf.write(total, o, 'latin1')
-    }
-  }
-  return buf
-}
-
-/** The state in `b`, or a string saying what is wrong. The base is copied. */
-export function decodeState (b: Buffer): CounterState | string {
-  try {
-    let o = 0
-    if (b[o++] !== FORMAT) return 'unknown counter format'
-    const flags = b[o++] as number
-    let base: Buffer | null = null
-    if ((flags & 1) === 1) {
-      const n = b.readUInt32LE(o)
-      o += 4
-      if (o + n > b.length) return 'the base overruns the counter'
-      base = Buffer.from(b.subarray(o, o + n))
-      o += n
-    }
-    const lists: Contribution[][] = []
-    for (let l = 0; l < 2; l++) {
-      const count = b.readUInt16LE(o)
-      o += 2
-      const list: Contribution[] = []
-      for (let i = 0; i < count; i++) {
-        const idLength = b[o++] as number
-        if (o + idLength + FIXED > b.length) return 'a contribution overruns the counter'
-        const node = b.toString('latin1', o, o + idLength)
-        o += idLength
-        const totalLength = b[o + 32] as number
-        const total = b.toString('latin1', o + FIXED, o + FIXED + totalLength)
-        if (!/^-?\d{1,60}$/.test(total)) return 'a bad contribution total'
-        const c: Contribution = {
-          node,
-          epochWall: b.readDoubleLE(o),
-          epochLogical: b.readUInt32LE(o + 8),
-          wall: b.readDoubleLE(o + 12),
-          logical: b.readUInt32LE(o + 20),
-          ftotal: b.readDoubleLE(o + 24),
-          total: canonical(BigInt(total))
-        }
-        o += FIXED + totalLength
-        if (list.length > 0 && compareIdentity(list[list.length - 1] as Contribution, c) >= 0) return 'contributions out of order'
-        list.push(c)
-      }
-      lists.push(list)
-    }
-    if (o !== b.length) return 'trailing bytes after the counter'
-    return { base, contribs: lists[0] as Contribution[], seen: lists[1] as Contribution[] }
-  } catch {
-    return 'the counter is cut short'
-  }
 }

@@ -1,6 +1,7 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Int, type Side } from './counter.js'
+import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
+import type { Int } from './numbers.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'

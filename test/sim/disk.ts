@@ -7,7 +7,7 @@
 import type { Durability } from '../../lib/commands/types.js'
 import type { MemberRecord } from '../../lib/persistence/data-dir.js'
 import type { NodeData } from '../../lib/persistence/persistence.js'
-import { decodeState, encodeState } from '../../lib/store/counter.js'
+import { decodeState, encodeState } from '../../lib/store/counter-codec.js'
 import type { Entry } from '../../lib/store/entry.js'
 import type { Store } from '../../lib/store/store.js'
 

@@ -1,7 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { HybridClock } from '../../lib/store/clock.js'
-import { decodeState, encodeState, formatFloat, parseFloatValue, parseInt64, type CounterState } from '../../lib/store/counter.js'
+import { decodeState, encodeState } from '../../lib/store/counter-codec.js'
+import type { CounterState } from '../../lib/store/counter.js'
+import { formatFloat, parseFloatValue, parseInt64 } from '../../lib/store/numbers.js'
 import type { Entry } from '../../lib/store/entry.js'
 import { Store } from '../../lib/store/store.js'
 
