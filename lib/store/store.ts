@@ -213,8 +213,9 @@ export class Store {
     const joined = ours === undefined ? theirs : join(ours, theirs)
     joined.state = this.collected(joined)
     if (ours === undefined) {
+      // The same refusal as for a plain tombstone: what is left is one, and collectable.
       if (isPlain(joined.state) && joined.state.base === null && refuseCollectable && this.keepTombstones &&
-        this.tombstoneLog.isCollectable(joined.node, joined.wall, joined.logical)) return false
+        this.collectable({ value: null, expiresAt: 0, wall: joined.wall, logical: joined.logical, node: joined.node })) return false
     } else if (current !== undefined && compareVersions(joined, current) === 0 && joined.expiresAt === current.expiresAt &&
       sameState(joined.state, current.counter ?? plainState(current.value))) {
       return false

@@ -3,11 +3,12 @@ import path from 'node:path'
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
-import { RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
+import { RespError } from '../../lib/protocol/reply-parser.js'
 import { roundMark, waitRounds } from '../helpers/converge.js'
 import { clientOf, kill9, startOn, waitCompactions, type ServerChild } from '../helpers/durable.js'
 import { FaultNet } from '../helpers/fault.js'
-import { caller, connect, holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Teardown } from '../helpers/server.js'
+import { seededRandom } from '../helpers/fixtures.js'
+import { allUpAt, caller, callOnce, connect, holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G7 (PROTOCOL.md §Counters) under faults, with exact values: every
 // acknowledged INCR/INCRBY/DECR/DECRBY counts once at every node after a
@@ -18,21 +19,10 @@ import { caller, connect, holdFor, plain, spawnServer, tempDir, waitFor, type Ad
 // from the log and from a compacted log.
 // KEYSTONE_SEED=<n> replays the random deltas of a run; each run logs its seed.
 
-/** mulberry32: a small seeded PRNG, so a failing run's deltas can be replayed. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const seed = process.env.KEYSTONE_SEED !== undefined ? Number(process.env.KEYSTONE_SEED) : Date.now() % 100000
 t.comment(`seed ${seed} (replay with KEYSTONE_SEED=${seed})`)
-const random = rng(seed)
+const random = seededRandom(seed)
 
 interface Op { args: string[], delta: bigint }
 
@@ -254,22 +244,7 @@ type Node = ServerChild
 
 const addr = (a: Address): string => `${a.host}:${a.port}`
 
-async function callAt (at: Address, ...args: string[]): Promise<RespValue> {
-  const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
-  try {
-    return await client.call(args)
-  } finally {
-    client.close()
-  }
-}
 
-async function allUp (nodes: readonly Address[]): Promise<boolean> {
-  for (const n of nodes) {
-    const lines = plain(await callAt(n, 'MEMBERS')) as string[]
-    if (lines.length !== nodes.length || !lines.every(l => l.split(' ')[1] === 'up')) return false
-  }
-  return true
-}
 
 /** Every sum of a subset of `deltas`: the values the unanswered increments allow. */
 function subsetSums (deltas: readonly bigint[]): Set<bigint> {
@@ -284,7 +259,7 @@ async function killUnderIncrements (t: Tap, fsync: string[]): Promise<void> {
   const a = await spawnServer(t, ['--port', '0', ...flags(0)])
   const b = await spawnServer(t, ['--port', '0', ...flags(1), '--join', addr(a)])
   const c = await spawnServer(t, ['--port', '0', ...flags(2), '--join', addr(a)])
-  await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
+  await waitFor(() => allUpAt([a, b, c]), 5000, 'three nodes up')
   // At C, one increment in flight per client: what the kill leaves uncertain is
   // at most one known delta per client, so the final value is exact up to which
   // of those few counted.
@@ -304,12 +279,12 @@ async function killUnderIncrements (t: Tap, fsync: string[]): Promise<void> {
   cpSync(dirs[2] ?? '', copy, { recursive: true })
   rmSync(path.join(copy, 'members'), { force: true })
   const alone = await startOn(t, copy, fsync)
-  const fromLog = String(plain(await callAt(alone, 'GET', 'c-only')))
+  const fromLog = String(plain(await callOnce(alone, 'GET', 'c-only')))
   t.ok(onlyAllowed.includes(fromLog), `C's log alone gives c-only = ${fromLog}: its ${onlyC.count} acknowledged increments (${onlyC.acked}), plus perhaps the unanswered one (${onlyC.unanswered.join(', ') || 'none'})`)
   await kill9(alone)
   await moreAcked(others, others.map(w => w.count), 20, 'increments at A and B while C is dead')
   const c2: Node = await spawnServer(t, ['--port', String(c.port), ...flags(2), '--join', addr(a)])
-  await waitFor(() => allUp([a, b, c2]), 8000, 'the restarted node up')
+  await waitFor(() => allUpAt([a, b, c2]), 8000, 'the restarted node up')
   const again = (await Incrementer.connect(t, c2, 'k')).start()
   await moreAcked([again, ...others], [0, ...others.map(w => w.count)], 20, 'increments at every node after the restart')
   await Promise.all([again, ...others].map(w => w.stop()))
@@ -320,11 +295,11 @@ async function killUnderIncrements (t: Tap, fsync: string[]): Promise<void> {
   const allowed = [...subsetSums(unanswered)].map(s => (acked + s).toString())
   t.comment(`${countAcked(all)} increments acknowledged (${countAcked(atC)} at C before the kill), summing to ${acked}; allowed ${allowed.join(' ')}`)
   const nodes = [a, b, c2]
-  await waitFor(async () => new Set(await Promise.all(nodes.map(async n => String(plain(await callAt(n, 'DIGEST')))))).size === 1, 5000, 'equal digests')
-  const values = await Promise.all(nodes.map(async n => plain(await callAt(n, 'GET', 'k'))))
+  await waitFor(async () => new Set(await Promise.all(nodes.map(async n => String(plain(await callOnce(n, 'DIGEST')))))).size === 1, 5000, 'equal digests')
+  const values = await Promise.all(nodes.map(async n => plain(await callOnce(n, 'GET', 'k'))))
   t.equal(new Set(values).size, 1, `every node reads the same (${values.join(' ')})`)
   t.ok(allowed.includes(String(values[0])), `k = ${String(values[0])}: the ${acked} acknowledged, plus some of the unanswered (${unanswered.join(', ') || 'none'}), none twice`)
-  const onlyValues = await Promise.all(nodes.map(async n => String(plain(await callAt(n, 'GET', 'c-only')))))
+  const onlyValues = await Promise.all(nodes.map(async n => String(plain(await callOnce(n, 'GET', 'c-only')))))
   t.equal(new Set(onlyValues).size, 1, `c-only reads the same at every node (${onlyValues.join(' ')}; C's log had ${fromLog})`)
   t.ok(onlyAllowed.includes(String(onlyValues[0])), `c-only = ${String(onlyValues[0])}: C's acknowledged increments, none twice`)
 }

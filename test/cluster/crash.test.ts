@@ -1,8 +1,6 @@
 import t from 'tap'
-import { RespClient } from '../../lib/client/resp-client.js'
-import type { RespValue } from '../../lib/protocol/reply-parser.js'
 import { ackedCount, moreWrites, UniqueWriter } from '../helpers/converge.js'
-import { holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
+import { allUpAt, callOnce, holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
 // CONTRACT G2 and G4 with real processes: a node paused (SIGSTOP) for longer
 // than failure detection, and a node killed (kill -9) and restarted, both
@@ -13,42 +11,27 @@ type Node = Child & Address
 
 const addr = (a: Address): string => `${a.host}:${a.port}`
 
-async function call (at: Address, ...args: string[]): Promise<RespValue> {
-  const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
-  try {
-    return await client.call(args)
-  } finally {
-    client.close()
-  }
-}
 
-async function allUp (nodes: readonly Address[]): Promise<boolean> {
-  for (const n of nodes) {
-    const lines = plain(await call(n, 'MEMBERS')) as string[]
-    if (lines.length !== nodes.length || !lines.every(l => l.split(' ')[1] === 'up')) return false
-  }
-  return true
-}
 
 /** Three nodes; `dirs`: the data directory of each ('' memory only). */
 async function cluster (t: Teardown, dirs: readonly string[] = ['', '', '']): Promise<Node[]> {
   const a = await spawnServer(t, ['--port', '0', '--data-dir', dirs[0] ?? ''])
   const b = await spawnServer(t, ['--port', '0', '--data-dir', dirs[1] ?? '', '--join', addr(a)])
   const c = await spawnServer(t, ['--port', '0', '--data-dir', dirs[2] ?? '', '--join', addr(a)])
-  await waitFor(() => allUp([a, b, c]), 5000, 'three nodes up')
+  await waitFor(() => allUpAt([a, b, c]), 5000, 'three nodes up')
   return [a, b, c]
 }
 
 async function roots (nodes: readonly Address[]): Promise<string[]> {
-  return Promise.all(nodes.map(async n => String(plain(await call(n, 'DIGEST')))))
+  return Promise.all(nodes.map(async n => String(plain(await callOnce(n, 'DIGEST')))))
 }
 
 /** Every live key and value at a node (KEYS then MGET). */
 async function snapshot (at: Address): Promise<Map<string, string>> {
-  const keys = (plain(await call(at, 'KEYS', '*')) as string[]).sort()
+  const keys = (plain(await callOnce(at, 'KEYS', '*')) as string[]).sort()
   const out = new Map<string, string>()
   if (keys.length === 0) return out
-  const values = plain(await call(at, 'MGET', ...keys)) as Array<string | null>
+  const values = plain(await callOnce(at, 'MGET', ...keys)) as Array<string | null>
   keys.forEach((k, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(k, v) })
   return out
 }
@@ -79,7 +62,7 @@ t.test('SIGSTOP a node for longer than failure detection under writes, then SIGC
   await moreWrites(writers, [], 50, 'writes at every node before the pause')
   c.process.kill('SIGSTOP')
   t.teardown(() => { c.process.kill('SIGCONT') })
-  await waitFor(async () => (plain(await call(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(c)} down`)), 3000, 'C down at A')
+  await waitFor(async () => (plain(await callOnce(a, 'MEMBERS')) as string[]).some(l => l.startsWith(`${addr(c)} down`)), 3000, 'C down at A')
   await holdFor(1000, 'pacing: C stays paused while A and B take writes')
   const paused = writers.map(w => w.acked.size)
   c.process.kill('SIGCONT')
@@ -100,7 +83,7 @@ t.test('kill -9 a node under writes and restart it on its data: it catches up by
   await c.exited
   await holdFor(700, 'pacing: C stays dead while A and B take writes')
   const c2 = await spawnServer(t, ['--port', String(c.port), '--data-dir', dirs[2] ?? '', '--join', addr(a)])
-  await waitFor(() => allUp([a, b, c2]), 5000, 'the restarted node up')
+  await waitFor(() => allUpAt([a, b, c2]), 5000, 'the restarted node up')
   const again = await UniqueWriter.connect(t, c2, 'w2b')
   again.start()
   const live = [writers[0] as UniqueWriter, writers[1] as UniqueWriter, again]
@@ -109,7 +92,7 @@ t.test('kill -9 a node under writes and restart it on its data: it catches up by
   t.ok((writers[2]?.acked.size ?? 0) > 0, 'the killed node had acknowledged writes')
   await checkConverged(t, [a, b, c2], [...writers, again])
   // Issue 5 item 4: it loaded its data, so only what it missed travelled.
-  const info = String(plain(await call(c2, 'INFO', 'replication')))
+  const info = String(plain(await callOnce(c2, 'INFO', 'replication')))
   t.equal(/^full_syncs_received:(\d+)/m.exec(info)?.[1], '0', 'the restarted node got no full transfer')
 })
 
@@ -117,19 +100,19 @@ t.test('a node paused (SIGSTOP) while a delete is made holds the tombstone back;
   const flags = ['--port', '0', '--data-dir', '', '--tombstone-grace-ms', '0']
   const a = await spawnServer(t, flags)
   const b = await spawnServer(t, [...flags, '--join', addr(a)])
-  await waitFor(() => allUp([a, b]), 5000, 'two nodes up')
-  t.equal(plain(await call(a, 'SET', 'k', 'v')), 'OK')
-  await waitFor(async () => plain(await call(b, 'GET', 'k')) === 'v', 3000, 'k at B')
+  await waitFor(() => allUpAt([a, b]), 5000, 'two nodes up')
+  t.equal(plain(await callOnce(a, 'SET', 'k', 'v')), 'OK')
+  await waitFor(async () => plain(await callOnce(b, 'GET', 'k')) === 'v', 3000, 'k at B')
   b.process.kill('SIGSTOP')
   t.teardown(() => { b.process.kill('SIGCONT') })
-  const info = async (): Promise<string> => String(plain(await call(a, 'INFO', 'replication')))
+  const info = async (): Promise<string> => String(plain(await callOnce(a, 'INFO', 'replication')))
   await waitFor(async () => /member0:[^\r\n]*state=down/.test(await info()), 5000, 'A sees B down')
-  t.equal(plain(await call(a, 'DEL', 'k')), 1)
+  t.equal(plain(await callOnce(a, 'DEL', 'k')), 1)
   await waitFor(async () => (await info()).includes(`tombstone_backlog_held_by:${addr(b)}`), 3000, 'INFO at A to name B')
   t.match(await info(), /tombstone_backlog:1\b/, 'the tombstone waits for B, however long it is away')
   b.process.kill('SIGCONT')
-  await waitFor(async () => plain(await call(b, 'GET', 'k')) === null, 5000, 'B to take the delete')
+  await waitFor(async () => plain(await callOnce(b, 'GET', 'k')) === null, 5000, 'B to take the delete')
   await waitFor(async () => /tombstone_backlog:0\b/.test(await info()), 5000, 'the backlog to drain at A')
-  t.equal(plain(await call(a, 'GET', 'k')), null, 'the delete holds at A')
-  t.equal(plain(await call(b, 'GET', 'k')), null, 'and at B')
+  t.equal(plain(await callOnce(a, 'GET', 'k')), null, 'the delete holds at A')
+  t.equal(plain(await callOnce(b, 'GET', 'k')), null, 'and at B')
 })

@@ -4,6 +4,7 @@ import { RespClient } from '../../lib/client/resp-client.js'
 import { waitConverged } from '../helpers/cluster.js'
 import { dataDiff, digestsEqual, liveData, missing, UniqueWriter, waitDigestsEqual } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
+import { seededRandom } from '../helpers/fixtures.js'
 import { holdFor, tempDir, waitFor } from '../helpers/server.js'
 
 // CONTRACT G2: a seeded, repeatable mix of writes, deletes, conflicting writes
@@ -12,17 +13,6 @@ import { holdFor, tempDir, waitFor } from '../helpers/server.js'
 // and every acknowledged write of a unique key in place.
 // KEYSTONE_SEED=<n> replays one schedule; each run logs its seed.
 
-/** mulberry32: a small seeded PRNG, so a failing schedule can be replayed. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const NODES = 3
 const STEPS = 14
@@ -33,7 +23,7 @@ const seeds = process.env.KEYSTONE_SEED !== undefined ? [Number(process.env.KEYS
 for (const seed of seeds) {
   t.test(`random faults, seed ${seed}`, async t => {
     t.comment(`seed ${seed} (replay with KEYSTONE_SEED=${seed})`)
-    const random = rng(seed)
+    const random = seededRandom(seed)
     const pick = (n: number): number => Math.floor(random() * n)
     const net = new FaultNet(t)
     // Each node has a data directory: a restart either loads it or starts afresh without one.
@@ -55,7 +45,7 @@ for (const seed of seeds) {
       return c
     }))
     let sharing = true
-    const other = rng(seed + 1) // its own stream: the schedule below stays the same whatever the timing
+    const other = seededRandom(seed + 1) // its own stream: the schedule below stays the same whatever the timing
     const conflicts = (async () => {
       while (sharing) {
         const c = shared[Math.floor(other() * NODES)] as RespClient

@@ -69,3 +69,15 @@ export function allBytes (n: number): Buffer {
   for (let i = 0; i < n; i++) out[i] = (i * 7 + 3) & 0xff
   return out
 }
+
+/** mulberry32: a small seeded PRNG, so a failing run (its deltas, its schedule) can be replayed from its seed. */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -304,3 +304,22 @@ export function plain (reply: RespValue): unknown {
 export function caller (client: RespClient): (...args: Array<string | Buffer>) => Promise<unknown> {
   return async (...args) => plain(await client.call(args))
 }
+
+/** One command on a connection of its own, closed after the reply (for nodes that come and go). */
+export async function callOnce (at: Address, ...args: string[]): Promise<RespValue> {
+  const client = await RespClient.connect({ ...at, connectTimeoutMs: 2000 })
+  try {
+    return await client.call(args)
+  } finally {
+    client.close()
+  }
+}
+
+/** Whether every node lists exactly these nodes, every one `up` (MEMBERS at each). */
+export async function allUpAt (nodes: readonly Address[]): Promise<boolean> {
+  for (const n of nodes) {
+    const lines = plain(await callOnce(n, 'MEMBERS')) as string[]
+    if (lines.length !== nodes.length || !lines.every(l => l.split(' ')[1] === 'up')) return false
+  }
+  return true
+}
