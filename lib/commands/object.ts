@@ -1,6 +1,6 @@
 import { array, bulk, integer, NIL, simple, type Encoded } from '../protocol/reply.js'
-import { CommandError, keyOf, quotedSubcommand, upper } from './args.js'
-import { ERRORS, errorText } from './errors.js'
+import { CommandError, keyOf, upper } from './args.js'
+import { ERRORS } from './errors.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §OBJECT. Every value is a string, so its encoding follows from its bytes.
@@ -52,12 +52,12 @@ const HELP = [
   '    Prints this help.'
 ]
 
-/** OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP. A missing key: nil. */
+/**
+ * OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP. A missing key: nil.
+ * The subcommand and its arity were checked by lookup (the spec's `subcommands`).
+ */
 function object (ctx: CommandContext, args: Buffer[]): Encoded {
   const sub = upper(args[1])
-  const known = ['ENCODING', 'REFCOUNT', 'IDLETIME', 'FREQ', 'HELP']
-  if (!known.includes(sub)) throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'OBJECT'))
-  if (args.length !== (sub === 'HELP' ? 2 : 3)) throw new CommandError(errorText('wrongArity', `object|${sub.toLowerCase()}`))
   if (sub === 'HELP') return array(HELP.map(simple))
   const value = ctx.node.store.read(keyOf(args[2]))?.value
   if (value === undefined || value === null) return NIL

@@ -59,7 +59,6 @@ function bgrewriteaof (ctx: CommandContext): Encoded {
  * entry in lib/options.ts (PROTOCOL.md §CONFIG).
  */
 function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
-  if (args.length < 4) throw new CommandError(errorText('wrongArity', 'config|set'))
   if (args.length % 2 !== 0) throw new CommandError(ERRORS.syntax)
   const failed = (name: string, why: string): CommandError => new CommandError(errorText('configSetFailed', name, why))
   const specs: OptionSpec[] = []
@@ -124,12 +123,8 @@ function config (ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded
   const sub = upper(args[1])
   if (sub === 'HELP') return array(CONFIG_HELP.map(simple))
   if (sub === 'SET') return configSet(ctx, args)
-  if (sub === 'REWRITE') {
-    if (args.length !== 2) throw new CommandError(errorText('wrongArity', 'config|rewrite'))
-    return configRewrite(ctx)
-  }
-  if (sub !== 'GET') throw new CommandError(errorText('unknownSubcommand', quotedSubcommand(args[1]), 'CONFIG'))
-  if (args.length < 3) throw new CommandError(errorText('wrongArity', 'config|get'))
+  if (sub === 'REWRITE') return configRewrite(ctx)
+  // GET: the subcommand and its arity were checked by lookup (the spec's `subcommands`).
   const values = configValues(ctx.node)
   const out: string[] = []
   for (const [name, value] of values) {
