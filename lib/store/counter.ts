@@ -94,10 +94,24 @@ export function exists (state: CounterState): boolean {
 
 /** The value clients read: null when the key does not exist. */
 export function valueOf (state: CounterState): Buffer | null {
+  return valueInto(state, null)
+}
+
+/**
+ * valueOf, written into `old` (the entry's previous value) when it has the
+ * new value's length and is not the base's own bytes: a local increment then
+ * allocates no buffer (Store.increment; a new one per INCR, living as long as
+ * the key, cost more than the rest of the increment). The store's rule makes
+ * it safe: nobody keeps a value past the call that got it.
+ */
+export function valueInto (state: CounterState, old: Buffer | null): Buffer | null {
   if (!exists(state)) return null
   const sum = sumOf(state)
   if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
-  return Buffer.from(sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value), 'latin1')
+  const text = sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value)
+  if (old === null || old === state.base || old.length !== text.length) return Buffer.from(text, 'latin1')
+  old.write(text, 0, 'latin1')
+  return old
 }
 
 /** The state with no contributions: what a plain value or tombstone is. */
@@ -105,10 +119,6 @@ export function plainState (base: Buffer | null): CounterState {
   return { base, contribs: [], seen: [] }
 }
 
-/**
- * Adds an increment by `node` at `ts` to its newest contribution (a new one,
- * epoch `ts`, if it has none).
- */
 /** Index of `node`'s newest contribution, or -1. */
 export function newestOf (state: CounterState, node: string): number {
   let mine = -1
@@ -117,22 +127,30 @@ export function newestOf (state: CounterState, node: string): number {
 }
 
 /**
- * Adds an increment to `node`'s newest contribution in place, if that object
- * is the state's alone (no mark refers to it, the list is not the marks'
- * list): true if done. Else the caller makes a new state with increment().
+ * `node`'s newest contribution if the state may change it in place: no mark
+ * refers to that object and the list is not the marks' list. Undefined: the
+ * caller makes a new state with increment().
  */
-export function incrementInPlace (state: CounterState, node: string, ts: Timestamp, delta: Int, fdelta: number): boolean {
-  if (state.contribs === state.seen) return false
+export function ownContribution (state: CounterState, node: string): Contribution | undefined {
+  if (state.contribs === state.seen) return undefined
   const mine = state.contribs[newestOf(state, node)]
-  if (mine === undefined || state.seen.includes(mine)) return false
-  const c = mine as { -readonly [K in keyof Contribution]: Contribution[K] }
-  c.total = addInt(c.total, delta)
-  c.ftotal += fdelta
-  c.wall = ts.wall
-  c.logical = ts.logical
-  return true
+  if (mine === undefined || state.seen.includes(mine)) return undefined
+  return mine
 }
 
+/** Adds an increment made at `ts` to a contribution ownContribution() gave, in place. */
+export function addInPlace (c: Contribution, ts: Timestamp, delta: Int, fdelta: number): void {
+  const mutable = c as { -readonly [K in keyof Contribution]: Contribution[K] }
+  mutable.total = addInt(c.total, delta)
+  mutable.ftotal += fdelta
+  mutable.wall = ts.wall
+  mutable.logical = ts.logical
+}
+
+/**
+ * Adds an increment by `node` at `ts` to its newest contribution (a new one,
+ * epoch `ts`, if it has none), in a new state.
+ */
 export function increment (state: CounterState, node: string, ts: Timestamp, delta: Int, fdelta: number): CounterState {
   const mine = newestOf(state, node)
   const old = mine < 0 ? undefined : state.contribs[mine]

@@ -86,17 +86,20 @@ function entryHash (h: number, v: Version): void {
   laneB = fmix(fmix(fmix(Math.imul(h, 0xcc9e2d51) ^ 0x5bd1e995 ^ Math.imul(wl, 0x1b873593)) ^ Math.imul(wh + v.logical, 0x85ebca6b)) ^ Math.imul(n, 0xc2b2ae35))
 }
 
+const CONTRIBUTION_SALT = 0x3c6ef372
+const MARK_SALT = 0x1b03738b
+
 /** Adds (XOR) to laneA/laneB the hashes of a counter's contributions and marks. */
 function counterHash (h: number, state: CounterState): void {
   let a = laneA
   let b = laneB
   for (let i = 0; i < state.contribs.length; i++) {
-    partHash(h, state.contribs[i] as Contribution, 0x3c6ef372)
+    partHash(h, state.contribs[i] as Contribution, CONTRIBUTION_SALT)
     a ^= laneA
     b ^= laneB
   }
   for (let i = 0; i < state.seen.length; i++) {
-    partHash(h, state.seen[i] as Contribution, 0x1b03738b)
+    partHash(h, state.seen[i] as Contribution, MARK_SALT)
     a ^= laneA
     b ^= laneB
   }
@@ -140,6 +143,20 @@ export class Digest {
       a ^= laneA
       b ^= laneB
     }
+    this.toggle(h, a, b)
+  }
+
+  /**
+   * Adds or removes (XOR) the hash of one of a counter's contributions: called
+   * before and after a contribution changes in place (a local increment), it
+   * replaces that part alone, the same as change() of the whole entry would.
+   */
+  toggleContribution (h: number, c: Contribution): void {
+    partHash(h, c, CONTRIBUTION_SALT)
+    this.toggle(h, laneA, laneB)
+  }
+
+  private toggle (h: number, a: number, b: number): void {
     const bucket = h & (DIGEST_BUCKETS - 1)
     const li = (bucket * LEAVES + leafOf(h)) * 2
     const leaves = this.leaves

@@ -1,6 +1,6 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { collect, expire, increment, incrementInPlace, isPlain, join, newestContribution, plainState, rebase, sameState, valueOf, type CounterState, type Side } from './counter.js'
+import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
@@ -261,18 +261,17 @@ export class Store {
       previous = this.buckets[b]?.get(key)
     }
     check?.(previous?.value ?? null)
-    if (previous?.counter !== undefined) {
-      // The common case, a counter incremented again here: changed in place, so
-      // no entry or state becomes old-generation garbage (see install()).
-      this.digest.change(h, previous, undefined)
-      if (incrementInPlace(previous.counter, this.nodeId, this.clock.tick(), delta, fdelta)) {
-        // A new buffer, never a copy into the old one: the value may be the base's own bytes.
-        previous.value = valueOf(previous.counter)
-        this.digest.change(h, undefined, previous)
-        for (const listener of this.listeners) listener(key, previous, true)
-        return previous
-      }
-      this.digest.change(h, undefined, previous)
+    const mine = previous?.counter === undefined ? undefined : ownContribution(previous.counter, this.nodeId)
+    if (previous !== undefined && mine !== undefined) {
+      // The common case, a counter incremented again here: its contribution
+      // changes in place, so no entry or state becomes old-generation garbage
+      // (see install()), and the digest replaces that contribution's hash alone.
+      this.digest.toggleContribution(h, mine)
+      addInPlace(mine, this.clock.tick(), delta, fdelta)
+      this.digest.toggleContribution(h, mine)
+      previous.value = valueInto(previous.counter as CounterState, previous.value)
+      for (const listener of this.listeners) listener(key, previous, true)
+      return previous
     }
     const now = this.now()
     const side: Side = previous === undefined

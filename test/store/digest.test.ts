@@ -37,6 +37,7 @@ const remote = (value: string | null, wall: number, logical: number, node: strin
 type Op =
   | { op: 'set', key: number, value: string, ttl: number }
   | { op: 'del', key: number }
+  | { op: 'incr', key: number, delta: number }
   | { op: 'merge', key: number, value: string | null, dWall: number, logical: number, node: string, ttl: number }
   | { op: 'tick', ms: number }
   | { op: 'expire' }
@@ -46,6 +47,7 @@ type Op =
 const arbOp: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('set' as const), key: fc.nat(30), value: fc.string({ maxLength: 4 }), ttl: fc.constantFrom(0, 0, 5, 50) }),
   fc.record({ op: fc.constant('del' as const), key: fc.nat(30) }),
+  fc.record({ op: fc.constant('incr' as const), key: fc.nat(30), delta: fc.integer({ min: -3, max: 3 }) }),
   fc.record({
     op: fc.constant('merge' as const),
     key: fc.nat(30),
@@ -70,6 +72,11 @@ t.test('the incremental digest always equals the digest computed from scratch', 
       switch (o.op) {
         case 'set': store.set(`k${o.key}`, Buffer.from(o.value), o.ttl === 0 ? 0 : now + o.ttl); break
         case 'del': store.delete(`k${o.key}`); break
+        case 'incr':
+          try {
+            store.increment(`k${o.key}`, o.delta, 0, value => { if (value !== null && !/^-?\d+$/.test(value.toString())) throw new Error('not a counter') })
+          } catch {} // a string that is not a number takes no increment
+          break
         case 'merge': store.merge(`k${o.key}`, remote(o.value, now + o.dWall, o.logical, o.node, o.value === null || o.ttl === 0 ? 0 : now + o.ttl)); break
         case 'tick': advance(o.ms); now += o.ms; break
         case 'expire': store.expireSome(1000); break
