@@ -2,7 +2,7 @@ import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
 import type { Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import type { Cancel, PeerClient, Runtime } from './runtime.js'
+import type { Cancel, DialTls, PeerClient, Runtime } from './runtime.js'
 
 /** connecting: dialling or handshaking; ready: replicating; down: waiting to redial. */
 export type LinkStatus = 'connecting' | 'ready' | 'down'
@@ -35,6 +35,8 @@ export interface LinkOwner {
   readonly runtime: Runtime
   readonly timing: LinkTiming
   readonly password: string
+  /** TLS for the links dialled from now on (PROTOCOL.md §TLS); undefined: plain TCP. */
+  readonly tls: DialTls
   /** Local address to dial from (--host when it is a specific IP). */
   readonly localAddress: string | undefined
   /** The GOSSIP request this node sends as handshake and heartbeat. */
@@ -230,7 +232,8 @@ export class PeerLink {
       port: this.port,
       localAddress: this.owner.localAddress,
       connectTimeoutMs: this.owner.timing.handshakeMs,
-      now: runtime.now
+      now: runtime.now,
+      tls: this.owner.tls
     })
     if (this.closed) {
       client.close()
