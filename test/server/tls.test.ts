@@ -4,12 +4,11 @@ import net from 'node:net'
 import tls from 'node:tls'
 import Redis from 'ioredis'
 import t from 'tap'
-import { KeystoneError, KeystoneNode, type NodeOptions } from '../../lib/index.js'
+import { KeystoneError, KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
-import { createLogger } from '../../lib/log.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { caller, plain, rawConnect, waitFor, type Teardown } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/tls.js'
+import { caller, plain, rawConnect, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS on one node: the port speaks TLS only, to every client;
 // --tls-auth-clients; what real clients (ioredis, redis-cli) see.
@@ -17,18 +16,9 @@ import { connectTls, lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/t
 const fixture = lazyTlsFixture(t)
 const skip = NO_OPENSSL
 
-/** A node on an ephemeral port whose log lines (debug up) land in `lines`. */
-async function startLogged (t: Teardown, options: Partial<NodeOptions>): Promise<{ node: KeystoneNode, lines: string[] }> {
-  const lines: string[] = []
-  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '', ...options }, { log: createLogger('debug', line => lines.push(line)) })
-  t.teardown(() => node.close())
-  await node.start()
-  return { node, lines }
-}
-
 t.test('a RESP client over TLS: commands work, the node\'s certificate is served', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f))
+  const { node } = await startLoggedNode(t, tlsOptions(f))
   const client = await connectTls(t, node.address(), f.ca)
   const call = caller(client)
   t.equal(await call('SET', 'k', 'v'), 'OK')
@@ -43,7 +33,7 @@ t.test('a RESP client over TLS: commands work, the node\'s certificate is served
 
 t.test('a plaintext client on a TLS port is dropped at once, without a reply, and logged at debug', { skip }, async t => {
   const f = fixture()
-  const { node, lines } = await startLogged(t, tlsOptions(f))
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f))
   const raw = await rawConnect(t, node.address())
   raw.send('PING\r\n')
   await raw.waitClosed(2000)
@@ -58,14 +48,14 @@ t.test('a plaintext client on a TLS port is dropped at once, without a reply, an
 
 t.test('a TLS client that does not trust the node\'s CA is refused on its side, with the reason', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f))
+  const { node } = await startLoggedNode(t, tlsOptions(f))
   const err = await RespClient.connect({ ...node.address(), tls: { ca: readFileSync(f.otherCa) } }).then(() => null, (e: Error) => e)
   t.match(err?.message, /^TLS: the certificate of 127\.0\.0\.1:\d+ is not trusted: \w+/)
 })
 
 t.test('half-close over TLS: every reply comes, then the node closes', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f))
+  const { node } = await startLoggedNode(t, tlsOptions(f))
   // allowHalfOpen reaches the TCP socket; tls.connect's type leaves it out.
   const options: tls.ConnectionOptions & { allowHalfOpen: boolean } = { ...node.address(), ca: readFileSync(f.ca), allowHalfOpen: true }
   const socket = tls.connect(options)
@@ -83,7 +73,7 @@ t.test('half-close over TLS: every reply comes, then the node closes', { skip },
 
 t.test('--tls-auth-clients yes: a client without a certificate, or with one from another CA, is refused; one with a certificate is served', { skip }, async t => {
   const f = fixture()
-  const { node, lines } = await startLogged(t, tlsOptions(f, { tlsAuthClients: 'yes' }))
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f, { tlsAuthClients: 'yes' }))
   const bare = await connectTls(t, node.address(), f.ca)
   const reply = await bare.call(['PING']).catch((e: Error) => e)
   t.equal(String(reply), 'ERR TLS: connection refused: no client certificate (tls-auth-clients yes)', 'the reason, as the reply to its first command')
@@ -98,7 +88,7 @@ t.test('--tls-auth-clients yes: a client without a certificate, or with one from
 
 t.test('--tls-auth-clients optional: no certificate is fine, a bad one is not', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f, { tlsAuthClients: 'optional' }))
+  const { node } = await startLoggedNode(t, tlsOptions(f, { tlsAuthClients: 'optional' }))
   t.equal(await caller(await connectTls(t, node.address(), f.ca))('PING'), 'PONG', 'no certificate')
   t.equal(await caller(await connectTls(t, node.address(), f.ca, f.client))('PING'), 'PONG', 'one that verifies')
   const stranger = await connectTls(t, node.address(), f.ca, f.other)
@@ -112,7 +102,7 @@ t.test('--tls-auth-clients optional: no certificate is fine, a bad one is not', 
 
 t.test('--tls-auth-clients no (the default): a client with no certificate may not speak as a peer', { skip }, async t => {
   const f = fixture()
-  const { node, lines } = await startLogged(t, tlsOptions(f))
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f))
   const call = caller(await connectTls(t, node.address(), f.ca))
   const refused = await call('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')
   t.equal(String(refused), "ERR 'GOSSIP' is for peers whose TLS certificate verifies against tls-ca-cert-file: it presented no client certificate")
@@ -126,7 +116,7 @@ t.test('--tls-auth-clients no (the default): a client with no certificate may no
 
 t.test('ioredis with tls: { ca }', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f))
+  const { node } = await startLoggedNode(t, tlsOptions(f))
   const { host, port } = node.address()
   const redis = new Redis({ host, port, tls: { ca: readFileSync(f.ca) }, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
   t.teardown(() => redis.status === 'end' ? undefined : redis.quit().catch(() => redis.disconnect()))
@@ -146,7 +136,7 @@ function redisCliTls (): string | false {
 
 t.test('redis-cli --tls --cacert', { skip: skip !== false ? skip : redisCliTls() }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, tlsOptions(f))
+  const { node } = await startLoggedNode(t, tlsOptions(f))
   const { host, port } = node.address()
   // Not spawnSync: the node runs in this process, and must be free to answer.
   const run = async (args: string[]): Promise<{ out: string, code: number | null }> => await new Promise(resolve => {
@@ -176,7 +166,7 @@ t.test('start-up: a certificate without its key is a TypeError; an unusable file
 
 t.test('a plain TCP node is untouched: no TLS, and a TLS client fails with a clear message', { skip }, async t => {
   const f = fixture()
-  const { node } = await startLogged(t, {})
+  const { node } = await startLoggedNode(t, {})
   const err = await RespClient.connect({ ...node.address(), tls: { ca: readFileSync(f.ca) }, connectTimeoutMs: 2000 }).then(() => null, (e: Error) => e)
   t.match(err?.message, /^TLS handshake with 127\.0\.0\.1:\d+ failed: /)
   const plainClient = await RespClient.connect(node.address())
