@@ -7,7 +7,7 @@ import t from 'tap'
 import { KeystoneError, KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { caller, plain, rawConnect, waitFor } from '../helpers/server.js'
+import { caller, plain, rawConnect, runBin, waitFor } from '../helpers/server.js'
 import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS on one node: the port speaks TLS only, to every client;
@@ -179,4 +179,14 @@ t.test('a plain TCP node is untouched: no TLS, and a TLS client fails with a cle
   t.equal(String(turnOn), "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - TLS is off on this node (started without tls-cert-file and tls-key-file); restart it with them to turn TLS on")
   t.same(plain(await plainClient.call(['CONFIG', 'GET', 'tls-cert-file'])), ['tls-cert-file', ''], 'nothing changed')
   t.equal(plain(await plainClient.call(['CONFIG', 'SET', 'tls-cert-file', ''])), 'OK', 'its own value is fine')
+})
+
+t.test('keystone-server: TLS start-up errors exit with a clear line (2: bad options, 1: unusable files)', { skip }, async t => {
+  const f = fixture()
+  const half = await runBin(t, 'keystone-server', ['--port', '0', '--data-dir', '', '--tls-cert-file', f.node.cert])
+  t.same({ code: half.code, stderr: half.stderr }, { code: 2, stderr: 'keystone-server: tls-cert-file and tls-key-file go together: give both or neither\n' })
+  const auth = await runBin(t, 'keystone-server', ['--port', '0', '--data-dir', '', '--tls-cert-file', f.node.cert, '--tls-key-file', f.node.key, '--tls-auth-clients', 'maybe'])
+  t.same({ code: auth.code, stderr: auth.stderr }, { code: 2, stderr: "keystone-server: --tls-auth-clients must be one of yes, no, optional, got 'maybe'\n" })
+  const missing = await runBin(t, 'keystone-server', ['--port', '0', '--data-dir', '', '--tls-cert-file', f.node.cert, '--tls-key-file', '/nonexistent/key.pem'])
+  t.same({ code: missing.code, stderr: missing.stderr }, { code: 1, stderr: "keystone-server: cannot read tls-key-file /nonexistent/key.pem: ENOENT: no such file or directory, open '/nonexistent/key.pem'\n" })
 })
