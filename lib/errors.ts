@@ -2,7 +2,7 @@
  * One error base class with stable codes. Errors that reach a client as a RESP
  * error reply are texts in lib/commands/errors.ts; these are the errors the
  * program itself raises (bad options, a bad config file, a busy port, protocol framing, an unusable
- * data directory).
+ * data directory, unusable TLS files).
  */
 export type ErrorCode =
   | 'KS_ERR_PROTOCOL'
@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'KS_ERR_CLUSTER'
   | 'KS_ERR_DATA'
   | 'KS_ERR_CONFIG'
+  | 'KS_ERR_TLS'
 
 export class KeystoneError extends Error {
   readonly code: ErrorCode

@@ -18,6 +18,7 @@ import { defaultDataDir } from './persistence/data-dir.js'
 import { Persistence, type NodeData } from './persistence/persistence.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
+import { loadTls, peerDialOptions, tlsEnabled, type TlsMaterial } from './server/tls.js'
 import { HybridClock } from './store/clock.js'
 import { Store } from './store/store.js'
 
@@ -91,7 +92,10 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       runtime
     })
     this.table = clientCommands(clusterCommands(this.cluster))
-    this.server = new Server(this, this.table, () => this.writeBarrier())
+    // PROTOCOL.md §TLS: files that cannot be used stop the start (a KS_ERR_TLS KeystoneError).
+    const tls = tlsEnabled(this.options) ? loadTls(this.options) : null
+    this.server = new Server(this, this.table, () => this.writeBarrier(), tls)
+    if (tls !== null) this.useTls(tls)
     this.infoSections.set('replication', () => replicationInfo(this.cluster))
   }
 
@@ -108,6 +112,49 @@ export class KeystoneNode implements NodeContext, LiveTarget {
    */
   applyPassword (): void {
     this.cluster.password = this.options.requirepass
+  }
+
+  /**
+   * CONFIG SET of a tls-* option (PROTOCOL.md §TLS): the port cannot switch
+   * between TLS and plain TCP while it listens, and files that cannot be used
+   * are refused before anything changes.
+   */
+  checkTls (next: NodeOptions): string | null {
+    const on = tlsEnabled(next)
+    if (on && !this.server.tls) return 'TLS is off on this node (started without tls-cert-file and tls-key-file); restart it with them to turn TLS on'
+    if (!on && this.server.tls) return 'TLS cannot be turned off while the node runs; restart it without tls-cert-file and tls-key-file'
+    if (!on) return null
+    try {
+      loadTls(next)
+      return null
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+
+  /**
+   * CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: the files are
+   * read again (as Redis, even when the name is the same: a certificate renewed
+   * in place). New connections and the peer links dialled from now on use them;
+   * open ones keep what they have. checkTls loaded them a moment ago; should
+   * they have become unusable since, the old ones stay and the log says why.
+   */
+  applyTls (): void {
+    if (!this.server.tls) return
+    let material: TlsMaterial
+    try {
+      material = loadTls(this.options)
+    } catch (err) {
+      this.log.error(`TLS reload failed, the previous certificate stays in use: ${(err as Error).message}`)
+      return
+    }
+    this.server.setTls(material)
+    this.useTls(material)
+  }
+
+  private useTls (material: TlsMaterial): void {
+    this.cluster.tls = peerDialOptions(material)
+    this.log.info(`TLS certificate ${material.subject} (serial ${material.serial}); ${material.ca === null ? 'no CA: peers are not verified (set tls-ca-cert-file)' : 'peers verified against tls-ca-cert-file'}`)
   }
 
   /** CONFIG SET fsync/appendfsync: the log switches policy (FORMAT.md §Durability). */

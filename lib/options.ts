@@ -1,6 +1,7 @@
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 import { FSYNC_POLICIES, type FsyncPolicy } from './persistence/append-log.js'
 import { DEFAULT_LIMITS } from './protocol/request-parser.js'
+import { TLS_AUTH_CLIENTS, tlsCrossCheck, type TlsAuthClients } from './server/tls.js'
 
 /** Everything a node can be told at start-up (README.md §Configuration). */
 export interface NodeOptions {
@@ -28,6 +29,14 @@ export interface NodeOptions {
   compactPercentage: number
   /** Password for clients and peers; '' for none. */
   requirepass: string
+  /** PEM certificate of this node; with tlsKeyFile the port speaks TLS only (PROTOCOL.md §TLS). '' (default): plain TCP. */
+  tlsCertFile: string
+  /** PEM private key of tlsCertFile. '' (default): none. */
+  tlsKeyFile: string
+  /** PEM CA certificate(s): peers' certificates must chain to it (both ways), clients' per tlsAuthClients. '' (default): none. */
+  tlsCaCertFile: string
+  /** yes: every client presents a certificate that verifies; optional: one, if presented, must verify; no (default): none needed. */
+  tlsAuthClients: TlsAuthClients
   /** Most client connections at once (Redis's maxclients). Default 10000. */
   maxclients: number
   /** Close a client idle for this many seconds; 0 never. Default 0. */
@@ -81,6 +90,10 @@ export const DEFAULTS: NodeOptions = {
   compactMinSize: 64 * 1024 * 1024,
   compactPercentage: 100,
   requirepass: '',
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  tlsCaCertFile: '',
+  tlsAuthClients: 'no',
   maxclients: 10000,
   timeout: 0,
   tcpKeepalive: 60,
@@ -98,7 +111,7 @@ export const DEFAULTS: NodeOptions = {
   slowlogMaxLen: 128
 }
 
-type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync' | 'logformat'
+type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync' | 'logformat' | 'tlsauth'
 
 /**
  * What a change made by CONFIG SET may need of the node beyond the new value in
@@ -112,6 +125,10 @@ export interface LiveTarget {
   applyPassword: () => void
   /** The log is flushed to the disk as options.fsync says from now on. */
   applyFsync: () => void
+  /** Why the node cannot take these tls-* options (files it cannot use, TLS switched on or off); null if it can. */
+  checkTls: (next: NodeOptions) => string | null
+  /** New connections and peer links use the tls-* files as they are now on the disk (PROTOCOL.md §TLS). */
+  applyTls: () => void
 }
 
 /** One option: its flag (also its name in a config file, CONFIG GET/SET and KEYSTONE_ + the name). */
@@ -129,9 +146,19 @@ export interface OptionSpec {
    * makes the change take effect. Absent: fixed at start-up.
    */
   live?: true | ((node: LiveTarget) => void)
+  /**
+   * CONFIG SET: before any option changes, a reason to refuse the new options
+   * (all of them, as they would be), or null. Steps shared by several options
+   * run once.
+   */
+  check?: (node: LiveTarget, next: NodeOptions) => string | null
   /** Not a line of a config file (--config itself). */
   notInFile?: boolean
 }
+
+// One function each, shared by the tls-* options: CONFIG SET runs a step once however many of them it sets.
+const checkTls = (node: LiveTarget, next: NodeOptions): string | null => node.checkTls(next)
+const applyTls = (node: LiveTarget): void => node.applyTls()
 
 /** Every option, in --help's order. Adding a line here adds the flag, the environment variable, the config file line and CONFIG GET/SET. */
 export const FLAGS: readonly OptionSpec[] = [
@@ -147,6 +174,10 @@ export const FLAGS: readonly OptionSpec[] = [
   { key: 'compactMinSize', flag: 'compact-min-size', kind: 'integer', help: 'compact the log no sooner than this many bytes (default 67108864)' },
   { key: 'compactPercentage', flag: 'compact-percentage', kind: 'integer', help: 'compact when the log exceeds this % of the snapshot, 0 never (default 100)' },
   { key: 'requirepass', flag: 'requirepass', kind: 'string', live: node => node.applyPassword(), help: 'password for clients and peers' },
+  { key: 'tlsCertFile', flag: 'tls-cert-file', kind: 'string', live: applyTls, check: checkTls, help: 'PEM certificate: with --tls-key-file the port speaks TLS only (default: plain TCP)' },
+  { key: 'tlsKeyFile', flag: 'tls-key-file', kind: 'string', live: applyTls, check: checkTls, help: 'PEM private key of --tls-cert-file' },
+  { key: 'tlsCaCertFile', flag: 'tls-ca-cert-file', kind: 'string', live: applyTls, check: checkTls, help: 'PEM CA: peers\' certificates must chain to it (both ways); clients\' per --tls-auth-clients' },
+  { key: 'tlsAuthClients', flag: 'tls-auth-clients', kind: 'tlsauth', live: true, check: checkTls, help: 'yes | no | optional: clients must present a certificate that verifies; optional: if any (default no)' },
   { key: 'maxclients', flag: 'maxclients', kind: 'integer', min: 1, max: 4294967295, live: true, help: 'most client connections (default 10000)' },
   { key: 'timeout', flag: 'timeout', kind: 'integer', max: 2147483647, live: true, help: 'close clients idle this many seconds, 0 never (default 0)' },
   { key: 'tcpKeepalive', flag: 'tcp-keepalive', kind: 'integer', max: 2147483647, live: true, help: 'TCP keepalive seconds, 0 off (default 60)' },
@@ -216,6 +247,7 @@ export function parseOptionValue (spec: OptionSpec, text: string): string | numb
     case 'fsync': return oneOf(text, FSYNC_POLICIES)
     case 'loglevel': return oneOf(text, LOG_LEVELS)
     case 'logformat': return oneOf(text, LOG_FORMATS)
+    case 'tlsauth': return oneOf(text.toLowerCase(), TLS_AUTH_CLIENTS)
     default: return text
   }
 }
@@ -266,6 +298,7 @@ export function validateOptions (options: NodeOptions): void {
   if (!(LOG_LEVELS as string[]).includes(options.loglevel)) throw new TypeError(`--loglevel must be one of ${LOG_LEVELS.join(', ')}`)
   if (!(LOG_FORMATS as readonly string[]).includes(options.logFormat)) throw new TypeError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`)
   if (!(FSYNC_POLICIES as readonly string[]).includes(options.fsync)) throw new TypeError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}`)
+  if (!(TLS_AUTH_CLIENTS as readonly string[]).includes(options.tlsAuthClients)) throw new TypeError(`--tls-auth-clients must be one of ${TLS_AUTH_CLIENTS.join(', ')}`)
   const cross = crossCheck(options)
   if (cross !== null) throw new TypeError(cross)
 }
@@ -275,7 +308,7 @@ export function crossCheck (options: NodeOptions): string | null {
   if (options.clientOutputHardLimit < options.clientOutputSoftLimit) {
     return 'client-output-hard-limit must not be below client-output-soft-limit'
   }
-  return null
+  return tlsCrossCheck(options)
 }
 
 /** 'host:port' (or '[v6]:port') as parts; a TypeError naming `what` otherwise. */

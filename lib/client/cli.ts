@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import path from 'node:path'
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import readline from 'node:readline'
+import type tls from 'node:tls'
 import { parseAddress } from '../options.js'
 import { splitInlineArgs } from '../protocol/inline.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
@@ -33,8 +34,47 @@ const HISTORY_MAX = 1000
 /** Command-line words go out as their UTF-8 bytes, as redis-cli sends them (a string would go as latin1). */
 const utf8 = (word: string): Buffer => Buffer.from(word, 'utf8')
 
-/** Connects and authenticates; an exit code instead when that fails. */
-export async function open (address: string, password: string | undefined, io: CliIo): Promise<RespClient | number> {
+/** keystone-cli's TLS flags, as redis-cli's (README.md §keystone-cli). */
+export interface CliTlsFlags {
+  tls: boolean
+  cacert?: string
+  cert?: string
+  key?: string
+  insecure: boolean
+  sni?: string
+}
+
+/**
+ * The TLS options the flags ask for (undefined: plain TCP), or an exit code
+ * after saying what is wrong (a file it cannot read, --cert without --key).
+ */
+export function cliTls (flags: CliTlsFlags, io: CliIo): tls.ConnectionOptions | undefined | number {
+  const given = flags.cacert !== undefined || flags.cert !== undefined || flags.key !== undefined || flags.sni !== undefined || flags.insecure
+  if (!flags.tls) {
+    if (!given) return undefined
+    io.err('keystone-cli: --cacert, --cert, --key, --sni and --insecure go with --tls\n')
+    return EXIT.unusable
+  }
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    io.err('keystone-cli: --cert and --key go together\n')
+    return EXIT.unusable
+  }
+  const options: tls.ConnectionOptions = { rejectUnauthorized: !flags.insecure }
+  try {
+    // Without --cacert the system's CAs are trusted, as with redis-cli.
+    if (flags.cacert !== undefined) options.ca = readFileSync(flags.cacert)
+    if (flags.cert !== undefined) options.cert = readFileSync(flags.cert)
+    if (flags.key !== undefined) options.key = readFileSync(flags.key)
+  } catch (err) {
+    io.err(`keystone-cli: ${(err as Error).message}\n`)
+    return EXIT.unusable
+  }
+  if (flags.sni !== undefined) options.servername = flags.sni
+  return options
+}
+
+/** Connects (over TLS with `secure`) and authenticates; an exit code instead when that fails. */
+export async function open (address: string, password: string | undefined, io: CliIo, secure?: tls.ConnectionOptions): Promise<RespClient | number> {
   let target
   try {
     target = parseAddress(address)
@@ -44,7 +84,7 @@ export async function open (address: string, password: string | undefined, io: C
   }
   let client: RespClient
   try {
-    client = await RespClient.connect({ ...target, connectTimeoutMs: 5000 })
+    client = await RespClient.connect({ ...target, connectTimeoutMs: 5000, tls: secure })
   } catch (err) {
     io.err(`Could not connect to Keystone at ${address}: ${(err as Error).message}\n`)
     return EXIT.unusable
@@ -65,8 +105,8 @@ export async function open (address: string, password: string | undefined, io: C
 }
 
 /** One command, one reply printed; the exit code says which kind. */
-export async function runOnce (address: string, password: string | undefined, args: string[], io: CliIo, print: PrintOptions = { raw: false }): Promise<number> {
-  const client = await open(address, password, io)
+export async function runOnce (address: string, password: string | undefined, args: string[], io: CliIo, print: PrintOptions = { raw: false }, secure?: tls.ConnectionOptions): Promise<number> {
+  const client = await open(address, password, io, secure)
   if (typeof client === 'number') return client
   try {
     const reply = await client.call(args.map(utf8))
@@ -99,8 +139,8 @@ function secret (args: Buffer[]): boolean {
 }
 
 /** The interactive prompt: lines are split like inline commands (quotes and escapes work). */
-export async function runInteractive (address: string, password: string | undefined, io: CliIo, print: PrintOptions = { raw: false }): Promise<number> {
-  const client = await open(address, password, io)
+export async function runInteractive (address: string, password: string | undefined, io: CliIo, print: PrintOptions = { raw: false }, secure?: tls.ConnectionOptions): Promise<number> {
+  const client = await open(address, password, io, secure)
   if (typeof client === 'number') return client
   const rl = readline.createInterface({
     input: process.stdin,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import split2 from 'split2'
 import { ReplyParser, RespError } from '../protocol/reply-parser.js'
+import type { ConnectionOptions } from 'node:tls'
 import { EXIT, open, type CliIo } from './cli.js'
 import { PipeFramer, type InputError } from './pipe-framer.js'
 
@@ -18,6 +19,8 @@ export interface PipeOptions {
   progress: boolean
   /** Once the input is sent, give up after this many seconds without a reply; 0: wait for ever. Default 30, as redis-cli. */
   timeoutSec?: number
+  /** Connect over TLS with these options (keystone-cli --tls); undefined: plain TCP. */
+  tls?: ConnectionOptions
 }
 
 /** Longest line of input, bytes: an inline command, or one bulk's data in RESP. */
@@ -29,7 +32,7 @@ const PROGRESS_MS = 250
 const markerCommand = (marker: Buffer): string => `*2\r\n$4\r\nECHO\r\n$20\r\n${marker.toString('latin1')}\r\n`
 
 export async function runPipe (address: string, password: string | undefined, options: PipeOptions, io: CliIo): Promise<number> {
-  const client = await open(address, password, io)
+  const client = await open(address, password, io, options.tls)
   if (typeof client === 'number') return client
   const socket = client.detach()
   const { input } = options

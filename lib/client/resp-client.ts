@@ -1,5 +1,6 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
 import { command } from '../protocol/reply.js'
 import { ReplyParser, RespError, type RespValue } from '../protocol/reply-parser.js'
 
@@ -12,6 +13,22 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** The clock replies are timed by (stalledMs). Default Date.now. */
   now?: () => number
+  /**
+   * Speak TLS (PROTOCOL.md §TLS): Node's tls.connect options (ca, cert, key,
+   * rejectUnauthorized, checkServerIdentity, servername). Undefined: plain TCP.
+   */
+  tls?: tls.ConnectionOptions
+}
+
+/**
+ * The server's certificate did not verify (a CA that did not issue it, a name
+ * it does not carry): trying again will not help, unlike a refused connection.
+ */
+export class TlsVerifyError extends Error {
+  constructor (message: string, readonly reason: string) {
+    super(message)
+    this.name = 'TlsVerifyError'
+  }
 }
 
 /** One send's replies: `count` of them, delivered together. */
@@ -49,20 +66,51 @@ export class RespClient {
   }
 
   static connect (options: ConnectOptions): Promise<RespClient> {
+    const where = `${options.host}:${options.port}`
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress })
+      const secure = options.tls
+      // Verification is ours (below), so that its failure is told apart from a dropped connection.
+      let socket: net.Socket
+      if (secure === undefined) {
+        socket = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress })
+      } else {
+        // tls.connect passes the socket options (localAddress) on to its TCP socket; its type leaves them out.
+        const both: tls.ConnectionOptions & { localAddress?: string } = { ...secure, host: options.host, port: options.port, rejectUnauthorized: false }
+        if (options.localAddress !== undefined) both.localAddress = options.localAddress
+        // SNI carries a host name, never an address.
+        if (both.servername === undefined && net.isIP(options.host) === 0) both.servername = options.host
+        socket = tls.connect(both)
+      }
+      let tcpUp = false
+      socket.once('connect', () => { tcpUp = true })
       const timer = setTimeout(() => {
         socket.destroy()
-        reject(new Error(`timed out connecting to ${options.host}:${options.port}`))
+        reject(new Error(`timed out connecting to ${where}${secure !== undefined && tcpUp ? ' (TLS handshake)' : ''}`))
       }, options.connectTimeoutMs ?? 5000)
       socket.once('error', err => {
         clearTimeout(timer)
-        reject(err)
+        // Connected, then failed: the TLS handshake did (a plaintext server answers bytes that are no TLS record).
+        reject(secure !== undefined && tcpUp ? new Error(`TLS handshake with ${where} failed: ${err.message}`) : err)
       })
-      socket.once('connect', () => {
+      const ready = (): void => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
         resolve(new RespClient(socket, options.now ?? Date.now))
+      }
+      if (secure === undefined) {
+        socket.once('connect', ready)
+        return
+      }
+      socket.once('secureConnect', () => {
+        const tlsSocket = socket as tls.TLSSocket
+        if (secure.rejectUnauthorized !== false && !tlsSocket.authorized) {
+          clearTimeout(timer)
+          socket.destroy()
+          const why = String(tlsSocket.authorizationError)
+          reject(new TlsVerifyError(`TLS: the certificate of ${where} is not trusted: ${why}`, why))
+          return
+        }
+        ready()
       })
     })
   }

@@ -12,7 +12,7 @@ import { Convergence, type SyncKind } from './convergence.js'
 import { NODE_ID } from './entry-codec.js'
 import { newMember, type Member, type MemberState } from './member.js'
 import { MemberTimeout, RetiredIds } from './removal.js'
-import { realRuntime, sleep, type Cancel, type PeerClient, type Runtime } from './runtime.js'
+import { realRuntime, sleep, TlsVerifyError, type Cancel, type DialTls, type PeerClient, type Runtime } from './runtime.js'
 import type { MemberRecord } from '../persistence/data-dir.js'
 import { DEFAULT_TIMING, PeerLink, type LinkOwner, type LinkTiming } from './peer-link.js'
 import { Replication } from './replication.js'
@@ -52,6 +52,8 @@ export class Cluster implements LinkOwner {
   advertise: string
   /** --requirepass: links dialled from now on authenticate with it (CONFIG SET requirepass changes it). */
   password: string
+  /** How peers are dialled over TLS (the node's certificate and CA); undefined: plain TCP. A reload replaces it. */
+  tls: DialTls = undefined
   readonly localAddress: string | undefined
   readonly timing: LinkTiming
   selfState: MemberState = 'up'
@@ -120,14 +122,15 @@ export class Cluster implements LinkOwner {
     while (reply === undefined) {
       let client: PeerClient | undefined
       try {
-        client = await this.runtime.dial({ host, port, localAddress: this.localAddress, connectTimeoutMs: 2000, now: this.runtime.now })
+        client = await this.runtime.dial({ host, port, localAddress: this.localAddress, connectTimeoutMs: 2000, now: this.runtime.now, tls: this.tls })
         if (this.password !== '') {
           const auth = await client.call(['AUTH', this.password])
           if (auth instanceof RespError) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: it refused our password (${auth.message})`)
         }
         reply = await client.call(['JOIN', this.advertise, this.nodeId])
       } catch (err) {
-        if (err instanceof KeystoneError || this.runtime.now() > deadline) {
+        // A certificate our CA does not vouch for will not become one by waiting.
+        if (err instanceof KeystoneError || err instanceof TlsVerifyError || this.runtime.now() > deadline) {
           throw err instanceof KeystoneError ? err : new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: ${(err as Error).message}`)
         }
         this.log.warn(`cannot reach ${seed} to join (${(err as Error).message}); retrying`)

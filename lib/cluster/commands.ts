@@ -41,9 +41,36 @@ function refuseWhileNotLogging (ctx: CommandContext): void {
   if (refusal != null) throw new CommandError(refusal)
 }
 
+/** A refused would-be peer is logged again after this long, ms: it redials every second. */
+const REFUSAL_LOG_EVERY_MS = 60_000
+
 export function clusterCommands (cluster: Cluster): CommandTable {
+  /** When each (remote host, reason) refusal was last logged. */
+  const refusalsLogged = new Map<string, number>()
+
+  /**
+   * PROTOCOL.md §TLS: with a CA, a connection whose certificate did not verify
+   * cannot become a peer (GOSSIP) nor bring one in (JOIN), whatever
+   * tls-auth-clients lets it do as a client.
+   */
+  function trustedPeer (ctx: CommandContext, args: Buffer[]): void {
+    const refusal = ctx.session.peerRefusal
+    if (refusal === null) return
+    const name = text(args[0]).toUpperCase()
+    const host = ctx.session.addr.replace(/:\d+$/, '')
+    const now = cluster.runtime.now()
+    const key = `${host} ${refusal}`
+    if (now - (refusalsLogged.get(key) ?? -Infinity) >= REFUSAL_LOG_EVERY_MS) {
+      if (refusalsLogged.size > 1000) refusalsLogged.clear()
+      refusalsLogged.set(key, now)
+      cluster.log.warn(`refused ${name} from ${ctx.session.addr}: ${refusal}; a peer needs a certificate issued by the CA of tls-ca-cert-file`)
+    }
+    throw new CommandError(errorText('peerCert', name, refusal))
+  }
+
   /** JOIN host:port [node-id] — that node joins this node's cluster; the reply lists every member. */
-  function join (_ctx: CommandContext, args: Buffer[]): Encoded {
+  function join (ctx: CommandContext, args: Buffer[]): Encoded {
+    trustedPeer(ctx, args)
     const addr = addressArg(args[1])
     if (addr === cluster.advertise) throw new CommandError(ERRORS.joinSelf)
     if (args.length > 3) throw new CommandError(ERRORS.syntax)
@@ -106,6 +133,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
 
   /** GOSSIP addr id state [member ...] — a peer's handshake and heartbeat. */
   function gossip (ctx: CommandContext, args: Buffer[]): Encoded {
+    trustedPeer(ctx, args)
     const from = addressArg(args[1])
     const id = text(args[2])
     if (!NODE_ID.test(id)) throw new CommandError(ERRORS.badNodeId)

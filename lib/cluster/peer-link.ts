@@ -2,7 +2,7 @@ import type { Logger } from '../log.js'
 import { parseAddress } from '../options.js'
 import type { Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
-import type { Cancel, PeerClient, Runtime } from './runtime.js'
+import { TlsVerifyError, type Cancel, type DialTls, type PeerClient, type Runtime } from './runtime.js'
 
 /** connecting: dialling or handshaking; ready: replicating; down: waiting to redial. */
 export type LinkStatus = 'connecting' | 'ready' | 'down'
@@ -35,6 +35,8 @@ export interface LinkOwner {
   readonly runtime: Runtime
   readonly timing: LinkTiming
   readonly password: string
+  /** TLS for the links dialled from now on (PROTOCOL.md §TLS); undefined: plain TCP. */
+  readonly tls: DialTls
   /** Local address to dial from (--host when it is a specific IP). */
   readonly localAddress: string | undefined
   /** The GOSSIP request this node sends as handshake and heartbeat. */
@@ -110,6 +112,8 @@ export class PeerLink {
   private stopHeartbeats: Cancel | null = null
   private cancelRetry: Cancel | null = null
   private attempts = 0
+  /** Why the link last failed, to tell a new lasting cause from a repeated one. */
+  private lastFailure = ''
   private gossipInFlight = false
   private closed = false
   private readonly host: string
@@ -124,7 +128,7 @@ export class PeerLink {
   start (): void {
     if (this.closed || this.status !== 'down' || this.cancelRetry !== null) return
     this.connect().catch(err => {
-      if (this.status !== 'down') this.fail(`connect: ${(err as Error).message}`) // not when the handshake timer already failed it
+      if (this.status !== 'down') this.fail(`connect: ${(err as Error).message}`, err instanceof TlsVerifyError) // not when the handshake timer already failed it
     })
   }
 
@@ -230,7 +234,8 @@ export class PeerLink {
       port: this.port,
       localAddress: this.owner.localAddress,
       connectTimeoutMs: this.owner.timing.handshakeMs,
-      now: runtime.now
+      now: runtime.now,
+      tls: this.owner.tls
     })
     if (this.closed) {
       client.close()
@@ -315,8 +320,13 @@ export class PeerLink {
     if (this.status !== 'down') this.fail(reason)
   }
 
-  /** Marks the link down, drops the socket and schedules a redial. */
-  private fail (reason: string): void {
+  /**
+   * Marks the link down, drops the socket and schedules a redial. Reported:
+   * going down, the first failed dial, and a cause that will not pass by
+   * itself (`lasting`: a certificate our CA does not vouch for) the first time
+   * it is seen.
+   */
+  private fail (reason: string, lasting = false): void {
     const wasUp = this.status === 'ready'
     this.stopHeartbeat()
     const client = this.client
@@ -329,7 +339,8 @@ export class PeerLink {
     this.gossipInFlight = false
     this.releaseWaiters()
     if (this.closed) return
-    this.owner.down(this, reason, wasUp || this.attempts === 0)
+    this.owner.down(this, reason, wasUp || this.attempts === 0 || (lasting && reason !== this.lastFailure))
+    this.lastFailure = reason
     // Capped exponential backoff with jitter; never more than a second (PROTOCOL.md §Failure detection).
     const t = this.owner.timing
     const ceiling = Math.min(t.retryMaxMs, t.retryMinMs * 2 ** Math.min(this.attempts, 10))

@@ -1,4 +1,4 @@
-import { RespClient, type ConnectOptions } from '../client/resp-client.js'
+import { RespClient, TlsVerifyError, type ConnectOptions } from '../client/resp-client.js'
 import type { RespValue } from '../protocol/reply-parser.js'
 
 // What the cluster code takes from its surroundings: time, timers, randomness
@@ -6,6 +6,10 @@ import type { RespValue } from '../protocol/reply-parser.js'
 // simulator hands in its own, so cluster logic can run on simulated time and
 // links, replayable from a seed. No module of lib/cluster reaches for
 // Date.now, setTimeout, Math.random or net itself.
+
+export { TlsVerifyError }
+/** How peers are dialled over TLS (PROTOCOL.md §TLS); undefined: plain TCP. */
+export type DialTls = ConnectOptions['tls']
 
 /** Stops a timer; calling it again does nothing. */
 export type Cancel = () => void

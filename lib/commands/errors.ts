@@ -41,6 +41,8 @@ export const ERRORS = {
   badAddress: 'ERR invalid address, expected HOST:PORT',
   joinSelf: 'ERR a node cannot join itself',
   peersOnly: "ERR '%s' is for peer links: send GOSSIP first",
+  peerCert: "ERR '%s' is for peers whose TLS certificate verifies against tls-ca-cert-file: %s",
+  tlsClientCert: 'ERR TLS: connection refused: %s',
   badNodeId: 'ERR invalid node id',
   removed: 'REMOVED node %s was removed from the cluster (FORGET); it can join again only as a new member, started with an empty data directory',
   left: 'LEFT node %s was removed from the cluster (FORGET) and no longer takes part in it',

@@ -26,13 +26,6 @@ const REDIS_NAMES: Record<string, { flag?: string, value: (node: NodeContext) =>
   dir: { flag: 'data-dir', value: node => node.durability?.dir ?? '' }
 }
 
-/** Options of the contract not built yet: CONFIG SET says so rather than "unknown". */
-const NOT_BUILT: Record<string, string> = {
-  'tls-cert-file': 'TLS is not built yet: the port speaks plain TCP',
-  'tls-key-file': 'TLS is not built yet: the port speaks plain TCP',
-  'tls-ca-cert-file': 'TLS is not built yet: the port speaks plain TCP'
-}
-
 /** Every option by its flag's name (port: the one listened on), then Redis's names: CONFIG GET. */
 function configValues (node: NodeContext): Array<[string, string]> {
   const out: Array<[string, string]> = []
@@ -67,7 +60,6 @@ function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
     const name = sent.toLowerCase()
     const redis = Object.hasOwn(REDIS_NAMES, name) ? REDIS_NAMES[name] : undefined
     const spec = optionByName(redis === undefined ? name : redis.flag ?? '')
-    if (Object.hasOwn(NOT_BUILT, name)) throw failed(sent, NOT_BUILT[name] as string)
     if (spec === undefined && redis === undefined) throw new CommandError(errorText('configSetUnknown', sent))
     if (spec?.live === undefined || spec.notInFile === true) throw failed(sent, "can't set immutable config")
     if (specs.includes(spec)) throw failed(sent, 'duplicate parameter')
@@ -84,10 +76,21 @@ function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
   })
   const cross = crossCheck(next)
   if (cross !== null) throw failed(text(args[2]), cross)
+  // What the node must be able to do with the new values (load TLS files): checked before anything changes.
+  const checked = new Set<OptionSpec['check']>()
+  specs.forEach((spec, j) => {
+    if (spec.check === undefined || checked.has(spec.check)) return
+    checked.add(spec.check)
+    const refusal = spec.check(ctx.node, next)
+    if (refusal !== null) throw failed(text(args[2 + 2 * j]), refusal)
+  })
+  const options = ctx.node.options as unknown as Record<string, unknown>
+  for (const spec of specs) options[spec.key] = target[spec.key]
+  const applied = new Set<OptionSpec['live']>()
   for (const spec of specs) {
-    const options = ctx.node.options as unknown as Record<string, unknown>
-    options[spec.key] = target[spec.key]
-    if (typeof spec.live === 'function') spec.live(ctx.node)
+    if (typeof spec.live !== 'function' || applied.has(spec.live)) continue
+    applied.add(spec.live)
+    spec.live(ctx.node)
   }
   return OK
 }

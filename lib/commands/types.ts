@@ -44,6 +44,11 @@ export interface Session {
   lastCommandAt: number
   /** Marks a connection from another node (it sent a peer command). */
   isPeer: boolean
+  /**
+   * Why this connection may not become a peer (send GOSSIP or JOIN): its TLS
+   * certificate did not verify against the CA (PROTOCOL.md §TLS); null if it may.
+   */
+  readonly peerRefusal: string | null
   /** A peer connection: the node id it gave in GOSSIP. */
   peerId?: string
   /** A peer connection: it has sent SYNCED (its link-up sync to us is done). */

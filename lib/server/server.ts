@@ -1,5 +1,6 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
 import { errorText } from '../commands/errors.js'
 import type { CommandTable, NodeContext, Session } from '../commands/index.js'
 import { KeystoneError } from '../errors.js'
@@ -7,17 +8,23 @@ import { DEFAULT_PORT, FALLBACK_PORTS } from '../options.js'
 import { error } from '../protocol/reply.js'
 import { UNAUTHENTICATED_LIMITS, type ParserLimits } from '../protocol/request-parser.js'
 import { Connection, type ConnectionHost } from './connection.js'
+import { clientRefusal, contextOptions, peerRefusal, serverTlsOptions, type TlsMaterial } from './tls.js'
 
 /** How long a refused connection may take to receive its error before it is cut. */
 const REFUSED_LINGER_MS = 1000
 
 /**
  * The TCP front door: accepts connections, enforces maxclients, hands each
- * stream to a Connection. Clients and peers share the port.
+ * stream to a Connection. Clients and peers share the port, which speaks TLS
+ * only when the node has a certificate (PROTOCOL.md §TLS).
  */
 export class Server implements ConnectionHost {
   readonly connections = new Set<Connection>()
   private readonly tcp: net.Server
+  /** The files the TLS server uses now; null: plain TCP. */
+  private tlsMaterial: TlsMaterial | null
+  /** TCP connections still in their TLS handshake, by remote address. */
+  private readonly handshaking = new Map<string, net.Socket>()
   private nextId = 1
   private readonly fullLimits: ParserLimits
   private closing: Promise<void> | null = null
@@ -25,13 +32,37 @@ export class Server implements ConnectionHost {
   constructor (
     readonly node: NodeContext,
     readonly table: CommandTable,
-    readonly writeBarrier: () => Promise<void> | null = () => null
+    readonly writeBarrier: () => Promise<void> | null = () => null,
+    tlsMaterial: TlsMaterial | null = null
   ) {
     const o = node.options
     this.fullLimits = { inlineMax: o.maxInlineLen, bulkMax: o.maxBulkLen, multibulkMax: o.maxMultibulkLen }
+    this.tlsMaterial = tlsMaterial
     // Half-open allowed: a client that shuts down its sending side still gets
     // every reply before we close (PROTOCOL.md §End of input).
-    this.tcp = net.createServer({ allowHalfOpen: true }, socket => this.accept(socket))
+    if (tlsMaterial === null) {
+      this.tcp = net.createServer({ allowHalfOpen: true }, socket => this.accept(socket))
+    } else {
+      // No plaintext listener at all: a client that does not speak TLS fails its handshake.
+      // Not half-open until the handshake is done (accept): a client that hangs up
+      // during it is closed at once, not held until the handshake timeout.
+      const server = tls.createServer({ allowHalfOpen: false, ...serverTlsOptions(tlsMaterial) }, socket => this.accept(socket))
+      server.on('tlsClientError', (err, socket) => this.handshakeFailed(err, socket))
+      server.on('connection', (raw: net.Socket) => this.handshakeStarted(raw))
+      this.tcp = server
+    }
+  }
+
+  /** Whether the port speaks TLS. */
+  get tls (): boolean {
+    return this.tlsMaterial !== null
+  }
+
+  /** Connections from now on get these files' certificate and CA; open ones keep theirs (PROTOCOL.md §TLS). */
+  setTls (material: TlsMaterial): void {
+    if (!(this.tcp instanceof tls.Server)) throw new Error('setTls on a plain TCP server')
+    this.tcp.setSecureContext(contextOptions(material))
+    this.tlsMaterial = material
   }
 
   limits (authenticated: boolean): ParserLimits {
@@ -76,8 +107,12 @@ export class Server implements ConnectionHost {
     return { host: a.address, port: a.port }
   }
 
-  /** Serves any duplex stream as a client connection (tests hand in their own). */
-  handle (stream: Duplex, addr: string): Connection {
+  /**
+   * Serves any duplex stream as a client connection (tests hand in their own).
+   * `peerRefusal`: why it may not speak as a peer (a TLS certificate that did
+   * not verify), null if it may.
+   */
+  handle (stream: Duplex, addr: string, peerRefusal: string | null = null): Connection {
     const now = Date.now()
     const session: Session = {
       id: this.nextId++,
@@ -89,6 +124,7 @@ export class Server implements ConnectionHost {
       lastCommand: 'NULL',
       lastCommandAt: now,
       isPeer: false,
+      peerRefusal,
       closed: false,
       inputEnded: false,
       multi: null,
@@ -112,8 +148,16 @@ export class Server implements ConnectionHost {
         resolve()
       })
       for (const c of this.connections) c.close()
+      for (const raw of this.handshaking.values()) raw.destroy() // not clients yet
     })
     return this.closing
+  }
+
+  /** A TCP connection to the TLS port, in its handshake until accept() or its close. */
+  private handshakeStarted (raw: net.Socket): void {
+    const addr = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`
+    this.handshaking.set(addr, raw)
+    raw.once('close', () => { if (this.handshaking.get(addr) === raw) this.handshaking.delete(addr) })
   }
 
   private accept (socket: net.Socket): void {
@@ -121,17 +165,54 @@ export class Server implements ConnectionHost {
     const stats = this.node.stats
     stats.connectionsReceived++
     socket.on('error', () => {}) // reported by the Connection, or irrelevant once refused
+    const addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+    this.handshaking.delete(addr)
+    // Duplex's own switch, set before any 'end': half-open from now on, as on plain TCP.
+    socket.allowHalfOpen = true
     if (this.closing !== null || this.connections.size >= o.maxclients) {
       stats.rejectedConnections++
-      // Closed once the error is on its way: a refused peer holds no descriptor.
-      socket.end(error(errorText('maxClients')), () => socket.destroy())
-      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref()
+      this.refuse(socket, errorText('maxClients'))
       return
+    }
+    let mayPeer: string | null = null
+    if (socket instanceof tls.TLSSocket) {
+      const hasCa = this.tlsMaterial?.ca != null
+      const refusal = clientRefusal(socket, o.tlsAuthClients, hasCa)
+      if (refusal !== null) {
+        // PROTOCOL.md §TLS: the client reads why as the reply to its first command.
+        stats.rejectedConnections++
+        this.node.log.debug(`TLS client ${addr} refused: ${refusal}`)
+        this.refuse(socket, errorText('tlsClientCert', refusal))
+        return
+      }
+      mayPeer = peerRefusal(socket, hasCa)
     }
     socket.setNoDelay(true)
     if (o.tcpKeepalive > 0) socket.setKeepAlive(true, o.tcpKeepalive * 1000)
     if (o.timeout > 0) socket.setTimeout(o.timeout * 1000, () => socket.destroy())
-    this.handle(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`)
+    this.handle(socket, addr, mayPeer)
+  }
+
+  /** Sends one error and closes: a refused connection holds no descriptor for long. */
+  private refuse (socket: net.Socket, text: string): void {
+    socket.end(error(text), () => socket.destroy())
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref()
+  }
+
+  /**
+   * A TLS handshake failed: a plaintext client (PROTOCOL.md §TLS), a client
+   * that does not trust our certificate, a timeout. Dropped at once; logged at
+   * debug only, as anyone can knock on the port.
+   */
+  private handshakeFailed (err: Error, socket: tls.TLSSocket): void {
+    // A client that hung up has taken its address with it.
+    const addr = socket.remoteAddress === undefined ? 'a client gone already' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const plaintext = /WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(code)
+    this.node.log.debug(plaintext
+      ? `plaintext client ${addr} dropped: this port speaks TLS only (${err.message})`
+      : `TLS handshake with ${addr} failed: ${err.message}`)
+    socket.destroy()
   }
 
   private tryListen (host: string, port: number): Promise<boolean> {

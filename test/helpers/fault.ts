@@ -37,6 +37,10 @@ export class NodeProxy {
    * as they come): a slow link, on which a large message arrives in many reads.
    */
   slice = 0
+  /** Set true to keep every byte that passes, both ways (what a wiretap on the link would see). */
+  record = false
+  /** The bytes passed while `record` was set, in arrival order. */
+  readonly recorded: Buffer[] = []
 
   constructor (readonly host: string) {
     this.server = net.createServer(socket => this.accept(socket))
@@ -94,6 +98,7 @@ export class NodeProxy {
     client.on('error', end).on('close', end)
     upstream.on('error', end).on('close', end)
     client.on('data', chunk => {
+      if (this.record) this.recorded.push(chunk)
       if (upstream.destroyed) return
       if (this.slice === 0) {
         upstream.write(chunk)
@@ -110,7 +115,10 @@ export class NodeProxy {
       }
       next()
     })
-    upstream.on('data', chunk => { if (!client.destroyed) client.write(chunk) })
+    upstream.on('data', chunk => {
+      if (this.record) this.recorded.push(chunk)
+      if (!client.destroyed) client.write(chunk)
+    })
     this.applyTo(c)
   }
 
