@@ -222,7 +222,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     }
   }
 
-  /** --metrics-port: GET /metrics on --host (README.md §Metrics). */
+  /** --metrics-port: GET /metrics on --host (PROTOCOL.md §Metrics). */
   private async serveMetrics (): Promise<void> {
     const metrics = this.metrics
     const port = this.options.metricsPort

@@ -165,7 +165,7 @@ export const FLAGS: readonly OptionSpec[] = [
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' },
   { key: 'slowlogLogSlowerThan', flag: 'slowlog-log-slower-than', kind: 'integer', min: -1, max: Number.MAX_SAFE_INTEGER, live: true, help: 'SLOWLOG the commands that run this many µs or more; 0 every one, -1 none, as --slowlog-log-slower-than=-1 (default 10000)' },
   { key: 'slowlogMaxLen', flag: 'slowlog-max-len', kind: 'integer', min: 0, max: 2147483647, live: true, help: 'most SLOWLOG entries kept (default 128)' },
-  // Metrics (README.md §Metrics).
+  // Metrics (PROTOCOL.md §Metrics).
   { key: 'metricsPort', flag: 'metrics-port', kind: 'integer', max: 65535, help: 'serve Prometheus metrics at http://HOST:N/metrics, 0 for an ephemeral port (default off)' }
 ]
 

@@ -3,7 +3,7 @@ import net from 'node:net'
 import { KeystoneError } from '../errors.js'
 import type { Logger } from '../log.js'
 
-// The metrics endpoint (README.md §Metrics): GET /metrics on --host:--metrics-port,
+// The metrics endpoint (PROTOCOL.md §Metrics): GET /metrics on --host:--metrics-port,
 // plain HTTP, separate from the RESP port so a scraper never speaks to it.
 
 export const METRICS_PATH = '/metrics'

@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/cluster.js'
 import { registerClusterMetrics } from './cluster-metrics.js'
 import { registerRedisMetrics, type ServerSource } from './redis-metrics.js'
 
-// What one node exposes at GET /metrics (README.md §Metrics): its own registry
+// What one node exposes at GET /metrics (PROTOCOL.md §Metrics): its own registry
 // (redis_*, keystone_*), then the process's (process_*, nodejs_*).
 
 /** fdatasync of the log: from a tenth of a millisecond (a fast SSD's cache) to seconds (a disk in trouble). */
