@@ -2,7 +2,7 @@ import t from 'tap'
 import net from 'node:net'
 import { KeystoneNode } from '../../lib/node.js'
 import { silentLogger } from '../../lib/log.js'
-import { caller, connect, spawnServer, startNode, tempDir, waitFor, type Address } from '../helpers/server.js'
+import { caller, connect, runBin, spawnServer, startNode, tempDir, waitFor, type Address } from '../helpers/server.js'
 import { hasPromtool, parseMetrics, promtoolCheck, scrape, type Metrics } from '../helpers/metrics.js'
 
 // --metrics-port: Prometheus text at GET /metrics (README.md §Metrics), scraped
@@ -97,6 +97,7 @@ t.test('a busy metrics port stops start() with a clear error and closes what it 
   t.teardown(() => node.close())
   await t.rejects(node.start(), { code: 'KS_ERR_PORT_BUSY', message: `metrics port ${busy} on 127.0.0.1 is already in use` })
   t.equal(node.metricsAddress()?.port ?? 0, 0, 'not listening for metrics')
+  t.equal(node.address().port, 0, 'the RESP port it had opened is closed again')
 })
 
 t.test('a metrics port outside 0..65535 is refused', async t => {
@@ -130,11 +131,27 @@ t.test('promtool check metrics accepts the output', { skip: PROMTOOL_SKIP }, asy
   t.equal(output.trim(), '', 'no lint warnings either')
 })
 
-t.test('bin: --metrics-port 0 logs the metrics URL and serves it', async t => {
-  const server = await spawnServer(t, ['--port', '0', '--metrics-port', '0', '--no-persist'])
+t.test('bin: KEYSTONE_METRICS_PORT=0 logs the metrics URL and serves it', async t => {
+  const server = await spawnServer(t, ['--port', '0', '--no-persist'], { KEYSTONE_METRICS_PORT: '0' })
   const m = /metrics on http:\/\/(\S+):(\d+)\/metrics/.exec(server.stderr)
   if (m === null) throw new Error(`no 'metrics on' line: ${server.stderr}`)
   const res = await scrape({ host: m[1] as string, port: Number(m[2]) })
   t.equal(res.status, 200)
   t.equal(parseMetrics(res.body).get('keystone_cluster_members{state="up"}'), 1)
+})
+
+t.test('bin: a busy metrics port exits 1 with a clear message; a bad one exits 2', async t => {
+  const blocker = net.createServer()
+  await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise(resolve => blocker.close(resolve)))
+  const busy = (blocker.address() as net.AddressInfo).port
+  const [taken, bad] = await Promise.all([
+    runBin(t, 'keystone-server', ['--port', '0', '--no-persist', '--metrics-port', String(busy)]),
+    runBin(t, 'keystone-server', ['--port', '0', '--no-persist', '--metrics-port', '65536'])
+  ])
+  t.equal(taken.code, 1)
+  t.match(taken.stderr, `keystone-server: metrics port ${busy} on 127.0.0.1 is already in use`)
+  t.notMatch(taken.stderr, /listening on/)
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, "--metrics-port must be an integer from 0 to 65535, got '65536'")
 })
