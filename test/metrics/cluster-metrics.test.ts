@@ -79,4 +79,11 @@ t.test('three nodes: members by state, link states, digests, syncs; a stopped no
   t.equal(m.get(`keystone_peer_link_state{peer="${peer(c)}",state="down"}`) + m.get(`keystone_peer_link_state{peer="${peer(c)}",state="connecting"}`), 1,
     'c\'s link is down or redialling')
   t.equal(m.get(`keystone_peer_digest_equal{peer="${peer(b)}"}`), 1, 'b still matches')
+
+  // c's last reported root is from before this write, which c cannot have: not equal.
+  t.equal(await call('SET', 'while-c-is-down', 'v'), 'OK')
+  const after = await metricsOf(a)
+  t.equal(after.get(`keystone_peer_digest_equal{peer="${peer(c)}"}`), 0, 'c\'s digest no longer equals a\'s')
+  await waitFor(async () => (await metricsOf(a)).get(`keystone_peer_digest_equal{peer="${peer(b)}"}`) === 1, 5000, 'b\'s next round to report the new root')
+  t.pass('b reports the new root again')
 })
