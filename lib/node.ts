@@ -13,6 +13,8 @@ import { clientCommands, type CommandTable, type Durability, type NodeContext, t
 import { errorText } from './commands/errors.js'
 import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
+import { MetricsServer, metricsUrl } from './metrics/http.js'
+import { NodeMetrics } from './metrics/node-metrics.js'
 import { DEFAULTS, validateOptions, type LiveTarget, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
 import { Persistence, type NodeData } from './persistence/persistence.js'
@@ -64,6 +66,9 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   readonly cluster: Cluster
   /** The data directory (or what stands in for it), once start() has opened it; null for memory only. */
   persistence: NodeData | null = null
+  /** What GET /metrics shows; null without --metrics-port. */
+  readonly metrics: NodeMetrics | null
+  private metricsServer: MetricsServer | null = null
   private stopExpiry: Cancel | null = null
   private readonly runtime: Runtime
   private readonly givenData: NodeData | undefined
@@ -97,6 +102,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     this.server = new Server(this, this.table, () => this.writeBarrier(), tls)
     if (tls !== null) this.useTls(tls)
     this.infoSections.set('replication', () => replicationInfo(this.cluster))
+    this.metrics = this.options.metricsPort === undefined ? null : new NodeMetrics(this)
   }
 
   /** CONFIG SET loglevel: the next line is filtered at the new level. */
@@ -215,6 +221,11 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     return this.server.sessions()
   }
 
+  /** Where GET /metrics is served, once start() has listened; null when metrics are off. */
+  metricsAddress (): { host: string, port: number } | null {
+    return this.metricsServer?.address() ?? null
+  }
+
   /**
    * Opens the data directory and loads it, listens, redials the members it
    * remembers, then joins the cluster of --join if given. The default data
@@ -229,6 +240,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       if (persist && dirKnown) this.openData(o.dataDir ?? defaultDataDir(o.port ?? 0))
       const address = await this.server.listen()
       if (persist && !dirKnown) this.openData(defaultDataDir(address.port))
+      await this.serveMetrics()
       this.cluster.advertise = o.advertise ?? `${address.host}:${address.port}`
       if (o.advertise === undefined && (address.host === '0.0.0.0' || address.host === '::')) {
         this.log.warn(`advertising ${this.cluster.advertise}, which other machines cannot dial: set --advertise HOST:PORT for a multi-machine cluster`)
@@ -255,6 +267,16 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       await this.close()
       throw err
     }
+  }
+
+  /** --metrics-port: GET /metrics on --host (PROTOCOL.md §Metrics). */
+  private async serveMetrics (): Promise<void> {
+    const metrics = this.metrics
+    const port = this.options.metricsPort
+    if (metrics === null || port === undefined) return
+    this.metricsServer = new MetricsServer(metrics, this.log)
+    const { host, port: real } = await this.metricsServer.listen(this.options.host, port)
+    this.log.info(`metrics on ${metricsUrl(host, real)}`)
   }
 
   /** Once the data is loaded and the address known: background work, the members remembered, --join. */
@@ -301,7 +323,8 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       fsync: o.fsync,
       repair: o.repairLog,
       compactMinSize: o.compactMinSize,
-      compactPercentage: o.compactPercentage
+      compactPercentage: o.compactPercentage,
+      onSynced: this.metrics === null ? undefined : seconds => this.metrics?.observeFsync(seconds)
     }, this.log, this.store.nodeId))
   }
 
@@ -322,6 +345,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       this.stopExpiry?.()
       this.stats.close()
       this.cluster.close()
+      await this.metricsServer?.close()
       await this.server.close()
       await this.persistence?.close()
     })()

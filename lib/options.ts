@@ -71,6 +71,8 @@ export interface NodeOptions {
   slowlogLogSlowerThan: number
   /** Most entries the slowlog keeps (the oldest go first). Default 128. */
   slowlogMaxLen: number
+  /** Port of `GET /metrics` (Prometheus text) on host; 0 takes an ephemeral one. Undefined: off (the default). */
+  metricsPort: number | undefined
 }
 
 export const DEFAULT_PORT = 1989
@@ -108,7 +110,8 @@ export const DEFAULTS: NodeOptions = {
   clockOffsetMs: 0,
   tombstoneGraceMs: 10_000,
   slowlogLogSlowerThan: 10_000,
-  slowlogMaxLen: 128
+  slowlogMaxLen: 128,
+  metricsPort: undefined
 }
 
 type Kind = 'string' | 'integer' | 'address' | 'loglevel' | 'boolean' | 'fsync' | 'logformat' | 'tlsauth'
@@ -192,7 +195,9 @@ export const FLAGS: readonly OptionSpec[] = [
   { key: 'memberTimeout', flag: 'member-timeout', kind: 'integer', help: 'remove a member down this many seconds, while this node reaches a majority; 0 never (default 0)' },
   { key: 'clockOffsetMs', flag: 'clock-offset-ms', kind: 'integer', help: 'TEST ONLY: ms added to this node\'s clock (default 0)' },
   { key: 'slowlogLogSlowerThan', flag: 'slowlog-log-slower-than', kind: 'integer', min: -1, max: Number.MAX_SAFE_INTEGER, live: true, help: 'SLOWLOG the commands that run this many µs or more; 0 every one, -1 none, as --slowlog-log-slower-than=-1 (default 10000)' },
-  { key: 'slowlogMaxLen', flag: 'slowlog-max-len', kind: 'integer', min: 0, max: 2147483647, live: true, help: 'most SLOWLOG entries kept (default 128)' }
+  { key: 'slowlogMaxLen', flag: 'slowlog-max-len', kind: 'integer', min: 0, max: 2147483647, live: true, help: 'most SLOWLOG entries kept (default 128)' },
+  // Metrics (PROTOCOL.md §Metrics).
+  { key: 'metricsPort', flag: 'metrics-port', kind: 'integer', max: 65535, help: 'serve Prometheus metrics at http://HOST:N/metrics, 0 for an ephemeral port (default off)' }
 ]
 
 /** The option of a flag or config name (lower case); undefined if none. */
@@ -288,7 +293,8 @@ export function validateOptions (options: NodeOptions): void {
   for (const spec of FLAGS) {
     if (spec.kind !== 'integer') continue
     const value = options[spec.key]
-    if (value === undefined && spec.key === 'port') continue
+    // Unset is a choice for these two: the port search, and metrics off.
+    if (value === undefined && (spec.key === 'port' || spec.key === 'metricsPort')) continue
     const min = spec.min ?? 0
     const max = spec.max ?? Number.MAX_SAFE_INTEGER
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {

@@ -6,6 +6,11 @@ import type { CommandContext, NodeContext } from './types.js'
 
 type Section = (node: NodeContext) => Record<string, string | number>
 
+/** INFO used_memory (and redis_memory_used_bytes): the JS heap in use plus memory outside it, Buffers included. */
+export function usedMemory (m: NodeJS.MemoryUsage = process.memoryUsage()): number {
+  return m.heapUsed + m.external
+}
+
 const SECTIONS: Record<string, Section> = {
   server (node) {
     const uptime = Math.floor((Date.now() - node.stats.startedAt) / 1000)
@@ -31,7 +36,7 @@ const SECTIONS: Record<string, Section> = {
   },
   memory () {
     const m = process.memoryUsage()
-    const used = m.heapUsed + m.external // external includes the Buffers (arrayBuffers)
+    const used = usedMemory(m)
     return {
       used_memory: used,
       used_memory_human: `${(used / 1048576).toFixed(2)}M`,

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import type { Entry } from '../store/entry.js'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { FILE_MODE, fsyncDirAsync } from './data-dir.js'
 import { encodeRecord, FILE_HEADER_SIZE, fileHeader, recordSize } from './record.js'
@@ -57,6 +58,12 @@ export interface AppendLogOptions {
   describe: (err: Error) => Error
   /** Called on a failure (once per failure) and when writing works again. */
   onFailure: (err: Error | null) => void
+  /**
+   * Called after each fdatasync that worked, with the seconds it took (the
+   * keystone_log_fsync_seconds histogram): a plain callback, so the log knows
+   * nothing of metrics.
+   */
+  onSynced?: (seconds: number) => void
 }
 
 /**
@@ -195,6 +202,7 @@ export class AppendLog {
     const target = this.size
     const groups = this.unsynced
     this.unsynced = []
+    const started = performance.now()
     this.syncing = new Promise<void>(resolve => {
       fs.fdatasync(this.fd, err => {
         this.syncing = null
@@ -202,6 +210,7 @@ export class AppendLog {
           this.fail(err, null)
           for (const g of groups) g.reject(this.options.describe(err))
         } else {
+          this.options.onSynced?.((performance.now() - started) / 1000)
           if (target > this.syncedSize) this.syncedSize = target
           for (const g of groups) g.resolve()
           if (this.failure !== null && this.used === 0) this.recovered()
