@@ -114,9 +114,12 @@ export function valueInto (state: CounterState, old: Buffer | null): Buffer | nu
   return old
 }
 
+/** The empty list, shared: no state changes a list in place (frozen, so none can). */
+const NONE: readonly Contribution[] = Object.freeze([])
+
 /** The state with no contributions: what a plain value or tombstone is. */
 export function plainState (base: Buffer | null): CounterState {
-  return { base, contribs: [], seen: [] }
+  return { base, contribs: NONE, seen: NONE }
 }
 
 /** Index of `node`'s newest contribution, or -1. */
@@ -163,6 +166,8 @@ export function increment (state: CounterState, node: string, ts: Timestamp, del
     total: addInt(old?.total ?? 0, delta),
     ftotal: (old?.ftotal ?? 0) + fdelta
   }
+  // A key's first contribution: a list of exactly one (a copy grown by a splice holds 17 slots).
+  if (state.contribs.length === 0) return { base: state.base, contribs: [next], seen: state.seen }
   const contribs = state.contribs.slice()
   if (old !== undefined) contribs[mine] = next
   else insertSorted(contribs, next)
