@@ -160,6 +160,7 @@ export class Cluster implements LinkOwner {
     this.refuseRemoved(id)
     this.retired.reuse(addr)
     const member = this.learn(addr)
+    if (member !== undefined && id !== '') this.heard(member, id, '')
     if (member !== undefined && member.link.status !== 'ready') member.joining = true
     this.log.info(`${addr} joins the cluster`)
     this.gossipNow()
@@ -200,7 +201,34 @@ export class Cluster implements LinkOwner {
   // ---- LinkOwner ----
 
   gossipRequest (): Encoded {
-    return command(['GOSSIP', this.advertise, this.nodeId, this.selfState, ...this.members.keys()])
+    return command(['GOSSIP', this.advertise, this.nodeId, this.selfState, ...this.memberEntries()])
+  }
+
+  /** The members as GOSSIP lists them: `address`, or `address=id` once the id is known. */
+  private memberEntries (): string[] {
+    return [...this.members.values()].map(m => (m.id === '' ? m.addr : `${m.addr}=${m.id}`))
+  }
+
+  /** A member entry of a peer's GOSSIP: learned, with the id it gives for the address. */
+  private learnEntry (entry: string): void {
+    const at = entry.indexOf('=')
+    if (at < 0) {
+      this.learn(entry, true)
+      return
+    }
+    const addr = entry.slice(0, at)
+    const id = entry.slice(at + 1)
+    if (!NODE_ID.test(id) || this.retired.has(id) || id === this.nodeId) return
+    // A live id at a retired address: a node started there afresh, not the removed one.
+    if (this.retired.addressRetired(addr) && !this.members.has(addr)) this.retired.reuse(addr)
+    const member = this.learn(addr, true)
+    if (member === undefined) return
+    if (member.id === '') {
+      member.id = id
+      this.membersChanged()
+    } else if (member.id !== id && member.link.status !== 'ready') {
+      member.reportedIds.add(id)
+    }
   }
 
   /** GOSSIP's reply: `[addr, id, state, member-addr...]` of the peer. */
@@ -221,11 +249,11 @@ export class Cluster implements LinkOwner {
       return
     }
     if (member !== undefined) this.heard(member, fields[1] ?? '', fields[2] ?? 'up')
-    for (const addr of fields.slice(3)) this.learn(addr, true)
+    for (const entry of fields.slice(3)) this.learnEntry(entry)
   }
 
   /** GOSSIP received from a peer: learn it and everyone it knows. */
-  gossipFrom (session: Session, from: string, id: string, state: string, addrs: string[]): string[] {
+  gossipFrom (session: Session, from: string, id: string, state: string, entries: string[]): string[] {
     this.refuseRemoved(id)
     // Until its JOIN is answered this node is in no cluster: a peer that remembers
     // its address (a removed node, perhaps) must not make it one (PROTOCOL.md §Joining).
@@ -241,8 +269,8 @@ export class Cluster implements LinkOwner {
       this.peerOf.set(session, member)
       this.heard(member, id, state)
     }
-    for (const addr of addrs) this.learn(addr, true)
-    return [this.advertise, this.nodeId, this.selfState, ...this.members.keys()]
+    for (const entry of entries) this.learnEntry(entry)
+    return [this.advertise, this.nodeId, this.selfState, ...this.memberEntries()]
   }
 
   /**
@@ -422,13 +450,28 @@ export class Cluster implements LinkOwner {
 
   /** Retires node `id` for good, drops it as a member, and tells every ready peer. */
   retire (id: string, addr: string, why: string): void {
+    let kept = ''
     for (const m of [...this.members.values()]) {
       if (m.id === id || (m.id === '' && m.addr === addr)) {
         addr = m.addr
-        this.dropMember(m)
+        const successor = [...m.reportedIds].find(other => other !== id && !this.retired.has(other))
+        if (successor === undefined) {
+          this.dropMember(m)
+          continue
+        }
+        // Peers know another node at this address (started there afresh): it
+        // stays a member, or this node would count stability without it.
+        m.id = successor
+        m.reportedIds.delete(successor)
+        m.downSince = m.link.status === 'ready' ? 0 : this.runtime.now()
+        kept = m.addr
+        this.log.info(`member ${m.addr} is node ${successor} now, as peers report`)
+        this.membersChanged()
       }
     }
+    for (const m of this.members.values()) m.reportedIds.delete(id)
     if (!this.retired.add(id, addr)) return
+    if (kept !== '') this.retired.reuse(kept)
     this.log.warn(`member ${addr === '' ? '?' : addr} (node ${id}) removed from the cluster for good (${why}); its id is refused from now on`)
     for (const m of this.members.values()) {
       if (m.link.status === 'ready') m.link.request(command(['FORGET', id])).catch(() => {})
@@ -500,6 +543,7 @@ export class Cluster implements LinkOwner {
   }
 
   private heard (member: Member, id: string, state: string): void {
+    if (id !== '') member.reportedIds.clear() // the address speaks for itself
     if (id !== '' && member.id !== id) {
       if (member.id !== '') this.log.info(`member ${member.addr} has a new node id ${id} (restarted)`)
       member.id = id

@@ -138,8 +138,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     const id = text(args[2])
     if (!NODE_ID.test(id)) throw new CommandError(ERRORS.badNodeId)
     if (args.length - 4 > MAX_GOSSIP_MEMBERS) throw new CommandError(errorText('tooManyMembers', String(MAX_GOSSIP_MEMBERS)))
-    const addrs = args.slice(4).map(text)
-    return bulkArray(cluster.gossipFrom(ctx.session, from, id, text(args[3]), addrs))
+    return bulkArray(cluster.gossipFrom(ctx.session, from, id, text(args[3]), args.slice(4).map(text)))
   }
 
   /** SYNCED addr [full|incremental|none] — the peer at addr has finished its link-up sync to us. */

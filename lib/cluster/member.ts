@@ -38,6 +38,12 @@ export interface Member {
   reached: boolean
   /** Since when its link is not ready (or since it was learned, if never), ms since the epoch; 0 while ready. */
   downSince: number
+  /**
+   * Other node ids that peers' GOSSIP gives for this address, not heard from
+   * the address itself yet (a node started there afresh, under a new id):
+   * retiring `id` then keeps the address as that node's (PROTOCOL.md §Member removal).
+   */
+  readonly reportedIds: Set<string>
 }
 
 /** A member just learned at `now` (ms since the epoch), reached over `link`. */
@@ -56,6 +62,7 @@ export function newMember (addr: string, link: PeerLink, now: number): Member {
     pushing: null,
     resentFrom: 0,
     reached: false,
-    downSince: now
+    downSince: now,
+    reportedIds: new Set()
   }
 }

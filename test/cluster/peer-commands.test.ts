@@ -29,7 +29,7 @@ t.test('REPL, MREPL and SYNCED are refused until the connection has sent GOSSIP'
   t.same(await call('MEMBERS'), [`${node.cluster.advertise} up self id=${node.nodeId} digest=${node.store.digest.rootHex()}`], 'refused GOSSIPs added no member')
 
   const reply = await call('GOSSIP', NOWHERE, WRITER, 'up')
-  t.same(reply, [node.cluster.advertise, node.nodeId, 'up', NOWHERE], 'GOSSIP answers with the node\'s address, id, state and members')
+  t.same(reply, [node.cluster.advertise, node.nodeId, 'up', `${NOWHERE}=${WRITER}`], 'GOSSIP answers with the node\'s address, id, state and members (address=id once known)')
   t.equal(await call(...repl), 'OK', 'REPL works on a peer link')
   t.equal(await call(...mrepl), 1, 'MREPL works on a peer link')
   t.equal(await call(...synced), 'OK', 'SYNCED works on a peer link')
@@ -110,4 +110,31 @@ t.test('STABLE is taken for the sender\'s own id, and for another writer only af
   t.equal(node.store.tombstoneLog.stableAge(OTHER) >= 4000, true, 'the same T with an age: heard 4 s ago, by the relaying peer')
   t.equal(String(await call('STABLE', OTHER, wall, '3', 'soon')), 'ERR invalid age in entry')
   t.equal(String(await call('STABLE', OTHER, wall, '3', '0', 'extra')), 'ERR syntax error')
+})
+
+t.test('a member address a peer reports under a new node id stays a member when the old id is removed', async t => {
+  // PROTOCOL.md §Member removal: a node wiped and started again at the same
+  // address is a new member. Removing its old id must not drop the address,
+  // or this node would count stability without it (tombstones collected early).
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  const OLD = 'cd'.repeat(20)
+  const NEW = 'ef'.repeat(20)
+  const THERE = '127.0.0.1:2' // the restarted node's address: nothing answers here
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up', `${THERE}=${OLD}`)), 'a peer lists the member with its old id')
+  t.equal(node.cluster.members.get(THERE)?.id, OLD, 'learned with the id the peer gave')
+  const reply = await call('GOSSIP', NOWHERE, WRITER, 'up', `${THERE}=${NEW}`) as string[]
+  t.ok(reply.includes(`${THERE}=${OLD}`), 'a second-hand id does not replace one already held')
+  t.equal(await call('FORGET', OLD), 'OK', 'the old id is removed')
+  t.equal(node.cluster.members.get(THERE)?.id, NEW, 'the address stays a member, as the node peers reported there')
+  const members = await call('MEMBERS') as string[]
+  t.ok(members.some(line => line.startsWith(`${THERE} `) && line.includes(`id=${NEW}`)), 'MEMBERS lists it under its new id')
+  t.equal(String(await call('GOSSIP', NOWHERE, WRITER, 'up', `127.0.0.1:3=${OLD}`)).startsWith('127.0.0.1:'), true, 'a GOSSIP listing the removed id is still answered')
+  t.equal(node.cluster.members.has('127.0.0.1:3'), false, 'but the removed id is not learned at another address')
+
+  const other = await startNode(t)
+  const call2 = caller(await connect(t, other))
+  t.ok(Array.isArray(await call2('GOSSIP', NOWHERE, WRITER, 'up', `${THERE}=${OLD}`)))
+  t.equal(await call2('FORGET', OLD), 'OK')
+  t.equal(other.cluster.members.has(THERE), false, 'with no other id reported there, removal drops the address (as before)')
 })

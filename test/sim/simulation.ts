@@ -192,8 +192,11 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   function restart (n: SimNode): void {
     // A removed node comes back empty, as a new member (the only way back in); otherwise on its disk.
     if (isRemoved(n)) n.crash('wipe')
-    // An operator starts an empty node with --join, at a member that is up if there is one.
-    const via = nodes.find(o => o !== n && o.alive && !isRemoved(o)) ?? rng.pick(nodes.filter(o => o !== n))
+    // An operator starts an empty node with --join, at a member that is up if there is one:
+    // not one still joining itself (two wiped nodes sent to each other would wait forever).
+    const member = (o: SimNode): boolean => o !== n && o.alive && !isRemoved(o)
+    const via = nodes.find(o => member(o) && o.node?.cluster.selfState !== 'joining') ??
+      nodes.find(member) ?? rng.pick(nodes.filter(o => o !== n))
     // A node that never learned a member (new, or its join failed) is started with --join again.
     if (n.disk.members.length === 0) {
       note(`${n.addr} starts ${n.disk.records.length === 0 ? 'empty, as a new member' : 'on its data'}, joining ${via.addr}`)
