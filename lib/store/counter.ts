@@ -1,5 +1,5 @@
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
-import { addInt, formatFloat, parseFloatValue, parseInt64, subInt, type Int } from './numbers.js'
+import { addInt, formatFloat, isSharedInteger, parseFloatValue, parseInt64, sharedInteger, subInt, type Int } from './numbers.js'
 
 // PROTOCOL.md §Counters. A key that has been incremented keeps, beside its
 // base (the value the winning SET wrote, or none), one contribution per node
@@ -99,7 +99,8 @@ export function valueOf (state: CounterState): Buffer | null {
 
 /**
  * valueOf, written into `old` (the entry's previous value) when it has the
- * new value's length and is not the base's own bytes: a local increment then
+ * new value's length and is neither the base's own bytes nor a shared
+ * integer's (0..9999 are sharedInteger()'s, and cost nothing): a local increment then
  * allocates no buffer (Store.increment; a new one per INCR, living as long as
  * the key, cost more than the rest of the increment). The store's rule makes
  * it safe: nobody keeps a value past the call that got it.
@@ -108,8 +109,12 @@ export function valueInto (state: CounterState, old: Buffer | null): Buffer | nu
   if (!exists(state)) return null
   const sum = sumOf(state)
   if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
+  if (sum.kind === 'int') {
+    const small = sharedInteger(sum.value)
+    if (small !== undefined) return small
+  }
   const text = sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value)
-  if (old === null || old === state.base || old.length !== text.length) return Buffer.from(text, 'latin1')
+  if (old === null || old === state.base || old.length !== text.length || isSharedInteger(old)) return Buffer.from(text, 'latin1')
   old.write(text, 0, 'latin1')
   return old
 }

@@ -145,3 +145,30 @@ function plainDecimal (v: number): string {
 export function inInt64 (v: Int): boolean {
   return typeof v === 'number' || (v <= INT64_MAX && v >= INT64_MIN)
 }
+
+// The bytes of the integers 0..9999, shared by every counter whose value is one
+// of them, as Redis shares its integer objects (OBJ_SHARED_INTEGERS): a counter
+// then holds no buffer of its own, and an INCR that lands there allocates none.
+// Shared bytes must never be written: isSharedInteger() tells them apart.
+const SHARED_INTEGERS = 10000
+const sharedText = Array.from({ length: SHARED_INTEGERS }, (_, n) => String(n))
+const sharedBytes = Buffer.from(sharedText.join(''), 'latin1')
+const sharedOffsets = new Uint32Array(SHARED_INTEGERS + 1)
+for (let n = 0; n < SHARED_INTEGERS; n++) sharedOffsets[n + 1] = (sharedOffsets[n] as number) + (sharedText[n] as string).length
+const shared: Array<Buffer | undefined> = new Array(SHARED_INTEGERS)
+
+/** The shared bytes of `n` if it is one of 0..9999 (made on first use); undefined otherwise. */
+export function sharedInteger (n: Int): Buffer | undefined {
+  if (typeof n !== 'number' || n < 0 || n >= SHARED_INTEGERS) return undefined
+  let b = shared[n]
+  if (b === undefined) {
+    b = sharedBytes.subarray(sharedOffsets[n], sharedOffsets[n + 1])
+    shared[n] = b
+  }
+  return b
+}
+
+/** Whether `b` is sharedInteger()'s: bytes nobody may write. */
+export function isSharedInteger (b: Buffer): boolean {
+  return b.buffer === sharedBytes.buffer
+}

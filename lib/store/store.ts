@@ -1,7 +1,7 @@
 import { compareTimestamps, HybridClock } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
+import { isSharedInteger, type Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
-import type { Int } from './numbers.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
@@ -460,7 +460,7 @@ export class Store {
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
       if (!copy) previous.value = value
-      else if (previous.value.length === value.length) value.copy(previous.value)
+      else if (previous.value.length === value.length && !isSharedInteger(previous.value)) value.copy(previous.value)
       else previous.value = Buffer.from(value)
       previous.expiresAt = expiresAt
       previous.wall = version.wall

@@ -262,3 +262,31 @@ t.test('replicas converge whatever the order of delivery (fast-check)', async t 
   }), { numRuns: 300 })
   t.pass('converged')
 })
+
+t.test('values 0..9999 share their bytes, which nothing writes into', async t => {
+  const { a, clock } = three()
+  a.increment('k', 5, 0)
+  a.increment('other', 5, 0)
+  t.equal(a.peek('k')?.value, a.peek('other')?.value, 'two counters at 5 hold the same shared bytes')
+  // EXPIRE makes the shared bytes the base; once collected, k is a plain value holding them.
+  t.ok(a.setExpiry('k', T0 + 3_600_000))
+  const base = a.peek('k') as Entry
+  a.setStable('node-a', { wall: base.wall, logical: base.logical })
+  clock.now += 1001
+  a.collectTombstones(100)
+  t.equal(a.peek('k')?.counter, undefined, 'a plain value now')
+  a.set('k', Buffer.from('x')) // same length: a plain value's bytes are overwritten in place, but not shared ones
+  t.equal(read(a, 'k'), 'x')
+  t.equal(read(a, 'other'), '5', 'the other counter still reads 5')
+  // An increment past the shared range takes bytes of its own, rewritten in place after.
+  a.increment('other', 9995, 0)
+  const own = a.peek('other')?.value
+  t.equal(read(a, 'other'), '10000')
+  a.increment('other', 1, 0)
+  t.equal(a.peek('other')?.value, own, 'same length: the same buffer')
+  t.equal(read(a, 'other'), '10001')
+  a.increment('other', -9000, 0)
+  t.equal(read(a, 'other'), '1001', 'back in the shared range')
+  a.increment('k2', 1001, 0)
+  t.equal(a.peek('k2')?.value, a.peek('other')?.value)
+})
