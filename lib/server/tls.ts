@@ -127,11 +127,15 @@ export function peerDialOptions (m: TlsMaterial): tls.ConnectionOptions {
 export interface PeerCertificateSource {
   readonly authorized: boolean
   readonly authorizationError?: Error | string
-  getPeerCertificate: () => tls.PeerCertificate | object
+  /** Null (not {}) once the socket has lost its handle. */
+  getPeerCertificate: () => tls.PeerCertificate | object | null
+  /** The verified certificate, for its extended key usage; undefined when none was presented. */
+  getPeerX509Certificate: () => X509Certificate | undefined
 }
 
 function presented (socket: PeerCertificateSource): boolean {
-  const cert = socket.getPeerCertificate()
+  // A socket whose handle is gone answers null: nothing presented, never a throw.
+  const cert = socket.getPeerCertificate() ?? {}
   return Object.keys(cert).length > 0
 }
 
@@ -139,6 +143,11 @@ function verifyError (socket: PeerCertificateSource): string {
   const e = socket.authorizationError
   return e === undefined ? 'not verified' : String(e instanceof Error ? e.message : e)
 }
+
+/** The serverAuth extended key usage (RFC 5280 id-kp-serverAuth). */
+export const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1'
+/** anyExtendedKeyUsage (RFC 5280): allows every purpose, serverAuth included. */
+const ANY_EKU_OID = '2.5.29.37.0'
 
 /**
  * tls-auth-clients applied to a connection just past its handshake: why it
@@ -153,11 +162,24 @@ export function clientRefusal (socket: PeerCertificateSource, mode: TlsAuthClien
 
 /**
  * Whether a connection may speak as a peer (GOSSIP, JOIN): with a CA, only
- * with a certificate that verified against it, whatever tls-auth-clients
- * says; null when it may, else why not.
+ * with a certificate that verified against it and may serve as a server's
+ * (PROTOCOL.md §TLS): every node's certificate is one, and a client
+ * certificate from the same CA (extended key usage clientAuth only) must not
+ * make its holder a peer. A certificate without the extension is unrestricted
+ * (RFC 5280 §4.2.1.12), so allowed. Null when it may, else why not.
  */
 export function peerRefusal (socket: PeerCertificateSource, hasCa: boolean): string | null {
-  if (!hasCa || socket.authorized) return null
-  if (!presented(socket)) return 'it presented no client certificate'
-  return `its certificate does not verify against tls-ca-cert-file (${verifyError(socket)})`
+  if (!hasCa) return null
+  if (!socket.authorized) {
+    if (!presented(socket)) return 'it presented no client certificate'
+    return `its certificate does not verify against tls-ca-cert-file (${verifyError(socket)})`
+  }
+  let usage: string[] | undefined
+  try {
+    usage = socket.getPeerX509Certificate()?.keyUsage
+  } catch {
+    return 'its certificate cannot be read'
+  }
+  if (usage === undefined || usage.includes(SERVER_AUTH_OID) || usage.includes(ANY_EKU_OID)) return null
+  return 'its certificate is not a node\'s (its extended key usage lacks serverAuth)'
 }

@@ -1,6 +1,7 @@
 // TLS test material made at run time with openssl (nothing secret is
 // committed): two unrelated CAs, node certificates from each, a second node
-// certificate from the first CA (for reloads) and a client certificate. Kept
+// certificate from the first CA (for reloads) and a client certificate (clientAuth
+// only, as PROTOCOL.md §TLS says to issue them: it may not act as a peer). Kept
 // in a temporary directory removed when the test ends.
 
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -33,7 +34,7 @@ export interface TlsFixture {
   node: CertFiles
   /** Another node certificate from `ca`, a different subject and serial (a renewal). */
   renewed: CertFiles
-  /** A client certificate from `ca`. */
+  /** A client certificate from `ca`: extended key usage clientAuth only, so no peer (PROTOCOL.md §TLS). */
   client: CertFiles
   /** An unrelated CA... */
   otherCa: string
@@ -52,9 +53,13 @@ function makeCa (dir: string, name: string, cn: string): string {
   return path.join(dir, `${name}.crt`)
 }
 
-function issue (dir: string, ca: string, name: string, cn: string, serial: number): CertFiles {
+/** A node's certificate may serve and dial (serverAuth, clientAuth); a client's only dials (clientAuth). */
+type Usage = 'node' | 'client'
+
+function issue (dir: string, ca: string, name: string, cn: string, serial: number, usage: Usage = 'node'): CertFiles {
   const ext = path.join(dir, `${name}.ext`)
-  writeFileSync(ext, 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n')
+  const eku = usage === 'node' ? 'serverAuth,clientAuth' : 'clientAuth'
+  writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=${eku}\n`)
   openssl(dir, ['req', '-new', ...CURVE, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`])
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-set_serial', String(serial), '-days', '2', '-extfile', ext, '-out', `${name}.crt`])
   return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`), serial: serial.toString(16).toUpperCase().padStart(2, '0') }
@@ -70,7 +75,7 @@ export function makeTlsFixture (t: Teardown): TlsFixture {
     ca,
     node: issue(dir, 'ca', 'node', 'keystone-node', 0x1001),
     renewed: issue(dir, 'ca', 'renewed', 'keystone-node-renewed', 0x1002),
-    client: issue(dir, 'ca', 'client', 'keystone-client', 0x1003),
+    client: issue(dir, 'ca', 'client', 'keystone-client', 0x1003, 'client'),
     otherCa,
     other: issue(dir, 'other-ca', 'other', 'other-node', 0x2001)
   }

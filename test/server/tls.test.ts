@@ -110,8 +110,23 @@ t.test('--tls-auth-clients no (the default): a client with no certificate may no
   t.equal(node.cluster.members.size, 0, 'no member was added')
   t.ok(lines.some(l => / warn refused GOSSIP from 127\.0\.0\.1:\d+: it presented no client certificate/.test(l)), 'logged')
   t.equal(await call('GET', 'k'), null, 'the connection is still a client')
-  const peer = caller(await connectTls(t, node.address(), f.ca, f.client))
-  t.ok(Array.isArray(await peer('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), 'a certificate from the CA may')
+  const peer = caller(await connectTls(t, node.address(), f.ca, f.node))
+  t.ok(Array.isArray(await peer('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), 'a node certificate from the CA may')
+})
+
+t.test('a client certificate (clientAuth only) is served as a client under tls-auth-clients yes, and refused as a peer', { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f, { tlsAuthClients: 'yes' }))
+  const call = caller(await connectTls(t, node.address(), f.ca, f.client))
+  t.equal(await call('SET', 'k', 'v'), 'OK', 'a client')
+  const why = "its certificate is not a node's (its extended key usage lacks serverAuth)"
+  t.equal(String(await call('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), `ERR 'GOSSIP' is for peers whose TLS certificate verifies against tls-ca-cert-file: ${why}`)
+  t.equal(String(await call('JOIN', '127.0.0.1:1')), `ERR 'JOIN' is for peers whose TLS certificate verifies against tls-ca-cert-file: ${why}`)
+  t.match(String(await call('MREPL', 'k', '1', '0', 'a'.repeat(40), '0', 'forged')), /^ERR /, 'so no MREPL either')
+  t.equal(await call('GET', 'k'), 'v', 'nothing forged')
+  t.equal(node.cluster.members.size, 0, 'no member was added')
+  t.ok(lines.some(l => / warn refused GOSSIP from 127\.0\.0\.1:\d+: its certificate is not a node's/.test(l)), 'logged at warn')
+  t.equal(await call('GET', 'k'), 'v', 'still a client')
 })
 
 t.test('ioredis with tls: { ca }', { skip }, async t => {
