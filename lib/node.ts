@@ -24,6 +24,11 @@ import { loadTls, peerDialOptions, tlsEnabled, type TlsMaterial } from './server
 import { HybridClock } from './store/clock.js'
 import { Store } from './store/store.js'
 
+/** The tls-* file names, as one string to compare. */
+function tlsFiles (o: NodeOptions): string {
+  return JSON.stringify([o.tlsCertFile, o.tlsKeyFile, o.tlsCaCertFile])
+}
+
 /** Active expiry runs this often, and again at once while over a quarter of the sample had expired. */
 const EXPIRY_EVERY_MS = 100
 const EXPIRY_SAMPLE = 200
@@ -74,6 +79,8 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   private readonly givenData: NodeData | undefined
   private closing: Promise<void> | null = null
   private lastBarrier: { cluster: Promise<void>, disk: Promise<void>, both: Promise<void> } | null = null
+  /** What checkTls loaded, for applyTls in the same CONFIG SET; files: the names it was loaded from. */
+  private checkedTls: { files: string, material: TlsMaterial } | null = null
 
   constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
     this.options = { ...DEFAULTS, ...options }
@@ -123,15 +130,17 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   /**
    * CONFIG SET of a tls-* option (PROTOCOL.md §TLS): the port cannot switch
    * between TLS and plain TCP while it listens, and files that cannot be used
-   * are refused before anything changes.
+   * are refused before anything changes. The files loaded here are what
+   * applyTls installs: they are read once per CONFIG SET.
    */
   checkTls (next: NodeOptions): string | null {
+    this.checkedTls = null
     const on = tlsEnabled(next)
     if (on && !this.server.tls) return 'TLS is off on this node (started without tls-cert-file and tls-key-file); restart it with them to turn TLS on'
     if (!on && this.server.tls) return 'TLS cannot be turned off while the node runs; restart it without tls-cert-file and tls-key-file'
     if (!on) return null
     try {
-      loadTls(next)
+      this.checkedTls = { files: tlsFiles(next), material: loadTls(next) }
       return null
     } catch (err) {
       return (err as Error).message
@@ -139,23 +148,23 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   }
 
   /**
-   * CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: the files are
-   * read again (as Redis, even when the name is the same: a certificate renewed
-   * in place). New connections and the peer links dialled from now on use them;
-   * open ones keep what they have. checkTls loaded them a moment ago; should
-   * they have become unusable since, the old ones stay and the log says why.
+   * CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: the files as
+   * checkTls read them a moment ago (in the same CONFIG SET, synchronously),
+   * not read again: what is served is what was checked, and the options name
+   * exactly those files. New connections and the peer links dialled from now
+   * on use them; open ones keep what they have.
    */
   applyTls (): void {
+    const checked = this.checkedTls
+    this.checkedTls = null
     if (!this.server.tls) return
-    let material: TlsMaterial
-    try {
-      material = loadTls(this.options)
-    } catch (err) {
-      this.log.error(`TLS reload failed, the previous certificate stays in use: ${(err as Error).message}`)
+    if (checked === null || checked.files !== tlsFiles(this.options)) {
+      // Not reachable through CONFIG SET, which checks before it applies.
+      this.log.error('TLS reload without a check of these files: the previous certificate stays in use')
       return
     }
-    this.server.setTls(material)
-    this.useTls(material)
+    this.server.setTls(checked.material)
+    this.useTls(checked.material)
   }
 
   private useTls (material: TlsMaterial): void {

@@ -130,7 +130,7 @@ export interface LiveTarget {
   applyFsync: () => void
   /** Why the node cannot take these tls-* options (files it cannot use, TLS switched on or off); null if it can. */
   checkTls: (next: NodeOptions) => string | null
-  /** New connections and peer links use the tls-* files as they are now on the disk (PROTOCOL.md §TLS). */
+  /** New connections and peer links use the tls-* files as checkTls loaded them, just before (PROTOCOL.md §TLS). */
   applyTls: () => void
 }
 
