@@ -8,7 +8,7 @@ import { DEFAULT_PORT, FALLBACK_PORTS } from '../options.js'
 import { error } from '../protocol/reply.js'
 import { UNAUTHENTICATED_LIMITS, type ParserLimits } from '../protocol/request-parser.js'
 import { Connection, type ConnectionHost } from './connection.js'
-import { clientRefusal, contextOptions, peerRefusal, serverTlsOptions, type TlsMaterial } from './tls.js'
+import { clientRefusal, contextOptions, peerRefusal, reason, serverTlsOptions, type TlsMaterial } from './tls.js'
 
 /** How long a refused connection may take to receive its error before it is cut. */
 const REFUSED_LINGER_MS = 1000
@@ -209,9 +209,10 @@ export class Server implements ConnectionHost {
     const addr = socket.remoteAddress === undefined ? 'a client gone already' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`
     const code = (err as NodeJS.ErrnoException).code ?? ''
     const plaintext = /WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(code)
+    // reason(): OpenSSL's message spans two lines; a log event is one.
     this.node.log.debug(plaintext
-      ? `plaintext client ${addr} dropped: this port speaks TLS only (${err.message})`
-      : `TLS handshake with ${addr} failed: ${err.message}`)
+      ? `plaintext client ${addr} dropped: this port speaks TLS only (${reason(err)})`
+      : `TLS handshake with ${addr} failed: ${reason(err)}`)
     socket.destroy()
   }
 

@@ -51,10 +51,21 @@ function read (option: string, file: string): Buffer {
   }
 }
 
-/** A library's message without OpenSSL's `error:0480006C:PEM routines::` prefix. */
-function reason (err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err)
-  return text.replace(/^error:[0-9A-Fa-f]+:[^:]*::?/, '')
+/** OpenSSL's `[thread:]error:<hex>:<library>:<function>:<reason>[:<file>:<line>:]` (its message). */
+const OPENSSL_MESSAGE = /(?:^|:)error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\r\n]*)/
+
+/**
+ * An error's text fit for one log or reply line: OpenSSL's reason alone
+ * (`err.reason` where Node gives it, else parsed out of the message) without
+ * its `error:0A00010B:SSL routines:...` prefix nor its `file.c:350:` and
+ * newline suffix; other messages as they are, on one line.
+ */
+export function reason (err: unknown): string {
+  const e = err instanceof Error ? err as Error & { reason?: unknown } : null
+  const text = e === null ? String(err) : e.message
+  const openssl = OPENSSL_MESSAGE.exec(text)
+  const found = typeof e?.reason === 'string' && e.reason !== '' && openssl !== null ? e.reason : openssl?.[1] ?? text
+  return found.replace(/[\r\n]+/g, ' ').trim()
 }
 
 /**
