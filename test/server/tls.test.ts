@@ -50,6 +50,34 @@ t.test('a plaintext client on a TLS port is dropped at once, without a reply, an
   t.equal(await caller(await connectTls(t, node.address(), f.ca))('PING'), 'PONG', 'TLS clients are still served')
 })
 
+t.test('connections in their TLS handshake count towards maxclients: beyond it they are dropped at once', { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f, { maxclients: 2 }))
+  const first = caller(await connectTls(t, node.address(), f.ca))
+  t.equal(await first('PING'), 'PONG')
+  const second = await connectTls(t, node.address(), f.ca)
+  t.equal(plain(await second.call(['PING'])), 'PONG', 'an accepted connection no longer counts as handshaking')
+  second.close()
+  await waitFor(() => node.server.connections.size === 1, 2000, 'the second to close')
+  const silent = await rawConnect(t, node.address()) // TCP up, handshake never started: holds the second slot
+  const started = Date.now()
+  const err = await RespClient.connect({ ...node.address(), tls: { ca: readFileSync(f.ca) } }).then(c => { c.close(); return null }, (e: Error) => e)
+  t.ok(err instanceof Error, 'a third is dropped')
+  t.ok(Date.now() - started < 2000, 'at once, not after the handshake timeout')
+  t.equal(node.stats.rejectedConnections, 1)
+  t.ok(lines.some(l => / debug TLS client 127\.0\.0\.1:\d+ dropped before its handshake: maxclients reached/.test(l)), 'logged at debug')
+  silent.socket.destroy()
+  const pingNew = async (): Promise<boolean> => {
+    try {
+      return plain(await (await connectTls(t, node.address(), f.ca)).call(['PING'])) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+  await waitFor(pingNew, 2000, 'the slot to be free again')
+  t.pass('a slot freed by a handshaking connection is taken again')
+})
+
 t.test('a TLS client that does not trust the node\'s CA is refused on its side, with the reason', { skip }, async t => {
   const f = fixture()
   const { node } = await startLoggedNode(t, tlsOptions(f))
