@@ -24,6 +24,11 @@ import { loadTls, peerDialOptions, tlsEnabled, type TlsMaterial } from './server
 import { HybridClock } from './store/clock.js'
 import { Store } from './store/store.js'
 
+/** 127.0.0.0/8, ::1 (and ::ffff:127.x), localhost: only this machine reaches it. */
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./.test(host)
+}
+
 /** The tls-* file names, as one string to compare. */
 function tlsFiles (o: NodeOptions): string {
   return JSON.stringify([o.tlsCertFile, o.tlsKeyFile, o.tlsCaCertFile])
@@ -163,13 +168,18 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       this.log.error('TLS reload without a check of these files: the previous certificate stays in use')
       return
     }
+    const before = this.server.tlsMaterial
     this.server.setTls(checked.material)
-    this.useTls(checked.material)
+    this.useTls(checked.material, before)
   }
 
-  private useTls (material: TlsMaterial): void {
+  private useTls (material: TlsMaterial, before: TlsMaterial | null = null): void {
     this.cluster.tls = peerDialOptions(material)
     this.log.info(`TLS certificate ${material.subject} (serial ${material.serial}); ${material.ca === null ? 'no CA: peers are not verified (set tls-ca-cert-file)' : 'peers verified against tls-ca-cert-file'}`)
+    // PROTOCOL.md §TLS: any connection may become a peer from now on; not a detail for info.
+    if (material.ca === null && before !== null && before.ca !== null) {
+      this.log.warn('CONFIG SET tls-ca-cert-file \'\': peer certificates are no longer verified; any connection may now become a peer (requirepass is the only gate)')
+    }
   }
 
   /** CONFIG SET fsync/appendfsync: the log switches policy (FORMAT.md §Durability). */
@@ -286,6 +296,10 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     this.metricsServer = new MetricsServer(metrics, this.log)
     const { host, port: real } = await this.metricsServer.listen(this.options.host, port)
     this.log.info(`metrics on ${metricsUrl(host, real)}`)
+    // PROTOCOL.md §Metrics: TLS covers the node's port only.
+    if (this.server.tls && !isLoopback(host)) {
+      this.log.warn(`metrics on ${metricsUrl(host, real)} are served in plaintext (no TLS, no password), on an address other machines can reach`)
+    }
   }
 
   /** Once the data is loaded and the address known: background work, the members remembered, --join. */

@@ -25,7 +25,7 @@ export function registerRedisMetrics (registry: Registry, node: ServerSource): v
   })
   gaugeOf(registry, 'redis_memory_used_bytes', 'JS heap in use plus memory outside it (Buffers), as INFO used_memory', () => usedMemory())
   counterOf(registry, 'redis_connections_received_total', 'Connections accepted', () => s.connectionsReceived)
-  counterOf(registry, 'redis_rejected_connections_total', 'Connections refused (maxclients, or the node closing)', () => s.rejectedConnections)
+  counterOf(registry, 'redis_rejected_connections_total', 'Connections refused (maxclients, handshaking TLS ones included; the node closing; a TLS client certificate refused)', () => s.rejectedConnections)
   counterOf(registry, 'redis_commands_processed_total', 'Commands run (each of an EXEC\'s included)', () => s.commandsProcessed)
   counterOf(registry, 'redis_net_input_bytes_total', 'Bytes read from clients', () => s.netInputBytes)
   counterOf(registry, 'redis_net_output_bytes_total', 'Bytes written to clients', () => s.netOutputBytes)

@@ -36,7 +36,7 @@ export class Server implements ConnectionHost {
   readonly connections = new Set<Connection>()
   private readonly tcp: net.Server
   /** The files the TLS server uses now; null: plain TCP. */
-  private tlsMaterial: TlsMaterial | null
+  private material: TlsMaterial | null
   /** TCP connections still in their TLS handshake: they count towards maxclients. */
   private readonly handshaking = new Set<net.Socket>()
   private nextId = 1
@@ -51,7 +51,7 @@ export class Server implements ConnectionHost {
   ) {
     const o = node.options
     this.fullLimits = { inlineMax: o.maxInlineLen, bulkMax: o.maxBulkLen, multibulkMax: o.maxMultibulkLen }
-    this.tlsMaterial = tlsMaterial
+    this.material = tlsMaterial
     // Half-open allowed: a client that shuts down its sending side still gets
     // every reply before we close (PROTOCOL.md §End of input).
     if (tlsMaterial === null) {
@@ -69,14 +69,19 @@ export class Server implements ConnectionHost {
 
   /** Whether the port speaks TLS. */
   get tls (): boolean {
-    return this.tlsMaterial !== null
+    return this.material !== null
+  }
+
+  /** The files the TLS server uses now; null: plain TCP. */
+  get tlsMaterial (): TlsMaterial | null {
+    return this.material
   }
 
   /** Connections from now on get these files' certificate and CA; open ones keep theirs (PROTOCOL.md §TLS). */
   setTls (material: TlsMaterial): void {
     if (!(this.tcp instanceof tls.Server)) throw new Error('setTls on a plain TCP server')
     this.tcp.setSecureContext(contextOptions(material))
-    this.tlsMaterial = material
+    this.material = material
   }
 
   limits (authenticated: boolean): ParserLimits {
@@ -200,7 +205,7 @@ export class Server implements ConnectionHost {
     }
     let mayPeer: string | null = null
     if (socket instanceof tls.TLSSocket) {
-      const hasCa = this.tlsMaterial?.ca != null
+      const hasCa = this.material?.ca != null
       const refusal = clientRefusal(socket, o.tlsAuthClients, hasCa)
       if (refusal !== null) {
         // PROTOCOL.md §TLS: the client reads why as the reply to its first command.

@@ -82,6 +82,17 @@ t.test('files that cannot be used: an error reply, and the old certificate stays
   t.equal(await caller(await connectTls(t, node.address(), f.ca))('PING'), 'PONG', 'and new clients are served')
 })
 
+t.test("CONFIG SET tls-ca-cert-file '': peer verification off is a warning", { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f))
+  const admin = caller(await connectTls(t, node.address(), f.ca))
+  t.equal(await admin('CONFIG', 'SET', 'tls-ca-cert-file', ''), 'OK')
+  t.ok(lines.some(l => / warn CONFIG SET tls-ca-cert-file '': peer certificates are no longer verified/.test(l)), 'logged at warn')
+  const warned = lines.filter(l => / warn CONFIG SET tls-ca-cert-file/.test(l)).length
+  t.equal(await admin('CONFIG', 'SET', 'tls-cert-file', f.node.cert), 'OK')
+  t.equal(lines.filter(l => / warn CONFIG SET tls-ca-cert-file/.test(l)).length, warned, 'once, when it is switched off')
+})
+
 t.test('CONFIG SET tls-ca-cert-file: peer links dialled from then on verify against the new CA', { skip }, async t => {
   const f = fixture()
   const { node: a } = await startLoggedNode(t, tlsOptions(f))

@@ -161,6 +161,14 @@ t.test('a client certificate (clientAuth only) is served as a client under tls-a
   t.equal(await call('GET', 'k'), 'v', 'still a client')
 })
 
+t.test('TLS on and /metrics on a non-loopback address: a start-up warning that it is plaintext', { skip }, async t => {
+  const f = fixture()
+  const { lines } = await startLoggedNode(t, tlsOptions(f, { host: '0.0.0.0', metricsPort: 0, advertise: '127.0.0.1:1' }))
+  t.ok(lines.some(l => / warn metrics on http:\/\/0\.0\.0\.0:\d+\/metrics are served in plaintext/.test(l)))
+  const { lines: local } = await startLoggedNode(t, tlsOptions(f, { metricsPort: 0 }))
+  t.notOk(local.some(l => / warn metrics on/.test(l)), 'not on 127.0.0.1')
+})
+
 t.test('ioredis with tls: { ca }', { skip }, async t => {
   const f = fixture()
   const { node } = await startLoggedNode(t, tlsOptions(f))
