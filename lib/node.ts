@@ -15,12 +15,12 @@ import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsServer, metricsUrl } from './metrics/http.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
-import { DEFAULTS, validateOptions, type LiveTarget, type NodeOptions } from './options.js'
+import { DEFAULTS, validateOptions, type CheckRefusal, type LiveTarget, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
 import { Persistence, type NodeData } from './persistence/persistence.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
-import { loadTls, peerDialOptions, tlsEnabled, type TlsMaterial } from './server/tls.js'
+import { loadTls, peerDialOptions, TlsFileError, tlsEnabled, type TlsMaterial } from './server/tls.js'
 import { HybridClock } from './store/clock.js'
 import { Store } from './store/store.js'
 
@@ -138,7 +138,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
    * are refused before anything changes. The files loaded here are what
    * applyTls installs: they are read once per CONFIG SET.
    */
-  checkTls (next: NodeOptions): string | null {
+  checkTls (next: NodeOptions): CheckRefusal | null {
     this.checkedTls = null
     const on = tlsEnabled(next)
     if (on && !this.server.tls) return 'TLS is off on this node (started without tls-cert-file and tls-key-file); restart it with them to turn TLS on'
@@ -148,7 +148,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
       this.checkedTls = { files: tlsFiles(next), material: loadTls(next) }
       return null
     } catch (err) {
-      return (err as Error).message
+      return err instanceof TlsFileError ? { option: err.option, reason: err.message } : (err as Error).message
     }
   }
 

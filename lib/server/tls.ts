@@ -43,11 +43,18 @@ export function tlsCrossCheck (o: TlsSettings): string | null {
   return null
 }
 
-function read (option: string, file: string): Buffer {
+/** A tls-* file that cannot be used; `option` names the one at fault (CONFIG SET's reply names it). */
+export class TlsFileError extends KeystoneError {
+  constructor (readonly option: 'tls-cert-file' | 'tls-key-file' | 'tls-ca-cert-file', message: string) {
+    super('KS_ERR_TLS', message)
+  }
+}
+
+function read (option: TlsFileError['option'], file: string): Buffer {
   try {
     return readFileSync(file)
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `cannot read ${option} ${file}: ${(err as Error).message}`)
+    throw new TlsFileError(option, `cannot read ${option} ${file}: ${(err as Error).message}`)
   }
 }
 
@@ -81,24 +88,24 @@ export function loadTls (o: TlsSettings): TlsMaterial {
   try {
     x509 = new X509Certificate(cert)
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-cert-file ${o.tlsCertFile} holds no PEM certificate: ${reason(err)}`)
+    throw new TlsFileError('tls-cert-file', `tls-cert-file ${o.tlsCertFile} holds no PEM certificate: ${reason(err)}`)
   }
   try {
     createPrivateKey(key)
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-key-file ${o.tlsKeyFile} holds no PEM private key: ${reason(err)}`)
+    throw new TlsFileError('tls-key-file', `tls-key-file ${o.tlsKeyFile} holds no PEM private key: ${reason(err)}`)
   }
   if (ca !== null) {
     try {
       new X509Certificate(ca) // parsing is the check
     } catch (err) {
-      throw new KeystoneError('KS_ERR_TLS', `tls-ca-cert-file ${o.tlsCaCertFile} holds no PEM certificate: ${reason(err)}`)
+      throw new TlsFileError('tls-ca-cert-file', `tls-ca-cert-file ${o.tlsCaCertFile} holds no PEM certificate: ${reason(err)}`)
     }
   }
   try {
     tls.createSecureContext({ cert, key, ca: ca ?? undefined })
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-key-file ${o.tlsKeyFile} and tls-cert-file ${o.tlsCertFile} do not go together: ${reason(err)}`)
+    throw new TlsFileError('tls-key-file', `tls-key-file ${o.tlsKeyFile} and tls-cert-file ${o.tlsCertFile} do not go together: ${reason(err)}`)
   }
   return { cert, key, ca, subject: x509.subject.replace(/\n/g, ', '), serial: x509.serialNumber }
 }
