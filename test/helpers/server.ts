@@ -34,6 +34,16 @@ export async function waitFor<T> (check: () => T | false | undefined | Promise<T
 }
 
 /**
+ * A test's `skip` for a tool the machine lacks (openssl, promtool): the reason
+ * given, or false when the tool is there. With CI set in the environment a
+ * missing tool is a failure of `t`, not a silent skip: CI must run every test.
+ */
+export function toolSkip (t: { fail: (message: string) => unknown }, missing: string | false): string | false {
+  if (missing !== false && (process.env.CI ?? '') !== '') t.fail(`${missing} (CI is set: a missing tool fails instead of skipping)`)
+  return missing
+}
+
+/**
  * Lets `ms` of real time pass. Only for what polling cannot express: a negative
  * check (nothing happens in that time: no reply while a barrier is shut, the
  * server reads no further) and pacing a workload (writers at a rate, a fault

@@ -13,7 +13,7 @@ import { RespClient } from '../../lib/client/resp-client.js'
 import { createLogger } from '../../lib/log.js'
 import { tempDir, type Address, type Teardown } from './server.js'
 
-/** Why TLS tests are skipped here, or false when openssl is installed. */
+/** Why TLS tests are skipped here (pass it through toolSkip: under CI it fails), or false when openssl is installed. */
 export const NO_OPENSSL: string | false = spawnSync('openssl', ['version']).status === 0
   ? false
   : 'openssl is not installed (apt-get install openssl): the TLS tests need it to make their certificates'

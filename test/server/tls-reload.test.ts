@@ -2,7 +2,7 @@ import { copyFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { waitConverged } from '../helpers/cluster.js'
-import { caller, waitFor } from '../helpers/server.js'
+import { caller, toolSkip, waitFor } from '../helpers/server.js'
 import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, startLoggedNode, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS, reloading: CONFIG SET of a tls-* file reads the files
@@ -10,7 +10,7 @@ import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, startLoggedN
 // certificate in use stays.
 
 const fixture = lazyTlsFixture(t)
-const skip = NO_OPENSSL
+const skip = toolSkip(t, NO_OPENSSL)
 
 const failed = (name: string, why: string): string => `ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`
 

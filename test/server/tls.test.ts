@@ -7,14 +7,14 @@ import t from 'tap'
 import { KeystoneError, KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { caller, plain, rawConnect, runBin, waitFor } from '../helpers/server.js'
+import { caller, plain, rawConnect, runBin, toolSkip, waitFor } from '../helpers/server.js'
 import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS on one node: the port speaks TLS only, to every client;
 // --tls-auth-clients; what real clients (ioredis, redis-cli) see.
 
 const fixture = lazyTlsFixture(t)
-const skip = NO_OPENSSL
+const skip = toolSkip(t, NO_OPENSSL)
 
 t.test('a RESP client over TLS: commands work, the node\'s certificate is served', { skip }, async t => {
   const f = fixture()
