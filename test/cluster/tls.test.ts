@@ -2,8 +2,8 @@ import t, { type Test } from 'tap'
 import type { KeystoneNode, NodeOptions } from '../../lib/index.js'
 import { waitConverged, startCluster } from '../helpers/cluster.js'
 import { NodeProxy } from '../helpers/fault.js'
-import { caller, connect, runBin, toolSkip, waitFor } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
+import { caller, connect, runBin, startLoggedNode, toolSkip, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS between nodes: peer links and JOIN speak TLS when the node
 // does, each side verifying the other's certificate against the CA.

@@ -8,9 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import tls from 'node:tls'
-import { KeystoneNode, type NodeOptions } from '../../lib/index.js'
+import type { NodeOptions } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
-import { createLogger } from '../../lib/log.js'
 import { tempDir, type Address, type Teardown } from './server.js'
 
 /** Why TLS tests are skipped here (pass it through toolSkip: under CI it fails), or false when openssl is installed. */
@@ -117,13 +116,4 @@ export async function servedCertificate (at: Address): Promise<tls.PeerCertifica
     })
     socket.once('error', reject)
   })
-}
-
-/** A node in this process on an ephemeral port, memory only, whose log lines (debug up) land in `lines`. */
-export async function startLoggedNode (t: Teardown, options: Partial<NodeOptions>): Promise<{ node: KeystoneNode, lines: string[] }> {
-  const lines: string[] = []
-  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '', ...options }, { log: createLogger('debug', line => lines.push(line)) })
-  t.teardown(() => node.close())
-  await node.start()
-  return { node, lines }
 }

@@ -2,8 +2,8 @@ import { copyFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { waitConverged } from '../helpers/cluster.js'
-import { caller, toolSkip, waitFor } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, startLoggedNode, tlsOptions } from '../helpers/tls.js'
+import { caller, configSetFailed, startLoggedNode, toolSkip, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS, reloading: CONFIG SET of a tls-* file reads the files
 // again without a restart; files that cannot be used are refused and the
@@ -12,7 +12,7 @@ import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, startLoggedN
 const fixture = lazyTlsFixture(t)
 const skip = toolSkip(t, NO_OPENSSL)
 
-const failed = (name: string, why: string): string => `ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`
+const failed = configSetFailed
 
 t.test('CONFIG SET tls-cert-file and tls-key-file: new connections get the new certificate, open ones go on', { skip }, async t => {
   const f = fixture()

@@ -7,8 +7,8 @@ import t from 'tap'
 import { KeystoneError, KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { caller, plain, rawConnect, runBin, toolSkip, waitFor } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
+import { caller, plain, rawConnect, runBin, startLoggedNode, toolSkip, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS on one node: the port speaks TLS only, to every client;
 // --tls-auth-clients; what real clients (ioredis, redis-cli) see.
