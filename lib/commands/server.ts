@@ -88,6 +88,8 @@ function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
     const at = specs.findIndex(s => s.flag === refusal.option)
     throw failed(text(args[2 + 2 * (at >= 0 ? at : j)]), refusal.reason)
   })
+  // From here nothing may fail: a live step only installs what its check prepared
+  // (the TLS files as loaded), so +OK always means CONFIG GET shows what is in use.
   const options = ctx.node.options as unknown as Record<string, unknown>
   for (const spec of specs) options[spec.key] = target[spec.key]
   const applied = new Set<OptionSpec['live']>()
