@@ -24,9 +24,14 @@ export interface Logger {
 
 const PLAIN = /^[^\s"=\\]+$/
 
-/** One text log line: time, level, message, then fields as key=value (quoted when needed). */
+/** CR and LF as `\r` and `\n`: an event stays one line whatever a message quotes (OpenSSL's end in a newline). */
+function oneLine (text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/\r/g, '\\r').replace(/\n/g, '\\n') : text
+}
+
+/** One text log line: time, level, message (CR, LF escaped), then fields as key=value (quoted when needed, as JSON strings). */
 export function logLine (level: LogLevel, message: string, fields?: LogFields): string {
-  let line = `${new Date().toISOString()} ${level} ${message}`
+  let line = `${new Date().toISOString()} ${level} ${oneLine(message)}`
   if (fields !== undefined) {
     for (const key in fields) {
       const value = fields[key]

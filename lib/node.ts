@@ -15,14 +15,24 @@ import { KeystoneError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsServer, metricsUrl } from './metrics/http.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
-import { DEFAULTS, validateOptions, type LiveTarget, type NodeOptions } from './options.js'
+import { DEFAULTS, validateOptions, type CheckRefusal, type LiveTarget, type NodeOptions } from './options.js'
 import { defaultDataDir } from './persistence/data-dir.js'
 import { Persistence, type NodeData } from './persistence/persistence.js'
 import { Server } from './server/server.js'
 import { createStats } from './server/stats.js'
-import { loadTls, peerDialOptions, tlsEnabled, type TlsMaterial } from './server/tls.js'
+import { loadTls, peerDialOptions, TlsFileError, tlsEnabled, type TlsMaterial } from './server/tls.js'
 import { HybridClock } from './store/clock.js'
 import { Store } from './store/store.js'
+
+/** 127.0.0.0/8, ::1 (and ::ffff:127.x), localhost: only this machine reaches it. */
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./.test(host)
+}
+
+/** The tls-* file names, as one string to compare. */
+function tlsFiles (o: NodeOptions): string {
+  return JSON.stringify([o.tlsCertFile, o.tlsKeyFile, o.tlsCaCertFile])
+}
 
 /** Active expiry runs this often, and again at once while over a quarter of the sample had expired. */
 const EXPIRY_EVERY_MS = 100
@@ -74,6 +84,8 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   private readonly givenData: NodeData | undefined
   private closing: Promise<void> | null = null
   private lastBarrier: { cluster: Promise<void>, disk: Promise<void>, both: Promise<void> } | null = null
+  /** What checkTls loaded, for applyTls in the same CONFIG SET; files: the names it was loaded from. */
+  private checkedTls: { files: string, material: TlsMaterial } | null = null
 
   constructor (options: Partial<NodeOptions> = {}, deps: NodeDependencies = {}) {
     this.options = { ...DEFAULTS, ...options }
@@ -123,44 +135,51 @@ export class KeystoneNode implements NodeContext, LiveTarget {
   /**
    * CONFIG SET of a tls-* option (PROTOCOL.md §TLS): the port cannot switch
    * between TLS and plain TCP while it listens, and files that cannot be used
-   * are refused before anything changes.
+   * are refused before anything changes. The files loaded here are what
+   * applyTls installs: they are read once per CONFIG SET.
    */
-  checkTls (next: NodeOptions): string | null {
+  checkTls (next: NodeOptions): CheckRefusal | null {
+    this.checkedTls = null
     const on = tlsEnabled(next)
     if (on && !this.server.tls) return 'TLS is off on this node (started without tls-cert-file and tls-key-file); restart it with them to turn TLS on'
     if (!on && this.server.tls) return 'TLS cannot be turned off while the node runs; restart it without tls-cert-file and tls-key-file'
     if (!on) return null
     try {
-      loadTls(next)
+      this.checkedTls = { files: tlsFiles(next), material: loadTls(next) }
       return null
     } catch (err) {
-      return (err as Error).message
+      return err instanceof TlsFileError ? { option: err.option, reason: err.message } : (err as Error).message
     }
   }
 
   /**
-   * CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: the files are
-   * read again (as Redis, even when the name is the same: a certificate renewed
-   * in place). New connections and the peer links dialled from now on use them;
-   * open ones keep what they have. checkTls loaded them a moment ago; should
-   * they have become unusable since, the old ones stay and the log says why.
+   * CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: the files as
+   * checkTls read them a moment ago (in the same CONFIG SET, synchronously),
+   * not read again: what is served is what was checked, and the options name
+   * exactly those files. New connections and the peer links dialled from now
+   * on use them; open ones keep what they have.
    */
   applyTls (): void {
+    const checked = this.checkedTls
+    this.checkedTls = null
     if (!this.server.tls) return
-    let material: TlsMaterial
-    try {
-      material = loadTls(this.options)
-    } catch (err) {
-      this.log.error(`TLS reload failed, the previous certificate stays in use: ${(err as Error).message}`)
+    if (checked === null || checked.files !== tlsFiles(this.options)) {
+      // Not reachable through CONFIG SET, which checks before it applies.
+      this.log.error('TLS reload without a check of these files: the previous certificate stays in use')
       return
     }
-    this.server.setTls(material)
-    this.useTls(material)
+    const before = this.server.tlsMaterial
+    this.server.setTls(checked.material)
+    this.useTls(checked.material, before)
   }
 
-  private useTls (material: TlsMaterial): void {
+  private useTls (material: TlsMaterial, before: TlsMaterial | null = null): void {
     this.cluster.tls = peerDialOptions(material)
     this.log.info(`TLS certificate ${material.subject} (serial ${material.serial}); ${material.ca === null ? 'no CA: peers are not verified (set tls-ca-cert-file)' : 'peers verified against tls-ca-cert-file'}`)
+    // PROTOCOL.md §TLS: any connection may become a peer from now on; not a detail for info.
+    if (material.ca === null && before !== null && before.ca !== null) {
+      this.log.warn('CONFIG SET tls-ca-cert-file \'\': peer certificates are no longer verified; any connection may now become a peer (requirepass is the only gate)')
+    }
   }
 
   /** CONFIG SET fsync/appendfsync: the log switches policy (FORMAT.md §Durability). */
@@ -277,6 +296,10 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     this.metricsServer = new MetricsServer(metrics, this.log)
     const { host, port: real } = await this.metricsServer.listen(this.options.host, port)
     this.log.info(`metrics on ${metricsUrl(host, real)}`)
+    // PROTOCOL.md §Metrics: TLS covers the node's port only.
+    if (this.server.tls && !isLoopback(host)) {
+      this.log.warn(`metrics on ${metricsUrl(host, real)} are served in plaintext (no TLS, no password), on an address other machines can reach`)
+    }
   }
 
   /** Once the data is loaded and the address known: background work, the members remembered, --join. */

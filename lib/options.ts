@@ -129,10 +129,13 @@ export interface LiveTarget {
   /** The log is flushed to the disk as options.fsync says from now on. */
   applyFsync: () => void
   /** Why the node cannot take these tls-* options (files it cannot use, TLS switched on or off); null if it can. */
-  checkTls: (next: NodeOptions) => string | null
-  /** New connections and peer links use the tls-* files as they are now on the disk (PROTOCOL.md §TLS). */
+  checkTls: (next: NodeOptions) => CheckRefusal | null
+  /** New connections and peer links use the tls-* files as checkTls loaded them, just before (PROTOCOL.md §TLS). */
   applyTls: () => void
 }
+
+/** Why CONFIG SET refuses: a reason, or one naming the option at fault (its flag) when it can tell. */
+export type CheckRefusal = string | { option: string, reason: string }
 
 /** One option: its flag (also its name in a config file, CONFIG GET/SET and KEYSTONE_ + the name). */
 export interface OptionSpec {
@@ -154,13 +157,13 @@ export interface OptionSpec {
    * (all of them, as they would be), or null. Steps shared by several options
    * run once.
    */
-  check?: (node: LiveTarget, next: NodeOptions) => string | null
+  check?: (node: LiveTarget, next: NodeOptions) => CheckRefusal | null
   /** Not a line of a config file (--config itself). */
   notInFile?: boolean
 }
 
 // One function each, shared by the tls-* options: CONFIG SET runs a step once however many of them it sets.
-const checkTls = (node: LiveTarget, next: NodeOptions): string | null => node.checkTls(next)
+const checkTls = (node: LiveTarget, next: NodeOptions): CheckRefusal | null => node.checkTls(next)
 const applyTls = (node: LiveTarget): void => node.applyTls()
 
 /** Every option, in --help's order. Adding a line here adds the flag, the environment variable, the config file line and CONFIG GET/SET. */

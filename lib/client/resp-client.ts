@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { command } from '../protocol/reply.js'
 import { ReplyParser, RespError, type RespValue } from '../protocol/reply-parser.js'
+import { reason } from '../server/tls.js'
 
 export interface ConnectOptions {
   host: string
@@ -31,6 +32,13 @@ export class TlsVerifyError extends Error {
   }
 }
 
+/** The error with OpenSSL's two-line message cut to its reason: it ends up in log lines and stderr. */
+function oneLine (err: Error): Error {
+  const text = reason(err)
+  if (text !== err.message) err.message = text
+  return err
+}
+
 /** One send's replies: `count` of them, delivered together. */
 interface Waiter {
   count: number
@@ -56,7 +64,7 @@ export class RespClient {
   private constructor (readonly socket: Duplex, private readonly now: () => number) {
     if (socket instanceof net.Socket) socket.setNoDelay(true)
     socket.on('data', chunk => this.receive(chunk))
-    socket.on('error', err => this.fail(err))
+    socket.on('error', err => this.fail(oneLine(err)))
     socket.on('close', () => this.fail(new Error('connection closed')))
   }
 
@@ -90,7 +98,7 @@ export class RespClient {
       socket.once('error', err => {
         clearTimeout(timer)
         // Connected, then failed: the TLS handshake did (a plaintext server answers bytes that are no TLS record).
-        reject(secure !== undefined && tcpUp ? new Error(`TLS handshake with ${where} failed: ${err.message}`) : err)
+        reject(secure !== undefined && tcpUp ? new Error(`TLS handshake with ${where} failed: ${reason(err)}`) : oneLine(err))
       })
       const ready = (): void => {
         clearTimeout(timer)

@@ -90,6 +90,11 @@ export class Convergence {
     return p
   }
 
+  /** What convergence keeps about `member` if anything yet, making no entry (a metrics scrape must change nothing). */
+  known (member: Member): PeerRounds | undefined {
+    return this.peers.get(member)
+  }
+
   /** The peer on `member`'s link asked us for digests or entries: its round is running. */
   asked (member: Member): void {
     this.peer(member).lastAskedAt = this.now()

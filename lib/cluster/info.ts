@@ -83,7 +83,7 @@ export function replicationInfo (cluster: Cluster): string {
 
 /** PROTOCOL.md §Tombstones, the backlog. */
 function backlogLines (cluster: Cluster): string[] {
-  const b = tombstoneBacklog(cluster, m => cluster.convergence.peer(m).heldSeq)
+  const b = tombstoneBacklog(cluster, m => cluster.convergence.known(m)?.heldSeq ?? 0)
   return [`tombstone_backlog:${b.tombstones}`, `tombstone_backlog_oldest_ms:${b.oldestAgeMs}`, `tombstone_backlog_held_by:${b.heldBackBy}`]
 }
 

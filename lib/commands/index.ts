@@ -14,7 +14,7 @@ import { transactionCommands } from './transactions.js'
 import type { CommandContext, CommandSpec, CommandTable } from './types.js'
 
 export { run } from './run.js'
-export { usedMemory } from './info.js'
+export { connectedClients, uptimeSeconds, usedMemory } from './info.js'
 export { call, countError, rejected, resetStats } from './call.js'
 export { queue, refusedInTransaction, unwatchAll } from './transactions.js'
 export type { CommandContext, CommandSpec, CommandStat, CommandTable, Durability, NodeContext, Session, ServerStats, SlowlogEntry } from './types.js'

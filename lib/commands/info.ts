@@ -11,9 +11,21 @@ export function usedMemory (m: NodeJS.MemoryUsage = process.memoryUsage()): numb
   return m.heapUsed + m.external
 }
 
+/** INFO uptime_in_seconds (and redis_uptime_in_seconds): whole seconds since the node started. */
+export function uptimeSeconds (stats: { readonly startedAt: number }): number {
+  return Math.floor((Date.now() - stats.startedAt) / 1000)
+}
+
+/** INFO connected_clients (and redis_connected_clients): connections open, peer links not counted. */
+export function connectedClients (sessions: Iterable<{ readonly isPeer: boolean }>): number {
+  let clients = 0
+  for (const session of sessions) if (!session.isPeer) clients++
+  return clients
+}
+
 const SECTIONS: Record<string, Section> = {
   server (node) {
-    const uptime = Math.floor((Date.now() - node.stats.startedAt) / 1000)
+    const uptime = uptimeSeconds(node.stats)
     const { host, port } = node.address()
     return {
       // Clients read redis_version to pick features; we speak what Redis 7.0 speaks over RESP2.
@@ -30,9 +42,7 @@ const SECTIONS: Record<string, Section> = {
     }
   },
   clients (node) {
-    let clients = 0
-    for (const session of node.sessions()) if (!session.isPeer) clients++
-    return { connected_clients: clients, maxclients: node.options.maxclients }
+    return { connected_clients: connectedClients(node.sessions()), maxclients: node.options.maxclients }
   },
   memory () {
     const m = process.memoryUsage()

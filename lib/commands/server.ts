@@ -82,8 +82,14 @@ function configSet (ctx: CommandContext, args: Buffer[]): Encoded {
     if (spec.check === undefined || checked.has(spec.check)) return
     checked.add(spec.check)
     const refusal = spec.check(ctx.node, next)
-    if (refusal !== null) throw failed(text(args[2 + 2 * j]), refusal)
+    if (refusal === null) return
+    if (typeof refusal === 'string') throw failed(text(args[2 + 2 * j]), refusal)
+    // The option whose file failed, if it is one of those sent; else the first sent that shares the check.
+    const at = specs.findIndex(s => s.flag === refusal.option)
+    throw failed(text(args[2 + 2 * (at >= 0 ? at : j)]), refusal.reason)
   })
+  // From here nothing may fail: a live step only installs what its check prepared
+  // (the TLS files as loaded), so +OK always means CONFIG GET shows what is in use.
   const options = ctx.node.options as unknown as Record<string, unknown>
   for (const spec of specs) options[spec.key] = target[spec.key]
   const applied = new Set<OptionSpec['live']>()

@@ -76,12 +76,14 @@ export class MetricsServer {
       this.plain(res, 405, `method ${req.method ?? '?'} not allowed: use GET\n`)
       return
     }
+    // One .catch after the .then: a throw while answering is logged too, never an unhandled rejection.
     this.exposition.text().then(body => {
       res.writeHead(200, { 'Content-Type': this.exposition.contentType, 'Content-Length': Buffer.byteLength(body) })
       res.end(req.method === 'HEAD' ? undefined : body)
-    }, (err: unknown) => {
-      this.log.error(`metrics: cannot collect: ${err instanceof Error ? err.message : String(err)}`)
-      this.plain(res, 500, 'cannot collect the metrics; see the node\'s log\n')
+    }).catch((err: unknown) => {
+      this.log.error(`metrics: cannot serve ${METRICS_PATH}: ${err instanceof Error ? err.message : String(err)}`)
+      if (res.headersSent) res.destroy()
+      else this.plain(res, 500, 'cannot collect the metrics; see the node\'s log\n')
     })
   }
 

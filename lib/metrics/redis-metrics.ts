@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import { usedMemory, type CommandStat, type ServerStats, type Session } from '../commands/index.js'
+import { connectedClients, uptimeSeconds, usedMemory, type CommandStat, type ServerStats, type Session } from '../commands/index.js'
 import type { Store } from '../store/store.js'
 import { counterOf, countersOf, gaugeOf, gaugesOf, type Series } from './collect.js'
 
@@ -17,15 +17,11 @@ export interface ServerSource {
 export function registerRedisMetrics (registry: Registry, node: ServerSource): void {
   const s = node.stats
   const store = node.store
-  gaugeOf(registry, 'redis_uptime_in_seconds', 'Seconds since the node started', () => Math.floor((Date.now() - s.startedAt) / 1000))
-  gaugeOf(registry, 'redis_connected_clients', 'Client connections open (peer links not counted)', () => {
-    let clients = 0
-    for (const session of node.sessions()) if (!session.isPeer) clients++
-    return clients
-  })
+  gaugeOf(registry, 'redis_uptime_in_seconds', 'Seconds since the node started', () => uptimeSeconds(s))
+  gaugeOf(registry, 'redis_connected_clients', 'Client connections open (peer links not counted)', () => connectedClients(node.sessions()))
   gaugeOf(registry, 'redis_memory_used_bytes', 'JS heap in use plus memory outside it (Buffers), as INFO used_memory', () => usedMemory())
   counterOf(registry, 'redis_connections_received_total', 'Connections accepted', () => s.connectionsReceived)
-  counterOf(registry, 'redis_rejected_connections_total', 'Connections refused (maxclients, or the node closing)', () => s.rejectedConnections)
+  counterOf(registry, 'redis_rejected_connections_total', 'Connections refused (maxclients, handshaking TLS ones included; the node closing; a TLS client certificate refused)', () => s.rejectedConnections)
   counterOf(registry, 'redis_commands_processed_total', 'Commands run (each of an EXEC\'s included)', () => s.commandsProcessed)
   counterOf(registry, 'redis_net_input_bytes_total', 'Bytes read from clients', () => s.netInputBytes)
   counterOf(registry, 'redis_net_output_bytes_total', 'Bytes written to clients', () => s.netOutputBytes)

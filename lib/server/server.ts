@@ -8,10 +8,24 @@ import { DEFAULT_PORT, FALLBACK_PORTS } from '../options.js'
 import { error } from '../protocol/reply.js'
 import { UNAUTHENTICATED_LIMITS, type ParserLimits } from '../protocol/request-parser.js'
 import { Connection, type ConnectionHost } from './connection.js'
-import { clientRefusal, contextOptions, peerRefusal, serverTlsOptions, type TlsMaterial } from './tls.js'
+import { clientRefusal, contextOptions, peerRefusal, reason, serverTlsOptions, type TlsMaterial } from './tls.js'
 
 /** How long a refused connection may take to receive its error before it is cut. */
 const REFUSED_LINGER_MS = 1000
+
+/** `host:port` of the other end, as CLIENT LIST and the log show it. */
+function remoteAddress (socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+}
+
+/**
+ * The TCP socket a server-side TLS socket was made from (the one the
+ * server's 'connection' event gave). Node keeps it as `_parent`, which its
+ * types leave out; a test (maxclients with TLS) fails should that change.
+ */
+function tcpOf (socket: tls.TLSSocket): net.Socket {
+  return (socket as tls.TLSSocket & { _parent?: net.Socket })._parent ?? socket
+}
 
 /**
  * The TCP front door: accepts connections, enforces maxclients, hands each
@@ -22,9 +36,9 @@ export class Server implements ConnectionHost {
   readonly connections = new Set<Connection>()
   private readonly tcp: net.Server
   /** The files the TLS server uses now; null: plain TCP. */
-  private tlsMaterial: TlsMaterial | null
-  /** TCP connections still in their TLS handshake, by remote address. */
-  private readonly handshaking = new Map<string, net.Socket>()
+  private material: TlsMaterial | null
+  /** TCP connections still in their TLS handshake: they count towards maxclients. */
+  private readonly handshaking = new Set<net.Socket>()
   private nextId = 1
   private readonly fullLimits: ParserLimits
   private closing: Promise<void> | null = null
@@ -37,7 +51,7 @@ export class Server implements ConnectionHost {
   ) {
     const o = node.options
     this.fullLimits = { inlineMax: o.maxInlineLen, bulkMax: o.maxBulkLen, multibulkMax: o.maxMultibulkLen }
-    this.tlsMaterial = tlsMaterial
+    this.material = tlsMaterial
     // Half-open allowed: a client that shuts down its sending side still gets
     // every reply before we close (PROTOCOL.md §End of input).
     if (tlsMaterial === null) {
@@ -55,14 +69,19 @@ export class Server implements ConnectionHost {
 
   /** Whether the port speaks TLS. */
   get tls (): boolean {
-    return this.tlsMaterial !== null
+    return this.material !== null
+  }
+
+  /** The files the TLS server uses now; null: plain TCP. */
+  get tlsMaterial (): TlsMaterial | null {
+    return this.material
   }
 
   /** Connections from now on get these files' certificate and CA; open ones keep theirs (PROTOCOL.md §TLS). */
   setTls (material: TlsMaterial): void {
     if (!(this.tcp instanceof tls.Server)) throw new Error('setTls on a plain TCP server')
     this.tcp.setSecureContext(contextOptions(material))
-    this.tlsMaterial = material
+    this.material = material
   }
 
   limits (authenticated: boolean): ParserLimits {
@@ -148,16 +167,26 @@ export class Server implements ConnectionHost {
         resolve()
       })
       for (const c of this.connections) c.close()
-      for (const raw of this.handshaking.values()) raw.destroy() // not clients yet
+      for (const raw of this.handshaking) raw.destroy() // not clients yet
     })
     return this.closing
   }
 
-  /** A TCP connection to the TLS port, in its handshake until accept() or its close. */
+  /**
+   * A TCP connection to the TLS port, in its handshake until accept() or its
+   * close. It holds a descriptor for up to the handshake timeout, so it counts
+   * towards maxclients: beyond it, it is destroyed at once (it cannot read an
+   * error before its handshake anyway).
+   */
   private handshakeStarted (raw: net.Socket): void {
-    const addr = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`
-    this.handshaking.set(addr, raw)
-    raw.once('close', () => { if (this.handshaking.get(addr) === raw) this.handshaking.delete(addr) })
+    if (this.closing !== null || this.connections.size + this.handshaking.size >= this.node.options.maxclients) {
+      this.node.stats.rejectedConnections++
+      this.node.log.debug(`TLS client ${remoteAddress(raw)} dropped before its handshake: maxclients reached`)
+      raw.destroy()
+      return
+    }
+    this.handshaking.add(raw)
+    raw.once('close', () => this.handshaking.delete(raw))
   }
 
   private accept (socket: net.Socket): void {
@@ -165,8 +194,8 @@ export class Server implements ConnectionHost {
     const stats = this.node.stats
     stats.connectionsReceived++
     socket.on('error', () => {}) // reported by the Connection, or irrelevant once refused
-    const addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
-    this.handshaking.delete(addr)
+    const addr = remoteAddress(socket)
+    if (socket instanceof tls.TLSSocket) this.handshaking.delete(tcpOf(socket))
     // Duplex's own switch, set before any 'end': half-open from now on, as on plain TCP.
     socket.allowHalfOpen = true
     if (this.closing !== null || this.connections.size >= o.maxclients) {
@@ -176,7 +205,7 @@ export class Server implements ConnectionHost {
     }
     let mayPeer: string | null = null
     if (socket instanceof tls.TLSSocket) {
-      const hasCa = this.tlsMaterial?.ca != null
+      const hasCa = this.material?.ca != null
       const refusal = clientRefusal(socket, o.tlsAuthClients, hasCa)
       if (refusal !== null) {
         // PROTOCOL.md §TLS: the client reads why as the reply to its first command.
@@ -206,12 +235,13 @@ export class Server implements ConnectionHost {
    */
   private handshakeFailed (err: Error, socket: tls.TLSSocket): void {
     // A client that hung up has taken its address with it.
-    const addr = socket.remoteAddress === undefined ? 'a client gone already' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`
+    const addr = socket.remoteAddress === undefined ? 'a client gone already' : remoteAddress(socket)
     const code = (err as NodeJS.ErrnoException).code ?? ''
     const plaintext = /WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(code)
+    // reason(): OpenSSL's message spans two lines; a log event is one.
     this.node.log.debug(plaintext
-      ? `plaintext client ${addr} dropped: this port speaks TLS only (${err.message})`
-      : `TLS handshake with ${addr} failed: ${err.message}`)
+      ? `plaintext client ${addr} dropped: this port speaks TLS only (${reason(err)})`
+      : `TLS handshake with ${addr} failed: ${reason(err)}`)
     socket.destroy()
   }
 

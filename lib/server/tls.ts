@@ -43,18 +43,36 @@ export function tlsCrossCheck (o: TlsSettings): string | null {
   return null
 }
 
-function read (option: string, file: string): Buffer {
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `cannot read ${option} ${file}: ${(err as Error).message}`)
+/** A tls-* file that cannot be used; `option` names the one at fault (CONFIG SET's reply names it). */
+export class TlsFileError extends KeystoneError {
+  constructor (readonly option: 'tls-cert-file' | 'tls-key-file' | 'tls-ca-cert-file', message: string) {
+    super('KS_ERR_TLS', message)
   }
 }
 
-/** A library's message without OpenSSL's `error:0480006C:PEM routines::` prefix. */
-function reason (err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err)
-  return text.replace(/^error:[0-9A-Fa-f]+:[^:]*::?/, '')
+function read (option: TlsFileError['option'], file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new TlsFileError(option, `cannot read ${option} ${file}: ${(err as Error).message}`)
+  }
+}
+
+/** OpenSSL's `[thread:]error:<hex>:<library>:<function>:<reason>[:<file>:<line>:]` (its message). */
+const OPENSSL_MESSAGE = /(?:^|:)error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\r\n]*)/
+
+/**
+ * An error's text fit for one log or reply line: OpenSSL's reason alone
+ * (`err.reason` where Node gives it, else parsed out of the message) without
+ * its `error:0A00010B:SSL routines:...` prefix nor its `file.c:350:` and
+ * newline suffix; other messages as they are, on one line.
+ */
+export function reason (err: unknown): string {
+  const e = err instanceof Error ? err as Error & { reason?: unknown } : null
+  const text = e === null ? String(err) : e.message
+  const openssl = OPENSSL_MESSAGE.exec(text)
+  const found = typeof e?.reason === 'string' && e.reason !== '' && openssl !== null ? e.reason : openssl?.[1] ?? text
+  return found.replace(/[\r\n]+/g, ' ').trim()
 }
 
 /**
@@ -70,24 +88,24 @@ export function loadTls (o: TlsSettings): TlsMaterial {
   try {
     x509 = new X509Certificate(cert)
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-cert-file ${o.tlsCertFile} holds no PEM certificate: ${reason(err)}`)
+    throw new TlsFileError('tls-cert-file', `tls-cert-file ${o.tlsCertFile} holds no PEM certificate: ${reason(err)}`)
   }
   try {
     createPrivateKey(key)
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-key-file ${o.tlsKeyFile} holds no PEM private key: ${reason(err)}`)
+    throw new TlsFileError('tls-key-file', `tls-key-file ${o.tlsKeyFile} holds no PEM private key: ${reason(err)}`)
   }
   if (ca !== null) {
     try {
       new X509Certificate(ca) // parsing is the check
     } catch (err) {
-      throw new KeystoneError('KS_ERR_TLS', `tls-ca-cert-file ${o.tlsCaCertFile} holds no PEM certificate: ${reason(err)}`)
+      throw new TlsFileError('tls-ca-cert-file', `tls-ca-cert-file ${o.tlsCaCertFile} holds no PEM certificate: ${reason(err)}`)
     }
   }
   try {
     tls.createSecureContext({ cert, key, ca: ca ?? undefined })
   } catch (err) {
-    throw new KeystoneError('KS_ERR_TLS', `tls-key-file ${o.tlsKeyFile} and tls-cert-file ${o.tlsCertFile} do not go together: ${reason(err)}`)
+    throw new TlsFileError('tls-key-file', `tls-key-file ${o.tlsKeyFile} and tls-cert-file ${o.tlsCertFile} do not go together: ${reason(err)}`)
   }
   return { cert, key, ca, subject: x509.subject.replace(/\n/g, ', '), serial: x509.serialNumber }
 }
@@ -127,11 +145,15 @@ export function peerDialOptions (m: TlsMaterial): tls.ConnectionOptions {
 export interface PeerCertificateSource {
   readonly authorized: boolean
   readonly authorizationError?: Error | string
-  getPeerCertificate: () => tls.PeerCertificate | object
+  /** Null (not {}) once the socket has lost its handle. */
+  getPeerCertificate: () => tls.PeerCertificate | object | null
+  /** The verified certificate, for its extended key usage; undefined when none was presented. */
+  getPeerX509Certificate: () => X509Certificate | undefined
 }
 
 function presented (socket: PeerCertificateSource): boolean {
-  const cert = socket.getPeerCertificate()
+  // A socket whose handle is gone answers null: nothing presented, never a throw.
+  const cert = socket.getPeerCertificate() ?? {}
   return Object.keys(cert).length > 0
 }
 
@@ -139,6 +161,11 @@ function verifyError (socket: PeerCertificateSource): string {
   const e = socket.authorizationError
   return e === undefined ? 'not verified' : String(e instanceof Error ? e.message : e)
 }
+
+/** The serverAuth extended key usage (RFC 5280 id-kp-serverAuth). */
+export const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1'
+/** anyExtendedKeyUsage (RFC 5280): allows every purpose, serverAuth included. */
+const ANY_EKU_OID = '2.5.29.37.0'
 
 /**
  * tls-auth-clients applied to a connection just past its handshake: why it
@@ -153,11 +180,24 @@ export function clientRefusal (socket: PeerCertificateSource, mode: TlsAuthClien
 
 /**
  * Whether a connection may speak as a peer (GOSSIP, JOIN): with a CA, only
- * with a certificate that verified against it, whatever tls-auth-clients
- * says; null when it may, else why not.
+ * with a certificate that verified against it and may serve as a server's
+ * (PROTOCOL.md §TLS): every node's certificate is one, and a client
+ * certificate from the same CA (extended key usage clientAuth only) must not
+ * make its holder a peer. A certificate without the extension is unrestricted
+ * (RFC 5280 §4.2.1.12), so allowed. Null when it may, else why not.
  */
 export function peerRefusal (socket: PeerCertificateSource, hasCa: boolean): string | null {
-  if (!hasCa || socket.authorized) return null
-  if (!presented(socket)) return 'it presented no client certificate'
-  return `its certificate does not verify against tls-ca-cert-file (${verifyError(socket)})`
+  if (!hasCa) return null
+  if (!socket.authorized) {
+    if (!presented(socket)) return 'it presented no client certificate'
+    return `its certificate does not verify against tls-ca-cert-file (${verifyError(socket)})`
+  }
+  let usage: string[] | undefined
+  try {
+    usage = socket.getPeerX509Certificate()?.keyUsage
+  } catch {
+    return 'its certificate cannot be read'
+  }
+  if (usage === undefined || usage.includes(SERVER_AUTH_OID) || usage.includes(ANY_EKU_OID)) return null
+  return 'its certificate is not a node\'s (its extended key usage lacks serverAuth)'
 }

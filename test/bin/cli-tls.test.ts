@@ -1,13 +1,13 @@
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/index.js'
-import { runBin, startNode, tempDir, type Teardown } from '../helpers/server.js'
+import { runBin, startNode, tempDir, toolSkip, type Teardown } from '../helpers/server.js'
 import { lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/tls.js'
 
 // bin/keystone-cli --tls, the real binary, against a TLS node in this process
 // (README.md §keystone-cli; PROTOCOL.md §TLS).
 
 const fixture = lazyTlsFixture(t)
-const skip = NO_OPENSSL
+const skip = toolSkip(t, NO_OPENSSL)
 
 async function cli (t: Teardown, args: string[], input?: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return await runBin(t, 'keystone-cli', args, { input, env: { HOME: tempDir(t) } })

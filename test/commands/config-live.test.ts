@@ -2,14 +2,14 @@ import t from 'tap'
 import { KeystoneNode } from '../../lib/node.js'
 import { createLogger } from '../../lib/log.js'
 import { FLAGS } from '../../lib/options.js'
-import { caller, connect, rawConnect, startNode, tempDir, waitFor } from '../helpers/server.js'
+import { caller, configSetFailed, connect, rawConnect, startNode, tempDir, waitFor } from '../helpers/server.js'
 import { exactSession } from '../helpers/exact.js'
 import { seesAllUp, startCluster } from '../helpers/cluster.js'
 
 // CONFIG GET * and CONFIG SET of the options that change at run time (each
 // option's `live` entry in lib/options.ts; PROTOCOL.md §CONFIG).
 
-const failed = (name: string, why: string): string => `-ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}\r\n`
+const failed = (name: string, why: string): string => `-${configSetFailed(name, why)}\r\n`
 
 t.test('CONFIG GET * lists every option with its value, then Redis\'s names', async t => {
   const node = await startNode(t, { maxclients: 77, requirepass: '' })

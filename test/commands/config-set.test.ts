@@ -1,11 +1,11 @@
 import t from 'tap'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { exactSession } from '../helpers/exact.js'
-import { startNode } from '../helpers/server.js'
+import { configSetFailed, startNode } from '../helpers/server.js'
 
 // CONFIG SET: exact reply bytes, as redis-server 7.0.15 sends them, and its effect.
 
-const failed = (name: string, why: string): string => `-ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}\r\n`
+const failed = (name: string, why: string): string => `-${configSetFailed(name, why)}\r\n`
 
 t.test('CONFIG SET changes maxclients, timeout, tcp-keepalive', async t => {
   const node = await startNode(t)

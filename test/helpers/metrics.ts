@@ -3,6 +3,7 @@
 
 import { spawn, spawnSync } from 'node:child_process'
 import http from 'node:http'
+import type { KeystoneNode } from '../../lib/node.js'
 import type { Address } from './server.js'
 
 export interface Scrape {
@@ -58,9 +59,23 @@ export function parseMetrics (text: string): Metrics {
   }
 }
 
-/** Whether `promtool` can be run here. */
-export function hasPromtool (): boolean {
-  return spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined
+/** Why promtool checks are skipped here (pass it through toolSkip), or false when `promtool` can be run. */
+export const NO_PROMTOOL: string | false = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined
+  ? false
+  : 'promtool is not on PATH; install it to run this check (Debian/Ubuntu: apt-get install prometheus)'
+
+/** Where a node serves /metrics; throws if metrics are off. */
+export function metricsAt (node: KeystoneNode): Address {
+  const at = node.metricsAddress()
+  if (at === null) throw new Error('metrics are off')
+  return at
+}
+
+/** A scrape of the node, parsed; throws unless 200. */
+export async function metricsOf (node: KeystoneNode): Promise<Metrics> {
+  const res = await scrape(metricsAt(node))
+  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${res.body}`)
+  return parseMetrics(res.body)
 }
 
 /** `promtool check metrics` with the text on stdin: its exit code and what it said. */

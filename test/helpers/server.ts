@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KeystoneNode, type NodeOptions } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
-import { silentLogger } from '../../lib/log.js'
+import { createLogger, silentLogger } from '../../lib/log.js'
 import { ReplyParser, type RespValue } from '../../lib/protocol/reply-parser.js'
 
 /** The part of a tap test the helpers need. */
@@ -31,6 +31,30 @@ export async function waitFor<T> (check: () => T | false | undefined | Promise<T
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 10))
   }
+}
+
+/** CONFIG SET's refusal as a client reads it (PROTOCOL.md §CONFIG), without the `-` and CRLF. */
+export function configSetFailed (name: string, why: string): string {
+  return `ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`
+}
+
+/** A node in this process on an ephemeral port, memory only, whose log lines (debug up) land in `lines`. */
+export async function startLoggedNode (t: Teardown, options: Partial<NodeOptions>): Promise<{ node: KeystoneNode, lines: string[] }> {
+  const lines: string[] = []
+  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '', ...options }, { log: createLogger('debug', line => lines.push(line)) })
+  t.teardown(() => node.close())
+  await node.start()
+  return { node, lines }
+}
+
+/**
+ * A test's `skip` for a tool the machine lacks (openssl, promtool): the reason
+ * given, or false when the tool is there. With CI set in the environment a
+ * missing tool is a failure of `t`, not a silent skip: CI must run every test.
+ */
+export function toolSkip (t: { fail: (message: string) => unknown }, missing: string | false): string | false {
+  if (missing !== false && (process.env.CI ?? '') !== '') t.fail(`${missing} (CI is set: a missing tool fails instead of skipping)`)
+  return missing
 }
 
 /**

@@ -1,18 +1,18 @@
 // TLS test material made at run time with openssl (nothing secret is
 // committed): two unrelated CAs, node certificates from each, a second node
-// certificate from the first CA (for reloads) and a client certificate. Kept
+// certificate from the first CA (for reloads) and a client certificate (clientAuth
+// only, as PROTOCOL.md §TLS says to issue them: it may not act as a peer). Kept
 // in a temporary directory removed when the test ends.
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import tls from 'node:tls'
-import { KeystoneNode, type NodeOptions } from '../../lib/index.js'
+import type { NodeOptions } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
-import { createLogger } from '../../lib/log.js'
 import { tempDir, type Address, type Teardown } from './server.js'
 
-/** Why TLS tests are skipped here, or false when openssl is installed. */
+/** Why TLS tests are skipped here (pass it through toolSkip: under CI it fails), or false when openssl is installed. */
 export const NO_OPENSSL: string | false = spawnSync('openssl', ['version']).status === 0
   ? false
   : 'openssl is not installed (apt-get install openssl): the TLS tests need it to make their certificates'
@@ -33,7 +33,7 @@ export interface TlsFixture {
   node: CertFiles
   /** Another node certificate from `ca`, a different subject and serial (a renewal). */
   renewed: CertFiles
-  /** A client certificate from `ca`. */
+  /** A client certificate from `ca`: extended key usage clientAuth only, so no peer (PROTOCOL.md §TLS). */
   client: CertFiles
   /** An unrelated CA... */
   otherCa: string
@@ -52,9 +52,13 @@ function makeCa (dir: string, name: string, cn: string): string {
   return path.join(dir, `${name}.crt`)
 }
 
-function issue (dir: string, ca: string, name: string, cn: string, serial: number): CertFiles {
+/** A node's certificate may serve and dial (serverAuth, clientAuth); a client's only dials (clientAuth). */
+type Usage = 'node' | 'client'
+
+function issue (dir: string, ca: string, name: string, cn: string, serial: number, usage: Usage = 'node'): CertFiles {
   const ext = path.join(dir, `${name}.ext`)
-  writeFileSync(ext, 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n')
+  const eku = usage === 'node' ? 'serverAuth,clientAuth' : 'clientAuth'
+  writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=${eku}\n`)
   openssl(dir, ['req', '-new', ...CURVE, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`])
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-set_serial', String(serial), '-days', '2', '-extfile', ext, '-out', `${name}.crt`])
   return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`), serial: serial.toString(16).toUpperCase().padStart(2, '0') }
@@ -70,7 +74,7 @@ export function makeTlsFixture (t: Teardown): TlsFixture {
     ca,
     node: issue(dir, 'ca', 'node', 'keystone-node', 0x1001),
     renewed: issue(dir, 'ca', 'renewed', 'keystone-node-renewed', 0x1002),
-    client: issue(dir, 'ca', 'client', 'keystone-client', 0x1003),
+    client: issue(dir, 'ca', 'client', 'keystone-client', 0x1003, 'client'),
     otherCa,
     other: issue(dir, 'other-ca', 'other', 'other-node', 0x2001)
   }
@@ -112,13 +116,4 @@ export async function servedCertificate (at: Address): Promise<tls.PeerCertifica
     })
     socket.once('error', reject)
   })
-}
-
-/** A node in this process on an ephemeral port, memory only, whose log lines (debug up) land in `lines`. */
-export async function startLoggedNode (t: Teardown, options: Partial<NodeOptions>): Promise<{ node: KeystoneNode, lines: string[] }> {
-  const lines: string[] = []
-  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '', ...options }, { log: createLogger('debug', line => lines.push(line)) })
-  t.teardown(() => node.close())
-  await node.start()
-  return { node, lines }
 }

@@ -1,22 +1,15 @@
 import t from 'tap'
 import type { KeystoneNode } from '../../lib/node.js'
 import { startCluster, waitConverged } from '../helpers/cluster.js'
-import { hasPromtool, parseMetrics, promtoolCheck, scrape, type Metrics } from '../helpers/metrics.js'
-import { caller, connect, startNode, waitFor } from '../helpers/server.js'
+import { metricsAt, metricsOf, NO_PROMTOOL, promtoolCheck, scrape } from '../helpers/metrics.js'
+import { caller, connect, startNode, toolSkip, waitFor } from '../helpers/server.js'
 
 // keystone_* metrics of a real three-node cluster (README.md §Metrics): members
 // by state, per-peer link state, pending acknowledgements, digest equality,
 // syncs and their bytes, scraped over HTTP.
 
-async function metricsOf (node: KeystoneNode): Promise<Metrics> {
-  const at = node.metricsAddress()
-  if (at === null) throw new Error('metrics are off')
-  const res = await scrape(at)
-  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${res.body}`)
-  return parseMetrics(res.body)
-}
-
 const peer = (node: KeystoneNode): string => node.cluster.advertise
+const PROMTOOL_SKIP = toolSkip(t, NO_PROMTOOL)
 
 t.test('three nodes: members by state, link states, digests, syncs; a stopped node shows down', async t => {
   const [a, b] = await startCluster(t, 2, { metricsPort: 0 }) as [KeystoneNode, KeystoneNode]
@@ -60,13 +53,11 @@ t.test('three nodes: members by state, link states, digests, syncs; a stopped no
   }, 10000, 'every node to see every peer\'s digest equal to its own, no pending acks, a round run')
   t.pass('digests equal, acknowledgements drained, rounds counted at every node')
 
-  const res = await scrape(a.metricsAddress() as { host: string, port: number })
-  if (hasPromtool()) {
-    const { code, output } = await promtoolCheck(res.body)
-    t.equal(code, 0, `promtool accepts the per-peer series: ${output}`)
-  } else {
-    t.comment('promtool is not on PATH (Debian/Ubuntu: apt-get install prometheus): the cluster scrape is not checked')
-  }
+  const body = (await scrape(metricsAt(a))).body
+  await t.test('promtool accepts the per-peer series', { skip: PROMTOOL_SKIP }, async t => {
+    const { code, output } = await promtoolCheck(body)
+    t.equal(code, 0, `promtool: ${output}`)
+  })
 
   await c.close()
   await waitFor(async () => {
@@ -86,4 +77,13 @@ t.test('three nodes: members by state, link states, digests, syncs; a stopped no
   t.equal(after.get(`keystone_peer_digest_equal{peer="${peer(c)}"}`), 0, 'c\'s digest no longer equals a\'s')
   await waitFor(async () => (await metricsOf(a)).get(`keystone_peer_digest_equal{peer="${peer(b)}"}`) === 1, 5000, 'b\'s next round to report the new root')
   t.pass('b reports the new root again')
+
+  // PROTOCOL.md §Metrics: a member removed has no series from the next scrape on.
+  t.equal(await call('FORGET', peer(c)), 'OK')
+  for (const node of [a, b]) {
+    await waitFor(async () => (await metricsOf(node)).get('keystone_cluster_members{state="down"}') === 0, 5000, `${peer(node)} to drop c`)
+    const series = [...(await metricsOf(node)).values.keys()].filter(k => k.includes(`peer="${peer(c)}"`))
+    t.same(series, [], `${peer(node)}: no series about c after FORGET`)
+    t.equal((await metricsOf(node)).get('keystone_cluster_members{state="up"}'), 2)
+  }
 })

@@ -2,23 +2,11 @@ import t from 'tap'
 import net from 'node:net'
 import { KeystoneNode } from '../../lib/node.js'
 import { silentLogger } from '../../lib/log.js'
-import { caller, connect, runBin, spawnServer, startNode, tempDir, waitFor, type Address } from '../helpers/server.js'
-import { hasPromtool, parseMetrics, promtoolCheck, scrape, type Metrics } from '../helpers/metrics.js'
+import { caller, connect, runBin, spawnServer, startNode, tempDir, toolSkip, waitFor } from '../helpers/server.js'
+import { metricsAt, metricsOf, NO_PROMTOOL, parseMetrics, promtoolCheck, scrape } from '../helpers/metrics.js'
 
 // --metrics-port: Prometheus text at GET /metrics (README.md §Metrics), scraped
 // over real HTTP and checked with promtool when it is installed.
-
-function metricsAt (node: KeystoneNode): Address {
-  const at = node.metricsAddress()
-  if (at === null) throw new Error('metrics are off')
-  return at
-}
-
-async function metricsOf (node: KeystoneNode): Promise<Metrics> {
-  const res = await scrape(metricsAt(node))
-  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${res.body}`)
-  return parseMetrics(res.body)
-}
 
 t.test('off by default: no metrics, no port', async t => {
   const node = await startNode(t)
@@ -116,7 +104,7 @@ t.test('keystone_log_fsync_seconds counts the log\'s fdatasyncs', async t => {
   t.ok(m.get('keystone_log_fsync_seconds_sum') > 0)
 })
 
-const PROMTOOL_SKIP = hasPromtool() ? false : 'promtool is not on PATH; install it to run this check (Debian/Ubuntu: apt-get install prometheus)'
+const PROMTOOL_SKIP = toolSkip(t, NO_PROMTOOL)
 
 t.test('promtool check metrics accepts the output', { skip: PROMTOOL_SKIP }, async t => {
   const node = await startNode(t, { metricsPort: 0, dataDir: tempDir(t), fsync: 'always' })

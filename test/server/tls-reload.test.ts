@@ -2,17 +2,17 @@ import { copyFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { waitConverged } from '../helpers/cluster.js'
-import { caller, waitFor } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, startLoggedNode, tlsOptions } from '../helpers/tls.js'
+import { caller, configSetFailed, startLoggedNode, toolSkip, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, servedCertificate, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS, reloading: CONFIG SET of a tls-* file reads the files
 // again without a restart; files that cannot be used are refused and the
 // certificate in use stays.
 
 const fixture = lazyTlsFixture(t)
-const skip = NO_OPENSSL
+const skip = toolSkip(t, NO_OPENSSL)
 
-const failed = (name: string, why: string): string => `ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`
+const failed = configSetFailed
 
 t.test('CONFIG SET tls-cert-file and tls-key-file: new connections get the new certificate, open ones go on', { skip }, async t => {
   const f = fixture()
@@ -43,6 +43,26 @@ t.test('CONFIG SET of the same file name reads it again (a certificate renewed i
   t.equal((await servedCertificate(node.address())).serialNumber, f.renewed.serial)
 })
 
+t.test('a reload is applied from the files as checked: read once, even if they change on the disk in between', { skip }, async t => {
+  const f = fixture()
+  const cert = path.join(f.dir, 'checked.crt')
+  const key = path.join(f.dir, 'checked.key')
+  copyFileSync(f.renewed.cert, cert)
+  copyFileSync(f.renewed.key, key)
+  const { node } = await startLoggedNode(t, tlsOptions(f))
+  const next = { ...node.options, tlsCertFile: cert, tlsKeyFile: key }
+  t.equal(node.checkTls(next), null, 'valid at check time')
+  writeFileSync(cert, 'not a certificate any more\n')
+  Object.assign(node.options, next) // what CONFIG SET does between its check and apply steps
+  node.applyTls()
+  t.equal((await servedCertificate(node.address())).serialNumber, f.renewed.serial, 'the certificate checked is served')
+  const admin = caller(await connectTls(t, node.address(), f.ca))
+  t.same(await admin('CONFIG', 'GET', 'tls-cert-file'), ['tls-cert-file', cert], 'and CONFIG GET names the file it came from')
+  t.match(String(await admin('CONFIG', 'SET', 'tls-cert-file', f.node.cert, 'tls-key-file', f.node.key, 'tls-ca-cert-file', '/nonexistent/ca.pem')), /^ERR CONFIG SET failed/)
+  t.same(await admin('CONFIG', 'GET', 'tls-*'), ['tls-cert-file', cert, 'tls-key-file', key, 'tls-ca-cert-file', f.ca, 'tls-auth-clients', 'no'], 'a failed reload leaves the old names')
+  t.equal((await servedCertificate(node.address())).serialNumber, f.renewed.serial, 'and the old certificate')
+})
+
 t.test('files that cannot be used: an error reply, and the old certificate stays', { skip }, async t => {
   const f = fixture()
   const { node } = await startLoggedNode(t, tlsOptions(f))
@@ -53,13 +73,25 @@ t.test('files that cannot be used: an error reply, and the old certificate stays
     failed('tls-cert-file', "cannot read tls-cert-file /nonexistent/cert.pem: ENOENT: no such file or directory, open '/nonexistent/cert.pem'"))
   t.match(String(await admin('CONFIG', 'SET', 'tls-cert-file', garbage)), failed('tls-cert-file', `tls-cert-file ${garbage} holds no PEM certificate: `))
   t.match(String(await admin('CONFIG', 'SET', 'tls-cert-file', f.renewed.cert)), failed('tls-cert-file', `tls-key-file ${f.node.key} and tls-cert-file ${f.renewed.cert} do not go together: `), 'a certificate without its key')
-  t.match(String(await admin('CONFIG', 'SET', 'tls-key-file', f.renewed.key, 'tls-ca-cert-file', garbage)), /^ERR CONFIG SET failed \(possibly related to argument 'tls-key-file'\) - tls-ca-cert-file .* holds no PEM certificate/)
+  t.match(String(await admin('CONFIG', 'SET', 'tls-key-file', f.renewed.key, 'tls-ca-cert-file', garbage)), /^ERR CONFIG SET failed \(possibly related to argument 'tls-ca-cert-file'\) - tls-ca-cert-file .* holds no PEM certificate/, 'the option whose file failed is named')
+  t.match(String(await admin('CONFIG', 'SET', 'tls-key-file', f.renewed.key, 'tls-cert-file', '/nonexistent/cert.pem')), /^ERR CONFIG SET failed \(possibly related to argument 'tls-cert-file'\) - cannot read tls-cert-file/, 'not the first sent')
   t.equal(String(await admin('CONFIG', 'SET', 'tls-cert-file', '')), failed('tls-cert-file', 'tls-cert-file and tls-key-file go together: give both or neither'))
   t.equal(String(await admin('CONFIG', 'SET', 'tls-cert-file', '', 'tls-key-file', '', 'tls-ca-cert-file', '')), failed('tls-cert-file', 'TLS cannot be turned off while the node runs; restart it without tls-cert-file and tls-key-file'))
   t.equal(String(await admin('CONFIG', 'SET', 'tls-ca-cert-file', '', 'tls-auth-clients', 'yes')), failed('tls-ca-cert-file', 'tls-auth-clients yes needs tls-ca-cert-file to verify clients\' certificates against'))
   t.same(await admin('CONFIG', 'GET', 'tls-*'), ['tls-cert-file', f.node.cert, 'tls-key-file', f.node.key, 'tls-ca-cert-file', f.ca, 'tls-auth-clients', 'no'], 'no option changed')
   t.equal((await servedCertificate(node.address())).serialNumber, f.node.serial, 'the old certificate is still served')
   t.equal(await caller(await connectTls(t, node.address(), f.ca))('PING'), 'PONG', 'and new clients are served')
+})
+
+t.test("CONFIG SET tls-ca-cert-file '': peer verification off is a warning", { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f))
+  const admin = caller(await connectTls(t, node.address(), f.ca))
+  t.equal(await admin('CONFIG', 'SET', 'tls-ca-cert-file', ''), 'OK')
+  t.ok(lines.some(l => / warn CONFIG SET tls-ca-cert-file '': peer certificates are no longer verified/.test(l)), 'logged at warn')
+  const warned = lines.filter(l => / warn CONFIG SET tls-ca-cert-file/.test(l)).length
+  t.equal(await admin('CONFIG', 'SET', 'tls-cert-file', f.node.cert), 'OK')
+  t.equal(lines.filter(l => / warn CONFIG SET tls-ca-cert-file/.test(l)).length, warned, 'once, when it is switched off')
 })
 
 t.test('CONFIG SET tls-ca-cert-file: peer links dialled from then on verify against the new CA', { skip }, async t => {

@@ -7,14 +7,14 @@ import t from 'tap'
 import { KeystoneError, KeystoneNode } from '../../lib/index.js'
 import { RespClient } from '../../lib/client/resp-client.js'
 import { RespError } from '../../lib/protocol/reply-parser.js'
-import { caller, plain, rawConnect, runBin, waitFor } from '../helpers/server.js'
-import { connectTls, lazyTlsFixture, NO_OPENSSL, startLoggedNode, tlsOptions } from '../helpers/tls.js'
+import { caller, plain, rawConnect, runBin, startLoggedNode, toolSkip, waitFor } from '../helpers/server.js'
+import { connectTls, lazyTlsFixture, NO_OPENSSL, tlsOptions } from '../helpers/tls.js'
 
 // PROTOCOL.md §TLS on one node: the port speaks TLS only, to every client;
 // --tls-auth-clients; what real clients (ioredis, redis-cli) see.
 
 const fixture = lazyTlsFixture(t)
-const skip = NO_OPENSSL
+const skip = toolSkip(t, NO_OPENSSL)
 
 t.test('a RESP client over TLS: commands work, the node\'s certificate is served', { skip }, async t => {
   const f = fixture()
@@ -38,12 +38,44 @@ t.test('a plaintext client on a TLS port is dropped at once, without a reply, an
   raw.send('PING\r\n')
   await raw.waitClosed(2000)
   t.equal(raw.text, '', 'not one byte of a reply (nor of a TLS alert a client could read as one)')
-  t.ok(lines.some(l => / debug plaintext client 127\.0\.0\.1:\d+ dropped: this port speaks TLS only/.test(l)), 'a debug line names the client')
+  await waitFor(() => lines.some(l => l.includes('plaintext client')), 2000, 'the log line')
+  const drops = lines.filter(l => / debug plaintext client 127\.0\.0\.1:\d+ dropped: this port speaks TLS only/.test(l))
+  t.equal(drops.length, 1, 'a debug line names the client')
+  t.match(drops[0], /^\S+ debug plaintext client \S+ dropped: this port speaks TLS only \([a-z][^:\n]*\)\n$/, 'one line with OpenSSL\'s reason alone')
+  t.ok(lines.every(l => l.indexOf('\n') === l.length - 1), 'every log event is exactly one line')
   const inline = await rawConnect(t, node.address())
   inline.send('*1\r\n$4\r\nPING\r\n')
   await inline.waitClosed(2000)
   t.equal(inline.text, '', 'RESP arrays too')
   t.equal(await caller(await connectTls(t, node.address(), f.ca))('PING'), 'PONG', 'TLS clients are still served')
+})
+
+t.test('connections in their TLS handshake count towards maxclients: beyond it they are dropped at once', { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f, { maxclients: 2 }))
+  const first = caller(await connectTls(t, node.address(), f.ca))
+  t.equal(await first('PING'), 'PONG')
+  const second = await connectTls(t, node.address(), f.ca)
+  t.equal(plain(await second.call(['PING'])), 'PONG', 'an accepted connection no longer counts as handshaking')
+  second.close()
+  await waitFor(() => node.server.connections.size === 1, 2000, 'the second to close')
+  const silent = await rawConnect(t, node.address()) // TCP up, handshake never started: holds the second slot
+  const started = Date.now()
+  const err = await RespClient.connect({ ...node.address(), tls: { ca: readFileSync(f.ca) } }).then(c => { c.close(); return null }, (e: Error) => e)
+  t.ok(err instanceof Error, 'a third is dropped')
+  t.ok(Date.now() - started < 2000, 'at once, not after the handshake timeout')
+  t.equal(node.stats.rejectedConnections, 1)
+  t.ok(lines.some(l => / debug TLS client 127\.0\.0\.1:\d+ dropped before its handshake: maxclients reached/.test(l)), 'logged at debug')
+  silent.socket.destroy()
+  const pingNew = async (): Promise<boolean> => {
+    try {
+      return plain(await (await connectTls(t, node.address(), f.ca)).call(['PING'])) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+  await waitFor(pingNew, 2000, 'the slot to be free again')
+  t.pass('a slot freed by a handshaking connection is taken again')
 })
 
 t.test('a TLS client that does not trust the node\'s CA is refused on its side, with the reason', { skip }, async t => {
@@ -110,8 +142,31 @@ t.test('--tls-auth-clients no (the default): a client with no certificate may no
   t.equal(node.cluster.members.size, 0, 'no member was added')
   t.ok(lines.some(l => / warn refused GOSSIP from 127\.0\.0\.1:\d+: it presented no client certificate/.test(l)), 'logged')
   t.equal(await call('GET', 'k'), null, 'the connection is still a client')
-  const peer = caller(await connectTls(t, node.address(), f.ca, f.client))
-  t.ok(Array.isArray(await peer('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), 'a certificate from the CA may')
+  const peer = caller(await connectTls(t, node.address(), f.ca, f.node))
+  t.ok(Array.isArray(await peer('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), 'a node certificate from the CA may')
+})
+
+t.test('a client certificate (clientAuth only) is served as a client under tls-auth-clients yes, and refused as a peer', { skip }, async t => {
+  const f = fixture()
+  const { node, lines } = await startLoggedNode(t, tlsOptions(f, { tlsAuthClients: 'yes' }))
+  const call = caller(await connectTls(t, node.address(), f.ca, f.client))
+  t.equal(await call('SET', 'k', 'v'), 'OK', 'a client')
+  const why = "its certificate is not a node's (its extended key usage lacks serverAuth)"
+  t.equal(String(await call('GOSSIP', '127.0.0.1:1', 'a'.repeat(40), 'up')), `ERR 'GOSSIP' is for peers whose TLS certificate verifies against tls-ca-cert-file: ${why}`)
+  t.equal(String(await call('JOIN', '127.0.0.1:1')), `ERR 'JOIN' is for peers whose TLS certificate verifies against tls-ca-cert-file: ${why}`)
+  t.match(String(await call('MREPL', 'k', '1', '0', 'a'.repeat(40), '0', 'forged')), /^ERR /, 'so no MREPL either')
+  t.equal(await call('GET', 'k'), 'v', 'nothing forged')
+  t.equal(node.cluster.members.size, 0, 'no member was added')
+  t.ok(lines.some(l => / warn refused GOSSIP from 127\.0\.0\.1:\d+: its certificate is not a node's/.test(l)), 'logged at warn')
+  t.equal(await call('GET', 'k'), 'v', 'still a client')
+})
+
+t.test('TLS on and /metrics on a non-loopback address: a start-up warning that it is plaintext', { skip }, async t => {
+  const f = fixture()
+  const { lines } = await startLoggedNode(t, tlsOptions(f, { host: '0.0.0.0', metricsPort: 0, advertise: '127.0.0.1:1' }))
+  t.ok(lines.some(l => / warn metrics on http:\/\/0\.0\.0\.0:\d+\/metrics are served in plaintext/.test(l)))
+  const { lines: local } = await startLoggedNode(t, tlsOptions(f, { metricsPort: 0 }))
+  t.notOk(local.some(l => / warn metrics on/.test(l)), 'not on 127.0.0.1')
 })
 
 t.test('ioredis with tls: { ca }', { skip }, async t => {
