@@ -1,6 +1,7 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, OK, simple, type Encoded } from '../protocol/reply.js'
 import { globMatchNoCase } from '../store/glob.js'
 import { CommandError, quotedSubcommand, text, upper } from './args.js'
+import { resetStats } from './call.js'
 import { ERRORS, errorText } from './errors.js'
 import { info } from './info.js'
 import { rewriteConfigFile } from '../config-file.js'
@@ -121,6 +122,8 @@ const CONFIG_HELP = [
   '    Return parameters matching the glob-like <pattern> and their values.',
   'SET <directive> <value>',
   '    Set the configuration <directive> to <value>.',
+  'RESETSTAT',
+  '    Reset statistics reported by the INFO command.',
   'REWRITE',
   '    Rewrite the configuration file.',
   'HELP',
@@ -133,6 +136,10 @@ function config (ctx: CommandContext, args: Buffer[]): Encoded | Promise<Encoded
   if (sub === 'HELP') return array(CONFIG_HELP.map(simple))
   if (sub === 'SET') return configSet(ctx, args)
   if (sub === 'REWRITE') return configRewrite(ctx)
+  if (sub === 'RESETSTAT') {
+    resetStats(ctx.node)
+    return OK
+  }
   // GET: the subcommand and its arity were checked by lookup (the spec's `subcommands`).
   const values = configValues(ctx.node)
   const out: string[] = []
@@ -168,6 +175,6 @@ export function commandCommand (table: CommandTable) {
 
 export const serverCommands: CommandTable = {
   info: { handler: info, arity: -1, summary: 'INFO [section ...]: server, clients, memory, persistence, stats, keyspace' },
-  config: { handler: config, arity: -2, subcommands: { get: -3, set: -4, rewrite: 2, help: 2 }, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | REWRITE | HELP: options at run time' },
+  config: { handler: config, arity: -2, subcommands: { get: -3, set: -4, resetstat: 2, rewrite: 2, help: 2 }, summary: 'CONFIG GET pattern [pattern ...] | SET name value [name value ...] | RESETSTAT | REWRITE | HELP: options at run time and statistics' },
   bgrewriteaof: { handler: bgrewriteaof, arity: 1, summary: 'BGREWRITEAOF: compact the log into a snapshot, in the background' }
 }
