@@ -6,8 +6,8 @@ import { parseInteger } from '../protocol/request-parser.js'
 import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
-import { NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
-import { decodeState } from '../store/counter-codec.js'
+import { decodeTyped, NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
+import { HASH_VALUE } from '../store/entry.js'
 import type { PeerLink } from './peer-link.js'
 import { WriterBatches } from './sync.js'
 
@@ -117,11 +117,15 @@ function decodeEntries (reply: RespValue): Array<[string, Entry]> {
     const id = node.toString('latin1')
     if (!NODE_ID.test(id)) throw new Error('ENTRIES: a bad node id')
     const expiresAt = decimal(reply[i + 4])
-    const counter = counterBytes === null ? undefined : decodeState(counterBytes)
-    if (typeof counter === 'string') throw new Error(`ENTRIES: ${counter}`)
+    const typed = counterBytes === null ? {} : decodeTyped(counterBytes)
+    if (typeof typed === 'string') throw new Error(`ENTRIES: ${typed}`)
+    const { counter, hash } = typed
     if (counter !== undefined) value = counter.base // the store works the value out again
-    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null ? 0 : expiresAt, value }
+    if (hash !== undefined) value = hash.live > 0 ? HASH_VALUE : null
+    // A hash keeps its expiry with no field present: its fields may come back (PROTOCOL.md §Hashes).
+    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null && hash === undefined ? 0 : expiresAt, value }
     if (counter !== undefined) entry.counter = counter
+    if (hash !== undefined) entry.hash = hash
     out.push([key.toString('latin1'), entry])
   }
   return out
@@ -164,7 +168,8 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
   for (const [b, lo, hi] of chunk) {
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
-      if (their !== undefined && compareVersions(their, entry) >= 0) return
+      // A hash at the same key version may still hold other fields: it goes too (the peer joins them).
+      if (their !== undefined && compareVersions(their, entry) >= (entry.hash === undefined ? 0 : 1)) return
       batches.add(key, entry)
     })
   }
