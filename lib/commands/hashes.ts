@@ -149,11 +149,11 @@ function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
     if (fields.length === 0) return NIL
     return bulk((fields[Math.floor(Math.random() * fields.length)] as [string, Buffer])[0])
   }
-  const withValues = args.length === 4 && upper(args[3]) === 'WITHVALUES'
-  if (args.length >= 4 && !withValues) throw new CommandError(ERRORS.syntax)
   const n = parseInt64(args[2] as Buffer)
   if (n === null) throw new CommandError(ERRORS.notInteger)
   if (BigInt(n) < -LONG_MAX) throw new CommandError(ERRORS.countOutOfRange)
+  const withValues = args.length === 4 && upper(args[3]) === 'WITHVALUES'
+  if (args.length >= 4 && !withValues) throw new CommandError(ERRORS.syntax)
   const abs = BigInt(n) < 0n ? -BigInt(n) : BigInt(n)
   if (withValues && abs > LONG_MAX / 2n) throw new CommandError(ERRORS.outOfRange)
   const fields = [...presentFields(readHash(ctx, args))]
