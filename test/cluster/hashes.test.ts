@@ -3,6 +3,9 @@ import type { KeystoneNode } from '../../lib/index.js'
 import { roundMark, waitDigestsEqual, waitRounds } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
 import { allUpAt, caller, connect, holdFor, spawnServer, tempDir, waitFor } from '../helpers/server.js'
+import { PAGE_FIELDS } from '../../lib/cluster/entry-codec.js'
+import { decodeHash, hashBytes } from '../../lib/store/hash-codec.js'
+import type { HashState } from '../../lib/store/hash.js'
 
 // CONTRACT G7 for hashes (PROTOCOL.md §Hashes) across a healed partition:
 // fields written on each side all survive, HDEL and DEL remove only what their
@@ -71,6 +74,47 @@ t.test('a partition healed: field-level merges, observed-remove HDEL and DEL, in
   await waitFor(() => nodes.every(n => (n.store.peek('h')?.hash?.fields.size ?? 0) === want.length), 8000, 'the removal records of h collected everywhere')
   t.equal(await atB('HINCRBY', 'h', 'n', '1'), 16)
   t.equal(await atA('HGET', 'h', 'n'), '16')
+})
+
+t.test('state transfer: a node that joins gets whole hashes (removals, increments, expiry); SYNC pages carry hash states', async t => {
+  const net = new FaultNet(t, { tombstoneGraceMs: 60_000 })
+  const [a] = await net.start(1) as [KeystoneNode]
+  const atA = caller(await connect(t, a)) as Call
+  const args = ['HSET', 'h']
+  for (let i = 0; i < 3000; i++) args.push(`f${i}`, `v${i}`)
+  t.equal(await atA(...args), 3000)
+  t.equal(await atA('HDEL', 'h', 'f1', 'f2', 'f3'), 3)
+  t.equal(await atA('HINCRBY', 'h', 'n', '41'), 41)
+  t.equal(await atA('HSET', 't', 'x', '1'), 1)
+  t.equal(await atA('PEXPIRE', 't', '100000'), 1)
+  t.equal(await atA('HSET', 'gone', 'x', '1'), 1)
+  t.equal(await atA('DEL', 'gone'), 1)
+  const [, b] = await net.start(1) as [KeystoneNode, KeystoneNode]
+  const atB = caller(await connect(t, b)) as Call
+  t.equal(await atB('HLEN', 'h'), 2998, '3000 fields, 3 removed, n')
+  t.same(await fieldsAt(atB, 'h'), await fieldsAt(atA, 'h'))
+  t.equal(await atB('HGET', 'h', 'n'), '41')
+  t.ok((await atB('PTTL', 't') as number) > 90_000, 'the expiry came along')
+  t.equal(await atB('EXISTS', 'gone'), 0)
+  t.equal(a.store.peek('h')?.hash?.fields.size, 2998, 'a node that never had a peer keeps no removal records: 2997 fields and n')
+  t.equal(b.store.peek('h')?.hash?.fields.size, 2998)
+  t.equal(await atA('HDEL', 'h', 'f4'), 1)
+  t.equal(b.store.peek('h')?.hash?.fields.size, 2998, 'with a peer, a removal is a record (kept until stable), replicated')
+  t.equal(await atB('HLEN', 'h'), 2997)
+  t.equal(await atB('HEXISTS', 'h', 'f4'), 0)
+  t.ok(await waitDigestsEqual([a, b], 3000) <= 3000, 'equal digests')
+  // SYNC pages: the 7th field of a hash entry is its whole state (FORMAT.md §Hash state, first byte 2).
+  const client = await connect(t, a)
+  let cursor = '0'
+  let found: Buffer | null = null
+  do {
+    const page = await client.call(['SYNC', cursor]) as [Buffer, Array<Buffer | null>]
+    cursor = page[0].toString()
+    for (let i = 0; i < page[1].length; i += PAGE_FIELDS) if (page[1][i]?.toString() === 'h') found = page[1][i + 6] ?? null
+  } while (cursor !== '0')
+  t.ok(found !== null && found[0] === 2, 'a hash state')
+  const state = found === null ? 'none' : decodeHash(found)
+  t.equal(typeof state === 'string' ? state : hashBytes(state).toString('hex'), hashBytes(a.store.peek('h')?.hash as HashState).toString('hex'), 'the whole hash')
 })
 
 t.test('real binaries: a write to one field of a 100,000-field hash replicates in about the bytes of that field', async t => {
