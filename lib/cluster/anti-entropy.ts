@@ -8,6 +8,7 @@ import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
 import { decodeTyped, NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
 import { HASH_VALUE } from '../store/entry.js'
+import { sameField, type HashState } from '../store/hash.js'
 import type { PeerLink } from './peer-link.js'
 import { WriterBatches } from './sync.js'
 
@@ -146,6 +147,20 @@ const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
 /** ENTRIES requests in flight at once in a round. */
 const ENTRY_WINDOW = 4
 
+/** The names of our fields the peer's copy of the hash lacks or holds otherwise. */
+function differingFields (ours: HashState, theirs: HashState): string[] {
+  const out: string[] = []
+  for (const [name, f] of ours.fields) {
+    const t = theirs.fields.get(name)
+    if (t === undefined || !sameField(f, t)) out.push(name)
+  }
+  return out
+}
+
+function sameCut (a: HashState, b: HashState): boolean {
+  return a.cut === null ? b.cut === null : b.cut !== null && compareVersions(a.cut, b.cut) === 0
+}
+
 /**
  * One chunk of differing leaves: the peer's entries are merged here, ours that
  * it lacks or holds older go to it as MREPL. Returns the keys that moved.
@@ -157,19 +172,25 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
   for (const [b, lo, hi] of chunk) args.push(String(b), hex8(hi) + hex8(lo))
   const reply = await link.request(command(args))
   sync.bytesReceived += sizeOf(reply)
-  const theirs = new Map<string, Version>()
+  const theirs = new Map<string, { v: Version, hash: HashState | undefined }>()
   const batches = new WriterBatches()
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
-    theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
+    theirs.set(key, { v: { wall: entry.wall, logical: entry.logical, node: entry.node }, hash: entry.hash })
     if (merge(key, entry)) moved++
   }
   // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
   for (const [b, lo, hi] of chunk) {
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
-      // A hash at the same key version may still hold other fields: it goes too (the peer joins them).
-      if (their !== undefined && compareVersions(their, entry) >= (entry.hash === undefined ? 0 : 1)) return
+      if (entry.hash !== undefined && their?.hash !== undefined) {
+        // A hash: the fields ours (merged with theirs already) holds otherwise, whatever the key
+        // versions, so a round costs what differs, not the hash (PROTOCOL.md §Hashes).
+        const fields = differingFields(entry.hash, their.hash)
+        if (fields.length > 0 || compareVersions(their.v, entry) !== 0 || !sameCut(entry.hash, their.hash)) batches.add(key, entry, fields)
+        return
+      }
+      if (their !== undefined && compareVersions(their.v, entry) >= 0) return
       batches.add(key, entry)
     })
   }

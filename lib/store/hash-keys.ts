@@ -334,19 +334,14 @@ export class HashKeys {
     const log = this.s.tombstoneLog
     for (const [name, theirs] of incoming.fields) {
       const old = entry.hash.fields.get(name)
+      if (old !== undefined && sameField(old, theirs)) continue // most of a whole hash sent by a round: nothing to do
       let next: Field | undefined = old === undefined ? theirs : joinField(old, theirs)
+      // What a cut met here covers goes (the parts held here already passed it).
       if (entry.hash.cut !== null) next = cutField(next, entry.hash.cut)
-      if (next === undefined) {
-        if (old === undefined) continue
-        this.changeField(h, entry, name, old, undefined, false) // cannot happen: old survived the cut already
-        changed.push(name)
-        continue
-      }
       // A removal every member holds (or one nobody needs) goes at once (PROTOCOL.md §Hashes, collection).
-      const r = next.removed
-      if (r !== null && (!this.s.keepTombstones() || log.isCollectable(r.node, r.wall, r.logical))) next = collectField(next)
-      if (old !== undefined && next !== undefined && sameField(old, next)) continue
-      if (old === undefined && next === undefined) continue
+      const r = next?.removed ?? null
+      if (next !== undefined && r !== null && (!this.s.keepTombstones() || log.isCollectable(r.node, r.wall, r.logical))) next = collectField(next)
+      if (next === undefined ? old === undefined : old !== undefined && sameField(old, next)) continue
       if (next?.removed != null && (old?.removed == null || compareVersions(old.removed, next.removed) !== 0)) log.add(key, next.removed, name)
       this.changeField(h, entry, name, old, next, false)
       changed.push(name)

@@ -120,7 +120,8 @@ export class Store {
     if (entry === undefined || entry.value === null) return undefined
     if (entry.expiresAt !== 0 && isExpired(entry, this.now())) { // read the clock only when it matters
       this.reclaim(key, entry)
-      return undefined
+      // A hash keeps the fields written after its expiry time (PROTOCOL.md §Hashes), in the same entry.
+      return entry.hash !== undefined && entry.value !== null && this.buckets[bucketOf(key)]?.get(key) === entry ? entry : undefined
     }
     return entry
   }
