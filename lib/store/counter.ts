@@ -67,6 +67,12 @@ export function sumOf (state: CounterState): Sum {
     int = addInt(int, m === undefined ? c.total : subInt(c.total, m.total))
     float += m === undefined ? c.ftotal : c.ftotal - m.ftotal
   }
+  // INCRBYFLOATs that add up to a whole number are one, exactly: Redis would
+  // have stored `16`, and an INCRBY after it adds in integers, not doubles.
+  if (float !== 0 && Number.isSafeInteger(float)) {
+    int = addInt(int, float)
+    float = 0
+  }
   const base = state.base
   if (base === null) return float === 0 ? { kind: 'int', value: int } : { kind: 'float', value: Number(int) + float }
   const asInt = parseInt64(base)

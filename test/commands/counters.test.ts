@@ -88,6 +88,10 @@ t.test('INCRBYFLOAT reads its increment as Redis does (strtold): hexadecimal too
     t.same(await call('INCRBYFLOAT', 'h', bad), NOT_FLOAT, `${JSON.stringify(bad)} is no float for Redis`)
   }
   t.equal(await call('INCRBYFLOAT', 'h', '0e-5000'), '40.5', 'zero is no underflow')
+  // Found by the differential test: whole-number INCRBYFLOATs then a big INCRBY add exactly, as Redis's int64s do.
+  t.equal(await call('INCRBYFLOAT', 'c', '0x10'), '16')
+  t.equal(String(await call('INCRBY', 'c', '9007199254740991')), '9007199254741007')
+  t.equal(await call('GET', 'c'), '9007199254741007')
   t.same(await call('INCRBYFLOAT', 'h', '-Infinity'), err('ERR increment would produce NaN or Infinity'))
   t.equal(await call('GET', 'h'), '40.5')
 })
