@@ -32,14 +32,13 @@ export function encodePage (p: { next: number, entries: Array<[string, Entry]> }
 export class WriterBatches {
   private readonly byWriter = new Map<string, MreplEncoder>()
 
-  /** `fields`: of a hash, only those (the rest the peer holds already). */
-  add (key: string, entry: Entry, fields?: readonly string[]): void {
+  add (key: string, entry: Entry): void {
     let encoder = this.byWriter.get(entry.node)
     if (encoder === undefined) {
       encoder = new MreplEncoder(entry.node)
       this.byWriter.set(entry.node, encoder)
     }
-    encoder.add(key, entry, true, fields)
+    encoder.add(key, entry)
   }
 
   /**

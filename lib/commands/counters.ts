@@ -2,7 +2,6 @@ import { bulk, integer, type Encoded } from '../protocol/reply.js'
 import { addInt, inInt64, negInt, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
 import { CommandError, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
-import { stringOf } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §Counters: INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT. Each adds to
@@ -18,9 +17,7 @@ function int64Arg (arg: Buffer | undefined): Int {
 /** Adds `delta` to the key's integer value (0 when missing); the new value. */
 function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: Int): Encoded {
   let result: Int = 0
-  const key = keyOf(keyArg)
-  stringOf(ctx.node.store.get(key))
-  ctx.node.store.increment(key, delta, 0, current => {
+  ctx.node.store.increment(keyOf(keyArg), delta, 0, current => {
     const value = current === null ? 0 : parseInt64(current)
     if (value === null) throw new CommandError(ERRORS.notInteger)
     result = addInt(value, delta)
@@ -41,7 +38,6 @@ function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
-  stringOf(ctx.node.store.get(keyOf(args[1])))
   const entry = ctx.node.store.increment(keyOf(args[1]), 0, delta ?? 0, current => {
     const value = current === null ? 0 : parseFloatValue(current)
     if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)

@@ -4,7 +4,6 @@ import { connectionCommands } from './connection.js'
 import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
-import { hashCommands } from './hashes.js'
 import { keyspaceCommands } from './keyspace.js'
 import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
@@ -27,7 +26,6 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...stringCommands,
     ...counterCommands,
     ...stringRangeCommands,
-    ...hashCommands,
     ...expiryCommands,
     ...keyspaceCommands,
     ...objectCommands,
