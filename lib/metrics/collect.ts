@@ -17,15 +17,7 @@ export type Series<L extends string> = Array<[Record<L, string>, number]>
 
 /** A counter without labels, read from `read()` at each scrape. */
 export function counterOf (registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect () {
-      this.reset()
-      this.inc(read())
-    }
-  })
+  countersOf(registry, name, help, [], () => [[{}, read()]])
 }
 
 /** A counter with labels: one series per entry of `read()`, none left over from earlier scrapes. */
@@ -44,14 +36,7 @@ export function countersOf<L extends string> (registry: Registry, name: string, 
 
 /** A gauge without labels, read from `read()` at each scrape. */
 export function gaugeOf (registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect () {
-      this.set(read())
-    }
-  })
+  gaugesOf(registry, name, help, [], () => [[{}, read()]])
 }
 
 /** A gauge with labels: one series per entry of `read()`, none left over from earlier scrapes (a forgotten peer goes). */

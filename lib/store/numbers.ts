@@ -151,10 +151,11 @@ export function inInt64 (v: Int): boolean {
 // then holds no buffer of its own, and an INCR that lands there allocates none.
 // Shared bytes must never be written: isSharedInteger() tells them apart.
 const SHARED_INTEGERS = 10000
-const sharedText = Array.from({ length: SHARED_INTEGERS }, (_, n) => String(n))
-const sharedBytes = Buffer.from(sharedText.join(''), 'latin1')
+/** Where n's digits start in sharedBytes (and n + 1's: where they end). */
 const sharedOffsets = new Uint32Array(SHARED_INTEGERS + 1)
-for (let n = 0; n < SHARED_INTEGERS; n++) sharedOffsets[n + 1] = (sharedOffsets[n] as number) + (sharedText[n] as string).length
+for (let n = 0; n < SHARED_INTEGERS; n++) sharedOffsets[n + 1] = (sharedOffsets[n] as number) + String(n).length
+const sharedBytes = Buffer.alloc(sharedOffsets[SHARED_INTEGERS] as number)
+for (let n = 0; n < SHARED_INTEGERS; n++) sharedBytes.write(String(n), sharedOffsets[n] as number, 'latin1')
 const shared: Array<Buffer | undefined> = new Array(SHARED_INTEGERS)
 
 /** The shared bytes of `n` if it is one of 0..9999 (made on first use); undefined otherwise. */

@@ -265,15 +265,16 @@ export class Store {
       previous = this.buckets[b]?.get(key)
     }
     check?.(previous?.value ?? null)
-    const mine = previous?.counter === undefined ? undefined : ownContribution(previous.counter, this.nodeId)
-    if (previous !== undefined && mine !== undefined) {
+    const counter = previous?.counter
+    const mine = counter === undefined ? undefined : ownContribution(counter, this.nodeId)
+    if (previous !== undefined && counter !== undefined && mine !== undefined) {
       // The common case, a counter incremented again here: its contribution
       // changes in place, so no entry or state becomes old-generation garbage
       // (see install()), and the digest replaces that contribution's hash alone.
       this.digest.toggleContribution(h, mine)
       addInPlace(mine, this.clock.tick(), delta, fdelta)
       this.digest.toggleContribution(h, mine)
-      previous.value = valueInto(previous.counter as CounterState, previous.value)
+      previous.value = valueInto(counter, previous.value)
       for (const listener of this.listeners) listener(key, previous, true)
       return previous
     }

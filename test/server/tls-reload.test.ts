@@ -14,6 +14,18 @@ const skip = toolSkip(t, NO_OPENSSL)
 
 const failed = configSetFailed
 
+/** A certificate and key pair copied to `name`.crt/.key in the fixture's directory (a pair an operator renews in place). */
+function pairAt (dir: string, name: string, from: { cert: string, key: string }): { cert: string, key: string } {
+  const to = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) }
+  copyPair(from, to)
+  return to
+}
+
+function copyPair (from: { cert: string, key: string }, to: { cert: string, key: string }): void {
+  copyFileSync(from.cert, to.cert)
+  copyFileSync(from.key, to.key)
+}
+
 t.test('CONFIG SET tls-cert-file and tls-key-file: new connections get the new certificate, open ones go on', { skip }, async t => {
   const f = fixture()
   const { node, lines } = await startLoggedNode(t, tlsOptions(f))
@@ -30,13 +42,10 @@ t.test('CONFIG SET tls-cert-file and tls-key-file: new connections get the new c
 
 t.test('CONFIG SET of the same file name reads it again (a certificate renewed in place)', { skip }, async t => {
   const f = fixture()
-  const cert = path.join(f.dir, 'in-place.crt')
-  const key = path.join(f.dir, 'in-place.key')
-  copyFileSync(f.node.cert, cert)
-  copyFileSync(f.node.key, key)
+  const pair = pairAt(f.dir, 'in-place', f.node)
+  const { cert, key } = pair
   const { node } = await startLoggedNode(t, tlsOptions(f, {}, { cert, key, serial: f.node.serial }))
-  copyFileSync(f.renewed.cert, cert)
-  copyFileSync(f.renewed.key, key)
+  copyPair(f.renewed, pair)
   t.equal((await servedCertificate(node.address())).serialNumber, f.node.serial, 'nothing changes until told')
   const admin = caller(await connectTls(t, node.address(), f.ca))
   t.equal(await admin('CONFIG', 'SET', 'tls-cert-file', cert), 'OK')
@@ -45,10 +54,7 @@ t.test('CONFIG SET of the same file name reads it again (a certificate renewed i
 
 t.test('a reload is applied from the files as checked: read once, even if they change on the disk in between', { skip }, async t => {
   const f = fixture()
-  const cert = path.join(f.dir, 'checked.crt')
-  const key = path.join(f.dir, 'checked.key')
-  copyFileSync(f.renewed.cert, cert)
-  copyFileSync(f.renewed.key, key)
+  const { cert, key } = pairAt(f.dir, 'checked', f.renewed)
   const { node } = await startLoggedNode(t, tlsOptions(f))
   const next = { ...node.options, tlsCertFile: cert, tlsKeyFile: key }
   t.equal(node.checkTls(next), null, 'valid at check time')
