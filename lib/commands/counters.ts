@@ -38,7 +38,11 @@ function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
-  const entry = ctx.node.store.increment(keyOf(args[1]), 0, delta ?? 0, current => {
+  // An integer increment adds as an integer: Redis's long double holds every
+  // sum of two 64-bit integers exactly (-9223372036854775808 plus
+  // 9223372036854775807 is -1 there), a double does not.
+  const exact = args[2] === undefined ? null : parseInt64(args[2])
+  const entry = ctx.node.store.increment(keyOf(args[1]), exact ?? 0, exact === null ? delta ?? 0 : 0, current => {
     const value = current === null ? 0 : parseFloatValue(current)
     if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
     if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)
