@@ -6,8 +6,9 @@ import { parseInteger } from '../protocol/request-parser.js'
 import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
-import { NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
-import { decodeState } from '../store/counter-codec.js'
+import { decodeTyped, NODE_ID, PAGE_FIELDS, pushPageFields } from './entry-codec.js'
+import { HASH_VALUE } from '../store/entry.js'
+import { sameField, type HashState } from '../store/hash.js'
 import type { PeerLink } from './peer-link.js'
 import { WriterBatches } from './sync.js'
 
@@ -117,11 +118,15 @@ function decodeEntries (reply: RespValue): Array<[string, Entry]> {
     const id = node.toString('latin1')
     if (!NODE_ID.test(id)) throw new Error('ENTRIES: a bad node id')
     const expiresAt = decimal(reply[i + 4])
-    const counter = counterBytes === null ? undefined : decodeState(counterBytes)
-    if (typeof counter === 'string') throw new Error(`ENTRIES: ${counter}`)
+    const typed = counterBytes === null ? {} : decodeTyped(counterBytes)
+    if (typeof typed === 'string') throw new Error(`ENTRIES: ${typed}`)
+    const { counter, hash } = typed
     if (counter !== undefined) value = counter.base // the store works the value out again
-    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null ? 0 : expiresAt, value }
+    if (hash !== undefined) value = hash.live > 0 ? HASH_VALUE : null
+    // A hash keeps its expiry with no field present: its fields may come back (PROTOCOL.md §Hashes).
+    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null && hash === undefined ? 0 : expiresAt, value }
     if (counter !== undefined) entry.counter = counter
+    if (hash !== undefined) entry.hash = hash
     out.push([key.toString('latin1'), entry])
   }
   return out
@@ -142,6 +147,20 @@ const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0')
 /** ENTRIES requests in flight at once in a round. */
 const ENTRY_WINDOW = 4
 
+/** The names of our fields the peer's copy of the hash lacks or holds otherwise. */
+function differingFields (ours: HashState, theirs: HashState): string[] {
+  const out: string[] = []
+  for (const [name, f] of ours.fields) {
+    const t = theirs.fields.get(name)
+    if (t === undefined || !sameField(f, t)) out.push(name)
+  }
+  return out
+}
+
+function sameCut (a: HashState, b: HashState): boolean {
+  return a.cut === null ? b.cut === null : b.cut !== null && compareVersions(a.cut, b.cut) === 0
+}
+
 /**
  * One chunk of differing leaves: the peer's entries are merged here, ours that
  * it lacks or holds older go to it as MREPL. Returns the keys that moved.
@@ -153,18 +172,25 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
   for (const [b, lo, hi] of chunk) args.push(String(b), hex8(hi) + hex8(lo))
   const reply = await link.request(command(args))
   sync.bytesReceived += sizeOf(reply)
-  const theirs = new Map<string, Version>()
+  const theirs = new Map<string, { v: Version, hash: HashState | undefined }>()
   const batches = new WriterBatches()
   for (const [key, entry] of decodeEntries(reply)) {
     sync.keysReceived++
-    theirs.set(key, { wall: entry.wall, logical: entry.logical, node: entry.node })
+    theirs.set(key, { v: { wall: entry.wall, logical: entry.logical, node: entry.node }, hash: entry.hash })
     if (merge(key, entry)) moved++
   }
   // Ours of the same leaves that the peer lacks or holds older, grouped by writer as MREPL wants.
   for (const [b, lo, hi] of chunk) {
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
-      if (their !== undefined && compareVersions(their, entry) >= 0) return
+      if (entry.hash !== undefined && their?.hash !== undefined) {
+        // A hash: the fields ours (merged with theirs already) holds otherwise, whatever the key
+        // versions, so a round costs what differs, not the hash (PROTOCOL.md §Hashes).
+        const fields = differingFields(entry.hash, their.hash)
+        if (fields.length > 0 || compareVersions(their.v, entry) !== 0 || !sameCut(entry.hash, their.hash)) batches.add(key, entry, fields)
+        return
+      }
+      if (their !== undefined && compareVersions(their.v, entry) >= 0) return
       batches.add(key, entry)
     })
   }

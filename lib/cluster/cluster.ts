@@ -98,7 +98,7 @@ export class Cluster implements LinkOwner {
       nodeId: () => this.nodeId,
       recorded: seq => this.convergence.recordWrite(seq)
     })
-    store.onWrite((key, entry, local) => { if (local) this.replication.replicate(key, entry) })
+    store.onWrite((key, entry, local, fields) => { if (local) this.replication.replicate(key, entry, fields) })
     this.convergence = new Convergence(this)
     this.convergence.start()
   }

@@ -3,7 +3,8 @@ import { errorText } from '../commands/errors.js'
 import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
-import type { Entry } from '../store/entry.js'
+import { HASH_VALUE, type Entry } from '../store/entry.js'
+import { decodeHash, encodedHashSize, encodeHash, HASH_FORMAT, hashBytes } from '../store/hash-codec.js'
 
 // PROTOCOL.md §Cluster: how entries travel between nodes.
 // - REPL key wall logical node expiresAt [value]: one entry (no value: a tombstone).
@@ -11,23 +12,43 @@ import type { Entry } from '../store/entry.js'
 //   op S (a write) or D (a delete, empty value); what peers send each other. Op C
 //   is a counter (PROTOCOL.md §Counters): its value field is the base writer's
 //   id (a length byte, then the id: it need not be the batch's writer) and the
-//   counter's state.
-// - SYNC pages: seven fields per entry, key wall logical node expiresAt value|nil counter|nil.
+//   counter's state. Op H is a hash (PROTOCOL.md §Hashes): the same, with the
+//   hash's state, whole or only the fields the write changed, instead.
+// - SYNC pages: seven fields per entry, key wall logical node expiresAt value|nil typed|nil,
+//   typed a counter's or a hash's state (told apart by their first byte).
 
 /** Fields per entry of a SYNC page or ENTRIES reply. */
 export const PAGE_FIELDS = 7
 
 /** Appends an entry's SYNC-page fields (SYNC and ENTRIES replies) to `out`. */
 export function pushPageFields (out: Encoded[], key: string, e: Entry): void {
-  out.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value),
-    bulk(e.counter === undefined ? null : encodeState(e.counter)))
+  const typed = e.counter !== undefined ? encodeState(e.counter) : e.hash !== undefined ? hashBytes(e.hash) : null
+  out.push(bulk(key), bulk(String(e.wall)), bulk(String(e.logical)), bulk(e.node), bulk(String(e.expiresAt)), bulk(e.value), bulk(typed))
 }
 
-/** The counter field of a page entry, or an error. */
-export function counterField (field: Buffer): NonNullable<Entry['counter']> {
-  const state = decodeState(field)
-  if (typeof state === 'string') throw new CommandError(errorText('invalidEntryField', 'counter'))
-  return state
+/** A counter's or a hash's state, from the typed field of a page entry or MREPL op C/H; a string says what is wrong. */
+export function decodeTyped (field: Buffer): Pick<Entry, 'counter' | 'hash'> | string {
+  if (field[0] === HASH_FORMAT) {
+    const hash = decodeHash(field)
+    return typeof hash === 'string' ? hash : { hash }
+  }
+  const counter = decodeState(field)
+  return typeof counter === 'string' ? counter : { counter }
+}
+
+/** Sets `into`'s counter or hash (and the value the store works out again from it) from a typed field. */
+function applyTyped (into: Entry, field: Buffer, expiresAt: number): void {
+  const typed = decodeTyped(field)
+  if (typeof typed === 'string') throw new CommandError(errorText('invalidEntryField', field[0] === HASH_FORMAT ? 'hash' : 'counter'))
+  if (typed.hash !== undefined) {
+    into.hash = typed.hash
+    into.value = typed.hash.live > 0 ? HASH_VALUE : null
+    into.expiresAt = expiresAt
+  } else if (typed.counter !== undefined) {
+    into.counter = typed.counter
+    into.value = typed.counter.base // the store works the value out again
+    into.expiresAt = typed.counter.base === null ? 0 : expiresAt
+  }
 }
 
 /** A node id as peers send it (ours are 40 hex digits; anything printable without spaces is kept). */
@@ -78,18 +99,23 @@ export class MreplEncoder {
    * entry joins the open command whatever its size, so the writes of one EXEC
    * stay in one MREPL command, which a peer applies in one step (PROTOCOL.md §Transactions).
    */
-  add (key: string, entry: Entry, split = true): void {
+  add (key: string, entry: Entry, split = true, fields?: readonly string[]): void {
     if (split && (this.commandEntries >= MREPL_MAX_ENTRIES || this.commandBytes >= MREPL_MAX_BYTES)) {
       this.close()
       this.open()
     }
     const value = entry.value
     const counter = entry.counter
+    const hash = entry.hash
+    // A hash write carries the fields it changed, not the hash (PROTOCOL.md §Hashes).
+    const names = fields ?? null
     const w = String(entry.wall)
     const l = String(entry.logical)
     const x = String(entry.expiresAt)
-    const length = counter !== undefined ? 1 + entry.node.length + encodedSize(counter) : value === null ? 0 : value.length
-    const head = `$1\r\n${counter !== undefined ? 'C' : value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
+    const length = counter !== undefined
+      ? 1 + entry.node.length + encodedSize(counter)
+      : hash !== undefined ? 1 + entry.node.length + encodedHashSize(hash, names) : value === null ? 0 : value.length
+    const head = `$1\r\n${counter !== undefined ? 'C' : hash !== undefined ? 'H' : value === null ? 'D' : 'S'}\r\n$${key.length}\r\n${key}\r\n$${w.length}\r\n${w}\r\n` +
       `$${l.length}\r\n${l}\r\n$${x.length}\r\n${x}\r\n$${length}\r\n`
     const size = head.length + length + 2
     this.reserve(size)
@@ -100,6 +126,10 @@ export class MreplEncoder {
       this.pos += this.buf.write(entry.node, this.pos, 'latin1')
       encodeState(counter, this.buf, this.pos)
       this.pos += length - 1 - entry.node.length
+    } else if (hash !== undefined) {
+      this.buf[this.pos++] = entry.node.length
+      this.pos += this.buf.write(entry.node, this.pos, 'latin1')
+      this.pos = encodeHash(hash, names, this.buf, this.pos)
     } else if (value !== null) {
       this.pos += value.copy(this.buf, this.pos)
     }
@@ -184,6 +214,7 @@ export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): 
 const OP_SET = 83 // 'S'
 const OP_DELETE = 68 // 'D'
 const OP_COUNTER = 67 // 'C'
+const OP_HASH = 72 // 'H'
 
 /**
  * Decodes MREPL's entries one at a time into `into` (reused: the store copies
@@ -194,19 +225,20 @@ export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: str
   const writer = nodeField(args[1])
   for (let at = 2; at + MREPL_FIELDS <= args.length; at += MREPL_FIELDS) {
     const op = args[at] as Buffer
-    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE && op[0] !== OP_COUNTER)) throw new CommandError(errorText('invalidEntryField', 'op'))
+    if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE && op[0] !== OP_COUNTER && op[0] !== OP_HASH)) throw new CommandError(errorText('invalidEntryField', 'op'))
     into.wall = integerField(args[at + 2], 'wall')
     into.logical = integerField(args[at + 3], 'logical')
     const expiresAt = integerField(args[at + 4], 'expiresAt')
     const field = args[at + 5] as Buffer
     into.node = writer
     into.counter = undefined
-    if (op[0] === OP_COUNTER) {
+    into.hash = undefined
+    if (op[0] === OP_COUNTER || op[0] === OP_HASH) {
       const idLength = field[0] ?? 0
       into.node = nodeField(field.subarray(1, 1 + idLength))
-      into.counter = counterField(field.subarray(1 + idLength))
-      into.value = into.counter.base // the store works the value out again
-      into.expiresAt = into.counter.base === null ? 0 : expiresAt
+      const typed = field.subarray(1 + idLength)
+      if ((typed[0] === HASH_FORMAT) !== (op[0] === OP_HASH)) throw new CommandError(errorText('invalidEntryField', 'op'))
+      applyTyped(into, typed, expiresAt)
     } else {
       const isSet = op[0] === OP_SET
       into.expiresAt = isSet ? expiresAt : 0 // a tombstone has no expiry

@@ -113,7 +113,7 @@ export class Replication {
    * the event loop are encoded once, as MREPL, and leave together for every
    * peer (PROTOCOL.md §Replication): many clients' writes share a round trip.
    */
-  replicate (key: string, entry: Entry): void {
+  replicate (key: string, entry: Entry, fields?: readonly string[]): void {
     this.seq++
     this.host.recorded(this.seq)
     let anyReady = false
@@ -122,7 +122,7 @@ export class Replication {
     this.outgoing ??= new MreplEncoder(this.host.nodeId())
     // A unit's first entry may start a new command; the rest go in that one.
     const split = this.unitDepth === 0 || !this.unitStarted
-    this.outgoing.add(key, entry, split) // first: if it throws, no link counts on a write it will not carry
+    this.outgoing.add(key, entry, split, fields) // first: if it throws, no link counts on a write it will not carry
     if (this.unitDepth > 0) this.unitStarted = true
     for (const member of this.host.members.values()) member.link.enqueue(this.seq)
     if (!this.sendQueued) {

@@ -32,13 +32,14 @@ export function encodePage (p: { next: number, entries: Array<[string, Entry]> }
 export class WriterBatches {
   private readonly byWriter = new Map<string, MreplEncoder>()
 
-  add (key: string, entry: Entry): void {
+  /** `fields`: of a hash, only those (the rest the peer holds already). */
+  add (key: string, entry: Entry, fields?: readonly string[]): void {
     let encoder = this.byWriter.get(entry.node)
     if (encoder === undefined) {
       encoder = new MreplEncoder(entry.node)
       this.byWriter.set(entry.node, encoder)
     }
-    encoder.add(key, entry)
+    encoder.add(key, entry, true, fields)
   }
 
   /**

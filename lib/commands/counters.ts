@@ -2,6 +2,7 @@ import { bulk, integer, type Encoded } from '../protocol/reply.js'
 import { addInt, inInt64, negInt, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
 import { CommandError, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
+import { stringOf } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §Counters: INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT. Each adds to
@@ -17,7 +18,9 @@ function int64Arg (arg: Buffer | undefined): Int {
 /** Adds `delta` to the key's integer value (0 when missing); the new value. */
 function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: Int): Encoded {
   let result: Int = 0
-  ctx.node.store.increment(keyOf(keyArg), delta, 0, current => {
+  const key = keyOf(keyArg)
+  stringOf(ctx.node.store.get(key))
+  ctx.node.store.increment(key, delta, 0, current => {
     const value = current === null ? 0 : parseInt64(current)
     if (value === null) throw new CommandError(ERRORS.notInteger)
     result = addInt(value, delta)
@@ -38,6 +41,7 @@ function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
+  stringOf(ctx.node.store.get(keyOf(args[1])))
   // An integer increment adds as an integer: Redis's long double holds every
   // sum of two 64-bit integers exactly (-9223372036854775808 plus
   // 9223372036854775807 is -1 there), a double does not.

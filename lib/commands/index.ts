@@ -4,6 +4,7 @@ import { connectionCommands } from './connection.js'
 import { counterCommands } from './counters.js'
 import { ERRORS, errorText } from './errors.js'
 import { expiryCommands } from './expiry.js'
+import { hashCommands } from './hashes.js'
 import { keyspaceCommands } from './keyspace.js'
 import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
@@ -26,6 +27,7 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...stringCommands,
     ...counterCommands,
     ...stringRangeCommands,
+    ...hashCommands,
     ...expiryCommands,
     ...keyspaceCommands,
     ...objectCommands,

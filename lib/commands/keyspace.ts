@@ -1,15 +1,17 @@
 import { array, bulk, bulkArray, integer, NIL, OK, simple, type Encoded } from '../protocol/reply.js'
+import { fieldValue } from '../store/hash.js'
 import { BUCKETS } from '../store/store.js'
 import { CommandError, integerArg, keyOf, text, upper } from './args.js'
 import { ERRORS } from './errors.js'
+import { typeName } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §Keyspace: KEYS, SCAN, DBSIZE, FLUSHALL, FLUSHDB, TYPE, TOUCH,
 // UNLINK, RANDOMKEY, RENAME, RENAMENX, COPY.
 
-/** TYPE key: `string` (every value is one), or `none`. */
+/** TYPE key: `string`, `hash`, or `none`. */
 function type (ctx: CommandContext, args: Buffer[]): Encoded {
-  return simple(ctx.node.store.read(keyOf(args[1])) === undefined ? 'none' : 'string')
+  return simple(typeName(ctx.node.store.read(keyOf(args[1]))))
 }
 
 /** TOUCH key [key ...]: how many exist (no access times are kept, so nothing else). */
@@ -59,7 +61,22 @@ function copyEntry (ctx: CommandContext, from: string, to: string): void {
   const store = ctx.node.store
   const entry = store.get(from)
   if (entry === undefined || entry.value === null) return
-  store.set(to, entry.value, entry.expiresAt)
+  if (entry.hash === undefined) {
+    store.set(to, entry.value, entry.expiresAt)
+    return
+  }
+  // A hash: the destination's own fields go first (a hash destination is
+  // deleted, field by field; a string one is replaced by the new hash), then
+  // the source's fields are written, then its expiry (PROTOCOL.md §Hashes).
+  const pairs: Array<[string, Buffer]> = []
+  for (const [name, f] of entry.hash.fields) {
+    const value = fieldValue(f)
+    if (value !== null) pairs.push([name, value])
+  }
+  const expiresAt = entry.expiresAt
+  if (store.get(to)?.hash !== undefined) store.delete(to)
+  store.hset(to, pairs)
+  if (expiresAt !== 0) store.setExpiry(to, expiresAt)
 }
 
 /** RENAME key newkey: +OK; RENAMENX key newkey: 1, or 0 if newkey exists. */
@@ -111,7 +128,7 @@ function scan (ctx: CommandContext, args: Buffer[]): Encoded {
   const cursor = Number(cursorText)
   let count = 10
   let pattern: string | null = null
-  let onlyStrings = true
+  let type: string | null = null
   for (let i = 2; i < args.length; i += 2) {
     const option = upper(args[i])
     if (i + 1 >= args.length) throw new CommandError(ERRORS.syntax)
@@ -122,13 +139,13 @@ function scan (ctx: CommandContext, args: Buffer[]): Encoded {
       count = integerArg(args[i + 1])
       if (count < 1) throw new CommandError(ERRORS.syntax)
     } else if (option === 'TYPE') {
-      onlyStrings = text(args[i + 1]).toLowerCase() === 'string' // every value here is a string
+      type = text(args[i + 1]).toLowerCase()
     } else {
       throw new CommandError(ERRORS.syntax)
     }
   }
-  const step = ctx.node.store.scan(cursor, count, pattern)
-  return array([bulk(String(step.cursor)), bulkArray(onlyStrings ? step.keys : [])])
+  const step = ctx.node.store.scan(cursor, count, pattern, type === null ? undefined : e => typeName(e) === type)
+  return array([bulk(String(step.cursor)), bulkArray(step.keys)])
 }
 
 function dbsize (ctx: CommandContext): Encoded {
@@ -150,7 +167,7 @@ export const keyspaceCommands: CommandTable = {
   dbsize: { handler: dbsize, arity: 1, summary: 'DBSIZE: the number of keys' },
   flushall: { handler: flushall, arity: -1, write: true, summary: 'FLUSHALL [ASYNC|SYNC]: delete every key' },
   flushdb: { handler: flushall, arity: -1, write: true, summary: 'FLUSHDB [ASYNC|SYNC]: delete every key (there is one database)' },
-  type: { handler: type, arity: 2, keys: [1, 1, 1], summary: 'TYPE key: string, or none' },
+  type: { handler: type, arity: 2, keys: [1, 1, 1], summary: 'TYPE key: string, hash, or none' },
   touch: { handler: touch, arity: -2, keys: [1, -1, 1], summary: 'TOUCH key [key ...]: how many of the keys exist' },
   unlink: { handler: unlink, arity: -2, write: true, keys: [1, -1, 1], summary: 'UNLINK key [key ...]: as DEL' },
   randomkey: { handler: randomkey, arity: 1, summary: 'RANDOMKEY: a random key, or nil' },

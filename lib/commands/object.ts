@@ -1,6 +1,7 @@
 import { array, bulk, integer, NIL, simple, type Encoded } from '../protocol/reply.js'
 import { CommandError, keyOf, upper } from './args.js'
 import { ERRORS } from './errors.js'
+import { hashEncoding } from './hashes.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §OBJECT. Every value is a string, so its encoding follows from its bytes.
@@ -59,8 +60,13 @@ const HELP = [
 function object (ctx: CommandContext, args: Buffer[]): Encoded {
   const sub = upper(args[1])
   if (sub === 'HELP') return array(HELP.map(simple))
-  const value = ctx.node.store.read(keyOf(args[2]))?.value
-  if (value === undefined || value === null) return NIL
+  const entry = ctx.node.store.read(keyOf(args[2]))
+  const value = entry?.value
+  if (entry === undefined || value === undefined || value === null) return NIL
+  if (entry.hash !== undefined) { // PROTOCOL.md §OBJECT: a hash is a listpack while small, as in Redis
+    if (sub === 'ENCODING') return bulk(hashEncoding(entry.hash))
+    if (sub === 'REFCOUNT') return integer(1)
+  }
   switch (sub) {
     case 'ENCODING': return bulk(encodingOf(value))
     case 'REFCOUNT': return integer(refcountOf(value))

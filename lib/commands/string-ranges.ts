@@ -1,6 +1,7 @@
 import { bulk, integer, type Encoded } from '../protocol/reply.js'
 import { CommandError, integerArg, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
+import { stringOf } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §Strings: APPEND, STRLEN, GETRANGE, SUBSTR, SETRANGE. A change
@@ -20,6 +21,7 @@ function append (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
   const tail = args[2] as Buffer
   const entry = store.get(key)
+  stringOf(entry)
   if (entry === undefined || entry.value === null) {
     store.set(key, tail)
     return integer(tail.length)
@@ -32,7 +34,7 @@ function append (ctx: CommandContext, args: Buffer[]): Encoded {
 
 /** STRLEN key: the value's length in bytes; 0 for a missing key. */
 function strlen (ctx: CommandContext, args: Buffer[]): Encoded {
-  return integer(ctx.node.store.read(keyOf(args[1]))?.value?.length ?? 0)
+  return integer(stringOf(ctx.node.store.read(keyOf(args[1])))?.length ?? 0)
 }
 
 /**
@@ -43,7 +45,7 @@ function strlen (ctx: CommandContext, args: Buffer[]): Encoded {
 function getrange (ctx: CommandContext, args: Buffer[]): Encoded {
   let start = integerArg(args[2])
   let end = integerArg(args[3])
-  const value = ctx.node.store.read(keyOf(args[1]))?.value ?? EMPTY
+  const value = stringOf(ctx.node.store.read(keyOf(args[1]))) ?? EMPTY
   const length = value.length
   if (start < 0 && end < 0 && start > end) return bulk(EMPTY)
   if (start < 0) start = Math.max(0, length + start)
@@ -61,6 +63,7 @@ function setrange (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
   const patch = args[3] as Buffer
   const entry = store.get(key)
+  stringOf(entry)
   const old = entry?.value ?? null
   // Writing nothing changes nothing, and creates no key.
   if (patch.length === 0) return integer(old?.length ?? 0)

@@ -1,13 +1,14 @@
 import { bulk, bulkArray, integer, NIL, OK, type Encoded } from '../protocol/reply.js'
 import { CommandError, integerArg, keyOf, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
+import { stringOf } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §Strings: GET, SET, GETEX, GETSET, GETDEL, SETNX, SETEX, PSETEX,
 // MGET, MSET, MSETNX, DEL, EXISTS. Ranges (APPEND, GETRANGE, ...) are in string-ranges.ts.
 
 function get (ctx: CommandContext, args: Buffer[]): Encoded {
-  return bulk(ctx.node.store.read(keyOf(args[1]))?.value)
+  return bulk(stringOf(ctx.node.store.read(keyOf(args[1]))))
 }
 
 /** The options of SET and GETEX as parsed, before the expiry's number is read. */
@@ -74,7 +75,7 @@ function set (ctx: CommandContext, args: Buffer[]): Encoded {
   const at = expiryOf(options, store.now(), 'set')
   const key = keyOf(args[1])
   const old = options.returnOld ? store.read(key) : store.get(key) // SET ... GET reads, as GET does
-  const reply = options.returnOld ? bulk(old?.value) : OK
+  const reply = options.returnOld ? bulk(stringOf(old)) : OK
   if ((options.condition === 'NX' && old !== undefined) || (options.condition === 'XX' && old === undefined)) {
     return options.returnOld ? reply : NIL
   }
@@ -90,6 +91,7 @@ function getex (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
   const entry = store.read(key)
   if (entry === undefined) return NIL // as Redis: a missing key is nil before the number is read
+  stringOf(entry)
   const at = expiryOf(options, store.now(), 'getex')
   const reply = bulk(entry.value) // encoded now: the entry is the store's, and changes below
   if (at !== null) store.setExpiry(key, at) // a time already past deletes the key
@@ -100,7 +102,7 @@ function getex (ctx: CommandContext, args: Buffer[]): Encoded {
 /** GETSET key value: the old value (or nil); the key set without expiry. */
 function getset (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
-  const reply = bulk(ctx.node.store.read(key)?.value)
+  const reply = bulk(stringOf(ctx.node.store.read(key)))
   ctx.node.store.set(key, args[2] as Buffer)
   return reply
 }
@@ -110,7 +112,7 @@ function getdel (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
   const entry = ctx.node.store.read(key)
   if (entry === undefined) return NIL
-  const reply = bulk(entry.value)
+  const reply = bulk(stringOf(entry))
   ctx.node.store.delete(key)
   return reply
 }
@@ -137,7 +139,11 @@ function setWithTtl (unitMs: number) {
 
 function mget (ctx: CommandContext, args: Buffer[]): Encoded {
   const store = ctx.node.store
-  return bulkArray(args.slice(1).map(a => store.read(keyOf(a))?.value ?? null))
+  // As Redis: a key of another type reads as nil here.
+  return bulkArray(args.slice(1).map(a => {
+    const e = store.read(keyOf(a))
+    return e === undefined || e.hash !== undefined ? null : e.value
+  }))
 }
 
 function mset (ctx: CommandContext, args: Buffer[]): Encoded {

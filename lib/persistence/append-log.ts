@@ -139,10 +139,10 @@ export class AppendLog {
   }
 
   /** Queues the record of a write; it goes to the OS at the end of this turn. */
-  append (key: string, entry: Entry): void {
-    const n = recordSize(key, entry)
+  append (key: string, entry: Entry, fields?: readonly string[]): void {
+    const n = recordSize(key, entry, fields)
     if (this.used + n > this.buf.length) this.grow(n)
-    this.used = encodeRecord(this.buf, this.used, key, entry)
+    this.used = encodeRecord(this.buf, this.used, key, entry, fields)
     if (this.turn === null) {
       this.turn = new Group()
       this.last = this.turn

@@ -154,7 +154,7 @@ export class Persistence implements NodeData {
     for (const l of r.logs) if (l.gen !== this.gen) this.olderLogBytes += l.size
     if (r.records > 0) this.log.info(`loaded ${store.size} keys from ${this.dir} (${r.records} records) in ${this.stats.recoveryMs} ms`)
     this.store = store
-    store.onWrite((key, entry) => this.current?.append(key, entry))
+    store.onWrite((key, entry, _local, fields) => this.current?.append(key, entry, fields))
     this.timer = setInterval(() => this.tick(), TICK_MS)
     this.timer.unref()
     // Repaired files still hold the damaged bytes: a compaction replaces them.

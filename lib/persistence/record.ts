@@ -1,16 +1,18 @@
 import { crc32 } from 'node:zlib'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
-import type { Entry } from '../store/entry.js'
+import { HASH_VALUE, type Entry } from '../store/entry.js'
+import { decodeHash, encodedHashSize, encodeHash } from '../store/hash-codec.js'
 
 // FORMAT.md: the bytes of log and snapshot files. Both are a 16-byte file header
 // followed by records; a record is one entry (a value or a tombstone, with its
 // version and expiry) behind a length and a CRC-32 of its body. Version 2 adds
-// counter records (PROTOCOL.md §Counters); files of version 1 still load.
+// counter records (PROTOCOL.md §Counters), version 3 hash records
+// (PROTOCOL.md §Hashes); files of versions 1 and 2 still load.
 
 export const FILE_HEADER_SIZE = 16
 const MAGIC = 'KEYSTONE'
 export type FileKind = 'LOG ' | 'SNAP'
-export const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 3
 /** The oldest file format this Keystone still reads. */
 const OLDEST_READABLE = 1
 
@@ -29,10 +31,15 @@ export const KIND_TOMBSTONE = 2
 export const KIND_END = 3
 /** A counter: its body's value bytes are the counter's state (base, contributions, marks). */
 export const KIND_COUNTER = 4
+/**
+ * A hash: its body's value bytes are a hash state (FORMAT.md §Hash state): a
+ * write's record holds the fields it changed, a snapshot's the whole hash.
+ */
+export const KIND_HASH = 5
 
 /** Whether `kind` is that of a record holding an entry. */
 export function isEntryKind (kind: number | undefined): boolean {
-  return kind === KIND_VALUE || kind === KIND_TOMBSTONE || kind === KIND_COUNTER
+  return kind === KIND_VALUE || kind === KIND_TOMBSTONE || kind === KIND_COUNTER || kind === KIND_HASH
 }
 const END_BODY = 1 + 4
 
@@ -54,9 +61,11 @@ export function checkFileHeader (b: Buffer, kind: FileKind): string | null {
   return null
 }
 
-/** Bytes the record of this entry takes. */
-export function recordSize (key: string, entry: Entry): number {
-  const body = entry.counter !== undefined ? encodedSize(entry.counter) : entry.value === null ? 0 : entry.value.length
+/** Bytes the record of this entry takes (of a hash: of the named fields, or of all when none are named). */
+export function recordSize (key: string, entry: Entry, fields?: readonly string[]): number {
+  const body = entry.counter !== undefined
+    ? encodedSize(entry.counter)
+    : entry.hash !== undefined ? encodedHashSize(entry.hash, fields ?? null) : entry.value === null ? 0 : entry.value.length
   return RECORD_HEADER_SIZE + FIXED_BODY + entry.node.length + 4 + key.length + body
 }
 
@@ -65,9 +74,9 @@ export function recordSize (key: string, entry: Entry): number {
  * recordSize(key, entry) bytes free there. Returns the offset after it. Keys
  * and node ids are latin1 strings: one char, one byte.
  */
-export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry): number {
+export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry, fields?: readonly string[]): number {
   let o = at + RECORD_HEADER_SIZE
-  buf[o] = entry.counter !== undefined ? KIND_COUNTER : entry.value === null ? KIND_TOMBSTONE : KIND_VALUE
+  buf[o] = entry.counter !== undefined ? KIND_COUNTER : entry.hash !== undefined ? KIND_HASH : entry.value === null ? KIND_TOMBSTONE : KIND_VALUE
   buf.writeDoubleLE(entry.wall, o + 1)
   buf.writeUInt32LE(entry.logical, o + 9)
   buf.writeDoubleLE(entry.expiresAt, o + 13)
@@ -80,6 +89,8 @@ export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry
   if (entry.counter !== undefined) {
     encodeState(entry.counter, buf, o)
     o += encodedSize(entry.counter)
+  } else if (entry.hash !== undefined) {
+    o = encodeHash(entry.hash, fields ?? null, buf, o)
   } else if (entry.value !== null) {
     o += entry.value.copy(buf, o)
   }
@@ -168,6 +179,13 @@ export class RecordReader {
     out.key = buf.toString('latin1', o, o + keyLen)
     entry.value = kind === KIND_VALUE ? buf.subarray(o + keyLen, bodyEnd) : null
     entry.counter = undefined
+    entry.hash = undefined
+    if (kind === KIND_HASH) {
+      const hash = decodeHash(buf.subarray(o + keyLen, bodyEnd))
+      if (typeof hash === 'string') return this.bad(hash)
+      entry.hash = hash
+      entry.value = hash.live > 0 ? HASH_VALUE : null
+    }
     if (kind === KIND_COUNTER) {
       const state = decodeState(buf.subarray(o + keyLen, bodyEnd))
       if (typeof state === 'string') return this.bad(state)

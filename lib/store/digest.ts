@@ -1,8 +1,9 @@
 import type { Version } from './clock.js'
 import type { Contribution, CounterState } from './counter.js'
+import type { Field, HashState } from './hash.js'
 
-/** What the digest hashes of an entry: its version and, for a counter, its contributions and marks. */
-export type Hashed = Version & { counter?: CounterState }
+/** What the digest hashes of an entry: its version and, for a counter, its contributions and marks; for a hash, its fields. */
+export type Hashed = Version & { counter?: CounterState, hash?: HashState }
 
 // PROTOCOL.md §Digests. A digest summarises which versions a node holds, so two
 // nodes can find what differs between them without sending their data. Each
@@ -16,6 +17,10 @@ export type Hashed = Version & { counter?: CounterState }
 // A counter (PROTOCOL.md §Counters) adds the hash of each contribution's
 // identity and version, and of each of its base's marks, so two nodes that
 // hold different increments of a key see different digests.
+// A hash (PROTOCOL.md §Hashes) adds the hash of each field: its name, its
+// base's version, whether the base was removed and by which stamp, and its
+// contributions and marks, so one field's change replaces that part alone
+// (toggleField), at a cost that does not grow with the hash.
 // The key enters the hash as its 32-bit FNV hash, which the store computes anyway
 // for the bucket: a second pass over the key would cost more than the rest.
 
@@ -113,9 +118,51 @@ function partHash (h: number, c: Contribution, salt: number): void {
   entryHash(h ^ epoch, c)
 }
 
+const FIELD_SALT = 0x2545f491
+const REMOVED_SALT = 0x61c88647
+const NULL_BASE_SALT = 0x7f4a7c15
+const CUT_SALT = 0x6a09e667
+
+/** The hash of one field of a hash key (into laneA/laneB). */
+function fieldHash (h: number, name: string, f: Field): void {
+  const n = fmix(keyHash(name) ^ FIELD_SALT)
+  const fh = h ^ n
+  entryHash(fh, f)
+  let a = laneA
+  let b = laneB
+  if (f.state.base === null) {
+    a ^= fmix(fh ^ NULL_BASE_SALT)
+    b ^= fmix(Math.imul(fh, 0x27d4eb2f) ^ NULL_BASE_SALT)
+  }
+  if (f.removed !== null) {
+    entryHash(fh ^ REMOVED_SALT, f.removed)
+    a ^= laneA
+    b ^= laneB
+  }
+  laneA = a
+  laneB = b
+  if (f.state.contribs.length > 0 || f.state.seen.length > 0) counterHash(fh, f.state)
+}
+
 function hashOf (h: number, e: Hashed): void {
   entryHash(h, e)
   if (e.counter !== undefined) counterHash(h, e.counter)
+  if (e.hash !== undefined) {
+    let a = laneA
+    let b = laneB
+    if (e.hash.cut !== null) {
+      entryHash(h ^ CUT_SALT, e.hash.cut)
+      a ^= laneA
+      b ^= laneB
+    }
+    for (const [name, f] of e.hash.fields) {
+      fieldHash(h, name, f)
+      a ^= laneA
+      b ^= laneB
+    }
+    laneA = a
+    laneB = b
+  }
 }
 
 /** The incrementally kept digest tree of one store. */
@@ -153,6 +200,22 @@ export class Digest {
    */
   toggleContribution (h: number, c: Contribution): void {
     partHash(h, c, CONTRIBUTION_SALT)
+    this.toggle(h, laneA, laneB)
+  }
+
+  /**
+   * Adds or removes (XOR) the hash of one field of a hash key: called with the
+   * field's old record and its new one, it replaces that field's part alone,
+   * the same as change() of the whole entry would (PROTOCOL.md §Hashes).
+   */
+  toggleField (h: number, name: string, f: Field): void {
+    fieldHash(h, name, f)
+    this.toggle(h, laneA, laneB)
+  }
+
+  /** Adds or removes (XOR) the hash of a hash key's cut (PROTOCOL.md §Hashes). */
+  toggleCut (h: number, cut: Version): void {
+    entryHash(h ^ CUT_SALT, cut)
     this.toggle(h, laneA, laneB)
   }
 

@@ -1,5 +1,6 @@
 import type { Timestamp, Version } from './clock.js'
 import type { CounterState } from './counter.js'
+import type { HashState } from './hash.js'
 
 export { compareVersions, type Version } from './clock.js'
 
@@ -21,7 +22,17 @@ export interface Entry extends Timestamp {
    * are the base's, and the entry is replaced, never changed in place.
    */
   counter?: CounterState
+  /**
+   * A hash key (PROTOCOL.md §Hashes): its fields, each merged on its own. The
+   * version and expiry are then the key's (its creation, DEL, EXPIRE, PERSIST:
+   * the writes that act on the key as a whole), and `value` is HASH_VALUE while
+   * a field is present, null when none is (a hash tombstone).
+   */
+  hash?: HashState
 }
+
+/** The `value` of a hash entry with a present field: never read as bytes (string commands answer WRONGTYPE). */
+export const HASH_VALUE: Buffer = Buffer.alloc(0)
 
 /**
  * The version of a counter's base when no SET ever made one (a key created by

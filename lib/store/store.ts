@@ -1,9 +1,11 @@
-import { compareTimestamps, HybridClock } from './clock.js'
+import { compareTimestamps, HybridClock, type Timestamp } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
 import { isSharedInteger, type Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
+import { HashKeys, isHash } from './hash-keys.js'
+import { newestInHash } from './hash.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
@@ -13,8 +15,10 @@ export const BUCKETS = DIGEST_BUCKETS
  * Called after every change to a key: `local` for writes made here, false for
  * merged ones. The entry belongs to the store and may change with the next
  * write: a listener encodes or copies what it needs before it returns.
+ * `fields`: for a hash, the fields that changed (the key's version and expiry
+ * always count as changed); undefined when the whole entry did.
  */
-export type WriteListener = (key: string, entry: Entry, local: boolean) => void
+export type WriteListener = (key: string, entry: Entry, local: boolean, fields?: readonly string[]) => void
 
 export interface StoreOptions {
   /** This node's id: the tie-breaker in every version it writes. */
@@ -66,6 +70,8 @@ export class Store {
   private readonly expiring = new Set<string>()
   private expiryCursor: Iterator<string> | null = null
   private readonly listeners: WriteListener[] = []
+  /** Hash keys' writes, merges, expiry and collection (hash-keys.ts). */
+  private readonly hashes: HashKeys
 
   constructor (options: StoreOptions) {
     this.nodeId = options.nodeId
@@ -73,6 +79,18 @@ export class Store {
     this.keepTombstones = options.keepTombstones ?? true
     // The grace runs on the store's physical time, so whoever injects the clock controls it too.
     this.tombstoneLog = new TombstoneLog(options.tombstoneGraceMs, () => this.clock.physicalNow())
+    this.hashes = new HashKeys({
+      digest: this.digest,
+      tombstoneLog: this.tombstoneLog,
+      clock: this.clock,
+      nodeId: () => this.nodeId,
+      keepTombstones: () => this.keepTombstones,
+      now: () => this.now(),
+      slot: (b, key) => this.buckets[b]?.get(key),
+      put: (key, entry, previous, b) => this.put(key, entry, previous, b),
+      reclaim: (key, entry) => this.reclaim(key, entry),
+      notify: (key, entry, local, fields) => { for (const listener of this.listeners) listener(key, entry, local, fields) }
+    })
   }
 
   onWrite (listener: WriteListener): void {
@@ -102,7 +120,8 @@ export class Store {
     if (entry === undefined || entry.value === null) return undefined
     if (entry.expiresAt !== 0 && isExpired(entry, this.now())) { // read the clock only when it matters
       this.reclaim(key, entry)
-      return undefined
+      // A hash keeps the fields written after its expiry time (PROTOCOL.md §Hashes), in the same entry.
+      return entry.hash !== undefined && entry.value !== null && this.buckets[bucketOf(key)]?.get(key) === entry ? entry : undefined
     }
     return entry
   }
@@ -134,9 +153,39 @@ export class Store {
 
   /** A local delete: leaves a tombstone with a new version. True when a live key was removed. */
   delete (key: string): boolean {
-    if (this.get(key) === undefined) return false
-    this.writeLocal(key, null, 0, false)
+    const entry = this.get(key)
+    if (entry === undefined) return false
+    if (isHash(entry)) this.deleteHash(key, entry)
+    else this.writeLocal(key, null, 0, false)
     return true
+  }
+
+  /** DEL of a hash removes the fields this node holds, and only those (PROTOCOL.md §Hashes). */
+  private deleteHash (key: string, entry: Entry & { hash: NonNullable<Entry['hash']> }): void {
+    const h = keyHash(key)
+    this.hashes.deleteAll(key, h, h & (BUCKETS - 1), entry)
+  }
+
+  /** HSET/HMSET: writes the pairs to the hash at key (made if missing); how many fields were new. The caller checks the type. */
+  hset (key: string, pairs: ReadonlyArray<readonly [string, Buffer]>): number {
+    const h = keyHash(key)
+    return this.hashes.set(key, h, h & (BUCKETS - 1), pairs)
+  }
+
+  /** HDEL: removes the named fields present; how many. */
+  hdel (key: string, fields: Iterable<string>): number {
+    const h = keyHash(key)
+    return this.hashes.remove(key, h, h & (BUCKETS - 1), fields)
+  }
+
+  /**
+   * HINCRBY/HINCRBYFLOAT: adds to this node's contribution to a field
+   * (PROTOCOL.md §Hashes). `check` sees the field's value (null if absent) and
+   * throws to refuse. Returns the field's new value.
+   */
+  hincrement (key: string, field: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
+    const h = keyHash(key)
+    return this.hashes.increment(key, h, h & (BUCKETS - 1), field, delta, fdelta, check)
   }
 
   /** Changes a live key's expiry (0 removes it); an expiry in the past deletes the key. */
@@ -144,7 +193,12 @@ export class Store {
     const entry = this.get(key)
     if (entry === undefined) return false
     if (expiresAt !== 0 && expiresAt <= this.now()) return this.delete(key)
-    this.writeLocal(key, entry.value, expiresAt, false)
+    if (isHash(entry)) {
+      const h = keyHash(key)
+      this.hashes.setExpiry(key, h, h & (BUCKETS - 1), entry, expiresAt)
+    } else {
+      this.writeLocal(key, entry.value, expiresAt, false)
+    }
     return true
   }
 
@@ -158,7 +212,11 @@ export class Store {
       else if (entry.value !== null) expired.push([key, entry])
     })
     for (const [key, entry] of expired) this.reclaim(key, entry)
-    for (const key of live) this.writeLocal(key, null, 0, false)
+    for (const key of live) {
+      const entry = this.peek(key)
+      if (isHash(entry)) this.deleteHash(key, entry)
+      else this.writeLocal(key, null, 0, false)
+    }
     return live.length
   }
 
@@ -189,7 +247,16 @@ export class Store {
     this.clock.observe(incoming)
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
-    const current = this.buckets[b]?.get(key)
+    let current = this.buckets[b]?.get(key)
+    // PROTOCOL.md §Hashes: fields join one by one; a write of another type cuts
+    // the fields written before it, and takes the key if none is left.
+    if (isHash(incoming)) return this.hashes.merge(key, h, b, current, incoming, refuseCollectable)
+    if (isHash(current)) {
+      const met = this.hashes.meetOther(key, h, b, current, incoming)
+      if (met !== 'replace') return met
+      this.unstore(key, h, b, current)
+      current = undefined
+    }
     if (incoming.counter !== undefined || current?.counter !== undefined) return this.mergeCounter(key, h, b, current, incoming, copy, refuseCollectable)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
     // A tombstone we could already have collected is not taken back (PROTOCOL.md §Tombstones).
@@ -279,9 +346,18 @@ export class Store {
       return previous
     }
     const now = this.now()
-    const side: Side = previous === undefined
-      ? { wall: NO_BASE.wall, logical: NO_BASE.logical, node: NO_BASE.node, expiresAt: 0, state: plainState(null) } // no spread: it cost more than the rest of a new key
-      : sideOf(previous, now)
+    let side: Side
+    if (previous === undefined) {
+      side = { wall: NO_BASE.wall, logical: NO_BASE.logical, node: NO_BASE.node, expiresAt: 0, state: plainState(null) } // no spread: it cost more than the rest of a new key
+    } else if (isHash(previous)) {
+      // Over a deleted hash: a counter is a new type for the key, so it needs a
+      // key version above the hash's (PROTOCOL.md §Hashes, one key, two types).
+      const ts = above(newestInHash(previous.hash), this.clock.tick())
+      const v = compareTimestamps(previous, ts) >= 0 ? { wall: previous.wall, logical: previous.logical + 1 } : ts
+      side = { wall: v.wall, logical: v.logical, node: this.nodeId, expiresAt: 0, state: plainState(null) }
+    } else {
+      side = sideOf(previous, now)
+    }
     side.state = increment(side.state, this.nodeId, this.clock.tick(), delta, fdelta)
     return this.installState(key, b, h, previous, side, true)
   }
@@ -313,12 +389,15 @@ export class Store {
    * queue entries were looked at: `budget` means there may be more.
    */
   collectTombstones (budget: number): number {
-    return this.tombstoneLog.collect(budget, (key, wall, logical, node): TombstoneVerdict => {
+    return this.tombstoneLog.collect(budget, (key, wall, logical, node, field): TombstoneVerdict => {
       const h = keyHash(key)
       const b = h & (BUCKETS - 1)
+      if (field !== undefined) return this.hashes.collectRemoval(key, h, b, field, { wall, logical, node })
       const entry = this.buckets[b]?.get(key)
       if (entry === undefined || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
       if (entry.value !== null && entry.counter === undefined) return 'stale'
+      // A hash tombstone goes once its fields' removals have (each queued on its own).
+      if (entry.hash !== undefined && entry.hash.fields.size > 0) return 'stale'
       if (!this.tombstoneLog.isCollectable(node, wall, logical)) return 'keep'
       if (entry.counter !== undefined) {
         // PROTOCOL.md §Counters: what the base saw goes. A tombstone left with
@@ -365,7 +444,7 @@ export class Store {
    * Returns the next cursor (0 when done). A key present for the whole scan is
    * returned at least once.
    */
-  scan (cursor: number, count: number, pattern: string | null): { cursor: number, keys: string[] } {
+  scan (cursor: number, count: number, pattern: string | null, filter?: (entry: Entry) => boolean): { cursor: number, keys: string[] } {
     const now = this.now()
     const keys: string[] = []
     // Bounded work per call, matches or not (Redis bounds it the same way): a
@@ -378,7 +457,7 @@ export class Store {
       if (bucket === undefined) continue
       examined += bucket.size
       for (const [key, entry] of bucket) {
-        if (isLive(entry, now) && (pattern === null || globMatch(pattern, key))) keys.push(key)
+        if (isLive(entry, now) && (pattern === null || globMatch(pattern, key)) && (filter === undefined || filter(entry))) keys.push(key)
       }
     }
     return { cursor: b >= BUCKETS ? 0 : b, keys }
@@ -435,6 +514,7 @@ export class Store {
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
       ts = { wall: previous.wall, logical: previous.logical + 1 }
     }
+    if (isHash(previous)) ts = above(newestInHash(previous.hash), ts) // PROTOCOL.md §Hashes: over every field it replaces
     if (previous?.counter !== undefined) { // PROTOCOL.md §Counters: a new base that has seen every contribution here
       const base = copy && value !== null ? Buffer.from(value) : value
       const state = rebase(previous.counter, base)
@@ -456,7 +536,7 @@ export class Store {
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
-    if (previous !== undefined && previous.value !== null && value !== null) {
+    if (previous !== undefined && previous.value !== null && value !== null && previous.hash === undefined) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
@@ -480,6 +560,11 @@ export class Store {
   /** An expired value becomes a tombstone with the same version: every node does the same. */
   private reclaim (key: string, entry: Entry): void {
     this.stats.expiredKeys++
+    if (isHash(entry)) { // PROTOCOL.md §Hashes: what was written before the expiry goes
+      const h = keyHash(key)
+      this.hashes.expire(key, h, h & (BUCKETS - 1), entry)
+      return
+    }
     if (entry.counter !== undefined) { // PROTOCOL.md §Counters: the base and the contributions it held go
       const state = expire(entry.counter, entry.expiresAt)
       const next: Entry = isPlain(state)
@@ -491,6 +576,15 @@ export class Store {
     }
     // Same version, same hash: the digest changes only if the tombstone is not kept.
     if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)) this.digest.change(keyHash(key), entry, undefined)
+  }
+
+  /** Takes the key's entry out of the store and the digest (a hash a write of another type replaces). */
+  private unstore (key: string, h: number, b: number, entry: Entry): void {
+    this.digest.change(h, entry, undefined)
+    this.buckets[b]?.delete(key)
+    if (entry.value === null) this.tombstoneCount--
+    else this.valueCount--
+    if (entry.expiresAt !== 0) this.expiring.delete(key)
   }
 
   /** Stores (or, for a tombstone nobody needs, drops) the key's new entry; whether it was stored. */
@@ -526,6 +620,11 @@ export class Store {
     else if (previous !== undefined && previous.expiresAt !== 0) this.expiring.delete(key)
     return stored
   }
+}
+
+/** `ts`, or just above `floor` when `floor` is not below it. */
+function above (floor: Timestamp | undefined, ts: Timestamp): Timestamp {
+  return floor !== undefined && compareTimestamps(floor, ts) >= 0 ? { wall: floor.wall, logical: floor.logical + 1 } : ts
 }
 
 /** A key's state as the join sees it; a base that has expired by `now` is gone already. */

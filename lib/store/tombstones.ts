@@ -16,6 +16,8 @@ export type TombstoneVerdict = 'stale' | 'collected' | 'keep'
 /** One writer's queued tombstones: a binary min-heap on (wall, logical), in parallel arrays. */
 class OriginQueue {
   keys: string[] = []
+  /** The hash field whose removal this is (PROTOCOL.md §Hashes); undefined for a key's tombstone. */
+  fields: Array<string | undefined> = []
   walls: number[] = []
   logicals: number[] = []
   /** The greatest version ever queued here (an upper bound of those still held). */
@@ -33,13 +35,15 @@ class OriginQueue {
 
   private swap (i: number, j: number): void {
     const k = this.keys[i] as string; this.keys[i] = this.keys[j] as string; this.keys[j] = k
+    const f = this.fields[i]; this.fields[i] = this.fields[j]; this.fields[j] = f
     const w = this.walls[i] as number; this.walls[i] = this.walls[j] as number; this.walls[j] = w
     const l = this.logicals[i] as number; this.logicals[i] = this.logicals[j] as number; this.logicals[j] = l
   }
 
-  push (key: string, wall: number, logical: number): void {
+  push (key: string, wall: number, logical: number, field: string | undefined): void {
     if (wall > this.max.wall || (wall === this.max.wall && logical > this.max.logical)) this.max = { wall, logical }
     this.keys.push(key)
+    this.fields.push(field)
     this.walls.push(wall)
     this.logicals.push(logical)
     let i = this.keys.length - 1
@@ -56,6 +60,7 @@ class OriginQueue {
     const last = this.keys.length - 1
     if (last > 0) this.swap(0, last)
     this.keys.pop()
+    this.fields.pop()
     this.walls.pop()
     this.logicals.pop()
     const n = this.keys.length
@@ -106,13 +111,14 @@ export class TombstoneLog {
    */
   private readonly local = new Set<string>()
 
-  add (key: string, v: Version): void {
+  /** Queues a tombstone of `key` written at `v`; with `field`, the removal of that field of a hash (stamp `v`). */
+  add (key: string, v: Version, field?: string): void {
     let q = this.queues.get(v.node)
     if (q === undefined) {
       q = new OriginQueue()
       this.queues.set(v.node, q)
     }
-    q.push(key, v.wall, v.logical)
+    q.push(key, v.wall, v.logical, field)
   }
 
   /**
@@ -206,12 +212,21 @@ export class TombstoneLog {
    * to `budget` of them; a minimum to keep stops that writer (every other
    * tombstone of it is newer). Returns how many were popped.
    */
-  collect (budget: number, check: (key: string, wall: number, logical: number, node: string) => TombstoneVerdict): number {
+  collect (budget: number, check: (key: string, wall: number, logical: number, node: string, field: string | undefined) => TombstoneVerdict): number {
     let popped = 0
     for (const [node, q] of this.queues) {
       while (q.length > 0 && popped < budget) {
-        if (check(q.keys[0] as string, q.walls[0] as number, q.logicals[0] as number, node) === 'keep') break
+        // Popped before the check, which may queue (push) a tombstone of its own: a hash emptied
+        // by a collected field removal is queued as a tombstone at once.
+        const key = q.keys[0] as string
+        const wall = q.walls[0] as number
+        const logical = q.logicals[0] as number
+        const field = q.fields[0]
         q.pop()
+        if (check(key, wall, logical, node, field) === 'keep') {
+          q.push(key, wall, logical, field)
+          break
+        }
         popped++
       }
       if (q.length === 0) this.queues.delete(node)

@@ -80,7 +80,7 @@ export function showStep (step: Step): string {
  * §Differences from Redis. `diverges`: the two stores may now differ, so the
  * rest of the sequence is not compared.
  */
-export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range'
+export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range' | 'hash-order' | 'hrandfield'
 const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-range'])
 
 /** PTTL and PEXPIRETIME: the servers run a step a few ms apart. */
@@ -110,6 +110,27 @@ function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null
     const sort = (items: Reply[]): string[] => items.map(i => bulkText(i) ?? '\u0000nil').sort()
     if (JSON.stringify(sort(r.items)) === JSON.stringify(sort(k.items))) return 'keys-order'
   }
+  // PROTOCOL.md §Hashes, order: Redis lists a hash converted to a hash table in its table's order.
+  if (/^(HKEYS|HVALS|HGETALL|HSCAN)$/.test(name)) {
+    const items = (x: Reply): Reply[] | null => name === 'HSCAN'
+      ? (x.type === '*' && x.items?.[1]?.type === '*' && bulkText(x.items[0] as Reply) === '0' ? x.items[1].items : null)
+      : (x.type === '*' ? x.items : null)
+    const a = items(r)
+    const b = items(k)
+    const sorted = (xs: Reply[]): string => {
+      const texts = xs.map(i => bulkText(i) ?? '\u0000nil')
+      if (name === 'HKEYS' || name === 'HVALS') return JSON.stringify(texts.sort())
+      const ps: string[] = []
+      for (let i = 0; i < texts.length; i += 2) ps.push(JSON.stringify([texts[i], texts[i + 1]]))
+      return JSON.stringify(ps.sort())
+    }
+    if (a != null && b != null && sorted(a) === sorted(b)) return 'hash-order'
+  }
+  // HRANDFIELD is random: the same kind of reply, of the same length.
+  if (name === 'HRANDFIELD') {
+    if (r.type === '$' && k.type === '$' && r.data !== null && k.data !== null) return 'hrandfield'
+    if (r.type === '*' && k.type === '*' && r.items !== null && k.items !== null && r.items.length === k.items.length) return 'hrandfield'
+  }
   if ((name === 'PTTL' || name === 'PEXPIRETIME') && isInt(r) && isInt(k)) {
     const a = Number(r.text)
     const b = Number(k.text)
@@ -121,7 +142,7 @@ function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null
     if (a !== null && b !== null && ARG_POOL.includes(a) && ARG_POOL.includes(b)) return 'randomkey'
   }
   if (name === 'OBJECT' && sub === 'ENCODING' && bulkText(r) !== null && bulkText(k) !== null) return 'object-encoding'
-  if (name === 'INCRBYFLOAT') {
+  if (name === 'INCRBYFLOAT' || name === 'HINCRBYFLOAT') {
     const a = bulkText(r)
     const b = bulkText(k)
     // Redis rounds to 17 decimal places (%.17Lf): up to 5e-18 off, 0 for anything smaller; Keystone does not round.

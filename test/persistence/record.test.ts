@@ -1,6 +1,9 @@
 import t from 'tap'
 import type { Entry } from '../../lib/store/entry.js'
-import { BAD, checkFileHeader, encodeEnd, encodeRecord, END_RECORD_SIZE, fileHeader, KIND_END, KIND_TOMBSTONE, KIND_VALUE, RecordReader, recordSize, SHORT } from '../../lib/persistence/record.js'
+import { BAD, checkFileHeader, encodeEnd, encodeRecord, END_RECORD_SIZE, fileHeader, KIND_END, KIND_HASH, KIND_TOMBSTONE, KIND_VALUE, RecordReader, recordSize, SHORT } from '../../lib/persistence/record.js'
+import { hashBytes } from '../../lib/store/hash-codec.js'
+import { HybridClock } from '../../lib/store/clock.js'
+import { Store } from '../../lib/store/store.js'
 
 // FORMAT.md §Records: what is written reads back the same; a record cut short
 // asks for more bytes; any damaged byte is caught by the length or the checksum.
@@ -80,8 +83,43 @@ t.test('file headers', async t => {
   const v1 = fileHeader('LOG ')
   v1.writeUInt32LE(1, 12)
   t.equal(checkFileHeader(v1, 'LOG '), null, 'version 1 (before counters) still loads')
-  const v3 = fileHeader('LOG ')
-  v3.writeUInt32LE(3, 12)
-  t.equal(checkFileHeader(v3, 'LOG '), 'format version 3; this Keystone reads versions 1 to 2')
+  const v2 = fileHeader('LOG ')
+  v2.writeUInt32LE(2, 12)
+  t.equal(checkFileHeader(v2, 'LOG '), null, 'version 2 (before hashes) still loads')
+  const v4 = fileHeader('LOG ')
+  v4.writeUInt32LE(4, 12)
+  t.equal(checkFileHeader(v4, 'LOG '), 'format version 4; this Keystone reads versions 1 to 3')
   t.equal(checkFileHeader(Buffer.alloc(3), 'LOG '), 'the file header is incomplete')
+})
+
+t.test('hash records (format 3): a write\'s record holds the fields it changed; reading it back gives those fields', async t => {
+  const store = new Store({ nodeId: 'node-a', clock: new HybridClock({ now: () => 1764133000000 }) })
+  const records: Buffer[] = []
+  store.onWrite((key, entry, _local, fields) => {
+    const buf = Buffer.alloc(recordSize(key, entry, fields))
+    t.equal(encodeRecord(buf, 0, key, entry, fields), buf.length, 'recordSize is exact')
+    records.push(buf)
+  })
+  const pairs: Array<[string, Buffer]> = []
+  for (let i = 0; i < 1000; i++) pairs.push([`f${i}`, Buffer.from(`value ${i}`)])
+  store.hset('h', pairs)
+  store.hset('h', [['f7', Buffer.from('changed')]])
+  store.hdel('h', ['f8'])
+  t.ok((records[1] as Buffer).length < 120, `one field's record is ${(records[1] as Buffer).length} bytes, not the hash's ${(records[0] as Buffer).length}`)
+  const reader = new RecordReader()
+  const replay = new Store({ nodeId: 'node-b', clock: new HybridClock({ now: () => 1764133000000 }) })
+  for (const r of records) {
+    t.equal(reader.read(r, 0, r.length), r.length)
+    t.equal(reader.out.kind, KIND_HASH)
+    replay.restore(reader.out.key, reader.out.entry, false)
+  }
+  const whole = store.peek('h')?.hash
+  const again = replay.peek('h')?.hash
+  t.ok(whole !== undefined && again !== undefined)
+  if (whole === undefined || again === undefined) return
+  t.equal(hashBytes(again).toString('hex'), hashBytes(whole).toString('hex'), 'the replayed hash is the hash')
+  t.equal(replay.digest.rootHex(), store.digest.rootHex())
+  const damaged = Buffer.from(records[1] as Buffer)
+  damaged.writeUInt8((damaged.at(-1) as number) ^ 0xff, damaged.length - 1)
+  t.equal(reader.read(damaged, 0, damaged.length), BAD)
 })

@@ -4,6 +4,7 @@
 // deleted key back; the tombstone backlog drained.
 
 import type { KeystoneNode } from '../../lib/index.js'
+import { fieldValue, present, type HashState } from '../../lib/store/hash.js'
 import { compareVersions, isLive, type Entry, type Version } from '../../lib/store/entry.js'
 import type { Op } from './workload.js'
 
@@ -20,6 +21,13 @@ function describe (e: Entry | undefined, now: number): string {
   return isLive(e, now) ? `${JSON.stringify(e.value?.toString('latin1'))} v${v}` : `deleted v${v}`
 }
 
+/** A hash as clients read it: its present fields and values, sorted (nodes may list them in different orders). */
+function hashView (hash: HashState): string {
+  const pairs: string[] = []
+  for (const [name, f] of hash.fields) if (present(f)) pairs.push(`${name}=${fieldValue(f)?.toString('latin1') ?? ''}`)
+  return `hash{${pairs.sort().join(',')}}`
+}
+
 /** Members whose live data or digest differ from the first one's. */
 export function differences (nodes: ReadonlyArray<{ addr: string, node: KeystoneNode }>, now: number, max = 5): string[] {
   const out: string[] = []
@@ -27,7 +35,7 @@ export function differences (nodes: ReadonlyArray<{ addr: string, node: Keystone
   if (first === undefined) return out
   const live = (n: KeystoneNode): Map<string, string> => {
     const m = new Map<string, string>()
-    n.store.forEachEntry((k, e) => { if (isLive(e, now)) m.set(k, e.value?.toString('latin1') ?? '') })
+    n.store.forEachEntry((k, e) => { if (isLive(e, now)) m.set(k, e.hash === undefined ? e.value?.toString('latin1') ?? '' : hashView(e.hash)) })
     return m
   }
   const base = live(first.node)

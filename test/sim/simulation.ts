@@ -34,6 +34,8 @@ const GRACE_MS = 1000
 const KEYS = 12
 /** Counter keys (PROTOCOL.md §Counters): INCRBY, SET to a number, DEL; checked by counter-checks.ts. */
 const COUNTER_KEYS = ['c1', 'c2', 'c3', 'c4']
+/** Hash keys (PROTOCOL.md §Hashes): field writes, removals, increments, DEL, PEXPIRE, SET over them; checked for convergence (no oracle yet). */
+const HASH_KEYS = ['h1', 'h2', 'h3']
 const MAX_TTL_MS = 3000
 const MAX_SKEW_MS = 2000
 
@@ -130,7 +132,7 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   const firstLive = live[0]
   if (firstLive !== undefined) {
     const final = snapshot(firstLive.node)
-    failures.push(...lostOrResurrected(work.ops, final, removed, now, key => COUNTER_KEYS.includes(key)))
+    failures.push(...lostOrResurrected(work.ops, final, removed, now, key => COUNTER_KEYS.includes(key) || HASH_KEYS.some(h => key === h || key === `${h}n`)))
     failures.push(...counterFailures(work.ops, final, COUNTER_KEYS, removed, now))
   }
   // With every member up, the backlog drains within the grace plus a few rounds.
@@ -159,6 +161,7 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
 
   function issue (n: SimNode): void {
     if (rng.chance(0.3)) { issueCounter(n); return }
+    if (rng.chance(0.2)) { issueHash(n); return }
     const key = `k${rng.int(1, KEYS)}`
     const roll = rng.float()
     let kind: OpKind = 'set'
@@ -182,6 +185,21 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
     else if (roll < 0.95) { kind = 'del'; args = ['DEL', key] }
     else { kind = 'wait'; args = ['GET', key] }
     if (work.send(n, kind, key, args)) note(`${n.addr} <- ${args.join(' ')}`)
+  }
+
+  function issueHash (n: SimNode): void {
+    const key = rng.pick(HASH_KEYS)
+    const field = `f${rng.int(1, 4)}`
+    const roll = rng.float()
+    let args: string[]
+    if (roll < 0.4) args = ['HSET', key, field, `v${work.ops.length + 1}@${n.addr}`, `f${rng.int(1, 4)}`, 'x']
+    else if (roll < 0.6) args = ['HDEL', key, field, `f${rng.int(1, 4)}`]
+    else if (roll < 0.75) args = ['HINCRBY', `${key}n`, field, String(rng.int(-3, 10))]
+    else if (roll < 0.83) args = ['DEL', rng.chance(0.5) ? key : `${key}n`]
+    else if (roll < 0.88) args = ['PEXPIRE', key, String(rng.int(50, MAX_TTL_MS))]
+    else if (roll < 0.93) args = ['SET', key, `s${work.ops.length + 1}`]
+    else args = ['HGETALL', key]
+    if (work.send(n, 'hash', key, args)) note(`${n.addr} <- ${args.join(' ')}`)
   }
 
   /** Whether the node's current id was removed, as any live node knows. */

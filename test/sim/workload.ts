@@ -11,7 +11,7 @@ import { compareVersions, type Entry, type Version } from '../../lib/store/entry
 import { Owner } from './scheduler.js'
 import type { SimNode, SimWorld } from './sim-node.js'
 
-export type OpKind = 'set' | 'del' | 'flushall' | 'wait' | 'incr'
+export type OpKind = 'set' | 'del' | 'flushall' | 'wait' | 'incr' | 'hash'
 
 export interface Op {
   readonly id: number
@@ -122,7 +122,7 @@ export class Workload {
 
   private attribute (addr: string, key: string, entry: Entry): void {
     const op = this.pending.get(addr)
-    if (op === undefined) return
+    if (op === undefined || op.kind === 'hash') return // hash keys: converged and digests equal, no oracle yet
     if (op.kind === 'incr') {
       if (op.key !== key || entry.counter === undefined) return
       let c: Contribution | null = null

@@ -2,7 +2,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { HybridClock } from '../../lib/store/clock.js'
 import { Digest, keyHash, LEAVES } from '../../lib/store/digest.js'
-import type { Entry } from '../../lib/store/entry.js'
+import { HASH_VALUE, type Entry } from '../../lib/store/entry.js'
+import { present, type Field } from '../../lib/store/hash.js'
 import { BUCKETS, Store } from '../../lib/store/store.js'
 import { TombstoneLog } from '../../lib/store/tombstones.js'
 
@@ -43,6 +44,10 @@ type Op =
   | { op: 'expire' }
   | { op: 'stable', node: string, dWall: number }
   | { op: 'collect' }
+  | { op: 'hset', key: number, field: number, value: string }
+  | { op: 'hdel', key: number, field: number }
+  | { op: 'hincr', key: number, field: number, delta: number }
+  | { op: 'hmerge', key: number, dWall: number, node: string, ttl: number, fields: Array<{ field: number, dWall: number, node: string, value: string | null, removed: boolean }> }
 
 const arbOp: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('set' as const), key: fc.nat(30), value: fc.string({ maxLength: 4 }), ttl: fc.constantFrom(0, 0, 5, 50) }),
@@ -60,8 +65,44 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
   fc.record({ op: fc.constant('expire' as const) }),
   fc.record({ op: fc.constant('stable' as const), node: fc.constantFrom('node-a', 'node-b', 'node-c'), dWall: fc.integer({ min: -60, max: 10 }) }),
-  fc.record({ op: fc.constant('collect' as const) })
+  fc.record({ op: fc.constant('collect' as const) }),
+  // PROTOCOL.md §Hashes: field writes, removals, increments and merges of (partial) hash states.
+  fc.record({ op: fc.constant('hset' as const), key: fc.nat(30), field: fc.nat(5), value: fc.string({ maxLength: 3 }) }),
+  fc.record({ op: fc.constant('hdel' as const), key: fc.nat(30), field: fc.nat(5) }),
+  fc.record({ op: fc.constant('hincr' as const), key: fc.nat(30), field: fc.nat(5), delta: fc.integer({ min: -3, max: 3 }) }),
+  fc.record({
+    op: fc.constant('hmerge' as const),
+    key: fc.nat(30),
+    dWall: fc.integer({ min: -50, max: 50 }),
+    node: fc.constantFrom('node-b', 'node-c'),
+    ttl: fc.constantFrom(0, 0, 20),
+    fields: fc.array(fc.record({
+      field: fc.nat(5),
+      dWall: fc.integer({ min: -50, max: 50 }),
+      node: fc.constantFrom('node-b', 'node-c'),
+      value: fc.option(fc.string({ maxLength: 3 })),
+      removed: fc.boolean()
+    }), { maxLength: 4 })
+  })
 )
+
+/** A peer's hash state for `hmerge`: fields with random versions, some removed. */
+function remoteHash (o: Extract<Op, { op: 'hmerge' }>, now: number): Entry {
+  const fields = new Map<string, Field>()
+  for (const f of o.fields) {
+    const removed = f.removed || f.value === null
+    fields.set(`f${f.field}`, {
+      wall: now + f.dWall,
+      logical: 0,
+      node: f.node,
+      state: { base: removed ? null : Buffer.from(f.value ?? ''), contribs: [], seen: [] },
+      removed: removed ? { wall: now + f.dWall + 1, logical: 0, node: o.node } : null
+    })
+  }
+  let live = 0
+  for (const f of fields.values()) if (present(f)) live++
+  return { value: live > 0 ? HASH_VALUE : null, wall: now + o.dWall, logical: 0, node: o.node, expiresAt: o.ttl === 0 ? 0 : now + o.ttl, hash: { fields, live, cut: null } }
+}
 
 t.test('the incremental digest always equals the digest computed from scratch', async t => {
   fc.assert(fc.property(fc.array(arbOp, { maxLength: 120 }), fc.boolean(), (ops, keep) => {
@@ -82,6 +123,14 @@ t.test('the incremental digest always equals the digest computed from scratch', 
         case 'expire': store.expireSome(1000); break
         case 'stable': store.setStable(o.node, { wall: now + o.dWall, logical: 0 }); break
         case 'collect': store.collectTombstones(1000); break
+        case 'hset': store.hset(`k${o.key}`, [[`f${o.field}`, Buffer.from(o.value)]]); break
+        case 'hdel': store.hdel(`k${o.key}`, [`f${o.field}`]); break
+        case 'hincr':
+          try {
+            store.hincrement(`k${o.key}`, `f${o.field}`, o.delta, 0, value => { if (value !== null && !/^-?\d+$/.test(value.toString())) throw new Error('not a counter') })
+          } catch {}
+          break
+        case 'hmerge': store.merge(`k${o.key}`, remoteHash(o, now)); break
       }
       store.get(`k${ops.length % 31}`) // reads reclaim expired values too
     }

@@ -1,0 +1,27 @@
+import type { Entry } from '../store/entry.js'
+import type { HashState } from '../store/hash.js'
+import { CommandError } from './args.js'
+import { ERRORS } from './errors.js'
+
+// A key holds a string (counters included) or a hash (PROTOCOL.md §Hashes). A
+// command for one kind on a key of the other answers WRONGTYPE, as in Redis.
+
+/** The string value of a live entry (undefined: none); WRONGTYPE for a hash. */
+export function stringOf (entry: Entry | undefined): Buffer | undefined {
+  if (entry === undefined) return undefined
+  if (entry.hash !== undefined) throw new CommandError(ERRORS.wrongType)
+  return entry.value ?? undefined
+}
+
+/** The hash of a live entry (undefined: none); WRONGTYPE for a string. */
+export function hashOf (entry: Entry | undefined): HashState | undefined {
+  if (entry === undefined) return undefined
+  if (entry.hash === undefined) throw new CommandError(ERRORS.wrongType)
+  return entry.hash
+}
+
+/** TYPE's answer for a live entry. */
+export function typeName (entry: Entry | undefined): string {
+  if (entry === undefined) return 'none'
+  return entry.hash !== undefined ? 'hash' : 'string'
+}

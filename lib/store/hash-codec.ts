@@ -1,0 +1,186 @@
+import { decodeState, encodedSize as counterSize, encodeState } from './counter-codec.js'
+import type { Version } from './clock.js'
+import { present, type Field, type HashState } from './hash.js'
+
+// A hash state's bytes (PROTOCOL.md §Hashes, FORMAT.md §Hash state): MREPL op H,
+// the typed field of SYNC pages and ENTRIES replies, and the log's hash records.
+// Either the whole state or some of its fields (a write replicates and logs only
+// the fields it changed: any subset of a hash's fields is a state to merge).
+//   u8 2 | u16 n, n node ids (u8 length, id) | u8 1 and the cut's version, or u8 0 | u32 count, count fields
+//   field: u32 name length, name | u8 flags | u16 id index, f64 wall, u32 logical (the base's version)
+//          | [flags 1: removed: u16 id index, f64 wall, u32 logical]
+//          | flags 2: u32 length, counter state (FORMAT.md §Counter state) | else flags 4: u32 length, base
+// Node ids go once in a table: a field costs its name, its value and 19 bytes.
+// The first byte tells a hash (2) from a counter state (1) wherever either may come.
+
+export const HASH_FORMAT = 2
+const REMOVED = 1
+const COUNTER = 2
+const BASE = 4
+const VERSION_BYTES = 2 + 8 + 4
+
+/** The fields to encode: every field of the state, or the names given (those missing are skipped). */
+function * selected (hash: HashState, names: Iterable<string> | null): Iterable<[string, Field]> {
+  if (names === null) {
+    yield * hash.fields
+    return
+  }
+  for (const name of names) {
+    const f = hash.fields.get(name)
+    if (f !== undefined) yield [name, f]
+  }
+}
+
+/** The node ids the fields use, each once, and the table's size in bytes. */
+function idTable (hash: HashState, names: Iterable<string> | null): { ids: Map<string, number>, bytes: number } {
+  const ids = new Map<string, number>()
+  let bytes = 0
+  const add = (v: Version): void => {
+    if (ids.has(v.node)) return
+    ids.set(v.node, ids.size)
+    bytes += 1 + v.node.length
+  }
+  if (hash.cut !== null) add(hash.cut)
+  for (const [, f] of selected(hash, names)) {
+    add(f)
+    if (f.removed !== null) add(f.removed)
+  }
+  return { ids, bytes }
+}
+
+function fieldSize (name: string, f: Field): number {
+  let n = 4 + name.length + 1 + VERSION_BYTES
+  if (f.removed !== null) n += VERSION_BYTES
+  if (f.state.contribs.length > 0 || f.state.seen.length > 0) n += 4 + counterSize(f.state)
+  else if (f.state.base !== null) n += 4 + f.state.base.length
+  return n
+}
+
+export function encodedHashSize (hash: HashState, names: Iterable<string> | null = null): number {
+  let n = 1 + 2 + idTable(hash, names).bytes + 1 + (hash.cut === null ? 0 : VERSION_BYTES) + 4
+  for (const [name, f] of selected(hash, names)) n += fieldSize(name, f)
+  return n
+}
+
+/** Writes the state (or the named fields) at `at`; returns the offset after it. */
+export function encodeHash (hash: HashState, names: Iterable<string> | null, buf: Buffer, at: number): number {
+  const { ids } = idTable(hash, names)
+  let o = at
+  buf[o++] = HASH_FORMAT
+  buf.writeUInt16LE(ids.size, o)
+  o += 2
+  for (const id of ids.keys()) {
+    buf[o++] = id.length
+    o += buf.write(id, o, 'latin1')
+  }
+  const version = (v: Version): void => {
+    buf.writeUInt16LE(ids.get(v.node) as number, o)
+    buf.writeDoubleLE(v.wall, o + 2)
+    buf.writeUInt32LE(v.logical, o + 10)
+    o += VERSION_BYTES
+  }
+  buf[o++] = hash.cut === null ? 0 : 1
+  if (hash.cut !== null) version(hash.cut)
+  const countAt = o
+  o += 4
+  let count = 0
+  for (const [name, f] of selected(hash, names)) {
+    count++
+    buf.writeUInt32LE(name.length, o)
+    o += 4
+    o += buf.write(name, o, 'latin1')
+    const counter = f.state.contribs.length > 0 || f.state.seen.length > 0
+    buf[o++] = (f.removed !== null ? REMOVED : 0) | (counter ? COUNTER : 0) | (!counter && f.state.base !== null ? BASE : 0)
+    version(f)
+    if (f.removed !== null) version(f.removed)
+    if (counter) {
+      const size = counterSize(f.state)
+      buf.writeUInt32LE(size, o)
+      encodeState(f.state, buf, o + 4)
+      o += 4 + size
+    } else if (f.state.base !== null) {
+      buf.writeUInt32LE(f.state.base.length, o)
+      o += 4
+      o += f.state.base.copy(buf, o)
+    }
+  }
+  buf.writeUInt32LE(count, countAt)
+  return o
+}
+
+/** The bytes of the state, or of the named fields. */
+export function hashBytes (hash: HashState, names: Iterable<string> | null = null): Buffer {
+  const buf = Buffer.allocUnsafe(encodedHashSize(hash, names))
+  encodeHash(hash, names, buf, 0)
+  return buf
+}
+
+/** The state in `b`, or a string saying what is wrong. Values are copied. */
+export function decodeHash (b: Buffer): HashState | string {
+  try {
+    let o = 0
+    if (b[o++] !== HASH_FORMAT) return 'unknown hash format'
+    const idCount = b.readUInt16LE(o)
+    o += 2
+    const ids: string[] = []
+    for (let i = 0; i < idCount; i++) {
+      const n = b[o++] as number
+      if (o + n > b.length) return 'a node id overruns the hash'
+      ids.push(b.toString('latin1', o, o + n))
+      o += n
+    }
+    const version = (): Version | string => {
+      const node = ids[b.readUInt16LE(o)]
+      if (node === undefined) return 'a bad node id index'
+      const v = { node, wall: b.readDoubleLE(o + 2), logical: b.readUInt32LE(o + 10) }
+      o += VERSION_BYTES
+      return v
+    }
+    const hasCut = b[o++]
+    if (hasCut !== 0 && hasCut !== 1) return 'a bad cut flag'
+    const cut = hasCut === 1 ? version() : null
+    if (typeof cut === 'string') return cut
+    const count = b.readUInt32LE(o)
+    o += 4
+    const fields = new Map<string, Field>()
+    let live = 0
+    for (let i = 0; i < count; i++) {
+      const nameLength = b.readUInt32LE(o)
+      o += 4
+      if (o + nameLength > b.length) return 'a field name overruns the hash'
+      const name = b.toString('latin1', o, o + nameLength)
+      o += nameLength
+      const flags = b[o++] as number
+      const v = version()
+      if (typeof v === 'string') return v
+      let removed: Version | null = null
+      if ((flags & REMOVED) !== 0) {
+        const r = version()
+        if (typeof r === 'string') return r
+        removed = r
+      }
+      let state: Field['state'] = { base: null, contribs: [], seen: [] }
+      if ((flags & (COUNTER | BASE)) !== 0) {
+        const n = b.readUInt32LE(o)
+        o += 4
+        if (o + n > b.length) return 'a field value overruns the hash'
+        if ((flags & COUNTER) !== 0) {
+          const s = decodeState(b.subarray(o, o + n))
+          if (typeof s === 'string') return s
+          state = s
+        } else {
+          state = { base: Buffer.from(b.subarray(o, o + n)), contribs: [], seen: [] }
+        }
+        o += n
+      }
+      if (fields.has(name)) return 'a field given twice'
+      const f: Field = { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+      fields.set(name, f)
+      if (present(f)) live++
+    }
+    if (o !== b.length) return 'trailing bytes after the hash'
+    return { fields, live, cut }
+  } catch {
+    return 'the hash is cut short'
+  }
+}
