@@ -190,7 +190,9 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
         if (fields.length > 0 || compareVersions(their.v, entry) !== 0 || !sameCut(entry.hash, their.hash)) batches.add(key, entry, fields)
         return
       }
-      if (their !== undefined && compareVersions(their.v, entry) >= 0) return
+      // A hash against their value of another type: theirs may have cut it to the same
+      // key version, so versions tell nothing; the whole hash goes (PROTOCOL.md §Hashes).
+      if (their !== undefined && compareVersions(their.v, entry) >= 0 && (entry.hash === undefined || their.hash !== undefined)) return
       batches.add(key, entry)
     })
   }

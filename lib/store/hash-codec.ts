@@ -14,6 +14,8 @@ import { present, type Field, type HashState } from './hash.js'
 // The first byte tells a hash (2) from a counter state (1) wherever either may come.
 
 export const HASH_FORMAT = 2
+/** Node ids as peers give them (PROTOCOL.md §GOSSIP); the store imports nothing from the cluster. */
+const NODE_ID = /^[\w.:-]{1,64}$/
 const REMOVED = 1
 const COUNTER = 2
 const BASE = 4
@@ -126,7 +128,9 @@ export function decodeHash (b: Buffer): HashState | string {
     for (let i = 0; i < idCount; i++) {
       const n = b[o++] as number
       if (o + n > b.length) return 'a node id overruns the hash'
-      ids.push(b.toString('latin1', o, o + n))
+      const id = b.toString('latin1', o, o + n)
+      if (!NODE_ID.test(id)) return 'a bad node id'
+      ids.push(id)
       o += n
     }
     const version = (): Version | string => {
@@ -134,6 +138,9 @@ export function decodeHash (b: Buffer): HashState | string {
       if (node === undefined) return 'a bad node id index'
       const v = { node, wall: b.readDoubleLE(o + 2), logical: b.readUInt32LE(o + 10) }
       o += VERSION_BYTES
+      // A wall that is no whole ms (NaN above all) would break the versions' total
+      // order, and a logical at its maximum would overflow the next local write's.
+      if (!Number.isSafeInteger(v.wall) || v.wall < 0 || v.logical === 0xffffffff) return 'a bad version'
       return v
     }
     const hasCut = b[o++]
@@ -151,6 +158,7 @@ export function decodeHash (b: Buffer): HashState | string {
       const name = b.toString('latin1', o, o + nameLength)
       o += nameLength
       const flags = b[o++] as number
+      if ((flags & ~(REMOVED | COUNTER | BASE)) !== 0 || (flags & (COUNTER | BASE)) === (COUNTER | BASE)) return 'bad field flags'
       const v = version()
       if (typeof v === 'string') return v
       let removed: Version | null = null

@@ -248,6 +248,13 @@ export class Store {
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
     let current = this.buckets[b]?.get(key)
+    // PROTOCOL.md §Hashes: a hash past its expiry loses the fields written before
+    // it here first, as it did at a node that read it; a newer write merged into
+    // it unexpired would carry those fields past their expiry, and back to others.
+    if (isHash(current) && current.expiresAt !== 0 && isExpired(current, this.now())) {
+      this.reclaim(key, current)
+      current = this.buckets[b]?.get(key)
+    }
     // PROTOCOL.md §Hashes: fields join one by one; a write of another type cuts
     // the fields written before it, and takes the key if none is left.
     if (isHash(incoming)) return this.hashes.merge(key, h, b, current, incoming, refuseCollectable)

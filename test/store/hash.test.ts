@@ -379,3 +379,42 @@ t.test('a write to one field replicates that field alone', async t => {
   t.not(a.digest.rootHex(), before)
   t.equal(recomputed(a), a.digest.rootHex(), 'the digest kept field by field equals the one from scratch')
 })
+
+t.test('a hash re-created after its expiry: the expired fields do not come back at a node that had not read it', async t => {
+  // A write made after the expiry (no expiry of its own) merged into the copy
+  // not yet reclaimed must not carry the expired fields on (store.mergeEntry
+  // reclaims first; here the re-creation's cut alone also removes them).
+  const { a, b, clock, toA, toB } = pair()
+  a.hset('h', [['old', Buffer.from('1')]])
+  t.equal(a.setExpiry('h', clock.now + 1000), true)
+  toB()
+  clock.now += 1001
+  t.equal(a.get('h'), undefined, 'expired at a, which read it')
+  a.hset('h', [['new', Buffer.from('2')]]) // the key again, without an expiry
+  toB() // b has not read h since its expiry
+  t.same(hgetall(b, 'h'), { new: '2' }, 'the expired field is not back at b')
+  toA()
+  t.same(hgetall(a, 'h'), { new: '2' })
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+})
+
+t.test('hash states from a peer: impossible versions, ids and flags are refused', async t => {
+  const { a } = pair()
+  a.hset('h', [['f', Buffer.from('1')]])
+  const good = hashBytes(a.peek('h')?.hash as HashState)
+  t.not(typeof decodeHash(good), 'string')
+  // One field with a base of one byte: flags, then its version (id index, wall, logical), then the value.
+  const flagsAt = good.length - 5 - 14 - 1
+  const damaged = (change: (b: Buffer) => void): string | HashState => {
+    const b = Buffer.from(good)
+    change(b)
+    return decodeHash(b)
+  }
+  t.equal(damaged(b => b.writeDoubleLE(NaN, flagsAt + 3)), 'a bad version', 'a NaN wall')
+  t.equal(damaged(b => b.writeDoubleLE(-5, flagsAt + 3)), 'a bad version', 'a negative wall')
+  t.equal(damaged(b => b.writeDoubleLE(1.5, flagsAt + 3)), 'a bad version', 'a fractional wall')
+  t.equal(damaged(b => b.writeUInt32LE(0xffffffff, flagsAt + 11)), 'a bad version', 'a logical at its maximum')
+  t.equal(damaged(b => { b[flagsAt] = 8 }), 'bad field flags', 'an unknown flag')
+  t.equal(damaged(b => { b[flagsAt] = 6 }), 'bad field flags', 'a counter and a base at once')
+  t.equal(damaged(b => { b[4] = 0x20 }), 'a bad node id', 'a node id with a space')
+})
