@@ -96,7 +96,8 @@ export class Cluster implements LinkOwner {
       runtime: this.runtime,
       log,
       nodeId: () => this.nodeId,
-      recorded: seq => this.convergence.recordWrite(seq)
+      recorded: seq => this.convergence.recordWrite(seq),
+      resendWindowMs: store.tombstoneLog.graceMs / 2
     })
     store.onWrite((key, entry, local, fields) => { if (local) this.replication.replicate(key, entry, fields) })
     this.convergence = new Convergence(this)
@@ -371,6 +372,19 @@ export class Cluster implements LinkOwner {
     if (member === undefined) return
     member.writesReceived += writes
     member.bytesReceived += bytes
+  }
+
+  /**
+   * A peer command arrived on `session`: how long the peer was silent before
+   * it, in ms, if that is past the failure timeout (the peer has given up on
+   * this connection by now); 0 otherwise. A live link carries a heartbeat
+   * every heartbeatMs.
+   */
+  silenceOf (session: Session): number {
+    const now = this.runtime.now()
+    const last = session.peerHeardAt
+    session.peerHeardAt = now
+    return last !== undefined && now - last > this.timing.failAfterMs ? now - last : 0
   }
 
   /** SYNCED from a peer: its whole state has arrived. */

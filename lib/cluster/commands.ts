@@ -30,9 +30,23 @@ function addressArg (arg: Buffer | undefined): string {
  */
 function peerOnly (cluster: Cluster, ctx: CommandContext, args: Buffer[]): void {
   if (!ctx.session.isPeer) throw new CommandError(errorText('peersOnly', text(args[0]).toUpperCase()))
+  refuseStale(cluster, ctx)
   const id = ctx.session.peerId
   if (id !== undefined && cluster.retired.has(id)) throw new CommandError(errorText('removed', id))
   if (cluster.removedReason !== null) throw new CommandError(errorText('left', cluster.nodeId))
+}
+
+/**
+ * A peer's link that went silent past the failure timeout has been given up
+ * by the peer, which dials again and syncs: what arrives on it now was held
+ * in a cut that long, and could bring back what this node has collected
+ * meanwhile (PROTOCOL.md §Tombstones). Refused, and the connection closed.
+ */
+function refuseStale (cluster: Cluster, ctx: CommandContext): void {
+  const silent = cluster.silenceOf(ctx.session)
+  if (silent === 0) return
+  ctx.session.closeAfterReply = true
+  throw new CommandError(errorText('staleStream', String(silent)))
 }
 
 /** A node that cannot log refuses replicated writes too; the peer sends its state again when we are back. */
@@ -134,6 +148,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
   /** GOSSIP addr id state [member ...] — a peer's handshake and heartbeat. */
   function gossip (ctx: CommandContext, args: Buffer[]): Encoded {
     trustedPeer(ctx, args)
+    if (ctx.session.isPeer) refuseStale(cluster, ctx)
     const from = addressArg(args[1])
     const id = text(args[2])
     if (!NODE_ID.test(id)) throw new CommandError(ERRORS.badNodeId)

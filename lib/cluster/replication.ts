@@ -14,6 +14,8 @@ import type { Cancel, Runtime } from './runtime.js'
 /** A batch of local writes sent to the peers, kept until every ready peer has acknowledged it. */
 interface SentBatch extends OutgoingBatch {
   readonly firstSeq: number
+  /** When it was encoded (runtime ms): its entries are the keys' states then. */
+  readonly sentAt: number
 }
 
 /** Writes whose acknowledgement waits on the same promises share one (one turn's writes, typically). */
@@ -43,6 +45,13 @@ export interface ReplicationHost {
   readonly nodeId: () => string
   /** Local write `seq` was just made (convergence samples the clock for T). */
   recorded: (seq: number) => void
+  /**
+   * How old a batch may be and still be resent to a link that comes up: less
+   * than the tombstone grace (PROTOCOL.md §Tombstones), or it could carry a
+   * state a peer has collected since (a counter contribution, a value its
+   * tombstone beat), and bring it back.
+   */
+  readonly resendWindowMs: number
 }
 
 export class Replication {
@@ -67,12 +76,16 @@ export class Replication {
   /**
    * A link just came up: the local writes still waiting for other peers'
    * acknowledgement (and this turn's) go to it at once, so their clients need
-   * not wait for more. Returns the first write resent: older ones reach the
-   * peer only by the link-up sync.
+   * not wait for more; but not batches older than the resend window, whose
+   * states may be older than what the peer has collected since. Returns the
+   * first write resent: older ones reach the peer only by the link-up sync,
+   * which sends the keys' states as they are now.
    */
   resendTo (link: PeerLink): number {
-    const from = this.unacknowledged[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
-    for (const batch of this.unacknowledged) link.resend(batch)
+    const oldest = this.host.runtime.now() - this.host.resendWindowMs
+    const recent = this.unacknowledged.filter(batch => batch.sentAt > oldest)
+    const from = recent[0]?.firstSeq ?? (this.sendQueued ? this.turnFirstSeq : this.seq + 1)
+    for (const batch of recent) link.resend(batch)
     if (this.sendQueued) link.enqueue(this.seq)
     return from
   }
@@ -137,7 +150,7 @@ export class Replication {
     if (this.outgoing === null) return
     try {
       const { bytes, commands, entries } = this.outgoing.finish()
-      const batch: SentBatch = { bytes, commands, entries, firstSeq: this.turnFirstSeq, lastSeq: this.seq }
+      const batch: SentBatch = { bytes, commands, entries, firstSeq: this.turnFirstSeq, lastSeq: this.seq, sentAt: this.host.runtime.now() }
       this.unacknowledged.push(batch)
       for (const member of this.host.members.values()) member.link.sendQueued(batch)
     } catch (err) {

@@ -47,6 +47,7 @@ export const ERRORS = {
   badAddress: 'ERR invalid address, expected HOST:PORT',
   joinSelf: 'ERR a node cannot join itself',
   peersOnly: "ERR '%s' is for peer links: send GOSSIP first",
+  staleStream: 'ERR this peer link was silent for %s ms, past the failure timeout: what it carries is stale; closing it (the peer dials again)',
   peerCert: "ERR '%s' is for peers whose TLS certificate verifies against tls-ca-cert-file: %s",
   tlsClientCert: 'ERR TLS: connection refused: %s',
   badNodeId: 'ERR invalid node id',

@@ -53,6 +53,8 @@ export interface Session {
   peerId?: string
   /** A peer connection: it has sent SYNCED (its link-up sync to us is done). */
   peerSynced?: boolean
+  /** A peer connection: when its latest peer command arrived (runtime ms). */
+  peerHeardAt?: number
   /** The connection is gone (work waiting for it may stop). */
   closed: boolean
   /**

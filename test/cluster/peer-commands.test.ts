@@ -1,5 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { caller, connect, startNode } from '../helpers/server.js'
+import { KeystoneNode } from '../../lib/node.js'
+import { silentLogger } from '../../lib/log.js'
+import { caller, connect, rawConnect, startNode } from '../helpers/server.js'
 
 // PROTOCOL.md §Peer links, §GOSSIP, §REPL, §MREPL, §SYNCED: the commands peers
 // send each other, sent by hand.
@@ -137,4 +140,29 @@ t.test('a member address a peer reports under a new node id stays a member when 
   t.ok(Array.isArray(await call2('GOSSIP', NOWHERE, WRITER, 'up', `${THERE}=${OLD}`)))
   t.equal(await call2('FORGET', OLD), 'OK')
   t.equal(other.cluster.members.has(THERE), false, 'with no other id reported there, removal drops the address (as before)')
+})
+
+t.test('a peer link silent past the failure timeout is stale: its next command is refused and the connection closed', async t => {
+  // What a cut held that long was sent before the peer gave up on the link; it
+  // could bring back what this node collected meanwhile (PROTOCOL.md §Tombstones).
+  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '' }, { log: silentLogger, timing: { failAfterMs: 300 } })
+  t.teardown(() => node.close())
+  await node.start()
+  const raw = await rawConnect(t, node)
+  const command = (...args: string[]): string => `*${args.length}\r\n${args.map(a => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
+  raw.send(command('GOSSIP', NOWHERE, WRITER, 'up'))
+  raw.send(command('MREPL', WRITER, 'S', 'fresh', String(Date.now()), '0', '0', 'v'))
+  const [gossip, applied] = await raw.replies(2)
+  t.ok(Array.isArray(gossip), 'a peer link')
+  t.equal(applied, 1, 'a command soon after the last is applied')
+  await sleep(450) // the silence under test: past failAfterMs, with no heartbeat
+  raw.send(command('MREPL', WRITER, 'S', 'stale', String(Date.now()), '0', '0', 'v'))
+  const [refused] = await raw.replies(1)
+  t.match(String(refused), /^ERR this peer link was silent for \d+ ms, past the failure timeout/)
+  await raw.waitClosed()
+  const call = caller(await connect(t, node))
+  t.equal(await call('GET', 'fresh'), 'v')
+  t.equal(await call('GET', 'stale'), null, 'the stale MREPL wrote nothing')
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'the peer may dial again')
+  t.equal(await call('MREPL', WRITER, 'S', 'again', String(Date.now()), '0', '0', 'v'), 1, 'and its new link carries writes')
 })

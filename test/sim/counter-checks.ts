@@ -96,7 +96,8 @@ export function counterFailures (ops: readonly Op[], final: Map<string, Entry>, 
     const expected = e === undefined ? null : valueOf({ base, contribs: finalContribs, seen: marks })
     const actual = e !== undefined && isLive(e, now) ? e.value : null
     if ((expected?.toString('latin1') ?? null) !== (actual?.toString('latin1') ?? null)) {
-      fail(`value ${actual === null ? 'none' : JSON.stringify(actual.toString('latin1'))}, the rule gives ${expected === null ? 'none' : JSON.stringify(expected.toString('latin1'))}`)
+      fail(`value ${actual === null ? 'none' : JSON.stringify(actual.toString('latin1'))}, the rule gives ${expected === null ? 'none' : JSON.stringify(expected.toString('latin1'))}` +
+        ` (base v${winner.wall}.${winner.logical}@${winner.node.slice(0, 6)}; contributions ${finalContribs.map(show).join(' ')}; marks ${(e?.counter?.seen ?? []).map(show).join(' ')}; the base was written with ${marks.map(show).join(' ')})`)
     }
   }
   return out
