@@ -183,16 +183,17 @@ async function exchange (store: Store, peer: SyncPeer, merge: MergeFn, chunk: Ar
   for (const [b, lo, hi] of chunk) {
     store.forEachInLeaves(b, lo, hi, (key, entry) => {
       const their = theirs.get(key)
-      if (entry.hash !== undefined && their?.hash !== undefined) {
+      if (entry.hash !== undefined && their?.hash !== undefined && entry.hash.set === their.hash.set) {
         // A hash: the fields ours (merged with theirs already) holds otherwise, whatever the key
         // versions, so a round costs what differs, not the hash (PROTOCOL.md §Hashes).
         const fields = differingFields(entry.hash, their.hash)
         if (fields.length > 0 || compareVersions(their.v, entry) !== 0 || !sameCut(entry.hash, their.hash)) batches.add(key, entry, fields)
         return
       }
-      // A hash against their value of another type: theirs may have cut it to the same
-      // key version, so versions tell nothing; the whole hash goes (PROTOCOL.md §Hashes).
-      if (their !== undefined && compareVersions(their.v, entry) >= 0 && (entry.hash === undefined || their.hash !== undefined)) return
+      // A hash against their value of another type (a string, or a set for a hash): theirs may
+      // have cut it to the same key version, so versions tell nothing; the whole hash goes
+      // (PROTOCOL.md §Hashes, §Sets).
+      if (their !== undefined && compareVersions(their.v, entry) >= 0 && entry.hash === undefined) return
       batches.add(key, entry)
     })
   }

@@ -4,7 +4,7 @@ import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import { HASH_VALUE, type Entry } from '../store/entry.js'
-import { decodeHash, encodedHashSize, encodeHash, HASH_FORMAT, hashBytes } from '../store/hash-codec.js'
+import { decodeHash, encodedHashSize, encodeHash, hashBytes, isHashBytes } from '../store/hash-codec.js'
 
 // PROTOCOL.md §Cluster: how entries travel between nodes.
 // - REPL key wall logical node expiresAt [value]: one entry (no value: a tombstone).
@@ -13,9 +13,10 @@ import { decodeHash, encodedHashSize, encodeHash, HASH_FORMAT, hashBytes } from 
 //   is a counter (PROTOCOL.md §Counters): its value field is the base writer's
 //   id (a length byte, then the id: it need not be the batch's writer) and the
 //   counter's state. Op H is a hash (PROTOCOL.md §Hashes): the same, with the
-//   hash's state, whole or only the fields the write changed, instead.
+//   hash's state, whole or only the fields the write changed, instead; a set
+//   (PROTOCOL.md §Sets) goes as op H too, its state's first byte saying set.
 // - SYNC pages: seven fields per entry, key wall logical node expiresAt value|nil typed|nil,
-//   typed a counter's or a hash's state (told apart by their first byte).
+//   typed a counter's, a hash's or a set's state (told apart by their first byte).
 
 /** Fields per entry of a SYNC page or ENTRIES reply. */
 export const PAGE_FIELDS = 7
@@ -28,7 +29,7 @@ export function pushPageFields (out: Encoded[], key: string, e: Entry): void {
 
 /** A counter's or a hash's state, from the typed field of a page entry or MREPL op C/H; a string says what is wrong. */
 export function decodeTyped (field: Buffer): Pick<Entry, 'counter' | 'hash'> | string {
-  if (field[0] === HASH_FORMAT) {
+  if (isHashBytes(field)) {
     const hash = decodeHash(field)
     return typeof hash === 'string' ? hash : { hash }
   }
@@ -39,7 +40,7 @@ export function decodeTyped (field: Buffer): Pick<Entry, 'counter' | 'hash'> | s
 /** Sets `into`'s counter or hash (and the value the store works out again from it) from a typed field. */
 function applyTyped (into: Entry, field: Buffer, expiresAt: number): void {
   const typed = decodeTyped(field)
-  if (typeof typed === 'string') throw new CommandError(errorText('invalidEntryField', field[0] === HASH_FORMAT ? 'hash' : 'counter'))
+  if (typeof typed === 'string') throw new CommandError(errorText('invalidEntryField', isHashBytes(field) ? 'hash' : 'counter'))
   if (typed.hash !== undefined) {
     into.hash = typed.hash
     into.value = typed.hash.live > 0 ? HASH_VALUE : null
@@ -237,7 +238,7 @@ export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: str
       const idLength = field[0] ?? 0
       into.node = nodeField(field.subarray(1, 1 + idLength))
       const typed = field.subarray(1 + idLength)
-      if ((typed[0] === HASH_FORMAT) !== (op[0] === OP_HASH)) throw new CommandError(errorText('invalidEntryField', 'op'))
+      if (isHashBytes(typed) !== (op[0] === OP_HASH)) throw new CommandError(errorText('invalidEntryField', 'op'))
       applyTyped(into, typed, expiresAt)
     } else {
       const isSet = op[0] === OP_SET

@@ -1,6 +1,7 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, NIL, OK, type Encoded } from '../protocol/reply.js'
 import { fieldValue, present, type HashState } from '../store/hash.js'
 import { addInt, inInt64, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
+import { checkScanCursor, randomCount, randomPicks, scanPattern } from './collection-args.js'
 import { globMatch } from '../store/glob.js'
 import { CommandError, keyOf, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
@@ -138,8 +139,6 @@ function hincrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   return bulk(value)
 }
 
-/** The most elements a negative HRANDFIELD count may ask for: a reply must not grow the server without bound (PROTOCOL.md §Differences from Redis). */
-export const RANDFIELD_MAX = 1_000_000
 const LONG_MAX = 9223372036854775807n
 
 /** HRANDFIELD key [count [WITHVALUES]] (PROTOCOL.md §HRANDFIELD). */
@@ -149,35 +148,15 @@ function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
     if (fields.length === 0) return NIL
     return bulk((fields[Math.floor(Math.random() * fields.length)] as [string, Buffer])[0])
   }
-  const n = parseInt64(args[2] as Buffer)
-  if (n === null) throw new CommandError(ERRORS.notInteger)
-  if (BigInt(n) < -LONG_MAX) throw new CommandError(ERRORS.countOutOfRange)
+  const n = randomCount(args[2])
   const withValues = args.length === 4 && upper(args[3]) === 'WITHVALUES'
   if (args.length >= 4 && !withValues) throw new CommandError(ERRORS.syntax)
-  const abs = BigInt(n) < 0n ? -BigInt(n) : BigInt(n)
+  const abs = n < 0n ? -n : n
   if (withValues && abs > LONG_MAX / 2n) throw new CommandError(ERRORS.outOfRange)
   const fields = [...presentFields(readHash(ctx, args))]
   if (fields.length === 0 || abs === 0n) return EMPTY_ARRAY
   const out: Array<string | Buffer> = []
-  const push = ([name, value]: [string, Buffer]): void => { withValues ? out.push(name, value) : out.push(name) }
-  if (BigInt(n) < 0n) { // repetitions allowed: each pick on its own
-    if (abs > BigInt(RANDFIELD_MAX)) throw new CommandError(ERRORS.outOfRange)
-    for (let i = 0; i < Number(abs); i++) push(fields[Math.floor(Math.random() * fields.length)] as [string, Buffer])
-    return bulkArray(out)
-  }
-  if (abs >= BigInt(fields.length)) { // the whole hash, in its order
-    for (const f of fields) push(f)
-    return bulkArray(out)
-  }
-  // Distinct fields: a partial Fisher-Yates shuffle picks `count` of them.
-  const count = Number(abs)
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(Math.random() * (fields.length - i))
-    const pick = fields[j] as [string, Buffer]
-    fields[j] = fields[i] as [string, Buffer]
-    fields[i] = pick
-    push(pick)
-  }
+  for (const [name, value] of randomPicks(fields, n)) withValues ? out.push(name, value) : out.push(name)
   return bulkArray(out)
 }
 
@@ -186,24 +165,10 @@ function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
  * cursor 0, as Redis answers for a small hash (PROTOCOL.md §HSCAN, and §Differences from Redis).
  */
 function hscan (ctx: CommandContext, args: Buffer[]): Encoded {
-  if (!/^\d{1,20}$/.test(text(args[2])) || BigInt(text(args[2])) > 18446744073709551615n) throw new CommandError(ERRORS.invalidCursor)
+  checkScanCursor(args[2])
   const hash = readHash(ctx, args)
   if (hash === undefined) return array([bulk('0'), EMPTY_ARRAY])
-  let pattern: string | null = null
-  for (let i = 3; i < args.length; i += 2) {
-    const option = upper(args[i])
-    if (i + 1 >= args.length) throw new CommandError(ERRORS.syntax)
-    if (option === 'MATCH') {
-      pattern = text(args[i + 1])
-      if (pattern === '*') pattern = null
-    } else if (option === 'COUNT') {
-      const count = parseInt64(args[i + 1] as Buffer)
-      if (count === null) throw new CommandError(ERRORS.notInteger)
-      if (count < 1) throw new CommandError(ERRORS.syntax)
-    } else {
-      throw new CommandError(ERRORS.syntax)
-    }
-  }
+  const pattern = scanPattern(args, 3)
   const out: Array<string | Buffer> = []
   for (const [name, value] of presentFields(hash)) if (pattern === null || globMatch(pattern, name)) out.push(name, value)
   return array([bulk('0'), bulkArray(out)])

@@ -9,6 +9,7 @@ import { keyspaceCommands } from './keyspace.js'
 import { objectCommands } from './object.js'
 import { commandCommand, serverCommands } from './server.js'
 import { slowlogCommands } from './slowlog.js'
+import { setCommands } from './sets.js'
 import { stringRangeCommands } from './string-ranges.js'
 import { stringCommands } from './strings.js'
 import { transactionCommands } from './transactions.js'
@@ -28,6 +29,7 @@ export function clientCommands (extra: CommandTable = {}): CommandTable {
     ...counterCommands,
     ...stringRangeCommands,
     ...hashCommands,
+    ...setCommands,
     ...expiryCommands,
     ...keyspaceCommands,
     ...objectCommands,

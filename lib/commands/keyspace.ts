@@ -9,7 +9,7 @@ import type { CommandContext, CommandTable } from './types.js'
 // PROTOCOL.md §Keyspace: KEYS, SCAN, DBSIZE, FLUSHALL, FLUSHDB, TYPE, TOUCH,
 // UNLINK, RANDOMKEY, RENAME, RENAMENX, COPY.
 
-/** TYPE key: `string`, `hash`, or `none`. */
+/** TYPE key: `string`, `hash`, `set`, or `none`. */
 function type (ctx: CommandContext, args: Buffer[]): Encoded {
   return simple(typeName(ctx.node.store.read(keyOf(args[1]))))
 }
@@ -65,17 +65,22 @@ function copyEntry (ctx: CommandContext, from: string, to: string): void {
     store.set(to, entry.value, entry.expiresAt)
     return
   }
-  // A hash: the destination's own fields go first (a hash destination is
-  // deleted, field by field; a string one is replaced by the new hash), then
-  // the source's fields are written, then its expiry (PROTOCOL.md §Hashes).
+  // A hash or set: the destination goes first (a hash or set is deleted field
+  // by field, a string replaced by the new hash), then the source's fields or
+  // members are written, then its expiry (PROTOCOL.md §Hashes, §Sets).
+  const expiresAt = entry.expiresAt
+  const set = entry.hash.set
+  const names: string[] = []
   const pairs: Array<[string, Buffer]> = []
   for (const [name, f] of entry.hash.fields) {
     const value = fieldValue(f)
-    if (value !== null) pairs.push([name, value])
+    if (value === null) continue
+    if (set) names.push(name)
+    else pairs.push([name, value])
   }
-  const expiresAt = entry.expiresAt
   if (store.get(to)?.hash !== undefined) store.delete(to)
-  store.hset(to, pairs)
+  if (set) store.sadd(to, names)
+  else store.hset(to, pairs)
   if (expiresAt !== 0) store.setExpiry(to, expiresAt)
 }
 
@@ -167,7 +172,7 @@ export const keyspaceCommands: CommandTable = {
   dbsize: { handler: dbsize, arity: 1, summary: 'DBSIZE: the number of keys' },
   flushall: { handler: flushall, arity: -1, write: true, summary: 'FLUSHALL [ASYNC|SYNC]: delete every key' },
   flushdb: { handler: flushall, arity: -1, write: true, summary: 'FLUSHDB [ASYNC|SYNC]: delete every key (there is one database)' },
-  type: { handler: type, arity: 2, keys: [1, 1, 1], summary: 'TYPE key: string, hash, or none' },
+  type: { handler: type, arity: 2, keys: [1, 1, 1], summary: 'TYPE key: string, hash, set, or none' },
   touch: { handler: touch, arity: -2, keys: [1, -1, 1], summary: 'TOUCH key [key ...]: how many of the keys exist' },
   unlink: { handler: unlink, arity: -2, write: true, keys: [1, -1, 1], summary: 'UNLINK key [key ...]: as DEL' },
   randomkey: { handler: randomkey, arity: 1, summary: 'RANDOMKEY: a random key, or nil' },

@@ -2,6 +2,7 @@ import { array, bulk, integer, NIL, simple, type Encoded } from '../protocol/rep
 import { CommandError, keyOf, upper } from './args.js'
 import { ERRORS } from './errors.js'
 import { hashEncoding } from './hashes.js'
+import { setEncoding } from './sets.js'
 import type { CommandContext, CommandTable } from './types.js'
 
 // PROTOCOL.md §OBJECT. Every value is a string, so its encoding follows from its bytes.
@@ -63,8 +64,8 @@ function object (ctx: CommandContext, args: Buffer[]): Encoded {
   const entry = ctx.node.store.read(keyOf(args[2]))
   const value = entry?.value
   if (entry === undefined || value === undefined || value === null) return NIL
-  if (entry.hash !== undefined) { // PROTOCOL.md §OBJECT: a hash is a listpack while small, as in Redis
-    if (sub === 'ENCODING') return bulk(hashEncoding(entry.hash))
+  if (entry.hash !== undefined) { // PROTOCOL.md §OBJECT: a hash is a listpack while small, a set of integers an intset, as in Redis
+    if (sub === 'ENCODING') return bulk(entry.hash.set ? setEncoding(entry.hash) : hashEncoding(entry.hash))
     if (sub === 'REFCOUNT') return integer(1)
   }
   switch (sub) {

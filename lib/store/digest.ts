@@ -122,6 +122,8 @@ const FIELD_SALT = 0x2545f491
 const REMOVED_SALT = 0x61c88647
 const NULL_BASE_SALT = 0x7f4a7c15
 const CUT_SALT = 0x6a09e667
+/** A set's entry hashes apart from a hash's of the same fields (PROTOCOL.md §Sets). */
+const SET_SALT = 0x510e527f
 
 /** The hash of one field of a hash key (into laneA/laneB). */
 function fieldHash (h: number, name: string, f: Field): void {
@@ -150,6 +152,10 @@ function hashOf (h: number, e: Hashed): void {
   if (e.hash !== undefined) {
     let a = laneA
     let b = laneB
+    if (e.hash.set) {
+      a ^= fmix(h ^ SET_SALT)
+      b ^= fmix(Math.imul(h, 0x165667b1) ^ SET_SALT)
+    }
     if (e.hash.cut !== null) {
       entryHash(h ^ CUT_SALT, e.hash.cut)
       a ^= laneA

@@ -11,9 +11,16 @@ import { present, type Field, type HashState } from './hash.js'
 //          | [flags 1: removed: u16 id index, f64 wall, u32 logical]
 //          | flags 2: u32 length, counter state (FORMAT.md §Counter state) | else flags 4: u32 length, base
 // Node ids go once in a table: a field costs its name, its value and 19 bytes.
-// The first byte tells a hash (2) from a counter state (1) wherever either may come.
+// The first byte tells a hash (2) or a set (3, the same layout: PROTOCOL.md §Sets)
+// from a counter state (1) wherever any may come.
 
 export const HASH_FORMAT = 2
+export const SET_FORMAT = 3
+
+/** Whether these bytes are a hash's or a set's state (not a counter's). */
+export function isHashBytes (b: Buffer): boolean {
+  return b[0] === HASH_FORMAT || b[0] === SET_FORMAT
+}
 /** Node ids as peers give them (PROTOCOL.md §GOSSIP); the store imports nothing from the cluster. */
 const NODE_ID = /^[\w.:-]{1,64}$/
 const REMOVED = 1
@@ -68,7 +75,7 @@ export function encodedHashSize (hash: HashState, names: Iterable<string> | null
 export function encodeHash (hash: HashState, names: Iterable<string> | null, buf: Buffer, at: number): number {
   const { ids } = idTable(hash, names)
   let o = at
-  buf[o++] = HASH_FORMAT
+  buf[o++] = hash.set ? SET_FORMAT : HASH_FORMAT
   buf.writeUInt16LE(ids.size, o)
   o += 2
   for (const id of ids.keys()) {
@@ -121,7 +128,8 @@ export function hashBytes (hash: HashState, names: Iterable<string> | null = nul
 export function decodeHash (b: Buffer): HashState | string {
   try {
     let o = 0
-    if (b[o++] !== HASH_FORMAT) return 'unknown hash format'
+    const format = b[o++]
+    if (format !== HASH_FORMAT && format !== SET_FORMAT) return 'unknown hash format'
     const idCount = b.readUInt16LE(o)
     o += 2
     const ids: string[] = []
@@ -187,7 +195,7 @@ export function decodeHash (b: Buffer): HashState | string {
       if (present(f)) live++
     }
     if (o !== b.length) return 'trailing bytes after the hash'
-    return { fields, live, cut }
+    return { fields, live, cut, set: format === SET_FORMAT }
   } catch {
     return 'the hash is cut short'
   }

@@ -1,7 +1,7 @@
 import { compareTimestamps, type HybridClock, type Timestamp } from './clock.js'
 import type { Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
-import { collectField, cutField, expireField, fieldValue, incrementField, joinField, newestInField, newHash, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
+import { addMember, collectField, cutField, expireField, fieldValue, incrementField, joinField, newestInField, newestWrite, newHash, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
 import type { Int } from './numbers.js'
 import type { TombstoneLog, TombstoneVerdict } from './tombstones.js'
 
@@ -66,16 +66,19 @@ export class HashKeys {
   }
 
   /**
-   * The key's hash entry, made if the key holds none: a new hash replaces a
-   * string, counter or tombstone as a write of the key as a whole (its version
-   * is the key's from then on, PROTOCOL.md §Hashes, one key, two types).
+   * The key's hash (or set) entry, made if the key holds none: a new hash
+   * replaces a string, counter or tombstone as a write of the key as a whole
+   * (its version is the key's from then on, PROTOCOL.md §Hashes, one key, two
+   * types). Over a deleted set (or hash, for a set) the newest write it holds
+   * is what the new one must outrank, and its cut (PROTOCOL.md §Sets).
    */
-  private hashEntry (key: string, h: number, b: number, current: Entry | undefined): HashEntry {
-    if (isHash(current)) return current
-    const v = this.stamp(current)
+  private hashEntry (key: string, h: number, b: number, current: Entry | undefined, set: boolean): HashEntry {
+    if (isHash(current) && current.hash.set === set) return current
+    const replaced = current === undefined ? null : isHash(current) ? newer(newestWrite(current, current.hash), current.hash.cut) : versionOf(current)
+    const v = this.stamp(replaced ?? undefined)
     // Stored as a value at once (the write adds a present field); settle() corrects the counts if not.
     // What the key held is below every field this hash will have: its version is the cut.
-    const entry: HashEntry = { value: HASH_VALUE, expiresAt: 0, wall: v.wall, logical: v.logical, node: v.node, hash: newHash(current === undefined ? null : current) }
+    const entry: HashEntry = { value: HASH_VALUE, expiresAt: 0, wall: v.wall, logical: v.logical, node: v.node, hash: newHash(replaced, set) }
     this.s.digest.change(h, current, entry)
     this.s.put(key, entry, current, b)
     return entry
@@ -124,7 +127,7 @@ export class HashKeys {
 
   /** HSET/HMSET/HSETNX: the pairs written (the last of a repeated field wins); how many fields were new. */
   set (key: string, h: number, b: number, pairs: ReadonlyArray<readonly [string, Buffer]>): number {
-    const entry = this.hashEntry(key, h, b, this.current(key, b))
+    const entry = this.hashEntry(key, h, b, this.current(key, b), false)
     const was = this.snapshot(entry)
     let added = 0
     const changed = new Set<string>()
@@ -132,6 +135,28 @@ export class HashKeys {
       const old = entry.hash.fields.get(name)
       if (old === undefined || !present(old)) added++
       this.changeField(h, entry, name, old, setField(old, Buffer.from(value), this.stamp(old ?? entry.hash.cut ?? undefined)), true)
+      changed.add(name)
+    }
+    this.settle(key, h, b, entry, was)
+    this.s.notify(key, entry, true, [...changed])
+    return added
+  }
+
+  /**
+   * SADD: adds each member, as this node's add (PROTOCOL.md §Sets, add wins);
+   * how many were not present. A member named twice is added once.
+   */
+  add (key: string, h: number, b: number, names: Iterable<string>): number {
+    const entry = this.hashEntry(key, h, b, this.current(key, b), true)
+    const was = this.snapshot(entry)
+    let added = 0
+    const changed = new Set<string>()
+    const node = this.s.nodeId()
+    for (const name of names) {
+      if (changed.has(name)) continue
+      const old = entry.hash.fields.get(name)
+      if (old === undefined || !present(old)) added++
+      this.changeField(h, entry, name, old, addMember(old, node, this.stamp(entry.hash.cut ?? undefined)), true)
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)
@@ -215,7 +240,7 @@ export class HashKeys {
     const current = this.current(key, b)
     const old = isHash(current) ? current.hash.fields.get(name) : undefined
     check(old === undefined ? null : fieldValue(old))
-    const entry = this.hashEntry(key, h, b, current)
+    const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)
     const next = incrementField(old, this.s.nodeId(), this.stamp(entry.hash.cut ?? undefined), delta, fdelta)
     this.changeField(h, entry, name, old, next, true)
@@ -244,10 +269,22 @@ export class HashKeys {
    */
   merge (key: string, h: number, b: number, current: Entry | undefined, incoming: Entry & { hash: HashState }, refuseCollectable: boolean): boolean {
     for (const f of incoming.hash.fields.values()) this.s.clock.observe(newestInField(f))
-    if (!isHash(current)) {
+    // A hash meets a set (PROTOCOL.md §Sets, one key, two types): the one holding
+    // the newer write keeps the key, cut at the other's newest write.
+    let replaced: Version | null = current === undefined ? null : versionOf(current)
+    if (isHash(current) && current.hash.set !== incoming.hash.set) {
+      const ours = newestWrite(current, current.hash)
+      const theirs = newestWrite(incoming, incoming.hash)
+      if (compareVersions(theirs, ours) < 0) {
+        const met = this.meetOther(key, h, b, current, theirs)
+        if (met !== 'replace') return met
+      }
+      replaced = newer(ours, current.hash.cut)
+    }
+    if (!isHash(current) || current.hash.set !== incoming.hash.set) {
       // Built aside, then stored and added to the digest whole.
-      const cut = newer(incoming.hash.cut, current === undefined ? null : versionOf(current))
-      const entry: HashEntry = { value: null, expiresAt: incoming.expiresAt, wall: incoming.wall, logical: incoming.logical, node: incoming.node, hash: newHash(cut) }
+      const cut = newer(incoming.hash.cut, replaced)
+      const entry: HashEntry = { value: null, expiresAt: incoming.expiresAt, wall: incoming.wall, logical: incoming.logical, node: incoming.node, hash: newHash(cut, incoming.hash.set) }
       const changed = this.joinFields(key, null, entry, incoming.hash)
       const alive = this.cutMeta(null, entry)
       if (entry.expiresAt !== 0 && entry.expiresAt <= this.s.now()) this.expireFields(null, entry)

@@ -46,13 +46,15 @@ export interface HashState {
   readonly fields: Map<string, Field>
   live: number
   cut: Version | null
+  /** A set (PROTOCOL.md §Sets): its members are fields with no base, present while an add is unseen by removals. */
+  readonly set: boolean
 }
 
 /** The version of a field's base when no HSET ever made one (a field created by HINCRBY). */
 const NO_BASE: Version = { wall: 0, logical: 0, node: '-' }
 
-export function newHash (cut: Version | null = null): HashState {
-  return { fields: new Map(), live: 0, cut: cut === null ? null : { wall: cut.wall, logical: cut.logical, node: cut.node } }
+export function newHash (cut: Version | null = null, set = false): HashState {
+  return { fields: new Map(), live: 0, cut: cut === null ? null : { wall: cut.wall, logical: cut.logical, node: cut.node }, set }
 }
 
 /**
@@ -75,6 +77,21 @@ export function cutField (f: Field, cut: Version): Field | undefined {
   return { wall: v.wall, logical: v.logical, node: v.node, state: { base: keepBase ? f.state.base : null, contribs, seen }, removed: keepBase ? f.removed : null }
 }
 
+/**
+ * The newest write a hash or set holds: its key version, its fields' bases
+ * and their contributions (a member's adds), removals' stamps left out. When a
+ * hash and a set meet at one key, the one with the newer write keeps it
+ * (PROTOCOL.md §Sets, one key, two types).
+ */
+export function newestWrite (key: Version, hash: HashState): Version {
+  let best: Version = key
+  for (const f of hash.fields.values()) {
+    if (compareVersions(f, best) > 0) best = f
+    for (const c of f.state.contribs) if (compareVersions(c, best) > 0) best = c
+  }
+  return best
+}
+
 /** The newest version of a hash's field parts (a write replacing the hash must outrank it). */
 export function newestInHash (hash: HashState): Timestamp | undefined {
   let best: Timestamp | undefined
@@ -94,6 +111,16 @@ export function present (f: Field): boolean {
 export function fieldValue (f: Field): Buffer | null {
   if (f.state.contribs.length === 0) return f.state.base // the common case: no sum to work out
   return valueOf(f.state)
+}
+
+/**
+ * SADD: an add of the member by `node` at `ts`, as an increment of its
+ * contribution (PROTOCOL.md §Sets): present until a removal has seen this add.
+ * An add of a member already present adds too, so a concurrent SREM that saw
+ * only the earlier adds leaves it (add wins).
+ */
+export function addMember (f: Field | undefined, node: string, ts: Timestamp): Field {
+  return incrementField(f, node, ts, 1, 0)
 }
 
 /** HSET: a new base written at `v`, having seen every contribution held here. */

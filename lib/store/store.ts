@@ -172,7 +172,13 @@ export class Store {
     return this.hashes.set(key, h, h & (BUCKETS - 1), pairs)
   }
 
-  /** HDEL: removes the named fields present; how many. */
+  /** SADD: adds the members to the set at key (made if missing); how many were new. The caller checks the type. */
+  sadd (key: string, members: Iterable<string>): number {
+    const h = keyHash(key)
+    return this.hashes.add(key, h, h & (BUCKETS - 1), members)
+  }
+
+  /** HDEL (and SREM, a set's members being its fields): removes the named fields present; how many. */
   hdel (key: string, fields: Iterable<string>): number {
     const h = keyHash(key)
     return this.hashes.remove(key, h, h & (BUCKETS - 1), fields)

@@ -101,7 +101,7 @@ function remoteHash (o: Extract<Op, { op: 'hmerge' }>, now: number): Entry {
   }
   let live = 0
   for (const f of fields.values()) if (present(f)) live++
-  return { value: live > 0 ? HASH_VALUE : null, wall: now + o.dWall, logical: 0, node: o.node, expiresAt: o.ttl === 0 ? 0 : now + o.ttl, hash: { fields, live, cut: null } }
+  return { value: live > 0 ? HASH_VALUE : null, wall: now + o.dWall, logical: 0, node: o.node, expiresAt: o.ttl === 0 ? 0 : now + o.ttl, hash: { fields, live, cut: null, set: false } }
 }
 
 t.test('the incremental digest always equals the digest computed from scratch', async t => {
