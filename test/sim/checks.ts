@@ -25,7 +25,7 @@ function describe (e: Entry | undefined, now: number): string {
 function hashView (hash: HashState): string {
   const pairs: string[] = []
   for (const [name, f] of hash.fields) if (present(f)) pairs.push(`${name}=${fieldValue(f)?.toString('latin1') ?? ''}`)
-  return `hash{${pairs.sort().join(',')}}`
+  return `${hash.set ? 'set' : 'hash'}{${pairs.sort().join(',')}}`
 }
 
 /** Members whose live data or digest differ from the first one's. */

@@ -9,6 +9,7 @@ import type { MemberRecord } from '../../lib/persistence/data-dir.js'
 import type { NodeData } from '../../lib/persistence/persistence.js'
 import { decodeState, encodeState } from '../../lib/store/counter-codec.js'
 import type { Entry } from '../../lib/store/entry.js'
+import { decodeHash, hashBytes } from '../../lib/store/hash-codec.js'
 import type { Store } from '../../lib/store/store.js'
 
 interface Record {
@@ -52,9 +53,9 @@ export class MemoryDisk {
       load: store => {
         for (const r of this.records) store.restore(r.key, copied(r.entry), true)
         loaded = store
-        store.onWrite((key, entry) => {
+        store.onWrite((key, entry, _local, fields) => {
           if (loaded !== store) return
-          this.records.push({ key, entry: copied(entry) })
+          this.records.push({ key, entry: copied(entry, fields) })
         })
       },
       barrier: () => null,
@@ -65,11 +66,18 @@ export class MemoryDisk {
 
 /**
  * An entry as the log would keep it: its bytes, not the store's objects (a
- * node changes its own counter contribution in place, as the real log, which
- * encodes at once, never sees).
+ * node changes its own counter contribution in place, and a hash's fields
+ * change and are collected in the same HashState, as the real log, which
+ * encodes at once, never sees). A hash write's record holds the fields it
+ * changed, as the real log's (FORMAT.md §Hash state).
  */
-function copied (entry: Entry): Entry {
+function copied (entry: Entry, fields?: readonly string[]): Entry {
   const copy: Entry = { ...entry, value: entry.value === null ? null : Buffer.from(entry.value) }
+  if (entry.hash !== undefined) {
+    const hash = decodeHash(hashBytes(entry.hash, fields ?? null))
+    if (typeof hash === 'string') throw new Error(`sim disk: ${hash}`)
+    copy.hash = hash
+  }
   if (entry.counter !== undefined) {
     const state = decodeState(encodeState(entry.counter))
     if (typeof state === 'string') throw new Error(`sim disk: ${state}`)

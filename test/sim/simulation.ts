@@ -4,8 +4,10 @@
 
 import type { NodeOptions } from '../../lib/index.js'
 import { compareVersions, type Entry } from '../../lib/store/entry.js'
+import { joinField, sameField } from '../../lib/store/hash.js'
 import { differences, lostOrResurrected, snapshot } from './checks.js'
 import { counterFailures } from './counter-checks.js'
+import { setFailures } from './set-checks.js'
 import { SimNetwork } from './network.js'
 import { Random } from './random.js'
 import { Owner, Scheduler } from './scheduler.js'
@@ -36,10 +38,25 @@ const KEYS = 12
 const COUNTER_KEYS = ['c1', 'c2', 'c3', 'c4']
 /** Hash keys (PROTOCOL.md §Hashes): field writes, removals, increments, DEL, PEXPIRE, SET over them; checked for convergence (no oracle yet). */
 const HASH_KEYS = ['h1', 'h2', 'h3']
+/** Set keys (PROTOCOL.md §Sets): SADD, SREM, SPOP, DEL, SMEMBERS; checked by set-checks.ts. SADD on hash keys makes type conflicts. */
+const SET_KEYS = ['s1', 's2']
 const MAX_TTL_MS = 3000
 const MAX_SKEW_MS = 2000
 
 export async function runSchedule (seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
+  // Commands that pick at random (SPOP, SRANDMEMBER, RANDOMKEY) use Math.random:
+  // seeded here for the schedule, so that it replays exactly.
+  const mathRandom = Math.random
+  const picks = new Random(seed ^ 0x5eed5)
+  Math.random = () => picks.float()
+  try {
+    return await schedule(seed, options)
+  } finally {
+    Math.random = mathRandom
+  }
+}
+
+async function schedule (seed: number, options: ScheduleOptions): Promise<ScheduleResult> {
   const rng = new Random(seed)
   const sched = new Scheduler(START)
   const net = new SimNetwork(sched, rng)
@@ -132,8 +149,9 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   const firstLive = live[0]
   if (firstLive !== undefined) {
     const final = snapshot(firstLive.node)
-    failures.push(...lostOrResurrected(work.ops, final, removed, now, key => COUNTER_KEYS.includes(key) || HASH_KEYS.some(h => key === h || key === `${h}n`)))
+    failures.push(...lostOrResurrected(work.ops, final, removed, now, key => COUNTER_KEYS.includes(key) || SET_KEYS.includes(key) || HASH_KEYS.some(h => key === h || key === `${h}n`)))
     failures.push(...counterFailures(work.ops, final, COUNTER_KEYS, removed, now))
+    failures.push(...setFailures(work.ops, final, SET_KEYS, removed, now))
   }
   // With every member up, the backlog drains within the grace plus a few rounds.
   await sched.run(GRACE_MS + 4000, () => live.every(m => backlog(m.node, removedIds()) === 0))
@@ -162,6 +180,7 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
   function issue (n: SimNode): void {
     if (rng.chance(0.3)) { issueCounter(n); return }
     if (rng.chance(0.2)) { issueHash(n); return }
+    if (rng.chance(0.2)) { issueSet(n); return }
     const key = `k${rng.int(1, KEYS)}`
     const roll = rng.float()
     let kind: OpKind = 'set'
@@ -200,6 +219,21 @@ export async function runSchedule (seed: number, options: ScheduleOptions = {}):
     else if (roll < 0.93) args = ['SET', key, `s${work.ops.length + 1}`]
     else args = ['HGETALL', key]
     if (work.send(n, 'hash', key, args)) note(`${n.addr} <- ${args.join(' ')}`)
+  }
+
+  function issueSet (n: SimNode): void {
+    const key = rng.pick(SET_KEYS)
+    const member = `m${rng.int(1, 4)}`
+    const roll = rng.float()
+    let kind: OpKind = 'sadd'
+    let args: string[]
+    if (roll < 0.45) args = ['SADD', key, member]
+    else if (roll < 0.7) { kind = 'srem'; args = ['SREM', key, member, `m${rng.int(1, 4)}`] }
+    else if (roll < 0.78) { kind = 'srem'; args = rng.chance(0.5) ? ['SPOP', key] : ['SPOP', key, String(rng.int(1, 3))] }
+    else if (roll < 0.86) { kind = 'srem'; args = ['DEL', key] }
+    else if (roll < 0.93) { kind = 'hash'; args = ['SADD', rng.pick(HASH_KEYS), member] } // a set against a hash or string: convergence only
+    else { kind = 'wait'; args = ['SMEMBERS', key] }
+    if (work.send(n, kind, key, args)) note(`${n.addr} <- ${args.join(' ')}`)
   }
 
   /** Whether the node's current id was removed, as any live node knows. */
@@ -288,6 +322,15 @@ function leftovers (node: NonNullable<SimNode['node']>): string {
 function heldAtLeast (o: SimNode, key: string, entry: Entry): boolean {
   const e = o.node?.store.peek(key)
   if (e === undefined) return false
+  if (entry.hash !== undefined) { // a hash or set record: each of its fields is in o's, or older than o's
+    const fields = e.hash?.fields
+    if (fields === undefined || e.hash?.set !== entry.hash.set) return false
+    for (const [name, f] of entry.hash.fields) {
+      const mine = fields.get(name)
+      if (mine === undefined || !sameField(joinField(mine, f), mine)) return false
+    }
+    return true
+  }
   if (entry.counter === undefined) return compareVersions(e, entry) >= 0
   return compareVersions(e, entry) >= 0 && entry.counter.contribs.every(c => covers(e, c, true))
 }

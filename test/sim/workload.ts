@@ -8,10 +8,11 @@ import { RespClient as Client } from '../../lib/client/resp-client.js'
 import { RespError, type RespValue } from '../../lib/protocol/reply-parser.js'
 import type { Contribution } from '../../lib/store/counter.js'
 import { compareVersions, type Entry, type Version } from '../../lib/store/entry.js'
+import type { HashState } from '../../lib/store/hash.js'
 import { Owner } from './scheduler.js'
 import type { SimNode, SimWorld } from './sim-node.js'
 
-export type OpKind = 'set' | 'del' | 'flushall' | 'wait' | 'incr' | 'hash'
+export type OpKind = 'set' | 'del' | 'flushall' | 'wait' | 'incr' | 'hash' | 'sadd' | 'srem'
 
 export interface Op {
   readonly id: number
@@ -34,6 +35,10 @@ export interface Op {
   readonly marks: Map<string, readonly Contribution[]>
   /** An INCRBY: this node's contribution as the increment left it. */
   contribution: Contribution | null
+  /** Of set keys (PROTOCOL.md §Sets), by key: each member an SADD added, with its add (this node's contribution as the add left it). */
+  readonly setAdds: Array<{ key: string, member: string, add: Contribution }>
+  /** Of set keys, by key: each member an SREM, SPOP, DEL or FLUSHALL removed, with the adds the removal had seen (its marks). */
+  readonly setRemovals: Array<{ key: string, member: string, seen: readonly Contribution[] }>
 }
 
 /**
@@ -42,6 +47,11 @@ export interface Op {
  * least as new, or by a base that had seen one.
  */
 export function covers (entry: Entry, w: Version, increment: boolean): boolean {
+  if (entry.hash?.set === true) { // a set's write: an add (a contribution) or a removal stamp of its writer at least as new
+    const newer = (c: Version | null): boolean => c !== null && c.node === w.node && compareVersions(c, w) >= 0
+    for (const f of entry.hash.fields.values()) if (newer(f.removed) || f.state.contribs.some(newer)) return true
+    return false
+  }
   if (!increment) return compareVersions(entry, w) >= 0
   const newer = (c: Version): boolean => c.node === w.node && compareVersions(c, w) >= 0
   return (entry.counter?.contribs.some(newer) ?? false) || (entry.counter?.seen.some(newer) ?? false)
@@ -59,8 +69,9 @@ export class Workload {
     const node = sim.node
     if (node === null) return
     const trace = process.env.SIM_TRACE_KEY
-    node.store.onWrite((key, entry, local) => {
-      if (local) this.attribute(sim.addr, key, entry)
+    node.store.onWrite((key, entry, local, fields) => {
+      if (local && entry.hash?.set === true) this.attributeSet(sim.addr, key, entry.hash, fields ?? [])
+      else if (local) this.attribute(sim.addr, key, entry)
       if (key === trace) this.world.note(`${sim.addr} ${local ? 'wrote' : 'merged'} ${key} = ${entry.value === null ? '(deleted)' : entry.value.toString('latin1')} v${entry.wall}.${entry.logical}@${entry.node.slice(0, 6)}`)
     })
   }
@@ -84,7 +95,9 @@ export class Workload {
       survivors: new Map(),
       writes: new Map(),
       marks: new Map(),
-      contribution: null
+      contribution: null,
+      setAdds: [],
+      setRemovals: []
     }
     this.ops.push(op)
     c.busy = true
@@ -139,6 +152,29 @@ export class Workload {
     op.marks.set(key, entry.counter?.seen ?? [])
   }
 
+  /**
+   * A local write to a set: the adds and removals the pending op made, member
+   * by member (copies: the store's objects change). The op's write, for power
+   * losses, is the newest of them (an add's contribution, or the removal stamp).
+   */
+  private attributeSet (addr: string, key: string, set: HashState, fields: readonly string[]): void {
+    const op = this.pending.get(addr)
+    if (op === undefined) return
+    for (const member of fields) {
+      const f = set.fields.get(member)
+      if (f === undefined) continue
+      if (op.kind === 'sadd') {
+        const mine = f.state.contribs.filter(c => c.node === op.nodeId).at(-1)
+        if (mine === undefined) continue
+        op.setAdds.push({ key, member, add: { ...mine } })
+        op.writes.set(key, { wall: mine.wall, logical: mine.logical, node: mine.node, deleted: false })
+      } else if (f.removed !== null) {
+        op.setRemovals.push({ key, member, seen: f.state.seen.map(c => ({ ...c })) })
+        op.writes.set(key, { wall: f.removed.wall, logical: f.removed.logical, node: f.removed.node, deleted: true })
+      }
+    }
+  }
+
   private client (sim: SimNode): { client: RespClient, incarnation: number, busy: boolean } | null {
     const known = this.clients.get(sim.addr)
     if (known !== undefined && known.incarnation === sim.incarnation) return known
@@ -151,10 +187,19 @@ export class Workload {
   }
 }
 
-/** Whether a lost record is the write `w` itself: its base version, or its writer's contribution at that version. */
+/**
+ * Whether a lost record is the write `w` itself: its base version, or its
+ * writer's contribution at that version; of a set, a member's add at that
+ * version or a removal stamped with it.
+ */
 function holdsExactly (entry: Entry, w: Version): boolean {
-  if (entry.node === w.node && entry.wall === w.wall && entry.logical === w.logical) return true
-  return entry.counter?.contribs.some(c => c.node === w.node && c.wall === w.wall && c.logical === w.logical) ?? false
+  const same = (v: Version): boolean => v.node === w.node && v.wall === w.wall && v.logical === w.logical
+  if (entry.hash?.set === true) {
+    for (const f of entry.hash.fields.values()) if ((f.removed !== null && same(f.removed)) || f.state.contribs.some(same)) return true
+    return false
+  }
+  if (same(entry)) return true
+  return entry.counter?.contribs.some(same) ?? false
 }
 
 function show (reply: RespValue): string {
