@@ -12,7 +12,7 @@ const count = Number(process.env.KEYSTONE_SIM_SCHEDULES ?? 200)
 // take several times that, past the 120 s tap gives a test file.
 t.setTimeout(600_000)
 
-t.test(`${count} seeded schedules from seed ${first}: members converge, nothing acknowledged lost, no delete undone, counters add up, backlog drained`, async t => {
+t.test(`${count} seeded schedules from seed ${first}: members converge, nothing acknowledged lost, no delete undone, counters add up, set adds win, backlog drained`, async t => {
   let ops = 0
   let faults = 0
   for (let seed = first; seed < first + count; seed++) {

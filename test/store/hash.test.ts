@@ -101,7 +101,7 @@ function view (s: Store, key: string): string {
   if (e.hash === undefined) return `string ${e.value?.toString('latin1') ?? ''}`
   const pairs: string[] = []
   for (const [name, f] of e.hash.fields) if (present(f)) pairs.push(`${name}=${fieldValue(f)?.toString('latin1') ?? ''}`)
-  return `hash ${e.hash.live} ${pairs.sort().join(',')}`
+  return `${e.hash.set ? 'set' : 'hash'} ${e.hash.live} ${pairs.sort().join(',')}`
 }
 
 function hgetall (s: Store, key: string): Record<string, string> {
@@ -123,6 +123,8 @@ type HOp =
   | { op: 'del', at: number, key: number }
   | { op: 'hincr', at: number, key: number, field: number, delta: number }
   | { op: 'set', at: number, key: number, value: string }
+  | { op: 'sadd', at: number, key: number, members: number[] }
+  | { op: 'srem', at: number, key: number, members: number[] }
   | { op: 'deliver', message: number, to: number }
 
 const arbHOp: fc.Arbitrary<HOp> = fc.oneof(
@@ -131,10 +133,12 @@ const arbHOp: fc.Arbitrary<HOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('del' as const), at: fc.nat(2), key: fc.nat(2) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('hincr' as const), at: fc.nat(2), key: fc.nat(2), field: fc.nat(4), delta: fc.integer({ min: -2, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(2), key: fc.nat(2), value: fc.constantFrom('s', 't') }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('deliver' as const), message: fc.nat(), to: fc.nat(2) }) }
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('sadd' as const), at: fc.nat(2), key: fc.nat(2), members: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('srem' as const), at: fc.nat(2), key: fc.nat(2), members: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }) }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant('deliver' as const), message: fc.nat(), to: fc.nat(2) }) }
 )
 
-t.test('property: three replicas exchanging only changed fields, in any order, with repeats, end identical', async t => {
+t.test('property: three replicas writing strings, hashes and sets on the same keys, exchanging only changed fields, in any order, with repeats, end identical', async t => {
   fc.assert(fc.property(fc.array(arbHOp, { maxLength: 80 }), fc.integer(), (ops, seed) => {
     const clock = { now: T0 }
     const outbox: Message[] = []
@@ -148,8 +152,9 @@ t.test('property: three replicas exchanging only changed fields, in any order, w
       const s = stores[o.at] as Store
       const key = `h${o.key}`
       const kind = s.get(key)
-      // The commands' type checks: a hash command on a string is refused (WRONGTYPE).
-      if (o.op !== 'set' && o.op !== 'del' && kind !== undefined && kind.hash === undefined) continue
+      // The commands' type checks: a hash command on a string or set, a set command on a string or hash, is refused (WRONGTYPE).
+      const setOp = o.op === 'sadd' || o.op === 'srem'
+      if (o.op !== 'set' && o.op !== 'del' && kind !== undefined && (kind.hash === undefined || kind.hash.set !== setOp)) continue
       switch (o.op) {
         case 'hset': s.hset(key, [[`f${o.field}`, Buffer.from(o.value)]]); break
         case 'hdel': s.hdel(key, o.fields.map(f => `f${f}`)); break
@@ -160,6 +165,8 @@ t.test('property: three replicas exchanging only changed fields, in any order, w
           } catch {}
           break
         case 'set': s.set(key, Buffer.from(o.value)); break
+        case 'sadd': s.sadd(key, o.members.map(m => `f${m}`)); break
+        case 'srem': s.hdel(key, o.members.map(m => `f${m}`)); break
       }
     }
     // Everything reaches everyone, in a shuffled order, some twice.
@@ -177,8 +184,8 @@ t.test('property: three replicas exchanging only changed fields, in any order, w
     }
     if (a.digest.rootHex() !== b.digest.rootHex() || b.digest.rootHex() !== c.digest.rootHex()) throw new Error('digests differ')
     return recomputed(a) === a.digest.rootHex()
-  }), { numRuns: 1000 })
-  t.pass('1000 histories')
+  }), { numRuns: Number(process.env.KEYSTONE_STORE_RUNS ?? 1000) })
+  t.pass(`${process.env.KEYSTONE_STORE_RUNS ?? 1000} histories`)
 })
 
 // ---- the rule, case by case ----
@@ -417,4 +424,112 @@ t.test('hash states from a peer: impossible versions, ids and flags are refused'
   t.equal(damaged(b => { b[flagsAt] = 8 }), 'bad field flags', 'an unknown flag')
   t.equal(damaged(b => { b[flagsAt] = 6 }), 'bad field flags', 'a counter and a base at once')
   t.equal(damaged(b => { b[4] = 0x20 }), 'a bad node id', 'a node id with a space')
+})
+
+// ---- sets (PROTOCOL.md §Sets): a hash whose members are fields made of adds ----
+
+function smembers (s: Store, key: string): string[] {
+  const e = s.get(key)
+  if (e?.hash?.set !== true) return []
+  return [...e.hash.fields].filter(([, f]) => present(f)).map(([name]) => name).sort()
+}
+
+t.test('sets: an SREM takes away the adds it had seen; an SADD it had not seen survives (add wins)', async t => {
+  const { a, b, clock, toA, toB } = pair()
+  a.sadd('s', ['x', 'y'])
+  toB()
+  clock.now += 5
+  b.hdel('s', ['x']) // SREM s x, having seen A's add
+  a.sadd('s', ['x']) // concurrently: x was present, and is added again
+  toA(); toB()
+  t.same(smembers(a, 's'), ['x', 'y'])
+  t.same(smembers(b, 's'), ['x', 'y'])
+  clock.now += 5
+  a.hdel('s', ['x'])
+  toB()
+  t.same(smembers(b, 's'), ['y'], 'an SREM that saw every add removes the member everywhere')
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+  t.equal(recomputed(a), a.digest.rootHex())
+})
+
+t.test('sets: an add concurrent with a removal survives whatever the clocks say', async t => {
+  // A's clock runs ahead: its add is newer than anything B does, B's older than the add A's removal saw.
+  const clock = { now: T0 }
+  const fromA: Message[] = []
+  const fromB: Message[] = []
+  const a = replica('node-a', { get now () { return clock.now + 10_000 } }, fromA)
+  const b = replica('node-b', clock, fromB)
+  a.sadd('s', ['m'])
+  b.sadd('s', ['m']) // B has not seen A's add; its add has the older version
+  const c = replica('node-c', clock)
+  for (const m of fromA.splice(0)) c.merge(m.key, unwire(m))
+  c.hdel('s', ['m']) // C saw A's add only
+  const removal = c.peek('s') as Entry
+  const fromC = wire('s', removal, ['m'])
+  for (const s of [a, b]) s.merge('s', unwire(fromC))
+  for (const m of fromB.splice(0)) { a.merge(m.key, unwire(m)); c.merge(m.key, unwire(m)) }
+  for (const s of [a, b, c]) t.same(smembers(s, 's'), ['m'], "B's add was seen by no removal")
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+  t.equal(b.digest.rootHex(), c.digest.rootHex())
+})
+
+t.test('sets: DEL removes the members it had seen; one added concurrently is the set', async t => {
+  const { a, b, clock, toA, toB } = pair()
+  a.sadd('s', ['x', 'y'])
+  toB()
+  clock.now += 5
+  a.delete('s')
+  b.sadd('s', ['z'])
+  toA(); toB()
+  t.same(smembers(a, 's'), ['z'])
+  t.same(smembers(b, 's'), ['z'])
+})
+
+t.test('sets: a set and a hash at one key: the side with the newer write keeps it, on every node, in any order', async t => {
+  for (const setLater of [true, false]) {
+    const { a, b, clock, toA, toB } = pair()
+    const c = replica('node-c', clock)
+    if (setLater) { a.hset('k', [['f', Buffer.from('1')]]); clock.now += 5; b.sadd('k', ['m']) } else { b.sadd('k', ['m']); clock.now += 5; a.hset('k', [['f', Buffer.from('1')]]) }
+    const fromA = wire('k', a.peek('k') as Entry, undefined)
+    const fromB = wire('k', b.peek('k') as Entry, undefined)
+    c.merge('k', unwire(fromB))
+    c.merge('k', unwire(fromA))
+    toA(); toB()
+    for (const s of [a, b, c]) t.equal(view(s, 'k'), setLater ? 'set 1 m=1' : 'hash 1 f=1', `${setLater ? 'the set' : 'the hash'} is newer`)
+    t.equal(a.digest.rootHex(), b.digest.rootHex())
+    t.equal(b.digest.rootHex(), c.digest.rootHex())
+    t.equal(recomputed(c), c.digest.rootHex())
+  }
+})
+
+t.test('sets: SADD on a key whose hash was deleted starts a set above everything the hash held', async t => {
+  const { a, b, clock, toB } = pair()
+  a.hset('k', [['f', Buffer.from('1')]])
+  a.delete('k')
+  clock.now += 5
+  a.sadd('k', ['m'])
+  toB()
+  t.equal(view(a, 'k'), 'set 1 m=1')
+  t.equal(view(b, 'k'), 'set 1 m=1')
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+})
+
+t.test('sets: a set state round-trips as format 3, and removals are collected once stable', async t => {
+  const { a, b, clock, toB } = pair()
+  a.sadd('s', ['x', 'y'])
+  const bytes = hashBytes(a.peek('s')?.hash as HashState)
+  t.equal(bytes[0], 3)
+  const back = decodeHash(bytes) as HashState
+  t.equal(back.set, true)
+  t.equal(back.live, 2)
+  a.hdel('s', ['x'])
+  toB()
+  t.equal(b.peek('s')?.hash?.fields.size, 2, 'the removal is kept')
+  for (const s of [a, b]) s.setStable('node-a', { wall: clock.now + 10, logical: 0 })
+  clock.now += 1001
+  a.collectTombstones(100)
+  b.collectTombstones(100)
+  t.equal(b.peek('s')?.hash?.fields.size, 1, 'the removed member and the adds it saw went')
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+  t.equal(recomputed(b), b.digest.rootHex())
 })
