@@ -25,8 +25,9 @@ class WatchedKeys {
 
   constructor (store: Store) {
     // Registered on the first WATCH: a node nobody watches pays nothing per write.
-    store.onWrite(key => {
-      if (this.byKey.size !== 0) this.touch(key)
+    store.onWrite((key, _entry, _local, _fields, unseen) => {
+      // An SADD of members already there changes nothing a client reads: Redis does not count it either.
+      if (this.byKey.size !== 0 && unseen !== true) this.touch(key)
     })
   }
 

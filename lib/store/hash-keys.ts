@@ -25,8 +25,8 @@ export interface KeyAccess {
   put: (key: string, entry: Entry, previous: Entry | undefined, b: number) => boolean
   /** An expired entry reclaimed (Store.reclaim). */
   reclaim: (key: string, entry: Entry) => void
-  /** Tells the write listeners; `fields`: the hash fields that changed. */
-  notify: (key: string, entry: Entry, local: boolean, fields: readonly string[]) => void
+  /** Tells the write listeners; `fields`: the hash fields that changed; `unseen`: no client would see the change (WriteListener). */
+  notify: (key: string, entry: Entry, local: boolean, fields: readonly string[], unseen?: boolean) => void
 }
 
 type HashEntry = Entry & { hash: HashState }
@@ -160,7 +160,7 @@ export class HashKeys {
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)
-    this.s.notify(key, entry, true, [...changed])
+    this.s.notify(key, entry, true, [...changed], added === 0 && was.value !== null)
     return added
   }
 
@@ -309,8 +309,9 @@ export class HashKeys {
       entry.expiresAt = incoming.expiresAt // one write's expiry, reclaimed here already: it applies again below
     }
     this.cutMeta(h, entry)
-    if (entry.expiresAt !== 0 && entry.expiresAt <= this.s.now()) this.expireFields(h, entry)
-    if (changed.length === 0 && !meta && !cutMoved && was.expiresAt === entry.expiresAt) return false
+    // An expiry applied again (a copy of the write that set it) may take fields away here too.
+    const expired = entry.expiresAt !== 0 && entry.expiresAt <= this.s.now() && this.expireFields(h, entry)
+    if (changed.length === 0 && !meta && !cutMoved && !expired && was.expiresAt === entry.expiresAt) return false
     this.settle(key, h, b, entry, was)
     this.s.notify(key, entry, false, changed)
     return true
@@ -386,14 +387,18 @@ export class HashKeys {
     return changed
   }
 
-  /** The expiry of a merged hash has passed: as expire() (`h` null: an entry not in the digest yet). */
-  private expireFields (h: number | null, entry: HashEntry): void {
+  /** The expiry of a merged hash has passed: as expire() (`h` null: an entry not in the digest yet). Whether a field changed. */
+  private expireFields (h: number | null, entry: HashEntry): boolean {
     const at = entry.expiresAt
+    let changed = false
     for (const [name, f] of [...entry.hash.fields]) {
       const next = expireField(f, at)
-      if (next !== f) this.changeField(h, entry, name, f, next, false)
+      if (next === f) continue
+      this.changeField(h, entry, name, f, next, false)
+      changed = true
     }
     entry.expiresAt = 0
+    return changed
   }
 
   /**

@@ -16,9 +16,11 @@ export const BUCKETS = DIGEST_BUCKETS
  * merged ones. The entry belongs to the store and may change with the next
  * write: a listener encodes or copies what it needs before it returns.
  * `fields`: for a hash, the fields that changed (the key's version and expiry
- * always count as changed); undefined when the whole entry did.
+ * always count as changed); undefined when the whole entry did. `unseen`: the
+ * write changed nothing a client reads (an SADD of members already present,
+ * PROTOCOL.md §Sets): it replicates and is logged, but WATCH does not count it.
  */
-export type WriteListener = (key: string, entry: Entry, local: boolean, fields?: readonly string[]) => void
+export type WriteListener = (key: string, entry: Entry, local: boolean, fields?: readonly string[], unseen?: boolean) => void
 
 export interface StoreOptions {
   /** This node's id: the tie-breaker in every version it writes. */
@@ -89,7 +91,7 @@ export class Store {
       slot: (b, key) => this.buckets[b]?.get(key),
       put: (key, entry, previous, b) => this.put(key, entry, previous, b),
       reclaim: (key, entry) => this.reclaim(key, entry),
-      notify: (key, entry, local, fields) => { for (const listener of this.listeners) listener(key, entry, local, fields) }
+      notify: (key, entry, local, fields, unseen) => { for (const listener of this.listeners) listener(key, entry, local, fields, unseen) }
     })
   }
 

@@ -110,6 +110,11 @@ t.test('WATCH: what counts as a change (as Redis 7.0 counts it)', async t => {
   await exchange(t, raw, 'WATCH k\r\nSET k 2\r\nUNWATCH\r\n' + tx, OK + OK + OK + ran, 'UNWATCH clears it')
   await exchange(t, raw, 'WATCH k\r\nMULTI\r\nUNWATCH\r\nPING\r\nEXEC\r\n', OK + OK + QUEUED + QUEUED + '*2\r\n+OK\r\n+PONG\r\n', 'UNWATCH inside MULTI is queued')
   await exchange(t, raw, 'WATCH nothing\r\nSET nothing 1\r\n' + tx, OK + OK + aborted, 'a missing key created: aborted')
+  // Sets (PROTOCOL.md §Sets): an SADD that adds no member writes an add, which Redis does not count, nor do we.
+  await exchange(t, raw, 'SADD s1 a\r\nSADD s2 a\r\nWATCH s1 s2\r\nSADD s1 a\r\nSMOVE s1 s2 a\r\n', ':1\r\n:1\r\n' + OK + ':0\r\n:1\r\n', 'SADD of a member there; SMOVE onto a set holding it')
+  await exchange(t, raw, tx, aborted, 'the SMOVE removed a from s1: aborted')
+  await exchange(t, raw, 'WATCH s2\r\nSADD s2 a\r\nSMOVE nokey s2 a\r\n' + tx, OK + ':0\r\n:0\r\n' + ran, 'only adds of members already there: runs')
+  await exchange(t, raw, 'WATCH s2\r\nSADD s2 a b\r\n' + tx, OK + ':1\r\n' + aborted, 'an SADD that adds one: aborted')
 
   // Expiry: a key live when watched that expires before EXEC is a change
   await exchange(t, raw, 'SET e 1 PX 30\r\nWATCH e\r\n', OK + OK, 'watching a key about to expire')

@@ -15,7 +15,7 @@ export interface Step {
   args: Arg[]
   /** Sent as an inline line rather than a RESP array (only when every argument is plain). */
   inline: boolean
-  /** A SCAN from cursor 0, followed to the end on each server; the key sets are compared. */
+  /** A SCAN (or SSCAN) from cursor 0, followed to the end on each server; the sets of names seen are compared. */
   scanAll: boolean
 }
 
@@ -77,6 +77,20 @@ const HVALUES = VALUES.filter(v => v.length <= 64)
 const RANDFIELD_COUNTS = ['0', '1', '2', '3', '10', '-1', '-2', '-7', 'abc', '', '1.5', '-9223372036854775808', '9223372036854775807', '4611686018427387904']
 const HSCAN_CURSORS = ['0', '0', '0', '5', 'x', '18446744073709551615', '18446744073709551616', '1.5']
 
+// Sets (PROTOCOL.md §Sets): nine members, integers among them so that a Redis set is an intset
+// (sorted) until a word, `01` or `''` makes it a hash table. Nine at most, so that one SSCAN of
+// Redis's default COUNT 10 covers the whole table (it stops once it holds 10); no generator adds
+// a member from elsewhere (SADD is not among `anyArgs`).
+const MEMBERS = ['1', '2', '10', '-3', '01', '9223372036854775807', 'a', '', 'm\x00\xff']
+// SPOP's counts: a negative one and one that is not an integer get the same error.
+const SPOP_COUNTS = ['0', '1', '2', '3', '10', '-1', 'abc', '', '1.5', '9223372036854775807', '9223372036854775808', '-9223372036854775808']
+const NUMKEYS = ['0', '-1', 'abc', '', '5', '9223372036854775807', '9223372036854775808']
+const LIMITS = ['0', '1', '2', '100', '-1', 'abc', '', '9223372036854775807', '9223372036854775808']
+// SSCAN sends only cursors that are 0 (in any spelling strtoul reads as 0) or invalid: Keystone
+// ignores the cursor, Redis honours it into a hash table (PROTOCOL.md §Differences from Redis).
+const SSCAN_CURSORS = ['0', '0', '0', '0', '', '+0', '-0', '00', 'x', ' 0', '0 ', '+', '-', '1.5', '18446744073709551616']
+const SSCAN_PATTERNS = [...PATTERNS, '1*', '-*', '?', '*\x00*', '[0-9]*']
+
 const key = fc.constantFrom(...KEYS)
 const value = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...VALUES) },
@@ -90,6 +104,11 @@ const hvalue = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map(b => Buffer.from(b).toString('latin1')) }
 )
 const fields = fc.array(field, { minLength: 1, maxLength: 3 })
+const member = fc.constantFrom(...MEMBERS)
+/** Set commands' keys: most often `a` or `b`, so that a sequence reads and combines the sets it made; any key now and then. */
+const skey = fc.oneof({ weight: 2, arbitrary: fc.constantFrom('a', 'b') }, { weight: 1, arbitrary: fc.constantFrom(...KEYS) })
+const skeys = fc.array(skey, { minLength: 1, maxLength: 3 })
+const members = fc.array(member, { minLength: 1, maxLength: 4 })
 const pairs = fc.array(fc.tuple(field, hvalue), { minLength: 1, maxLength: 3 }).map(ps => ps.flat())
 const keys = (min = 1): fc.Arbitrary<string[]> => fc.array(key, { minLength: min, maxLength: 4 })
 /** An option word in random case. */
@@ -182,11 +201,52 @@ const COMMANDS: Record<string, fc.Arbitrary<Arg[]>> = {
   )).map(([k, o]) => [k, ...o]),
   HSCAN: fc.tuple(key, fc.constantFrom(...HSCAN_CURSORS), some(opt('MATCH', fc.constantFrom(...PATTERNS, 'f*', '?')), opt('COUNT', fc.constantFrom('1', '10', '0', '-1', 'abc')),
     fc.constantFrom<Arg[]>(['MATCH'], ['FOO', 'x'], ['NOVALUES']))).map(([k, c, o]) => [k, c, ...o]),
+  // Single SSCAN replies are compared sorted (diff-runner.ts: set-order); a COUNT below 10 would
+  // let Redis stop early in a hash table, so those go in SSCAN to the end (`generators`).
+  SSCAN: fc.tuple(skey, fc.constantFrom(...SSCAN_CURSORS), some(opt('MATCH', fc.constantFrom(...SSCAN_PATTERNS)),
+    opt('COUNT', fc.constantFrom('10', '1000', '0', '-1', 'abc', '')),
+    fc.constantFrom<Arg[]>(['MATCH'], ['COUNT'], ['FOO', 'x'], ['NOVALUES'], ['TYPE', 'set']))).map(([k, c, o]) => [k, c, ...o]),
+  // Its arity errors here, since SADD is not among `anyArgs` (MEMBERS above).
+  SADD: fc.oneof({ weight: 12, arbitrary: fc.tuple(skey, members).map(([k, m]) => [k, ...m]) }, { weight: 1, arbitrary: fc.constantFrom<Arg[]>([], ['a']) }),
+  SREM: fc.tuple(skey, members).map(([k, m]) => [k, ...m]),
+  SMEMBERS: skey.map(k => [k]),
+  SISMEMBER: fc.tuple(skey, member),
+  SMISMEMBER: fc.tuple(skey, members).map(([k, m]) => [k, ...m]),
+  SCARD: skey.map(k => [k]),
+  SPOP: fc.tuple(skey, fc.oneof(
+    { weight: 2, arbitrary: fc.constant([]) },
+    { weight: 3, arbitrary: fc.constantFrom(...SPOP_COUNTS).map(c => [c]) },
+    { weight: 1, arbitrary: fc.constantFrom<Arg[]>(['1', '2'], ['1', 'x']) }
+  )).map(([k, o]) => [k, ...o]),
+  // Negative counts stay small, as HRANDFIELD's.
+  SRANDMEMBER: fc.tuple(skey, fc.oneof(
+    { weight: 2, arbitrary: fc.constant([]) },
+    { weight: 4, arbitrary: fc.constantFrom(...RANDFIELD_COUNTS, '-20').map(c => [c]) },
+    { weight: 1, arbitrary: fc.constantFrom<Arg[]>(['1', '2'], ['-1', 'WITHVALUES']) }
+  )).map(([k, o]) => [k, ...o]),
+  SMOVE: fc.tuple(skey, skey, member),
+  SINTER: skeys,
+  SUNION: skeys,
+  SDIFF: skeys,
+  SINTERSTORE: fc.tuple(skey, skeys).map(([d, ks]) => [d, ...ks]),
+  SUNIONSTORE: fc.tuple(skey, skeys).map(([d, ks]) => [d, ...ks]),
+  SDIFFSTORE: fc.tuple(skey, skeys).map(([d, ks]) => [d, ...ks]),
+  // numkeys mostly right; else wrong, too many (the last keys read as options) or too few.
+  SINTERCARD: fc.tuple(skeys, fc.oneof(
+    { weight: 4, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constantFrom(...NUMKEYS) },
+    { weight: 1, arbitrary: fc.integer({ min: -1, max: 1 }) }
+  ), some(opt('LIMIT', fc.constantFrom(...LIMITS)), fc.constantFrom<Arg[]>(['LIMIT'], ['FOO'], ['LIMIT', '1', 'LIMIT', '0'], ['limit', '1', 'x'])))
+    .map(([ks, n, o]) => [n === null ? String(ks.length) : typeof n === 'number' ? String(ks.length + n) : n, ...ks, ...o]),
   OBJECT: fc.oneof(
     { weight: 5, arbitrary: key.map(k => ['ENCODING', k]) },
     { weight: 1, arbitrary: fc.constantFrom<Arg[]>(['ENCODING'], ['encoding', 'a', 'b'], ['NOPE', 'a']) }
   )
 }
+
+/** The set commands (PROTOCOL.md §Sets), also generated on their own (`generators`). */
+export const SET_COMMANDS: readonly string[] = ['SADD', 'SREM', 'SMEMBERS', 'SISMEMBER', 'SMISMEMBER', 'SCARD', 'SPOP', 'SRANDMEMBER', 'SMOVE',
+  'SINTER', 'SINTERCARD', 'SUNION', 'SDIFF', 'SINTERSTORE', 'SUNIONSTORE', 'SDIFFSTORE', 'SSCAN']
 
 /** Commands that only make sense as part of a transaction; generated by `block`. */
 const TRANSACTION = ['MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH'] as const
@@ -209,37 +269,58 @@ const step = (conn: 'a' | 'b', args: fc.Arbitrary<Arg[]>, scanAll = false): fc.A
 export function generators (supported: ReadonlySet<string>): {
   /** One command on connection `conn`: well formed with weight, else any arguments at all (arity and syntax errors). */
   command: (conn: 'a' | 'b', scans?: boolean) => fc.Arbitrary<Step>
-  /** A whole sequence: single commands and transaction blocks. */
+  /** A whole sequence: single commands and transaction blocks (in half of them, after a few SADDs). */
   sequence: (maxItems: number) => fc.Arbitrary<Step[]>
 } {
   const names = Object.keys(COMMANDS).filter(n => supported.has(n))
   if (names.length === 0) throw new Error('no command of the table is supported')
-  const wellFormed = fc.constantFrom(...names).chain(n => fc.tuple(name(n), COMMANDS[n] as fc.Arbitrary<Arg[]>).map(([c, a]) => [c, ...a]))
+  /** One of the commands `ns`, with arguments from its generator. */
+  const call = (ns: string[]): fc.Arbitrary<Arg[]> => fc.constantFrom(...ns).chain(n => fc.tuple(name(n), COMMANDS[n] as fc.Arbitrary<Arg[]>).map(([c, a]) => [c, ...a]))
+  const wellFormed = call(names)
   // Random arguments could make a relative expiry of a few ms, which the two servers, a
   // moment apart, see on either side of: commands that take one get only their own generators.
   const relativeExpiry = /^(SET|SETEX|PSETEX|EXPIRE|PEXPIRE|GETEX)$/
   // Not MULTI and the like: a transaction opened here would queue a SCAN to the end (see `block`).
-  // Nor HSCAN: its cursor could be `-1` or empty, which Redis 7.0 reads with strtoul and Keystone
-  // refuses, as for SCAN (PROTOCOL.md §Differences from Redis); its own generator leaves them out.
-  const anyArgs = fc.tuple(fc.constantFrom(...names.filter(n => !relativeExpiry.test(n) && n !== 'HSCAN'), 'NOPE'),
+  // Nor HSCAN or SSCAN: a cursor such as `1` or `-1` (2^64 - 1 to strtoul) is a valid cursor
+  // other than 0, which Keystone ignores (PROTOCOL.md §Differences from Redis); their own
+  // generators leave them out. Nor SADD: a member from ARG_POOL could grow a set past MEMBERS.
+  const anyArgs = fc.tuple(fc.constantFrom(...names.filter(n => !relativeExpiry.test(n) && !/^(HSCAN|SSCAN|SADD)$/.test(n)), 'NOPE'),
     fc.array(fc.constantFrom(...ARG_POOL), { maxLength: 4 })).map(([c, a]) => [c, ...a])
-  const scan = supported.has('SCAN')
+  const scan: Array<fc.WeightedArbitrary<Step>> = supported.has('SCAN')
     ? [
         {
           weight: 2,
           arbitrary: step('a', some(opt('MATCH', fc.constantFrom(...PATTERNS)), opt('COUNT', fc.constantFrom('1', '2', '10', '1000', '0', '-1', 'abc')),
-            opt('TYPE', fc.constantFrom('string', 'STRING', 'hash', 'none', 'foo')), fc.constantFrom<Arg[]>(['MATCH'], ['FOO', 'x'])).map(o => ['SCAN', '0', ...o]), true)
+            opt('TYPE', fc.constantFrom('string', 'STRING', 'hash', 'set', 'SET', 'none', 'foo')), fc.constantFrom<Arg[]>(['MATCH'], ['FOO', 'x'])).map(o => ['SCAN', '0', ...o]), true)
         },
         { weight: 1, arbitrary: step('a', fc.constantFrom<Arg[]>(['SCAN', 'x'], ['SCAN', '1x'], ['SCAN', '1.5'], ['SCAN', '99999999999999999999'], ['SCAN'])) }
       ]
     : []
+  // SSCAN to the end: with a small COUNT, Redis's reply from a hash table is a part of it, and a cursor.
+  if (supported.has('SSCAN')) {
+    scan.push({
+      weight: 1,
+      arbitrary: step('a', fc.tuple(skey, some(opt('MATCH', fc.constantFrom(...SSCAN_PATTERNS)), opt('COUNT', fc.constantFrom('1', '2', '3', '10', '0', 'abc')),
+        fc.constantFrom<Arg[]>(['MATCH'], ['FOO', 'x']))).map(([k, o]) => ['SSCAN', k, '0', ...o]), true)
+    })
+  }
+  // Only SADD makes a set: with every command as likely as any other, a sequence would seldom
+  // read a set it made. So set commands also come on their own, and sets are made a few at a
+  // time (`makeSets` below).
+  const setNames = names.filter(n => SET_COMMANDS.includes(n))
   const command = (conn: 'a' | 'b', scans = conn === 'a'): fc.Arbitrary<Step> => fc.oneof(
     { weight: 12, arbitrary: step(conn, wellFormed) },
     { weight: 2, arbitrary: step(conn, anyArgs) },
+    ...(setNames.length > 0 ? [{ weight: 4, arbitrary: step(conn, call(setNames)) }] : []),
     ...(scans ? scan : [])
   )
   const has = (...ns: string[]): boolean => ns.every(n => supported.has(n))
   const items: Array<fc.WeightedArbitrary<Step[]>> = [{ weight: 10, arbitrary: command('a').map(s => [s]) }]
+  // A few sets made at once: at the start of half the sequences, and now and then later.
+  const sadd = step('a', fc.tuple(name('SADD'), skey, fc.array(member, { minLength: 1, maxLength: 6 })).map(([c, k, m]) => [c, k, ...m]))
+  const makeSets = fc.array(sadd, { minLength: 1, maxLength: 3 })
+  if (has('SADD')) items.push({ weight: 2, arbitrary: makeSets })
+  const prelude = has('SADD') ? fc.option(makeSets, { freq: 2 }).map(s => s ?? []) : fc.constant([])
   if (has('MULTI', 'EXEC', 'DISCARD')) {
     const watch = has('WATCH')
       ? fc.option(step('a', keys().map(ks => ['WATCH', ...ks])), { freq: 2 }).map(s => s === null ? [] : [s])
@@ -261,6 +342,6 @@ export function generators (supported: ReadonlySet<string>): {
   }
   return {
     command,
-    sequence: (maxItems: number) => fc.array(fc.oneof(...items), { minLength: 1, maxLength: maxItems }).map(xs => xs.flat())
+    sequence: (maxItems: number) => fc.tuple(prelude, fc.array(fc.oneof(...items), { minLength: 1, maxLength: maxItems })).map(([p, xs]) => [...p, ...xs.flat()])
   }
 }

@@ -6,7 +6,7 @@
 // is let through.
 
 import net from 'node:net'
-import { ARG_POOL, type Arg, type Step } from './diff-commands.js'
+import { ARG_POOL, SET_COMMANDS, type Arg, type Step } from './diff-commands.js'
 import { ReplyFramer, showBytes, type Frame, type Reply } from './resp-frames.js'
 import type { Address, Teardown } from './server.js'
 
@@ -80,8 +80,9 @@ export function showStep (step: Step): string {
  * §Differences from Redis. `diverges`: the two stores may now differ, so the
  * rest of the sequence is not compared.
  */
-export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range' | 'hash-order' | 'hrandfield'
-const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-range'])
+export type Rule = 'option-case' | 'keys-order' | 'pttl-drift' | 'randomkey' | 'object-encoding' | 'float-format' | 'integer-range' | 'hash-order' | 'hrandfield' |
+  'set-order' | 'srandmember' | 'spop'
+const DIVERGING: ReadonlySet<Rule> = new Set<Rule>(['float-format', 'integer-range', 'spop'])
 
 /** PTTL and PEXPIRETIME: the servers run a step a few ms apart. */
 export const PTTL_TOLERANCE_MS = 250
@@ -92,6 +93,26 @@ const NOT_INTEGER = '-ERR value is not an integer or out of range\r\n'
 
 const isInt = (r: Reply): r is { type: ':', text: string } => r.type === ':'
 const bulkText = (r: Reply): string | null => r.type === '$' && r.data !== null ? r.data.toString('latin1') : null
+/** An array's items as text, sorted (a nil item as a NUL and `nil`). */
+const sortedTexts = (items: Reply[]): string => JSON.stringify(items.map(i => bulkText(i) ?? '\u0000nil').sort())
+const distinct = (items: Reply[]): boolean => new Set(items.map(i => bulkText(i) ?? '\u0000nil')).size === items.length
+
+/**
+ * SPOP and SRANDMEMBER, which differ: with no count, both one member; with a count, arrays of
+ * the same length, of distinct members for a positive count. The same members in another order
+ * is `set-order` (the whole set, or SPOP taking the same members: the stores are still equal);
+ * a positive count beyond the reply's length means the whole set, which must be the same.
+ */
+function randomMembers (name: string, args: string[], r: Reply, k: Reply): Rule | null {
+  const random: Rule = name === 'SPOP' ? 'spop' : 'srandmember'
+  if (args.length === 2) return bulkText(r) !== null && bulkText(k) !== null ? random : null
+  const count = /^-?\d+$/.test(args[2] ?? '') ? BigInt(args[2] as string) : null
+  if (count === null || r.type !== '*' || k.type !== '*' || r.items === null || k.items === null || r.items.length !== k.items.length) return null
+  if (count < 0n) return random
+  if (!distinct(r.items) || !distinct(k.items)) return null
+  if (sortedTexts(r.items) === sortedTexts(k.items)) return 'set-order'
+  return BigInt(k.items.length) < count ? null : random
+}
 
 /** The rule under which `redis` and `keystone` (which differ) are equivalent for `args`, or null. */
 function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null {
@@ -99,8 +120,9 @@ function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null
   const sub = (args[1] ?? '').toUpperCase()
   const r = redis.value
   const k = keystone.value
-  // PROTOCOL.md §Integers: Keystone reads integers within ±(2^53 − 1), and expiry times in ms within that.
-  const huge = args.some(a => /^-?\d+$/.test(a) && Math.abs(Number(a)) > SAFE) ||
+  // PROTOCOL.md §Integers: Keystone reads integers within ±(2^53 − 1), and expiry times in ms within that;
+  // set commands read the whole 64-bit range, as Redis (a member such as 9223372036854775807 is no integer argument).
+  const huge = (!SET_COMMANDS.includes(name) && args.some(a => /^-?\d+$/.test(a) && Math.abs(Number(a)) > SAFE)) ||
     (/EXPIRE|^SET|^PSETEX|^GETEX/.test(name) && args.some(a => /^-?\d+$/.test(a) && Math.abs(Number(a)) * 1000 + Date.now() > SAFE))
   if (huge && (keystone.raw.toString('latin1') === NOT_INTEGER || (k.type === '-' && k.text.startsWith('ERR invalid expire time')))) return 'integer-range'
   // PROTOCOL.md §Differences from Redis: Keystone names an unsupported expiry option in upper case
@@ -126,6 +148,18 @@ function equivalent (args: string[], redis: Frame, keystone: Frame): Rule | null
     }
     if (a != null && b != null && sorted(a) === sorted(b)) return 'hash-order'
   }
+  // PROTOCOL.md §Sets, order: Redis lists an intset sorted and a hash table in its order; Keystone
+  // in the order members were added. SSCAN: both the whole set, cursor 0 (its generator's
+  // cursors are 0 or invalid, its sets small: diff-commands.ts MEMBERS).
+  if (/^(SMEMBERS|SINTER|SUNION|SDIFF)$/.test(name) && r.type === '*' && k.type === '*' && r.items !== null && k.items !== null &&
+    sortedTexts(r.items) === sortedTexts(k.items)) return 'set-order'
+  if (name === 'SSCAN') {
+    const items = (x: Reply): Reply[] | null => x.type === '*' && x.items?.[1]?.type === '*' && bulkText(x.items[0] as Reply) === '0' ? x.items[1].items : null
+    const a = items(r)
+    const b = items(k)
+    if (a != null && b != null && sortedTexts(a) === sortedTexts(b)) return 'set-order'
+  }
+  if (name === 'SPOP' || name === 'SRANDMEMBER') return randomMembers(name, args, r, k)
   // HRANDFIELD is random: the same kind of reply, of the same length.
   if (name === 'HRANDFIELD') {
     if (r.type === '$' && k.type === '$' && r.data !== null && k.data !== null) return 'hrandfield'
@@ -261,16 +295,17 @@ function frameOf (value: Reply): Frame {
 }
 
 /**
- * SCAN from cursor 0 to the end on each side. Cursors and batches differ by
- * design (PROTOCOL.md §SCAN), so the result is one array of the keys seen, sorted
- * and without repeats; an error is the first call's reply as it came.
+ * SCAN (or SSCAN key) from cursor 0 to the end on each side. Cursors and batches
+ * differ by design (PROTOCOL.md §SCAN, §SSCAN), so the result is one array of the
+ * names seen, sorted and without repeats; an error is the first call's reply as it came.
  */
 async function scanAll (redis: DiffConnection, keystone: DiffConnection, args: string[]): Promise<Pending> {
+  const at = (args[0] ?? '').toUpperCase() === 'SCAN' ? 1 : 2
   const run = async (c: DiffConnection): Promise<Frame> => {
     const seen = new Set<string>()
     let cursor = '0'
     for (let calls = 0; calls < 10000; calls++) {
-      const f = await c.request(encode([args[0] as string, cursor, ...args.slice(2)], false))
+      const f = await c.request(encode([...args.slice(0, at), cursor, ...args.slice(at + 1)], false))
       const v = f.value
       if (v.type !== '*') return f
       const [next, batch] = v.items ?? []

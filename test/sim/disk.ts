@@ -8,7 +8,7 @@ import type { Durability } from '../../lib/commands/types.js'
 import type { MemberRecord } from '../../lib/persistence/data-dir.js'
 import type { NodeData } from '../../lib/persistence/persistence.js'
 import { decodeState, encodeState } from '../../lib/store/counter-codec.js'
-import type { Entry } from '../../lib/store/entry.js'
+import { HASH_VALUE, type Entry } from '../../lib/store/entry.js'
 import { decodeHash, hashBytes } from '../../lib/store/hash-codec.js'
 import type { Store } from '../../lib/store/store.js'
 
@@ -77,6 +77,7 @@ function copied (entry: Entry, fields?: readonly string[]): Entry {
     const hash = decodeHash(hashBytes(entry.hash, fields ?? null))
     if (typeof hash === 'string') throw new Error(`sim disk: ${hash}`)
     copy.hash = hash
+    copy.value = hash.live > 0 ? HASH_VALUE : null // as the log's record decodes (persistence/record.ts)
   }
   if (entry.counter !== undefined) {
     const state = decodeState(encodeState(entry.counter))

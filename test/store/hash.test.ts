@@ -533,3 +533,24 @@ t.test('sets: a set state round-trips as format 3, and removals are collected on
   t.equal(a.digest.rootHex(), b.digest.rootHex())
   t.equal(recomputed(b), b.digest.rootHex())
 })
+
+t.test('an expiry applied again by a copy of its write takes the fields it expires out of the count too (the simulator, seed 800545)', async t => {
+  const clock = { now: T0 }
+  const fromA: Message[] = []
+  const a = replica('node-a', clock, fromA)
+  const b = replica('node-b', clock)
+  a.hset('h', [['f', Buffer.from('1')]])
+  const hsetMessage = fromA[0] as Message
+  a.setExpiry('h', clock.now + 100)
+  const expireMessage = fromA[1] as Message
+  for (const m of fromA) b.merge(m.key, unwire(m))
+  clock.now += 200
+  t.equal(b.get('h'), undefined, 'expired at B: its field went, and the expiry with it')
+  b.merge(hsetMessage.key, unwire(hsetMessage)) // the field again, by an older key version: B keeps it (it no longer knows the expiry)
+  b.merge(expireMessage.key, unwire(expireMessage)) // the expiry again: the field goes again
+  const e = b.peek('h')
+  t.equal(e?.hash?.live, 0)
+  t.equal(e?.value ?? null, null, 'no field present: the key is not live')
+  t.equal(b.get('h'), undefined)
+  t.equal(recomputed(b), b.digest.rootHex())
+})
