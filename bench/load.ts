@@ -3,15 +3,19 @@ import { performance } from 'node:perf_hooks'
 
 // A load generator in Node, shaped like redis-benchmark: `clients` connections,
 // each sending `pipeline` commands at a time and waiting for all their replies,
-// keys `key:NNNNNNNNNNNN` drawn uniformly from the keyspace, values of 'x'.
+// a 12-digit number drawn uniformly from the keyspace in each request (the key,
+// or for HSET and SADD the field or member), values of 'x'.
 // Used when redis-benchmark is not installed, and for prefilling.
 
 /**
  * `incr`: INCR of keys drawn from the keyspace, as redis-benchmark's `-t incr -r N`
  * (its keys are `counter:...`, ours `key:...`). `multi`: a transaction,
  * MULTI / INCR key / EXEC, counted as one request (redis-benchmark has no such test).
+ * `hset` and `sadd` are redis-benchmark's: HSET myhash element:N value, SADD myset element:N.
  */
-export type Test = 'set' | 'get' | 'incr' | 'multi'
+export type Test = 'set' | 'get' | 'incr' | 'multi' | 'hset' | 'sadd'
+
+export const TESTS: readonly Test[] = ['set', 'get', 'incr', 'multi', 'hset', 'sadd']
 
 export interface LoadOptions {
   host: string
@@ -23,9 +27,9 @@ export interface LoadOptions {
   requests: number
   /** Commands sent per round trip. */
   pipeline: number
-  /** Value size, bytes (SET). */
+  /** Value size, bytes (SET, HSET). */
   valueSize: number
-  /** Keys are drawn from 0 .. keyspace-1. */
+  /** Keys (fields, members) are drawn from 0 .. keyspace-1. */
   keyspace: number
 }
 
@@ -40,23 +44,36 @@ export interface LoadResult {
 }
 
 const KEY_DIGITS = 12
-const KEY_PREFIX = 'key:'
+/** Where the drawn number goes: the first `:` followed by this in a request. */
+const SLOT = ':' + '0'.repeat(KEY_DIGITS)
+
+/** RESP for one command of text arguments. */
+export function encodeCommand (args: readonly string[]): string {
+  return `*${args.length}\r\n` + args.map(a => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('')
+}
+
+/** A request's commands; the number goes in the first argument holding SLOT. */
+function commandsOf (test: Test, valueSize: number): string[][] {
+  const key = 'key' + SLOT
+  const value = 'x'.repeat(valueSize)
+  switch (test) {
+    case 'set': return [['SET', key, value]]
+    case 'get': return [['GET', key]]
+    case 'incr': return [['INCR', key]]
+    case 'multi': return [['MULTI'], ['INCR', key], ['EXEC']]
+    case 'hset': return [['HSET', 'myhash', 'element' + SLOT, value]]
+    case 'sadd': return [['SADD', 'myset', 'element' + SLOT]]
+  }
+}
 
 /**
- * One request's bytes with the key digits at `keyAt`, to be overwritten per
+ * One request's bytes with the number's digits at `keyAt`, to be overwritten per
  * request, and how many replies it gets.
  */
 function template (test: Test, valueSize: number): { bytes: Buffer, keyAt: number, replies: number } {
-  const key = KEY_PREFIX + '0'.repeat(KEY_DIGITS)
-  if (test === 'multi') {
-    const head = `*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$${key.length}\r\n`
-    return { bytes: Buffer.from(head + key + '\r\n*1\r\n$4\r\nEXEC\r\n', 'latin1'), keyAt: head.length + KEY_PREFIX.length, replies: 3 }
-  }
-  const head = test === 'set'
-    ? `*3\r\n$3\r\nSET\r\n$${key.length}\r\n`
-    : `*2\r\n$${test.length}\r\n${test.toUpperCase()}\r\n$${key.length}\r\n`
-  const tail = test === 'set' ? `\r\n$${valueSize}\r\n${'x'.repeat(valueSize)}\r\n` : '\r\n'
-  return { bytes: Buffer.from(head + key + tail, 'latin1'), keyAt: head.length + KEY_PREFIX.length, replies: 1 }
+  const commands = commandsOf(test, valueSize)
+  const text = commands.map(encodeCommand).join('')
+  return { bytes: Buffer.from(text, 'latin1'), keyAt: text.indexOf(SLOT) + 1, replies: commands.length }
 }
 
 function writeKey (buf: Buffer, at: number, n: number): void {
@@ -193,9 +210,13 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
   }
 }
 
-/** Writes every key of the keyspace once, so that GETs hit. */
-export async function prefill (host: string, port: number, keyspace: number, valueSize: number): Promise<void> {
-  const { bytes, keyAt } = template('set', valueSize)
+/**
+ * Writes every key of the keyspace once, so that GETs hit; with `hset` or `sadd`,
+ * every field of myhash or member of myset, so that each measured request finds
+ * the same (full) hash or set on every server.
+ */
+export async function prefill (host: string, port: number, keyspace: number, valueSize: number, test: 'set' | 'hset' | 'sadd' = 'set'): Promise<void> {
+  const { bytes, keyAt } = template(test, valueSize)
   const BATCH = 1000
   const socket = net.connect(port, host)
   const counter = new ReplyCounter()

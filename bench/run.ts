@@ -7,21 +7,31 @@ import { runCatchup } from './catchup.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { runDurability } from './durability.js'
 import { runPipeBench } from './pipe.js'
-import { prefill, runLoad, type Test } from './load.js'
+import { prefill, runLoad, TESTS, type Test } from './load.js'
+import { MEMORY_NOTE, memoryTable, memoryTargets, runMemory } from './memory.js'
 import { runBenchmark } from './redis-benchmark.js'
+import { writeResults } from './results.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
 
-// `npm run bench`: SET, GET, INCR and MULTI/INCR/EXEC, 50 clients, pipeline 1 and 16, 100-byte values,
-// random keys over a 100k keyspace, against Keystone and (when installed) Redis,
-// interleaved so that both see the same machine load. Writes bench/RESULTS.md.
+// `npm run bench`: SET, GET, INCR, MULTI/INCR/EXEC, HSET and SADD, 50 clients, pipeline 1
+// and 16, 100-byte values, random keys (fields, members) over a 100k keyspace, against
+// Keystone and (when installed) Redis, interleaved so that both see the same machine
+// load; then memory (bench/memory.ts): one hash of 1,000,000 fields, one set of
+// 1,000,000 members and 1,000,000 string keys, INFO used_memory and RSS of each.
+// Writes bench/RESULTS.md.
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick             a smoke run: few requests
   --requests N        requests per run (default: 200000 at pipeline 1, 500000 at 16)
   --repeat N          runs per test and server, interleaved; the median run is reported (default 3)
-  --only T            one test only: set, get, incr or multi (MULTI / INCR / EXEC,
-                      always driven by the Node load generator)
+  --only T,T          these tests only, of set, get, incr, multi (MULTI / INCR / EXEC,
+                      always driven by the Node load generator), hset (HSET myhash
+                      element:N value) and sadd (SADD myset element:N)
+  --memory            the memory section alone: one hash of 1,000,000 fields, one set of
+                      1,000,000 members, 1,000,000 string keys (100-byte values), each in
+                      a fresh Keystone node and redis-server; INFO used_memory and RSS
+  --no-memory         skip the memory section (it follows the throughput tests by default)
   --no-cluster        skip the 3-node case (SET at one node replicating to two peers)
   --pipeline 1,16     pipeline depths (default 1,16)
   --load L            load generator: redis-benchmark (default when installed) or node
@@ -31,10 +41,11 @@ const USAGE = `Usage: npm run bench -- [options]
                       (writes bench/RESULTS-durability.md; honours --quick, --repeat, --pipeline)
   --node-arg A        pass A to the node running Keystone (repeatable), e.g. --node-arg=--max-semi-space-size=32
   --cpu-prof DIR      run Keystone under node --cpu-prof, profiles written to DIR
-                      (then: node dist/bench/profile.js DIR/FILE.cpuprofile)
+                      (then: node dist/bench/profile.js DIR/FILE.cpuprofile); no memory section
   --catchup           instead: catch-up of a node that missed 1% of the store, against a
                       full resync of the same store (time and bytes); writes bench/CATCHUP.md
-  --keys N            store size for --catchup (default 1000000)
+  --keys N            store size for --catchup, and items per memory case
+                      (default 1000000; 100000 for the memory section with --quick)
   --pipe              instead: bulk loading of a file of 1,000,000 SETs (RESP) with
                       keystone-cli --pipe and redis-cli --pipe into a Keystone node, and
                       redis-cli --pipe into Redis (writes bench/RESULTS-pipe.md; honours
@@ -165,88 +176,39 @@ function targets (rows: Row[]): string[] {
   return out
 }
 
-async function main (): Promise<void> {
-  const argv = minimist(process.argv.slice(2), {
-    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys'],
-    boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup', 'pipe'],
-    default: { redis: true, cluster: true },
-    alias: { h: 'help' }
-  })
-  if (argv.help === true) {
-    process.stdout.write(USAGE)
-    return
-  }
-  if (argv.catchup === true) {
-    const keys = argv.keys === undefined ? 1_000_000 : Number(argv.keys)
-    if (!Number.isSafeInteger(keys) || keys < 100) throw new TypeError(`--keys must be an integer of at least 100, got '${String(argv.keys)}'`)
-    const table = await runCatchup(keys)
-    const cpus = os.cpus()
-    const command = ['npm run bench', '--', ...process.argv.slice(2)].join(' ')
-    const text = [
-      '# Keystone catch-up benchmark',
-      '',
-      `${new Date().toISOString()} · node ${process.version} · ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}) · load average at start ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`,
-      '',
-      table,
-      '',
-      `Reproduce: \`${command}\``,
-      ''
-    ].join('\n')
-    process.stdout.write(`\n${table}\n\n`)
-    writeFileSync(path.join(ROOT, 'bench', 'CATCHUP.md'), text)
-    process.stderr.write('written to bench/CATCHUP.md\n')
-    return
-  }
-  const only = argv.only as string | undefined
-  if (only !== undefined && !['set', 'get', 'incr', 'multi'].includes(only)) throw new TypeError(`--only must be set, get, incr or multi, got '${only}'`)
-  const tests: Test[] = only === undefined ? ['set', 'get', 'incr', 'multi'] : [only as Test]
-  const pipelines = String(argv.pipeline ?? '1,16').split(',').map(Number)
-  if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
-  const fixed = argv.requests === undefined ? null : Number(argv.requests)
-  if (fixed !== null && (!Number.isSafeInteger(fixed) || fixed < 1)) throw new TypeError(`--requests must be a positive integer, got '${String(argv.requests)}'`)
-  const requestsFor = (pipeline: number): number => fixed ?? (argv.quick === true ? 20_000 : 200_000) * (pipeline > 1 ? 2.5 : 1)
-  const repeat = argv.repeat === undefined ? (argv.quick === true ? 1 : 3) : Number(argv.repeat)
-  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new TypeError(`--repeat must be a positive integer, got '${String(argv.repeat)}'`)
+interface ThroughputOptions {
+  tests: Test[]
+  pipelines: number[]
+  requestsFor: (pipeline: number) => number
+  repeat: number
+  quick: boolean
+  loader: Loader
+  withRedis: boolean
+  cluster: boolean
+  nodeArgs: string[]
+  cpuProf: string | undefined
+}
 
-  if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
-  if (argv.durability === true) {
-    await runDurability({ quick: argv.quick === true, repeat, pipelines })
-    return
-  }
-  if (argv.pipe === true) {
-    await runPipeBench({ quick: argv.quick === true, repeat, commands: fixed ?? undefined })
-    return
-  }
-  const haveBenchmark = onPath('redis-benchmark')
-  const loader: Loader = (argv.load as Loader | undefined) ?? (haveBenchmark ? 'redis-benchmark' : 'node')
-  if (loader !== 'node' && loader !== 'redis-benchmark') throw new TypeError(`--load must be redis-benchmark or node, got '${String(loader)}'`)
-  if (loader === 'redis-benchmark' && !haveBenchmark) throw new Error('redis-benchmark is not on PATH (Debian: apt-get install redis-tools)')
-  const withRedis = argv.redis === true && onPath('redis-server')
-  const notes: string[] = []
-  if (!haveBenchmark || !onPath('redis-server')) {
-    notes.push('redis-server / redis-benchmark not found: install them (Debian: `apt-get install redis-server redis-tools`) to compare with Redis using the same load generator.')
-  }
-  if (loader === 'node') {
-    notes.push(`Load generated in Node (bench/load.ts) in the benchmark process; it shares the machine's ${os.cpus().length} cores with the server and its own CPU per op is shown.`)
-  }
-
-  const cpuProf = argv['cpu-prof'] as string | undefined
+/** The throughput tests; returns the part of RESULTS.md they make (tables, targets, how they were run). */
+async function throughput (o: ThroughputOptions, notes: string[], command: string): Promise<string> {
+  const { tests, pipelines, requestsFor, repeat, loader } = o
   const servers: BenchServer[] = []
   try {
-    const nodeArgs = ([] as unknown[]).concat(argv['node-arg'] ?? []).map(String)
-    const keystone = await startKeystone([...nodeArgs, ...(cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)])])
+    const keystone = await startKeystone([...o.nodeArgs, ...(o.cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)])])
     servers.push(keystone)
-    const redis = withRedis ? await startRedis() : null
+    const redis = o.withRedis ? await startRedis() : null
     if (redis !== null) servers.push(redis)
     process.stderr.write(`keystone on ${keystone.host}:${keystone.port} (pid ${keystone.pid})${redis === null ? '' : `, redis ${redisVersion()} on ${redis.host}:${redis.port} (pid ${redis.pid})`}, load: ${loader}\n`)
 
     for (const s of servers) {
       process.stderr.write(`prefilling ${s.name}: ${KEYSPACE} keys\n`)
       await prefill(s.host, s.port, KEYSPACE, VALUE_SIZE)
+      // HSET and SADD then find the whole hash or set on every server from the first request.
+      for (const t of ['hset', 'sadd'] as const) if (tests.includes(t)) await prefill(s.host, s.port, KEYSPACE, VALUE_SIZE, t)
     }
     // Let the JIT settle before measuring (Redis needs none, and gets none).
     process.stderr.write('warming up keystone\n')
-    for (const test of tests) await measure(keystone, loader, test, 16, argv.quick === true ? 20_000 : 200_000)
+    for (const test of tests) await measure(keystone, loader, test, 16, o.quick ? 20_000 : 200_000)
 
     const rows: Row[] = []
     for (const pipeline of pipelines) {
@@ -271,12 +233,12 @@ async function main (): Promise<void> {
     }
 
     const clusterRows: Row[] = []
-    if (argv.cluster === true && tests.includes('set')) {
+    if (o.cluster && tests.includes('set')) {
       // The 3-node case: the same SET load at one node that replicates every write
       // to two peers and answers once both have it (CONTRACT G1).
       process.stderr.write('starting two more keystone nodes joined to the first\n')
       const peers: BenchServer[] = []
-      for (let i = 0; i < 2; i++) peers.push(await startKeystone(nodeArgs, ['--join', `${keystone.host}:${keystone.port}`]))
+      for (let i = 0; i < 2; i++) peers.push(await startKeystone(o.nodeArgs, ['--join', `${keystone.host}:${keystone.port}`]))
       servers.push(...peers)
       await waitClusterUp(keystone, 3)
       for (const pipeline of pipelines) {
@@ -294,42 +256,142 @@ async function main (): Promise<void> {
       }
     }
 
-    const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')
-    const cpus = os.cpus()
-    const machine = `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`
-    const body = [
+    const collections = tests.filter(t => t === 'hset' || t === 'sadd')
+    return [
       table(rows),
       '',
       ...(clusterRows.length > 0 ? [clusterTable(clusterRows, rows), ''] : []),
       ...targets(rows),
       ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),
       '',
-      `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled), load by ${loader}; ` +
-        (withRedis
+      `${CLIENTS} clients, ${VALUE_SIZE}-byte values, random keys over ${KEYSPACE.toLocaleString('en-US')} keys (prefilled)` +
+        (collections.length > 0 ? `; ${collections.map(t => t === 'hset' ? 'HSET of random fields `element:N` of one hash, `myhash`' : 'SADD of random members `element:N` to one set, `myset`').join(', ')}, N over ${KEYSPACE.toLocaleString('en-US')} (prefilled: every request overwrites a field or re-adds a member)` : '') +
+        `; load by ${loader}; ` +
+        (o.withRedis
           ? `${repeat} run(s) per test and server, interleaved keystone/redis; the row is the run with the median ratio. `
           : `${repeat} run(s) per test; the row is the run with the median throughput. `) +
         'Server CPU is utime+stime of the server process from /proc/<pid>/stat (10 ms ticks), divided by requests.',
       '',
       `Reproduce: \`${command}\``
     ].join('\n')
-    process.stdout.write(`\n${body}\n\n`)
-    const results = [
-      '# Keystone benchmark results',
-      '',
-      `${new Date().toISOString()} · node ${process.version} · ${machine}` +
-        `${withRedis ? ` · redis ${redisVersion()}` : ''} · load average at start ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`,
-      '',
-      body,
-      ''
-    ].join('\n')
-    if (cpuProf === undefined) {
-      writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), results)
-      process.stderr.write('written to bench/RESULTS.md\n')
-    } else {
-      process.stderr.write(`profiled run, bench/RESULTS.md left as it was; profiles in ${cpuProf} (summarise with node dist/bench/profile.js FILE)\n`)
-    }
   } finally {
     for (const s of servers) await s.stop()
+  }
+}
+
+async function main (): Promise<void> {
+  const argv = minimist(process.argv.slice(2), {
+    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys'],
+    boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup', 'pipe', 'memory'],
+    // memory: null when neither --memory (alone) nor --no-memory (skip) is given.
+    default: { redis: true, cluster: true, memory: null },
+    alias: { h: 'help' }
+  })
+  if (argv.help === true) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const quick = argv.quick === true
+  const keysFlag = (fallback: number): number => {
+    const keys = argv.keys === undefined ? fallback : Number(argv.keys)
+    if (!Number.isSafeInteger(keys) || keys < 100) throw new TypeError(`--keys must be an integer of at least 100, got '${String(argv.keys)}'`)
+    return keys
+  }
+  if (argv.catchup === true) {
+    const table = await runCatchup(keysFlag(1_000_000))
+    const cpus = os.cpus()
+    const command = ['npm run bench', '--', ...process.argv.slice(2)].join(' ')
+    const text = [
+      '# Keystone catch-up benchmark',
+      '',
+      `${new Date().toISOString()} · node ${process.version} · ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}) · load average at start ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`,
+      '',
+      table,
+      '',
+      `Reproduce: \`${command}\``,
+      ''
+    ].join('\n')
+    process.stdout.write(`\n${table}\n\n`)
+    writeFileSync(path.join(ROOT, 'bench', 'CATCHUP.md'), text)
+    process.stderr.write('written to bench/CATCHUP.md\n')
+    return
+  }
+  const only = argv.only === undefined ? null : String(argv.only).split(',').map(t => t.trim().toLowerCase())
+  if (only !== null && (only.length === 0 || only.some(t => !(TESTS as readonly string[]).includes(t)))) {
+    throw new TypeError(`--only must be a comma-separated list of ${TESTS.join(', ')}, got '${String(argv.only)}'`)
+  }
+  const tests: Test[] = only === null ? [...TESTS] : TESTS.filter(t => only.includes(t))
+  const pipelines = String(argv.pipeline ?? '1,16').split(',').map(Number)
+  if (pipelines.some(p => !Number.isSafeInteger(p) || p < 1)) throw new TypeError(`--pipeline must be a list of positive integers, got '${String(argv.pipeline)}'`)
+  const fixed = argv.requests === undefined ? null : Number(argv.requests)
+  if (fixed !== null && (!Number.isSafeInteger(fixed) || fixed < 1)) throw new TypeError(`--requests must be a positive integer, got '${String(argv.requests)}'`)
+  const requestsFor = (pipeline: number): number => fixed ?? (quick ? 20_000 : 200_000) * (pipeline > 1 ? 2.5 : 1)
+  const repeat = argv.repeat === undefined ? (quick ? 1 : 3) : Number(argv.repeat)
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new TypeError(`--repeat must be a positive integer, got '${String(argv.repeat)}'`)
+
+  if (!canMeasureCpu()) throw new Error('server CPU is read from /proc/<pid>/stat, which this system does not have')
+  if (argv.durability === true) {
+    await runDurability({ quick, repeat, pipelines })
+    return
+  }
+  if (argv.pipe === true) {
+    await runPipeBench({ quick, repeat, commands: fixed ?? undefined })
+    return
+  }
+  const cpuProf = argv['cpu-prof'] as string | undefined
+  // --memory: that section alone; --no-memory, or a profiled run: none.
+  const memoryOnly = argv.memory === true
+  const withMemory = memoryOnly || (argv.memory !== false && cpuProf === undefined)
+  const memoryItems = withMemory ? keysFlag(quick ? 100_000 : 1_000_000) : 0
+  const haveBenchmark = onPath('redis-benchmark')
+  const loader: Loader = (argv.load as Loader | undefined) ?? (haveBenchmark ? 'redis-benchmark' : 'node')
+  if (loader !== 'node' && loader !== 'redis-benchmark') throw new TypeError(`--load must be redis-benchmark or node, got '${String(loader)}'`)
+  if (!memoryOnly && loader === 'redis-benchmark' && !haveBenchmark) throw new Error('redis-benchmark is not on PATH (Debian: apt-get install redis-tools)')
+  const withRedis = argv.redis === true && onPath('redis-server')
+  const notes: string[] = []
+  if (argv.redis === true && (!haveBenchmark || !onPath('redis-server'))) {
+    notes.push('redis-server / redis-benchmark not found: install them (Debian: `apt-get install redis-server redis-tools`) to compare with Redis using the same load generator.')
+  }
+  if (loader === 'node') {
+    notes.push(`Load generated in Node (bench/load.ts) in the benchmark process; it shares the machine's ${os.cpus().length} cores with the server and its own CPU per op is shown.`)
+  }
+
+  const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')
+  const cpus = os.cpus()
+  const machine = `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`
+  const loadAverage = (): string => os.loadavg().map(l => l.toFixed(2)).join(' ')
+  const stamp = (loadAtStart: string): string =>
+    `${new Date().toISOString()} · node ${process.version} · ${machine}${withRedis ? ` · redis ${redisVersion()}` : ''} · load average at start ${loadAtStart}`
+  const nodeArgs = ([] as unknown[]).concat(argv['node-arg'] ?? []).map(String)
+
+  const parts: { throughput?: string, memory?: string } = {}
+  if (!memoryOnly) {
+    const loadAtStart = loadAverage()
+    const body = await throughput({ tests, pipelines, requestsFor, repeat, quick, loader, withRedis, cluster: argv.cluster === true, nodeArgs, cpuProf }, notes, command)
+    process.stdout.write(`\n${body}\n\n`)
+    parts.throughput = ['## Throughput', '', stamp(loadAtStart), '', body].join('\n')
+  }
+  if (withMemory) {
+    const loadAtStart = loadAverage()
+    const rows = await runMemory({ items: memoryItems, withRedis, nodeArgs })
+    const body = [
+      memoryTable(rows),
+      '',
+      ...memoryTargets(rows),
+      ...(withRedis ? [] : ['', 'Note: redis-server not found: install it (Debian: `apt-get install redis-server redis-tools`) to compare with Redis.']),
+      '',
+      MEMORY_NOTE,
+      '',
+      `Reproduce: \`${command}\``
+    ].join('\n')
+    process.stdout.write(`\n${body}\n\n`)
+    parts.memory = ['## Memory', '', stamp(loadAtStart), '', body].join('\n')
+  }
+  if (cpuProf === undefined) {
+    writeResults(path.join(ROOT, 'bench', 'RESULTS.md'), parts)
+    process.stderr.write('written to bench/RESULTS.md\n')
+  } else {
+    process.stderr.write(`profiled run, bench/RESULTS.md left as it was; profiles in ${cpuProf} (summarise with node dist/bench/profile.js FILE)\n`)
   }
 }
 

@@ -1,5 +1,6 @@
 import { decodeState, encodedSize as counterSize, encodeState } from './counter-codec.js'
 import type { Version } from './clock.js'
+import type { Contribution } from './counter.js'
 import { present, type Field, type HashState } from './hash.js'
 
 // A hash state's bytes (PROTOCOL.md §Hashes, FORMAT.md §Hash state): MREPL op H,
@@ -27,6 +28,8 @@ const REMOVED = 1
 const COUNTER = 2
 const BASE = 4
 const VERSION_BYTES = 2 + 8 + 4
+/** The empty list of contributions or marks, shared (frozen: no state changes its lists in place). */
+const NONE: readonly Contribution[] = Object.freeze([])
 
 /** The fields to encode: every field of the state, or the names given (those missing are skipped). */
 function * selected (hash: HashState, names: Iterable<string> | null): Iterable<[string, Field]> {
@@ -159,12 +162,14 @@ export function decodeHash (b: Buffer): HashState | string {
     o += 4
     const fields = new Map<string, Field>()
     let live = 0
+    let previous: { bytes: Buffer, field: Field } | null = null
     for (let i = 0; i < count; i++) {
       const nameLength = b.readUInt32LE(o)
       o += 4
       if (o + nameLength > b.length) return 'a field name overruns the hash'
       const name = b.toString('latin1', o, o + nameLength)
       o += nameLength
+      const recordAt = o
       const flags = b[o++] as number
       if ((flags & ~(REMOVED | COUNTER | BASE)) !== 0 || (flags & (COUNTER | BASE)) === (COUNTER | BASE)) return 'bad field flags'
       const v = version()
@@ -175,7 +180,7 @@ export function decodeHash (b: Buffer): HashState | string {
         if (typeof r === 'string') return r
         removed = r
       }
-      let state: Field['state'] = { base: null, contribs: [], seen: [] }
+      let state: Field['state'] = { base: null, contribs: NONE, seen: NONE }
       if ((flags & (COUNTER | BASE)) !== 0) {
         const n = b.readUInt32LE(o)
         o += 4
@@ -185,12 +190,16 @@ export function decodeHash (b: Buffer): HashState | string {
           if (typeof s === 'string') return s
           state = s
         } else {
-          state = { base: Buffer.from(b.subarray(o, o + n)), contribs: [], seen: [] }
+          state = { base: Buffer.from(b.subarray(o, o + n)), contribs: NONE, seen: NONE }
         }
         o += n
       }
       if (fields.has(name)) return 'a field given twice'
-      const f: Field = { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+      // Records are never changed in place: the members one SADD added, which have the
+      // same bytes one after another, share one record here as at the node that wrote them.
+      const bytes = b.subarray(recordAt, o)
+      const f: Field = previous !== null && previous.bytes.equals(bytes) ? previous.field : { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+      previous = { bytes, field: f }
       fields.set(name, f)
       if (present(f)) live++
     }

@@ -144,7 +144,8 @@ export class HashKeys {
 
   /**
    * SADD: adds each member, as this node's add (PROTOCOL.md §Sets, add wins);
-   * how many were not present. A member named twice is added once.
+   * how many were not present. A member named twice is added once. One SADD is
+   * one write: its adds share a version, as HDEL's removals share a stamp.
    */
   add (key: string, h: number, b: number, names: Iterable<string>): number {
     const entry = this.hashEntry(key, h, b, this.current(key, b), true)
@@ -152,11 +153,17 @@ export class HashKeys {
     let added = 0
     const changed = new Set<string>()
     const node = this.s.nodeId()
+    const stamp = this.stamp(entry.hash.cut ?? undefined)
+    // The record of a member nothing was held of is the same for every such member of this
+    // SADD: one object serves them all (records are never changed in place), so a member
+    // costs its name and its slot in the map (a set loaded a thousand members a command).
+    let fresh: Field | undefined
     for (const name of names) {
       if (changed.has(name)) continue
       const old = entry.hash.fields.get(name)
       if (old === undefined || !present(old)) added++
-      this.changeField(h, entry, name, old, addMember(old, node, this.stamp(entry.hash.cut ?? undefined)), true)
+      const next = old === undefined ? (fresh ??= addMember(undefined, node, stamp)) : addMember(old, node, stamp)
+      this.changeField(h, entry, name, old, next, true)
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)

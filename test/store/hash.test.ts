@@ -554,3 +554,20 @@ t.test('an expiry applied again by a copy of its write takes the fields it expir
   t.equal(b.get('h'), undefined)
   t.equal(recomputed(b), b.digest.rootHex())
 })
+
+t.test('sets: the members one SADD adds share one record, here and where it is decoded; changing one leaves the others', async t => {
+  const { a, b, toB } = pair()
+  a.sadd('s', ['x', 'y', 'z'])
+  const fields = a.peek('s')?.hash?.fields as Map<string, Field>
+  t.equal(fields.get('x'), fields.get('y'), 'one record for the members of one SADD')
+  toB()
+  const theirs = b.peek('s')?.hash?.fields as Map<string, Field>
+  t.equal(theirs.get('x'), theirs.get('z'), 'and one where it was decoded')
+  a.hdel('s', ['y'])
+  a.sadd('s', ['z'])
+  toB()
+  for (const s of [a, b]) t.same(smembers(s, 's'), ['x', 'z'])
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+  t.equal(recomputed(b), b.digest.rootHex())
+  t.equal(decodeHash(hashBytes(b.peek('s')?.hash as HashState, ['x'])) instanceof Object, true)
+})
