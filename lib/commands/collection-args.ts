@@ -18,24 +18,36 @@ export function checkScanCursor (arg: Buffer | undefined): void {
   }
 }
 
-/** The MATCH pattern of `[MATCH pattern] [COUNT count]` from args[from] on (null: every name). */
-export function scanPattern (args: Buffer[], from: number): string | null {
-  let pattern: string | null = null
+/** The options of SCAN, HSCAN and SSCAN: `[MATCH pattern] [COUNT count]`, and `[TYPE type]` for SCAN. */
+export interface ScanOptions {
+  /** Null: every name. */
+  pattern: string | null
+  count: number
+  /** Lower case; null: every type. */
+  type: string | null
+}
+
+/** Reads the scan options from args[from] on; `withType`: TYPE is one (SCAN's). */
+export function scanOptions (args: Buffer[], from: number, withType = false): ScanOptions {
+  const options: ScanOptions = { pattern: null, count: 10, type: null }
   for (let i = from; i < args.length; i += 2) {
     const option = upper(args[i])
     if (i + 1 >= args.length) throw new CommandError(ERRORS.syntax)
     if (option === 'MATCH') {
-      pattern = text(args[i + 1])
-      if (pattern === '*') pattern = null
+      options.pattern = text(args[i + 1])
+      if (options.pattern === '*') options.pattern = null
     } else if (option === 'COUNT') {
       const count = parseInt64(args[i + 1] as Buffer)
       if (count === null) throw new CommandError(ERRORS.notInteger)
       if (count < 1) throw new CommandError(ERRORS.syntax)
+      options.count = Number(count)
+    } else if (option === 'TYPE' && withType) {
+      options.type = text(args[i + 1]).toLowerCase()
     } else {
       throw new CommandError(ERRORS.syntax)
     }
   }
-  return pattern
+  return options
 }
 
 const LONG_MAX = 9223372036854775807n

@@ -1,7 +1,7 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, NIL, OK, type Encoded } from '../protocol/reply.js'
 import { fieldValue, present, type HashState } from '../store/hash.js'
 import { addInt, inInt64, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
-import { checkScanCursor, randomCount, randomPicks, scanPattern } from './collection-args.js'
+import { checkScanCursor, randomCount, randomPicks, scanOptions } from './collection-args.js'
 import { globMatch } from '../store/glob.js'
 import { CommandError, keyOf, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
@@ -168,7 +168,7 @@ function hscan (ctx: CommandContext, args: Buffer[]): Encoded {
   checkScanCursor(args[2])
   const hash = readHash(ctx, args)
   if (hash === undefined) return array([bulk('0'), EMPTY_ARRAY])
-  const pattern = scanPattern(args, 3)
+  const { pattern } = scanOptions(args, 3)
   const out: Array<string | Buffer> = []
   for (const [name, value] of presentFields(hash)) if (pattern === null || globMatch(pattern, name)) out.push(name, value)
   return array([bulk('0'), bulkArray(out)])

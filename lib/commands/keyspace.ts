@@ -2,6 +2,7 @@ import { array, bulk, bulkArray, integer, NIL, OK, simple, type Encoded } from '
 import { fieldValue } from '../store/hash.js'
 import { BUCKETS } from '../store/store.js'
 import { CommandError, integerArg, keyOf, text, upper } from './args.js'
+import { scanOptions } from './collection-args.js'
 import { ERRORS } from './errors.js'
 import { typeName } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
@@ -131,24 +132,7 @@ function scan (ctx: CommandContext, args: Buffer[]): Encoded {
   const cursorText = text(args[1])
   if (!/^\d{1,19}$/.test(cursorText)) throw new CommandError(ERRORS.invalidCursor)
   const cursor = Number(cursorText)
-  let count = 10
-  let pattern: string | null = null
-  let type: string | null = null
-  for (let i = 2; i < args.length; i += 2) {
-    const option = upper(args[i])
-    if (i + 1 >= args.length) throw new CommandError(ERRORS.syntax)
-    if (option === 'MATCH') {
-      pattern = text(args[i + 1])
-      if (pattern === '*') pattern = null
-    } else if (option === 'COUNT') {
-      count = integerArg(args[i + 1])
-      if (count < 1) throw new CommandError(ERRORS.syntax)
-    } else if (option === 'TYPE') {
-      type = text(args[i + 1]).toLowerCase()
-    } else {
-      throw new CommandError(ERRORS.syntax)
-    }
-  }
+  const { pattern, count, type } = scanOptions(args, 2, true)
   const step = ctx.node.store.scan(cursor, count, pattern, type === null ? undefined : e => typeName(e) === type)
   return array([bulk(String(step.cursor)), bulkArray(step.keys)])
 }

@@ -3,7 +3,7 @@ import { present, type HashState } from '../store/hash.js'
 import { globMatch } from '../store/glob.js'
 import { parseInt64 } from '../store/numbers.js'
 import { CommandError, keyOf, upper } from './args.js'
-import { checkScanCursor, distinctPicks, randomCount, randomPicks, scanPattern } from './collection-args.js'
+import { checkScanCursor, distinctPicks, randomCount, randomPicks, scanOptions } from './collection-args.js'
 import { ERRORS } from './errors.js'
 import { setOf } from './kinds.js'
 import type { CommandContext, CommandTable } from './types.js'
@@ -189,7 +189,7 @@ function sscan (ctx: CommandContext, args: Buffer[]): Encoded {
   checkScanCursor(args[2])
   const set = readSet(ctx, keyOf(args[1]))
   if (set === undefined) return array([bulk('0'), EMPTY_ARRAY])
-  const pattern = scanPattern(args, 3)
+  const { pattern } = scanOptions(args, 3)
   const out = membersOf(set).filter(m => pattern === null || globMatch(pattern, m))
   return array([bulk('0'), bulkArray(out)])
 }

@@ -16,6 +16,16 @@ const SYNTAX = err('ERR syntax error')
 const arity = (name: string): RespError => err(`ERR wrong number of arguments for '${name}' command`)
 const sorted = (reply: unknown): string[] => [...(reply as string[])].sort()
 
+type Call = (...args: string[]) => Promise<unknown>
+
+/** x = {1 2 3 4}, y = {3 4 5}, z = {4 5 6}, str a string: the combinations' fixture. */
+async function threeSets (call: Call): Promise<void> {
+  await call('SADD', 'x', '1', '2', '3', '4')
+  await call('SADD', 'y', '3', '4', '5')
+  await call('SADD', 'z', '4', '5', '6')
+  await call('SET', 'str', 'v')
+}
+
 t.test('SADD, SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD', async t => {
   const node = await startNode(t)
   const call = caller(await connect(t, node))
@@ -170,10 +180,7 @@ t.test('SMOVE: missing source, same key, wrong types, a moved member', async t =
 t.test('SINTER, SUNION, SDIFF: missing keys are empty sets; WRONGTYPE when any key is another type', async t => {
   const node = await startNode(t)
   const call = caller(await connect(t, node))
-  await call('SADD', 'x', '1', '2', '3', '4')
-  await call('SADD', 'y', '3', '4', '5')
-  await call('SADD', 'z', '4', '5', '6')
-  await call('SET', 'str', 'v')
+  await threeSets(call)
   await call('HSET', 'h', 'f', '1')
   t.same(sorted(await call('SINTER', 'x')), ['1', '2', '3', '4'])
   t.same(sorted(await call('SINTER', 'x', 'y')), ['3', '4'])
@@ -202,10 +209,7 @@ t.test('SINTER, SUNION, SDIFF: missing keys are empty sets; WRONGTYPE when any k
 t.test('SINTERCARD: the size, LIMIT, errors in PROTOCOL.md order', async t => {
   const node = await startNode(t)
   const call = caller(await connect(t, node))
-  await call('SADD', 'x', '1', '2', '3', '4')
-  await call('SADD', 'y', '3', '4', '5')
-  await call('SADD', 'z', '4', '5', '6')
-  await call('SET', 'str', 'v')
+  await threeSets(call)
   t.equal(await call('SINTERCARD', '1', 'x'), 4)
   t.equal(await call('SINTERCARD', '2', 'x', 'y'), 2)
   t.equal(await call('SINTERCARD', '3', 'x', 'y', 'z'), 1)
