@@ -7,12 +7,14 @@ import { decodeHash, encodedHashSize, encodeHash } from '../store/hash-codec.js'
 // followed by records; a record is one entry (a value or a tombstone, with its
 // version and expiry) behind a length and a CRC-32 of its body. Version 2 adds
 // counter records (PROTOCOL.md §Counters), version 3 hash records
-// (PROTOCOL.md §Hashes); files of versions 1 and 2 still load.
+// (PROTOCOL.md §Hashes), version 4 sets in hash records (§Sets: a state whose
+// first byte is 3, which a Keystone before sets would take for damage); files
+// of versions 1 to 3 still load.
 
 export const FILE_HEADER_SIZE = 16
 const MAGIC = 'KEYSTONE'
 export type FileKind = 'LOG ' | 'SNAP'
-export const FORMAT_VERSION = 3
+export const FORMAT_VERSION = 4
 /** The oldest file format this Keystone still reads. */
 const OLDEST_READABLE = 1
 

@@ -11,6 +11,7 @@ import { present, type Field, type HashState } from './hash.js'
 //   field: u32 name length, name | u8 flags | u16 id index, f64 wall, u32 logical (the base's version)
 //          | [flags 1: removed: u16 id index, f64 wall, u32 logical]
 //          | flags 2: u32 length, counter state (FORMAT.md §Counter state) | else flags 4: u32 length, base
+//   or:    u32 name length, name | u8 8: the same record as the field before it (the members one SADD added)
 // Node ids go once in a table: a field costs its name, its value and 19 bytes.
 // The first byte tells a hash (2) or a set (3, the same layout: PROTOCOL.md §Sets)
 // from a counter state (1) wherever any may come.
@@ -27,6 +28,8 @@ const NODE_ID = /^[\w.:-]{1,64}$/
 const REMOVED = 1
 const COUNTER = 2
 const BASE = 4
+/** The field's record is the one before it (the same object: the members one SADD added share one). */
+const SAME = 8
 const VERSION_BYTES = 2 + 8 + 4
 /** The empty list of contributions or marks, shared (frozen: no state changes its lists in place). */
 const NONE: readonly Contribution[] = Object.freeze([])
@@ -70,7 +73,11 @@ function fieldSize (name: string, f: Field): number {
 
 export function encodedHashSize (hash: HashState, names: Iterable<string> | null = null): number {
   let n = 1 + 2 + idTable(hash, names).bytes + 1 + (hash.cut === null ? 0 : VERSION_BYTES) + 4
-  for (const [name, f] of selected(hash, names)) n += fieldSize(name, f)
+  let previous: Field | null = null
+  for (const [name, f] of selected(hash, names)) {
+    n += f === previous ? 4 + name.length + 1 : fieldSize(name, f)
+    previous = f
+  }
   return n
 }
 
@@ -96,11 +103,17 @@ export function encodeHash (hash: HashState, names: Iterable<string> | null, buf
   const countAt = o
   o += 4
   let count = 0
+  let previous: Field | null = null
   for (const [name, f] of selected(hash, names)) {
     count++
     buf.writeUInt32LE(name.length, o)
     o += 4
     o += buf.write(name, o, 'latin1')
+    if (f === previous) {
+      buf[o++] = SAME
+      continue
+    }
+    previous = f
     const counter = f.state.contribs.length > 0 || f.state.seen.length > 0
     buf[o++] = (f.removed !== null ? REMOVED : 0) | (counter ? COUNTER : 0) | (!counter && f.state.base !== null ? BASE : 0)
     version(f)
@@ -162,15 +175,22 @@ export function decodeHash (b: Buffer): HashState | string {
     o += 4
     const fields = new Map<string, Field>()
     let live = 0
-    let previous: { bytes: Buffer, field: Field } | null = null
+    // Records are never changed in place: fields sent as the same record share one object.
+    let previous: Field | null = null
     for (let i = 0; i < count; i++) {
       const nameLength = b.readUInt32LE(o)
       o += 4
       if (o + nameLength > b.length) return 'a field name overruns the hash'
       const name = b.toString('latin1', o, o + nameLength)
       o += nameLength
-      const recordAt = o
       const flags = b[o++] as number
+      if (flags === SAME) {
+        if (previous === null) return 'the first field has no record before it'
+        if (fields.has(name)) return 'a field given twice'
+        fields.set(name, previous)
+        if (present(previous)) live++
+        continue
+      }
       if ((flags & ~(REMOVED | COUNTER | BASE)) !== 0 || (flags & (COUNTER | BASE)) === (COUNTER | BASE)) return 'bad field flags'
       const v = version()
       if (typeof v === 'string') return v
@@ -195,11 +215,8 @@ export function decodeHash (b: Buffer): HashState | string {
         o += n
       }
       if (fields.has(name)) return 'a field given twice'
-      // Records are never changed in place: the members one SADD added, which have the
-      // same bytes one after another, share one record here as at the node that wrote them.
-      const bytes = b.subarray(recordAt, o)
-      const f: Field = previous !== null && previous.bytes.equals(bytes) ? previous.field : { wall: v.wall, logical: v.logical, node: v.node, state, removed }
-      previous = { bytes, field: f }
+      const f: Field = { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+      previous = f
       fields.set(name, f)
       if (present(f)) live++
     }
