@@ -158,7 +158,7 @@ async function waitClusterUp (node: BenchServer, count: number): Promise<void> {
   }
 }
 
-/** The issue's targets: P16 ops/s ratio ≥ 0.5; P1 CPU per op ≤ 1.3× Redis's. */
+/** The issues' targets: P16 ops/s ratio ≥ 0.5; P1 CPU per op ≤ 1.3× Redis's (not set for HSET and SADD, issue 13). */
 function targets (rows: Row[]): string[] {
   const out: string[] = []
   for (const { test, pipeline, keystone: k, redis: r } of rows) {
@@ -168,7 +168,7 @@ function targets (rows: Row[]): string[] {
       const x = k.opsPerSec / r.opsPerSec
       out.push(`- ${name}: ops/s ratio ${x.toFixed(2)} (target ≥ 0.5): ${x >= 0.5 ? 'met' : 'NOT met'}`)
     }
-    if (pipeline === 1) {
+    if (pipeline === 1 && test !== 'hset' && test !== 'sadd') {
       const x = k.cpuMicrosPerOp / r.cpuMicrosPerOp
       out.push(`- ${name}: CPU per op ratio ${x.toFixed(2)} (target ≤ 1.3): ${x <= 1.3 ? 'met' : 'NOT met'}`)
     }
@@ -374,11 +374,11 @@ async function main (): Promise<void> {
   if (withMemory) {
     const loadAtStart = loadAverage()
     const rows = await runMemory({ items: memoryItems, withRedis, nodeArgs })
+    const missing = argv.redis === true && !withRedis
     const body = [
       memoryTable(rows),
-      '',
-      ...memoryTargets(rows),
-      ...(withRedis ? [] : ['', 'Note: redis-server not found: install it (Debian: `apt-get install redis-server redis-tools`) to compare with Redis.']),
+      ...(withRedis ? ['', ...memoryTargets(rows)] : []),
+      ...(missing ? ['', 'Note: redis-server not found: install it (Debian: `apt-get install redis-server redis-tools`) to compare with Redis.'] : []),
       '',
       MEMORY_NOTE,
       '',
