@@ -20,8 +20,8 @@ function readHash (ctx: CommandContext, args: Buffer[]): HashState | undefined {
   return hashOf(ctx.node.store.read(keyOf(args[1])))
 }
 
-/** The field's value, or null. */
-function valueOf (hash: HashState | undefined, field: string): Buffer | null {
+/** The field's value (a latin1 string or bytes), or null. */
+function valueOf (hash: HashState | undefined, field: string): Buffer | string | null {
   const f = hash?.fields.get(field)
   return f === undefined ? null : fieldValue(f)
 }
@@ -87,10 +87,10 @@ function hexists (ctx: CommandContext, args: Buffer[]): Encoded {
 }
 
 /** Every present field, in order: its name and value. */
-function * presentFields (hash: HashState | undefined): Iterable<[string, Buffer]> {
+function * presentFields (hash: HashState | undefined): Iterable<[string, Buffer | string]> {
   if (hash === undefined) return
   for (const [name, f] of hash.fields) {
-    if (present(f)) yield [name, fieldValue(f) as Buffer]
+    if (present(f)) yield [name, fieldValue(f) as Buffer | string]
   }
 }
 
@@ -146,7 +146,7 @@ function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
   if (args.length === 2) {
     const fields = [...presentFields(readHash(ctx, args))]
     if (fields.length === 0) return NIL
-    return bulk((fields[Math.floor(Math.random() * fields.length)] as [string, Buffer])[0])
+    return bulk((fields[Math.floor(Math.random() * fields.length)] as [string, Buffer | string])[0])
   }
   const n = randomCount(args[2])
   const withValues = args.length === 4 && upper(args[3]) === 'WITHVALUES'

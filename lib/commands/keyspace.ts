@@ -1,5 +1,5 @@
 import { array, bulk, bulkArray, integer, NIL, OK, simple, type Encoded } from '../protocol/reply.js'
-import { fieldValue } from '../store/hash.js'
+import { fieldBytes } from '../store/hash.js'
 import { BUCKETS } from '../store/store.js'
 import { CommandError, integerArg, keyOf, text, upper } from './args.js'
 import { scanOptions } from './collection-args.js'
@@ -74,7 +74,7 @@ function copyEntry (ctx: CommandContext, from: string, to: string): void {
   const names: string[] = []
   const pairs: Array<[string, Buffer]> = []
   for (const [name, f] of entry.hash.fields) {
-    const value = fieldValue(f)
+    const value = fieldBytes(f)
     if (value === null) continue
     if (set) names.push(name)
     else pairs.push([name, value])

@@ -1,7 +1,7 @@
 import { decodeState, encodedSize as counterSize, encodeState } from './counter-codec.js'
 import type { Version } from './clock.js'
 import type { Contribution } from './counter.js'
-import { present, type Field, type HashState } from './hash.js'
+import { baseField, fieldOf, plainValue, present, type Field, type HashState } from './hash.js'
 
 // A hash state's bytes (PROTOCOL.md §Hashes, FORMAT.md §Hash state): MREPL op H,
 // the typed field of SYNC pages and ENTRIES replies, and the log's hash records.
@@ -64,6 +64,8 @@ function idTable (hash: HashState, names: Iterable<string> | null): { ids: Map<s
 }
 
 function fieldSize (name: string, f: Field): number {
+  const plain = plainValue(f)
+  if (plain !== undefined) return 4 + name.length + 1 + VERSION_BYTES + 4 + plain.length
   let n = 4 + name.length + 1 + VERSION_BYTES
   if (f.removed !== null) n += VERSION_BYTES
   if (f.state.contribs.length > 0 || f.state.seen.length > 0) n += 4 + counterSize(f.state)
@@ -114,6 +116,15 @@ export function encodeHash (hash: HashState, names: Iterable<string> | null, buf
       continue
     }
     previous = f
+    const plain = plainValue(f)
+    if (plain !== undefined) { // a base and nothing else: its bytes from the string
+      buf[o++] = BASE
+      version(f)
+      buf.writeUInt32LE(plain.length, o)
+      o += 4
+      o += buf.write(plain, o, 'latin1')
+      continue
+    }
     const counter = f.state.contribs.length > 0 || f.state.seen.length > 0
     buf[o++] = (f.removed !== null ? REMOVED : 0) | (counter ? COUNTER : 0) | (!counter && f.state.base !== null ? BASE : 0)
     version(f)
@@ -201,6 +212,7 @@ export function decodeHash (b: Buffer): HashState | string {
         removed = r
       }
       let state: Field['state'] = { base: null, contribs: NONE, seen: NONE }
+      let plain: string | null = null
       if ((flags & (COUNTER | BASE)) !== 0) {
         const n = b.readUInt32LE(o)
         o += 4
@@ -209,13 +221,15 @@ export function decodeHash (b: Buffer): HashState | string {
           const s = decodeState(b.subarray(o, o + n))
           if (typeof s === 'string') return s
           state = s
+        } else if (removed === null) { // a base and nothing else
+          plain = b.toString('latin1', o, o + n)
         } else {
           state = { base: Buffer.from(b.subarray(o, o + n)), contribs: NONE, seen: NONE }
         }
         o += n
       }
       if (fields.has(name)) return 'a field given twice'
-      const f: Field = { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+      const f: Field = plain !== null ? baseField(v, plain) : fieldOf(v, state, removed)
       previous = f
       fields.set(name, f)
       if (present(f)) live++

@@ -1,7 +1,7 @@
 import { compareTimestamps, type HybridClock, type Timestamp } from './clock.js'
 import type { Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
-import { addMember, collectField, cutField, expireField, fieldValue, incrementField, joinField, newestInField, newestWrite, newHash, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
+import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
 import type { Int } from './numbers.js'
 import type { TombstoneLog, TombstoneVerdict } from './tombstones.js'
 
@@ -134,7 +134,7 @@ export class HashKeys {
     for (const [name, value] of pairs) {
       const old = entry.hash.fields.get(name)
       if (old === undefined || !present(old)) added++
-      this.changeField(h, entry, name, old, setField(old, Buffer.from(value), this.stamp(old ?? entry.hash.cut ?? undefined)), true)
+      this.changeField(h, entry, name, old, setField(old, value, this.stamp(old ?? entry.hash.cut ?? undefined)), true)
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)
@@ -246,14 +246,14 @@ export class HashKeys {
   increment (key: string, h: number, b: number, name: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
     const current = this.current(key, b)
     const old = isHash(current) ? current.hash.fields.get(name) : undefined
-    check(old === undefined ? null : fieldValue(old))
+    check(old === undefined ? null : fieldBytes(old))
     const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)
     const next = incrementField(old, this.s.nodeId(), this.stamp(entry.hash.cut ?? undefined), delta, fdelta)
     this.changeField(h, entry, name, old, next, true)
     this.settle(key, h, b, entry, was)
     this.s.notify(key, entry, true, [name])
-    return fieldValue(next) as Buffer
+    return fieldBytes(next) as Buffer
   }
 
   /**

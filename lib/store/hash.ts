@@ -1,5 +1,5 @@
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
-import { collect, exists, increment, join, rebase, valueOf, type Contribution, type CounterState } from './counter.js'
+import { collect, exists, increment, join, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
 
 // PROTOCOL.md §Hashes. A hash key holds one record per field, each merged on
@@ -37,6 +37,77 @@ export interface Field extends Version {
 }
 
 /**
+ * A field HSET wrote and nothing else has touched (no increment, no mark, not
+ * removed): most fields of most hashes. It keeps its value as a latin1 string,
+ * without a Buffer and a state object, which would cost it twice the memory
+ * (bench/RESULTS.md §Memory). `state` gives the same counter state as the
+ * general form would hold, built when asked: merges and codecs that see a
+ * field through `state` treat both forms alike, and the hot paths below look
+ * at the value directly.
+ */
+class PlainField implements Field {
+  constructor (readonly wall: number, readonly logical: number, readonly node: string, readonly value: string) {}
+
+  get state (): CounterState {
+    return { base: Buffer.from(this.value, 'latin1'), contribs: NONE, seen: NONE }
+  }
+
+  get removed (): null {
+    return null
+  }
+}
+
+/**
+ * A field one increment of 1 made and nothing else touched: a set's member
+ * added once (PROTOCOL.md §Sets), most members of most sets. The add's node and
+ * version are all it keeps; `state` gives the counter state the general form
+ * would hold (no base, one contribution whose epoch is its version), built when asked.
+ */
+class OneAdd implements Field {
+  constructor (private readonly by: string, private readonly at: number, private readonly atLogical: number) {}
+
+  get wall (): number { return NO_BASE.wall }
+  get logical (): number { return NO_BASE.logical }
+  get node (): string { return NO_BASE.node }
+  get removed (): null { return null }
+
+  get state (): CounterState {
+    const c: Contribution = { node: this.by, epochWall: this.at, epochLogical: this.atLogical, wall: this.at, logical: this.atLogical, total: 1, ftotal: 0 }
+    return { base: null, contribs: [c], seen: NONE }
+  }
+
+  /** The add's version (the newest thing it holds). */
+  get added (): Version {
+    return { wall: this.at, logical: this.atLogical, node: this.by }
+  }
+}
+
+/** The value of a field that is a base and nothing else (a latin1 string), or undefined. */
+export function plainValue (f: Field): string | undefined {
+  return f instanceof PlainField ? f.value : undefined
+}
+
+/**
+ * A field of version `v`, in its smallest form: plain when the state is a
+ * base and nothing else, one add when it is one first increment of 1 and
+ * nothing else (never removed, both).
+ */
+export function fieldOf (v: Version, state: CounterState, removed: Version | null): Field {
+  if (removed === null && state.seen.length === 0) {
+    if (state.base !== null && state.contribs.length === 0) return new PlainField(v.wall, v.logical, v.node, state.base.toString('latin1'))
+    const c = state.contribs[0]
+    if (state.base === null && state.contribs.length === 1 && c !== undefined && c.total === 1 && c.ftotal === 0 &&
+      c.epochWall === c.wall && c.epochLogical === c.logical && compareVersions(v, NO_BASE) === 0) return new OneAdd(c.node, c.wall, c.logical)
+  }
+  return { wall: v.wall, logical: v.logical, node: v.node, state, removed }
+}
+
+/** A field as the wire gives it: a base of version `v` (a plain field). */
+export function baseField (v: Version, value: string): Field {
+  return new PlainField(v.wall, v.logical, v.node, value)
+}
+
+/**
  * A hash key's fields. `live` counts those present (exists()): HLEN without a
  * walk. `cut`: the greatest version of a write of another type (a string, a
  * counter, a delete of one) this hash met; every part of a field at or below it
@@ -66,6 +137,8 @@ export function newHash (cut: Version | null = null, set = false): HashState {
  */
 export function cutField (f: Field, cut: Version): Field | undefined {
   const keepBase = compareVersions(f, cut) > 0
+  if (f instanceof PlainField) return keepBase ? f : undefined
+  if (f instanceof OneAdd) return compareVersions(f.added, cut) > 0 ? f : undefined
   const keep = (c: Contribution): boolean => compareVersions(c, cut) > 0
   const contribs = f.state.contribs.length === 0 ? NONE : f.state.contribs.filter(keep)
   if (keepBase && contribs.length === f.state.contribs.length) return f
@@ -74,7 +147,7 @@ export function cutField (f: Field, cut: Version): Field | undefined {
   // A base that goes leaves no version behind (NO_BASE, as if never written): the
   // same record whether the cut came before or after the base arrived.
   const v = keepBase ? f : NO_BASE
-  return { wall: v.wall, logical: v.logical, node: v.node, state: { base: keepBase ? f.state.base : null, contribs, seen }, removed: keepBase ? f.removed : null }
+  return fieldOf(v, { base: keepBase ? f.state.base : null, contribs, seen }, keepBase ? f.removed : null)
 }
 
 /**
@@ -87,6 +160,11 @@ export function newestWrite (key: Version, hash: HashState): Version {
   let best: Version = key
   for (const f of hash.fields.values()) {
     if (compareVersions(f, best) > 0) best = f
+    if (f instanceof PlainField) continue
+    if (f instanceof OneAdd) {
+      if (compareVersions(f.added, best) > 0) best = f.added
+      continue
+    }
     for (const c of f.state.contribs) if (compareVersions(c, best) > 0) best = c
   }
   return best
@@ -104,13 +182,21 @@ export function newestInHash (hash: HashState): Timestamp | undefined {
 
 /** Whether the field is there for clients: a base, or an increment its base had not seen. */
 export function present (f: Field): boolean {
+  if (f instanceof PlainField || f instanceof OneAdd) return true
   return f.state.base !== null || (f.state.contribs.length > 0 && exists(f.state))
 }
 
-/** The field's value as clients read it; null when it is not present. */
-export function fieldValue (f: Field): Buffer | null {
-  if (f.state.contribs.length === 0) return f.state.base // the common case: no sum to work out
+/** The field's value as clients read it (a latin1 string or bytes: replies take both); null when it is not present. */
+export function fieldValue (f: Field): Buffer | string | null {
+  if (f instanceof PlainField) return f.value // the common case: no sum to work out
+  if (f.state.contribs.length === 0) return f.state.base
   return valueOf(f.state)
+}
+
+/** fieldValue as bytes (to parse or copy). */
+export function fieldBytes (f: Field): Buffer | null {
+  const v = fieldValue(f)
+  return typeof v === 'string' ? Buffer.from(v, 'latin1') : v
 }
 
 /**
@@ -123,24 +209,22 @@ export function addMember (f: Field | undefined, node: string, ts: Timestamp): F
   return incrementField(f, node, ts, 1, 0)
 }
 
-/** HSET: a new base written at `v`, having seen every contribution held here. */
+/** HSET: a new base written at `v` (its bytes copied), having seen every contribution held here. */
 export function setField (f: Field | undefined, value: Buffer, v: Version): Field {
-  const state = f === undefined || f.state.contribs.length === 0
-    ? { base: value, contribs: NONE, seen: NONE }
-    : rebase(f.state, value)
-  return { wall: v.wall, logical: v.logical, node: v.node, state, removed: null }
+  if (f === undefined || f instanceof PlainField || f.state.contribs.length === 0) return new PlainField(v.wall, v.logical, v.node, value.toString('latin1'))
+  return { wall: v.wall, logical: v.logical, node: v.node, state: rebase(f.state, Buffer.from(value)), removed: null }
 }
 
 /** HDEL/DEL: the base seen is removed (same version), with every contribution seen; `stamp` is the removal's. */
 export function removeField (f: Field, stamp: Version): Field {
-  const state = f.state.contribs.length === 0 ? { base: null, contribs: NONE, seen: NONE } : rebase(f.state, null)
+  const state = f instanceof PlainField || f.state.contribs.length === 0 ? { base: null, contribs: NONE, seen: NONE } : rebase(f.state, null)
   return { wall: f.wall, logical: f.logical, node: f.node, state, removed: { wall: stamp.wall, logical: stamp.logical, node: stamp.node } }
 }
 
 /** HINCRBY/HINCRBYFLOAT: adds to `node`'s contribution to the field (made at `ts`). */
 export function incrementField (f: Field | undefined, node: string, ts: Timestamp, delta: Int, fdelta: number): Field {
   const base = f ?? { ...NO_BASE, state: { base: null, contribs: NONE, seen: NONE }, removed: null }
-  return { wall: base.wall, logical: base.logical, node: base.node, state: increment(base.state, node, ts, delta, fdelta), removed: base.removed }
+  return fieldOf(base, increment(base.state, node, ts, delta, fdelta), base.removed)
 }
 
 function newer (a: Version | null, b: Version | null): Version | null {
@@ -151,14 +235,18 @@ function newer (a: Version | null, b: Version | null): Version | null {
 
 /** The join of two copies of a field (commutative, associative, idempotent). */
 export function joinField (a: Field, b: Field): Field {
-  const j = join({ ...a, expiresAt: 0 }, { ...b, expiresAt: 0 })
   const order = compareVersions(a, b)
+  // Two bases and nothing else: the greater version wins (one version is one write, one value).
+  if (a instanceof PlainField && b instanceof PlainField) return order >= 0 ? a : b
+  const side = (f: Field): Side => ({ wall: f.wall, logical: f.logical, node: f.node, expiresAt: 0, state: f.state })
+  const j = join(side(a), side(b))
   const removed = order > 0 ? a.removed : order < 0 ? b.removed : newer(a.removed, b.removed)
-  return { wall: j.wall, logical: j.logical, node: j.node, state: j.state, removed }
+  return fieldOf(j, j.state, removed)
 }
 
 /** Whether two copies of a field are the same state (nothing to merge). */
 export function sameField (a: Field, b: Field): boolean {
+  if (a instanceof PlainField && b instanceof PlainField) return compareVersions(a, b) === 0
   if (compareVersions(a, b) !== 0 || (a.state.base === null) !== (b.state.base === null)) return false
   if ((a.removed === null) !== (b.removed === null) || (a.removed !== null && compareVersions(a.removed, b.removed as Version) !== 0)) return false
   return sameList(a.state.contribs, b.state.contribs) && sameList(a.state.seen, b.state.seen)
@@ -181,7 +269,7 @@ function sameList (a: readonly Contribution[], b: readonly Contribution[]): bool
 export function collectField (f: Field): Field | undefined {
   const state = f.state.contribs.length === 0 ? f.state : collect(f.state)
   if (state.base === null && state.contribs.length === 0) return undefined
-  return { wall: f.wall, logical: f.logical, node: f.node, state, removed: null }
+  return fieldOf(f, state, null)
 }
 
 /**
@@ -191,17 +279,21 @@ export function collectField (f: Field): Field | undefined {
  */
 export function expireField (f: Field, expiresAt: number): Field | undefined {
   const keepBase = f.wall >= expiresAt
+  if (f instanceof PlainField) return keepBase ? f : undefined
+  if (f instanceof OneAdd) return f.added.wall >= expiresAt ? f : undefined
   const keep = (c: Contribution): boolean => c.epochWall >= expiresAt
   const contribs = f.state.contribs.length === 0 ? NONE : f.state.contribs.filter(keep)
   if (keepBase && contribs.length === f.state.contribs.length) return f
   const base = keepBase ? f.state.base : null
   if (base === null && contribs.length === 0) return undefined
   const seen = f.state.seen.length === 0 ? NONE : f.state.seen.filter(keep)
-  return { wall: f.wall, logical: f.logical, node: f.node, state: { base, contribs, seen }, removed: f.removed }
+  return fieldOf(f, { base, contribs, seen }, f.removed)
 }
 
 /** The newest version a field carries (for the clock to observe). */
 export function newestInField (f: Field): Timestamp {
+  if (f instanceof PlainField) return f
+  if (f instanceof OneAdd) return f.added
   let best: Timestamp = f.removed !== null && compareVersions(f.removed, f) > 0 ? f.removed : f
   for (const c of f.state.contribs) if (c.wall > best.wall || (c.wall === best.wall && c.logical > best.logical)) best = c
   return best

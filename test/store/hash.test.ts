@@ -6,7 +6,7 @@ import type { Contribution } from '../../lib/store/counter.js'
 import { Digest, keyHash } from '../../lib/store/digest.js'
 import { HASH_VALUE, type Entry } from '../../lib/store/entry.js'
 import { decodeHash, hashBytes } from '../../lib/store/hash-codec.js'
-import { cutField, fieldValue, joinField, present, type Field, type HashState } from '../../lib/store/hash.js'
+import { cutField, fieldOf, fieldValue, joinField, present, sameField, type Field, type HashState } from '../../lib/store/hash.js'
 import { Store } from '../../lib/store/store.js'
 
 // PROTOCOL.md §Hashes: the field join is a join (commutative, associative,
@@ -23,7 +23,7 @@ const arbContribution = (node: string): fc.Arbitrary<Contribution> => fc.integer
 }))
 const arbContribs = fc.tuple(fc.option(arbContribution('a')), fc.option(arbContribution('b')))
   .map(cs => cs.filter((c): c is Contribution => c !== null))
-const arbField: fc.Arbitrary<Field> = fc.record({
+const arbHashField: fc.Arbitrary<Field> = fc.record({
   wall: fc.integer({ min: 1, max: 3 }),
   node: fc.constantFrom('a', 'b'),
   removedAt: fc.option(fc.integer({ min: 4, max: 6 })),
@@ -36,11 +36,47 @@ const arbField: fc.Arbitrary<Field> = fc.record({
   state: { base: r.removedAt === null ? Buffer.from(`v${r.wall}${r.node}`) : null, contribs: r.contribs, seen: r.seen },
   removed: r.removedAt === null ? null : { wall: r.removedAt, logical: 0, node: 'c' }
 }))
+/** A set's member (PROTOCOL.md §Sets): no base, adds as contributions (a first add of 1 at version 1 is a one-add record). */
+const arbMember: fc.Arbitrary<Field> = fc.record({
+  removedAt: fc.option(fc.integer({ min: 4, max: 6 })),
+  contribs: arbContribs,
+  seen: fc.option(arbContribs)
+}).map(r => ({
+  wall: 0,
+  logical: 0,
+  node: '-',
+  state: { base: null, contribs: r.contribs, seen: r.removedAt === null ? [] : r.seen ?? r.contribs },
+  removed: r.removedAt === null ? null : { wall: r.removedAt, logical: 0, node: 'c' }
+}))
+const arbField: fc.Arbitrary<Field> = fc.oneof(arbHashField, arbMember)
+
+/** The same field in the form the store keeps it (hash.ts fieldOf: a plain base, one add, or the general form). */
+function asStored (f: Field): Field {
+  return fieldOf(f, f.state, f.removed)
+}
+
+/** The digest of one hash holding `f` as field 'f'. */
+function digestOf (f: Field): string {
+  const d = new Digest()
+  d.change(keyHash('h'), undefined, { wall: 1, logical: 0, node: 'a', hash: { fields: new Map([['f', f]]), live: present(f) ? 1 : 0, cut: null, set: false } })
+  return d.rootHex()
+}
 
 /** A field's bytes: equal bytes, equal fields. */
 function bytesOf (f: Field): string {
   return hashBytes({ fields: new Map([['f', f]]), live: present(f) ? 1 : 0, cut: null, set: false }).toString('hex')
 }
+
+t.test('a field kept in a small form (a plain base, one add) is the same field: same bytes, digest, joins, value', async t => {
+  fc.assert(fc.property(arbField, arbField, (a, b) => {
+    const p = asStored(a)
+    if (bytesOf(p) !== bytesOf(a) || digestOf(p) !== digestOf(a)) return false
+    if (bytesOf(joinField(p, b)) !== bytesOf(joinField(a, b)) || bytesOf(joinField(b, p)) !== bytesOf(joinField(b, a))) return false
+    if (bytesOf(joinField(p, asStored(b))) !== bytesOf(joinField(a, b))) return false
+    return present(p) === present(a) && String(fieldValue(p)) === String(fieldValue(a)) && sameField(p, a)
+  }), { numRuns: 2000 })
+  t.pass('2000 pairs')
+})
 
 t.test('the field join is commutative, associative and idempotent', async t => {
   fc.assert(fc.property(arbField, arbField, arbField, (a, b, c) => {
