@@ -2,11 +2,14 @@ import t from 'tap'
 import { NodeProxy } from '../helpers/fault.js'
 import { callOnce, caller, connect, holdFor, plain, spawnServer, tempDir, waitFor, type Address, type Child, type Teardown } from '../helpers/server.js'
 
-// CONTRACT G7 for sets (PROTOCOL.md §Sets), with the real binaries: three
-// keystone-server processes behind proxies are partitioned, take SADD, SREM,
-// SPOP, SMOVE and DEL on both sides, and heal: every node ends with the members
-// the add-wins rule gives (an add wins over a removal that had not seen it), a
-// set written after a concurrent hash keeps the key, and the digests agree;
+// CONTRACT G7 for sets and hashes (PROTOCOL.md §Sets, §Hashes), with the real
+// binaries: three keystone-server processes behind proxies are partitioned,
+// take SADD, SREM, SPOP, SMOVE and DEL, and HSET, HDEL and HINCRBY, on both
+// sides, and heal: every node ends with the members the add-wins rule gives (an
+// add wins over a removal that had not seen it), the fields the field-level
+// merge gives (each side's fields kept, an HDEL removing only what it had seen,
+// increments added), a set written after a concurrent hash keeps the key, and
+// the digests agree;
 // and a one-member SADD to a 100,000-member set replicates in about that
 // member's bytes (INFO replication).
 
@@ -54,6 +57,14 @@ async function seesDown (from: Server, to: Server): Promise<boolean> {
   return !line.includes('link=ready')
 }
 
+/** HGETALL as sorted `field=value` (nodes may list merged fields in different orders). */
+async function fields (call: Call, key: string): Promise<string[]> {
+  const flat = await call('HGETALL', key) as string[]
+  const out: string[] = []
+  for (let i = 0; i < flat.length; i += 2) out.push(`${flat[i] ?? ''}=${flat[i + 1] ?? ''}`)
+  return out.sort()
+}
+
 async function members (call: Call, key: string): Promise<string[]> {
   return (await call('SMEMBERS', key) as string[]).slice().sort()
 }
@@ -62,7 +73,10 @@ async function members (call: Call, key: string): Promise<string[]> {
 async function expectEverywhere (t: Tap, servers: readonly Server[], calls: readonly Call[], want: Record<string, string[] | string>): Promise<void> {
   const view = async (call: Call): Promise<string> => {
     const out: Record<string, string[] | string> = {}
-    for (const key of Object.keys(want)) out[key] = (await call('TYPE', key)) === 'set' ? await members(call, key) : `${String(await call('TYPE', key))}`
+    for (const key of Object.keys(want)) {
+      const type = String(await call('TYPE', key))
+      out[key] = type === 'set' ? await members(call, key) : type === 'hash' ? await fields(call, key) : type
+    }
     return JSON.stringify(out)
   }
   const wanted = JSON.stringify(want)
@@ -84,7 +98,7 @@ interface Tap extends Teardown {
   pass: (message: string) => unknown
 }
 
-t.test('real binaries, a partition healed: add wins over removals that had not seen the add; DEL, SPOP and SMOVE remove only what their node had seen; a set newer than a hash keeps the key', async t => {
+t.test('real binaries, a partition healed: add wins over removals that had not seen the add; DEL, SPOP and SMOVE remove only what their node had seen; hash fields merge one by one; a set newer than a hash keeps the key', async t => {
   const servers = await spawnBehindProxies(t, 3)
   const [a, b, c] = servers as [Server, Server, Server]
   const [atA, atB, atC] = await Promise.all(servers.map(async s => caller(await connect(t, s)) as Call)) as [Call, Call, Call]
@@ -93,7 +107,10 @@ t.test('real binaries, a partition healed: add wins over removals that had not s
   t.equal(await atA('SADD', 'online', 'u1', 'u2'), 2)
   t.equal(await atA('SADD', 'pool', 'only'), 1)
   t.equal(await atB('SADD', 'moved', 'm'), 1)
+  t.equal(await atA('HSET', 'user', 'name', 'ada', 'email', 'old@x', 'city', 'rome'), 3)
+  t.equal(await atB('HINCRBY', 'user', 'visits', '10'), 10)
   t.same(await members(atC, 'tags'), ['blue', 'green', 'red'])
+  t.same(await fields(atC, 'user'), ['city=rome', 'email=old@x', 'name=ada', 'visits=10'])
 
   cut(a, b)
   cut(a, c)
@@ -110,6 +127,12 @@ t.test('real binaries, a partition healed: add wins over removals that had not s
   t.equal(await atC('SADD', 'tags', 'from-c'), 1)
   t.equal(await atC('SADD', 'online', 'u3'), 1) // concurrent with A's DEL
   t.equal(await atB('SADD', 'pool', 'only'), 0) // concurrent with A's SPOP of it
+  t.equal(await atA('HSET', 'user', 'lang', 'en'), 1)
+  t.equal(await atA('HDEL', 'user', 'email', 'city'), 2) // A had seen email=old@x and city
+  t.equal(await atA('HINCRBY', 'user', 'visits', '2'), 12)
+  t.equal(await atB('HSET', 'user', 'email', 'new@x'), 0) // concurrent with A's HDEL: not seen by it
+  t.equal(await atC('HSET', 'user', 'phone', '555'), 1)
+  t.equal(await atC('HINCRBY', 'user', 'visits', '3'), 13)
   await holdFor(5, 'versions follow the clock: the SADD must come a few ms after A\'s HSET')
   t.equal(await atB('SADD', 'kind', 'member'), 1) // after A's HSET in time, not having seen it
   t.same(await members(atA, 'tags'), ['from-a', 'green'], 'A during the cut')
@@ -122,11 +145,12 @@ t.test('real binaries, a partition healed: add wins over removals that had not s
     pool: ['only'], // B's add was unseen by A's SPOP
     moved: 'none', // A's SMOVE removed m; nobody added it again
     dest: ['m'],
-    kind: ['member'] // the set's write is the newer: it keeps the key
+    kind: ['member'], // the set's write is the newer: it keeps the key
+    user: ['email=new@x', 'lang=en', 'name=ada', 'phone=555', 'visits=15'] // city removed by A; email set again by B, unseen by A's HDEL; 10 + 2 + 3
   })
   // Removal records collected (grace 0) once stable: the members stay as they are.
   await holdFor(2500, 'two anti-entropy rounds, and collection, at every node')
-  await expectEverywhere(t, servers, [atA, atB, atC], { tags: ['from-a', 'from-c', 'red'], online: ['u3'], pool: ['only'], moved: 'none', dest: ['m'], kind: ['member'] })
+  await expectEverywhere(t, servers, [atA, atB, atC], { tags: ['from-a', 'from-c', 'red'], online: ['u3'], pool: ['only'], moved: 'none', dest: ['m'], kind: ['member'], user: ['email=new@x', 'lang=en', 'name=ada', 'phone=555', 'visits=15'] })
   t.equal(await atC('SREM', 'tags', 'red'), 1, 'an SREM that has seen every add of red')
   await expectEverywhere(t, servers, [atA, atB, atC], { tags: ['from-a', 'from-c'] })
 })
