@@ -1,19 +1,21 @@
 import { parseInt64 } from '../store/numbers.js'
-import { CommandError, text, upper } from './args.js'
+import { CommandError, cString, text, upper } from './args.js'
 import { ERRORS } from './errors.js'
 
 // Arguments HSCAN and SSCAN share, and the random picks of HRANDFIELD,
 // SRANDMEMBER and SPOP (PROTOCOL.md §Hashes, §Sets).
 
 /**
- * A cursor as Redis reads one (strtoul): an optional sign and decimal digits
- * (none is 0), nothing before or after them, at most 2^64 - 1. Any valid
- * cursor starts a scan of the whole hash or set (PROTOCOL.md §HSCAN).
+ * A cursor as Redis reads one (strtoul, on the argument up to its first NUL):
+ * an optional sign and decimal digits (none is 0), nothing before or after
+ * them, at most 2^64 - 1. Any valid cursor starts a scan of the whole hash or
+ * set (PROTOCOL.md §HSCAN).
  */
 export function checkScanCursor (arg: Buffer | undefined): void {
-  const m = /^[+-]?(\d*)$/.exec(text(arg))
-  const digits = m?.[1]
-  if (digits === undefined || (digits === '' && text(arg) !== '') || (digits.length > 0 && BigInt(digits) > 18446744073709551615n)) {
+  const cursor = arg === undefined ? '' : cString(arg, arg.length)
+  const digits = /^[+-]?(\d*)$/.exec(cursor)?.[1]?.replace(/^0+/, '')
+  // At most 20 digits before any number is made of them: a cursor of megabytes must cost nothing.
+  if (digits === undefined || (cursor !== '' && /^[+-]?$/.test(cursor)) || digits.length > 20 || (digits.length === 20 && BigInt(digits) > 18446744073709551615n)) {
     throw new CommandError(ERRORS.invalidCursor)
   }
 }
@@ -50,7 +52,7 @@ export function scanOptions (args: Buffer[], from: number, withType = false): Sc
   return options
 }
 
-const LONG_MAX = 9223372036854775807n
+export const LONG_MAX = 9223372036854775807n
 
 /** The count of HRANDFIELD and SRANDMEMBER: -LONG_MAX..LONG_MAX, as Redis checks it. */
 export function randomCount (arg: Buffer | undefined): bigint {
@@ -60,19 +62,30 @@ export function randomCount (arg: Buffer | undefined): bigint {
   return BigInt(n)
 }
 
-/** The most elements a negative count may ask for: a reply must not grow the server without bound (PROTOCOL.md §Differences from Redis). */
+/**
+ * The most elements, and bytes, a negative count's reply may hold: it must not
+ * grow the server without bound, nor hold up every other client while it is
+ * built (PROTOCOL.md §Differences from Redis).
+ */
 export const RANDOM_PICKS_MAX = 1_000_000
+export const RANDOM_REPLY_MAX_BYTES = 64 * 1024 * 1024
 
 /**
  * Picks for a random-members count: a negative count picks that many with
  * repetitions; a positive one that many distinct ones (all, in order, when it
- * reaches the size). `items` may be reordered.
+ * reaches the size). `items` may be reordered. `size`: an item's bytes in the reply.
  */
-export function randomPicks<T> (items: T[], count: bigint): T[] {
+export function randomPicks<T> (items: T[], count: bigint, size: (item: T) => number): T[] {
   if (count < 0n) {
     if (-count > BigInt(RANDOM_PICKS_MAX)) throw new CommandError(ERRORS.outOfRange)
     const out: T[] = []
-    for (let i = 0; i < Number(-count); i++) out.push(items[Math.floor(Math.random() * items.length)] as T)
+    let bytes = 0
+    for (let i = 0; i < Number(-count); i++) {
+      const pick = items[Math.floor(Math.random() * items.length)] as T
+      bytes += size(pick)
+      if (bytes > RANDOM_REPLY_MAX_BYTES) throw new CommandError(ERRORS.outOfRange)
+      out.push(pick)
+    }
     return out
   }
   if (count >= BigInt(items.length)) return items

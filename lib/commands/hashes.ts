@@ -1,7 +1,7 @@
-import { array, bulk, bulkArray, EMPTY_ARRAY, integer, NIL, OK, type Encoded } from '../protocol/reply.js'
-import { fieldValue, present, type HashState } from '../store/hash.js'
+import { array, bulk, bulkArray, EMPTY_ARRAY, integer, OK, type Encoded } from '../protocol/reply.js'
+import { fieldValue, present, randomPresent, type HashState } from '../store/hash.js'
 import { addInt, inInt64, parseFloatValue, parseInt64, type Int } from '../store/numbers.js'
-import { checkScanCursor, randomCount, randomPicks, scanOptions } from './collection-args.js'
+import { checkScanCursor, LONG_MAX, randomCount, randomPicks, scanOptions } from './collection-args.js'
 import { globMatch } from '../store/glob.js'
 import { CommandError, keyOf, text, upper } from './args.js'
 import { ERRORS, errorText } from './errors.js'
@@ -139,14 +139,11 @@ function hincrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   return bulk(value)
 }
 
-const LONG_MAX = 9223372036854775807n
-
 /** HRANDFIELD key [count [WITHVALUES]] (PROTOCOL.md §HRANDFIELD). */
 function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
   if (args.length === 2) {
-    const fields = [...presentFields(readHash(ctx, args))]
-    if (fields.length === 0) return NIL
-    return bulk((fields[Math.floor(Math.random() * fields.length)] as [string, Buffer | string])[0])
+    const hash = readHash(ctx, args)
+    return bulk(hash === undefined ? null : randomPresent(hash))
   }
   const n = randomCount(args[2])
   const withValues = args.length === 4 && upper(args[3]) === 'WITHVALUES'
@@ -156,7 +153,8 @@ function hrandfield (ctx: CommandContext, args: Buffer[]): Encoded {
   const fields = [...presentFields(readHash(ctx, args))]
   if (fields.length === 0 || abs === 0n) return EMPTY_ARRAY
   const out: Array<string | Buffer> = []
-  for (const [name, value] of randomPicks(fields, n)) withValues ? out.push(name, value) : out.push(name)
+  const size = ([name, value]: [string, Buffer | string]): number => name.length + (withValues ? value.length : 0) + 32 // with the framing
+  for (const [name, value] of randomPicks(fields, n, size)) withValues ? out.push(name, value) : out.push(name)
   return bulkArray(out)
 }
 

@@ -1,5 +1,5 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, NIL, type Encoded } from '../protocol/reply.js'
-import { present, type HashState } from '../store/hash.js'
+import { present, randomPresent, type HashState } from '../store/hash.js'
 import { globMatch } from '../store/glob.js'
 import { parseInt64 } from '../store/numbers.js'
 import { CommandError, keyOf, upper } from './args.js'
@@ -71,9 +71,9 @@ function spop (ctx: CommandContext, args: Buffer[]): Encoded {
   const key = keyOf(args[1])
   const store = ctx.node.store
   if (args.length === 2) {
-    const members = membersOf(setOf(store.get(key)))
-    if (members.length === 0) return NIL
-    const pick = members[Math.floor(Math.random() * members.length)] as string
+    const set = setOf(store.get(key))
+    const pick = set === undefined ? undefined : randomPresent(set)
+    if (pick === undefined) return NIL
     store.hdel(key, [pick])
     return bulk(pick)
   }
@@ -90,13 +90,13 @@ function spop (ctx: CommandContext, args: Buffer[]): Encoded {
 function srandmember (ctx: CommandContext, args: Buffer[]): Encoded {
   if (args.length > 3) throw new CommandError(ERRORS.syntax)
   if (args.length === 2) {
-    const members = membersOf(readSet(ctx, keyOf(args[1])))
-    return members.length === 0 ? NIL : bulk(members[Math.floor(Math.random() * members.length)] as string)
+    const set = readSet(ctx, keyOf(args[1]))
+    return bulk(set === undefined ? null : randomPresent(set))
   }
   const count = randomCount(args[2])
   const members = membersOf(readSet(ctx, keyOf(args[1])))
   if (members.length === 0 || count === 0n) return EMPTY_ARRAY
-  return bulkArray(randomPicks(members, count))
+  return bulkArray(randomPicks(members, count, m => m.length + 16))
 }
 
 /** SMOVE source destination member: 1 if moved (an SREM at the source and an SADD at the destination), else 0. */

@@ -155,8 +155,8 @@ export class HashKeys {
     const node = this.s.nodeId()
     const stamp = this.stamp(entry.hash.cut ?? undefined)
     // The record of a member nothing was held of is the same for every such member of this
-    // SADD: one object serves them all (records are never changed in place), so a member
-    // costs its name and its slot in the map (a set loaded a thousand members a command).
+    // SADD: one object serves them all (records are never changed in place), so such a
+    // member costs its name and its slot in the map.
     let fresh: Field | undefined
     for (const name of names) {
       if (changed.has(name)) continue
@@ -245,7 +245,8 @@ export class HashKeys {
    */
   increment (key: string, h: number, b: number, name: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
     const current = this.current(key, b)
-    const old = isHash(current) ? current.hash.fields.get(name) : undefined
+    // A deleted set's member is not this field: a hash started there holds none of the set.
+    const old = isHash(current) && !current.hash.set ? current.hash.fields.get(name) : undefined
     check(old === undefined ? null : fieldBytes(old))
     const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)
@@ -277,14 +278,21 @@ export class HashKeys {
   merge (key: string, h: number, b: number, current: Entry | undefined, incoming: Entry & { hash: HashState }, refuseCollectable: boolean): boolean {
     for (const f of incoming.hash.fields.values()) this.s.clock.observe(newestInField(f))
     // A hash meets a set (PROTOCOL.md §Sets, one key, two types): the one holding
-    // the newer write keeps the key, cut at the other's newest write.
+    // the newer write keeps the key, cut at the other's newest write. One whose cut
+    // already covers the other's newest write has beaten that state before (its own
+    // newest write may have been collected down to that cut): it keeps the key.
     let replaced: Version | null = current === undefined ? null : versionOf(current)
+    let otherKindLost = false // the key's hash or set lost to the incoming one: it goes, even for nothing live
     if (isHash(current) && current.hash.set !== incoming.hash.set) {
       const ours = newestWrite(current, current.hash)
       const theirs = newestWrite(incoming, incoming.hash)
-      if (compareVersions(theirs, ours) < 0) {
+      const oursBeat = current.hash.cut !== null && compareVersions(current.hash.cut, theirs) >= 0
+      const theirsBeat = incoming.hash.cut !== null && compareVersions(incoming.hash.cut, ours) >= 0
+      if (oursBeat !== theirsBeat ? oursBeat : compareVersions(theirs, ours) < 0) {
         const met = this.meetOther(key, h, b, current, theirs)
         if (met !== 'replace') return met
+      } else {
+        otherKindLost = true
       }
       replaced = newer(ours, current.hash.cut)
     }
@@ -295,7 +303,7 @@ export class HashKeys {
       const changed = this.joinFields(key, null, entry, incoming.hash)
       const alive = this.cutMeta(null, entry)
       if (entry.expiresAt !== 0 && entry.expiresAt <= this.s.now()) this.expireFields(null, entry)
-      if (current !== undefined && entry.hash.fields.size === 0 && !alive) return false // all of it older than what the key holds
+      if (current !== undefined && !otherKindLost && entry.hash.fields.size === 0 && !alive) return false // all of it older than what the key holds
       if (current === undefined && entry.hash.fields.size === 0 && refuseCollectable && this.s.keepTombstones() &&
         this.s.tombstoneLog.isCollectable(entry.node, entry.wall, entry.logical)) return false
       entry.value = entry.hash.live > 0 ? HASH_VALUE : null

@@ -186,6 +186,27 @@ export function present (f: Field): boolean {
   return f.state.base !== null || (f.state.contribs.length > 0 && exists(f.state))
 }
 
+/**
+ * The name of a present field (a member) at random, or undefined: a walk to a
+ * random place in the map, no list of every name made (SPOP and SRANDMEMBER
+ * without a count are called in loops). A removed record there draws again;
+ * after a few draws, one of the present fields, listed.
+ */
+export function randomPresent (hash: HashState): string | undefined {
+  if (hash.live === 0) return undefined
+  for (let draw = 0; draw < 4; draw++) {
+    let at = Math.floor(Math.random() * hash.fields.size)
+    for (const [name, f] of hash.fields) {
+      if (at-- > 0) continue
+      if (present(f)) return name
+      break
+    }
+  }
+  const names: string[] = []
+  for (const [name, f] of hash.fields) if (present(f)) names.push(name)
+  return names[Math.floor(Math.random() * names.length)]
+}
+
 /** The field's value as clients read it (a latin1 string or bytes: replies take both); null when it is not present. */
 export function fieldValue (f: Field): Buffer | string | null {
   if (f instanceof PlainField) return f.value // the common case: no sum to work out

@@ -608,3 +608,15 @@ t.test('sets: the members one SADD adds share one record, here and where it is d
   t.equal(recomputed(b), b.digest.rootHex())
   t.equal(decodeHash(hashBytes(b.peek('s')?.hash as HashState, ['x'])) instanceof Object, true)
 })
+
+t.test('HINCRBY on a key whose set was deleted starts a hash holding none of the set (the review found the old member counted)', async t => {
+  const { a, b, toB } = pair()
+  a.sadd('k', ['f'])
+  toB()
+  a.delete('k')
+  t.equal(a.hincrement('k', 'f', 5, 0, () => {}).toString(), '5')
+  toB()
+  for (const s of [a, b]) t.same(hgetall(s, 'k'), { f: '5' })
+  t.equal(recomputed(a), a.digest.rootHex(), 'the digest is the one computed from nothing')
+  t.equal(a.digest.rootHex(), b.digest.rootHex())
+})
