@@ -96,7 +96,8 @@ t.test('file headers', async t => {
   t.equal(checkFileHeader(Buffer.alloc(3), 'LOG '), 'the file header is incomplete')
 })
 
-t.test('hash records (format 3): a write\'s record holds the fields it changed; reading it back gives those fields', async t => {
+/** A store whose every write is encoded as the log would, each record checked against recordSize. */
+function recording (t: { equal: (found: unknown, wanted: unknown, message: string) => unknown }): { store: Store, records: Buffer[] } {
   const store = new Store({ nodeId: 'node-a', clock: new HybridClock({ now: () => 1764133000000 }) })
   const records: Buffer[] = []
   store.onWrite((key, entry, _local, fields) => {
@@ -104,6 +105,11 @@ t.test('hash records (format 3): a write\'s record holds the fields it changed; 
     t.equal(encodeRecord(buf, 0, key, entry, fields), buf.length, 'recordSize is exact')
     records.push(buf)
   })
+  return { store, records }
+}
+
+t.test('hash records (format 3): a write\'s record holds the fields it changed; reading it back gives those fields', async t => {
+  const { store, records } = recording(t)
   const pairs: Array<[string, Buffer]> = []
   for (let i = 0; i < 1000; i++) pairs.push([`f${i}`, Buffer.from(`value ${i}`)])
   store.hset('h', pairs)
@@ -129,13 +135,7 @@ t.test('hash records (format 3): a write\'s record holds the fields it changed; 
 })
 
 t.test('set records (format 4): an SADD\'s and an SREM\'s records hold the members they changed; replayed, the set and its digest again', async t => {
-  const store = new Store({ nodeId: 'node-a', clock: new HybridClock({ now: () => 1764133000000 }) })
-  const records: Buffer[] = []
-  store.onWrite((key, entry, _local, fields) => {
-    const buf = Buffer.alloc(recordSize(key, entry, fields))
-    t.equal(encodeRecord(buf, 0, key, entry, fields), buf.length, 'recordSize is exact')
-    records.push(buf)
-  })
+  const { store, records } = recording(t)
   const members: string[] = []
   for (let i = 0; i < 1000; i++) members.push(`member ${i}`)
   store.sadd('s', members)
