@@ -111,7 +111,7 @@ export class KeystoneNode implements NodeContext, LiveTarget {
     this.table = clientCommands(clusterCommands(this.cluster))
     // PROTOCOL.md §TLS: files that cannot be used stop the start (a KS_ERR_TLS KeystoneError).
     const tls = tlsEnabled(this.options) ? loadTls(this.options) : null
-    this.server = new Server(this, this.table, () => this.writeBarrier(), tls)
+    this.server = new Server(this, this.table, () => this.writeBarrier(), tls, () => this.runtime.now())
     if (tls !== null) this.useTls(tls)
     this.infoSections.set('replication', () => replicationInfo(this.cluster))
     this.metrics = this.options.metricsPort === undefined ? null : new NodeMetrics(this)

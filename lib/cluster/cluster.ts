@@ -376,13 +376,13 @@ export class Cluster implements LinkOwner {
 
   /**
    * A peer command arrived on `session`: how long the peer was silent before
-   * it, in ms, if that is past the failure timeout (the peer has given up on
-   * this connection by now); 0 otherwise. A live link carries a heartbeat
-   * every heartbeatMs.
+   * it (since its last peer command, or since the connection opened), in ms,
+   * if that is past the failure timeout (the peer has given up on this
+   * connection by now); 0 otherwise. A live link carries a heartbeat every heartbeatMs.
    */
   silenceOf (session: Session): number {
     const now = this.runtime.now()
-    const last = session.peerHeardAt
+    const last = session.peerHeardAt ?? session.openedAt
     session.peerHeardAt = now
     return last !== undefined && now - last > this.timing.failAfterMs ? now - last : 0
   }

@@ -55,6 +55,12 @@ export interface Session {
   peerSynced?: boolean
   /** A peer connection: when its latest peer command arrived (runtime ms). */
   peerHeardAt?: number
+  /**
+   * When the connection was accepted, by the node's runtime clock (ms): a peer
+   * link's silence before its first peer command is measured from it (bytes a
+   * cut held since the link opened are as stale as any). Absent: not measured.
+   */
+  readonly openedAt?: number
   /** The connection is gone (work waiting for it may stop). */
   closed: boolean
   /**

@@ -47,7 +47,9 @@ export class Server implements ConnectionHost {
     readonly node: NodeContext,
     readonly table: CommandTable,
     readonly writeBarrier: () => Promise<void> | null = () => null,
-    tlsMaterial: TlsMaterial | null = null
+    tlsMaterial: TlsMaterial | null = null,
+    /** The node's runtime clock (the cluster's time): when a connection opened, for its peer-link silence. */
+    private readonly runtimeNow: () => number = Date.now
   ) {
     const o = node.options
     this.fullLimits = { inlineMax: o.maxInlineLen, bulkMax: o.maxBulkLen, multibulkMax: o.maxMultibulkLen }
@@ -137,6 +139,7 @@ export class Server implements ConnectionHost {
       id: this.nextId++,
       addr,
       createdAt: now,
+      openedAt: this.runtimeNow(),
       name: '',
       authenticated: this.node.options.requirepass === '',
       closeAfterReply: false,

@@ -166,3 +166,23 @@ t.test('a peer link silent past the failure timeout is stale: its next command i
   t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'the peer may dial again')
   t.equal(await call('MREPL', WRITER, 'S', 'again', String(Date.now()), '0', '0', 'v'), 1, 'and its new link carries writes')
 })
+
+t.test('a link whose first peer commands arrive past the failure timeout after it opened is stale too (the simulator, seed 1205494)', async t => {
+  // A link that opened just as a cut began: its GOSSIP and first MREPL were held
+  // with everything else, and an MREPL from before a collection brought back a set member.
+  const node = new KeystoneNode({ host: '127.0.0.1', port: 0, dataDir: '' }, { log: silentLogger, timing: { failAfterMs: 300 } })
+  t.teardown(() => node.close())
+  await node.start()
+  const raw = await rawConnect(t, node)
+  const command = (...args: string[]): string => `*${args.length}\r\n${args.map(a => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
+  await sleep(450) // the silence under test: past failAfterMs since the connection opened
+  raw.send(command('GOSSIP', NOWHERE, WRITER, 'up') + command('MREPL', WRITER, 'S', 'held', String(Date.now()), '0', '0', 'v'))
+  const [gossip, refused] = await raw.replies(2)
+  t.ok(Array.isArray(gossip), 'GOSSIP makes it a peer link')
+  t.match(String(refused), /^ERR this peer link was silent for \d+ ms, past the failure timeout/)
+  await raw.waitClosed()
+  const call = caller(await connect(t, node))
+  t.equal(await call('GET', 'held'), null, 'the held MREPL wrote nothing')
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a link that speaks at once is a peer')
+  t.equal(await call('MREPL', WRITER, 'S', 'fresh', String(Date.now()), '0', '0', 'v'), 1, 'and carries writes')
+})
