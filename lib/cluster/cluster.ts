@@ -147,6 +147,19 @@ export class Cluster implements LinkOwner {
     }
     if (reply instanceof RespError) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: ${reply.message}`)
     if (!Array.isArray(reply)) throw new KeystoneError('KS_ERR_CLUSTER', `cannot join ${seed}: unexpected reply to JOIN`)
+    // PROTOCOL.md §Joining: the removals the member knows, before any peer is
+    // taken. A removed node that has not heard of its removal may dial this
+    // node as soon as it takes peers; what it pushed would bring back what the
+    // members collected since (a counter contribution a delete had seen).
+    let removed = 0
+    for (const item of reply) {
+      if (!Array.isArray(item)) continue
+      for (const id of item) {
+        const text = Buffer.isBuffer(id) ? id.toString('latin1') : ''
+        if (NODE_ID.test(text) && text !== this.nodeId && this.retired.add(text, '')) removed++
+      }
+    }
+    if (removed > 0) this.log.info(`${removed} node id(s) removed from the cluster, as ${seed} says: refused from now on`)
     this.selfState = 'syncing'
     for (const item of reply) if (Buffer.isBuffer(item)) this.learn(item.toString('latin1'), true)
     this.log.info(`joined the cluster via ${seed}: ${this.members.size} other member(s); syncing`)
@@ -155,7 +168,8 @@ export class Cluster implements LinkOwner {
 
   /**
    * JOIN: the node at `addr` (node id `id`, '' if it did not say) asks to join;
-   * every member hears of it. Returns the member list. A retired id is refused.
+   * every member hears of it. Returns the member list (the JOIN reply adds the
+   * retired ids). A retired id is refused.
    */
   admit (addr: string, id: string): string[] {
     this.refuseRemoved(id)

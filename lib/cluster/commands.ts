@@ -2,7 +2,7 @@ import { CommandError, integerArg, text } from '../commands/args.js'
 import { ERRORS, errorText } from '../commands/errors.js'
 import type { CommandContext, CommandTable } from '../commands/types.js'
 import { parseAddress } from '../options.js'
-import { bulk, bulkArray, integer, OK, type Encoded } from '../protocol/reply.js'
+import { array, bulk, bulkArray, integer, OK, type Encoded } from '../protocol/reply.js'
 import { BUCKETS } from '../store/store.js'
 import { MAX_GOSSIP_MEMBERS, type Cluster } from './cluster.js'
 import type { Entry } from '../store/entry.js'
@@ -90,7 +90,10 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     if (args.length > 3) throw new CommandError(ERRORS.syntax)
     const id = args[2] === undefined ? '' : text(args[2])
     if (id !== '' && !NODE_ID.test(id)) throw new CommandError(ERRORS.badNodeId)
-    return bulkArray(cluster.admit(addr, id))
+    const members = cluster.admit(addr, id)
+    // PROTOCOL.md §JOIN: then the removed node ids, if any, as one array.
+    const removed = [...cluster.retired.keys()]
+    return removed.length === 0 ? bulkArray(members) : array([...members.map(m => bulk(m)), bulkArray(removed)])
   }
 
   /** FORGET address|node-id — removes that member from the cluster for good (PROTOCOL.md §Member removal). */

@@ -83,6 +83,19 @@ export class Convergence {
     return this.cluster.runtime.now()
   }
 
+  /**
+   * Whether `member` has held since `at` long enough to have made it durable
+   * (PROTOCOL.md §Tombstones): durableAfterMs passed with its link up. Proven
+   * by the peer itself, by answering a request sent on the same connection
+   * that long after `at`, not by this node's clock alone: after a pause or a
+   * stall of this node, a timer can see the time passed before the event
+   * that the link closed meanwhile (a power loss there) has been read.
+   */
+  private provenDurable (member: Member, at: number): boolean {
+    const durableAfterMs = this.cluster.durableAfterMs
+    return durableAfterMs <= 0 || member.link.answeredSentAt - at >= durableAfterMs
+  }
+
   /** What convergence keeps about `member` (INFO and the backlog read it too). */
   peer (member: Member): PeerRounds {
     let p = this.peers.get(member)
@@ -143,7 +156,7 @@ export class Convergence {
     this.syncedSinceStart.delete(member.addr)
     if (peer === undefined) return
     peer.ackSamples.length = 0
-    if (this.now() - peer.coveredAt < this.cluster.durableAfterMs) {
+    if (!this.provenDurable(member, peer.coveredAt)) {
       peer.coveredFrom = 0
       peer.coveredAt = 0
       for (const probe of this.gone.values()) probe.covered.delete(member)
@@ -325,7 +338,7 @@ export class Convergence {
     // a ready, synced link's is a prefix the peer holds in full.
     const last = samples[samples.length - 1]
     if (m.link.ackedSeq > peer.heldSeq && (last === undefined || last.seq < m.link.ackedSeq)) samples.push({ at: now, seq: m.link.ackedSeq })
-    while (samples.length > 0 && (samples[0] as { at: number }).at <= now - this.cluster.durableAfterMs) {
+    while (samples.length > 0 && this.provenDurable(m, (samples[0] as { at: number }).at)) {
       const s = samples.shift() as { seq: number }
       if (s.seq > peer.heldSeq) peer.heldSeq = s.seq
     }
@@ -350,8 +363,11 @@ export class Convergence {
       if (held < acked) acked = held
     }
     let ts = this.stable.stableAt(acked)
-    const durablySynced = (addr: string): boolean => now - (this.syncedSinceStart.get(addr) ?? Infinity) >= cluster.durableAfterMs
-    if (this.restartedAt === 'pending' && acked >= cluster.seq && [...cluster.members.keys()].every(durablySynced)) {
+    const durablySynced = (m: Member): boolean => {
+      const at = this.syncedSinceStart.get(m.addr)
+      return at !== undefined && this.provenDurable(m, at)
+    }
+    if (this.restartedAt === 'pending' && acked >= cluster.seq && [...cluster.members.values()].every(durablySynced)) {
       this.restartedAt = cluster.store.clock.tick()
     }
     if (this.restartedAt !== null && this.restartedAt !== 'pending' && (ts === null || compareTimestamps(this.restartedAt, ts) > 0)) ts = this.restartedAt
@@ -404,7 +420,7 @@ export class Convergence {
         const peer = this.peer(m)
         if (peer.coveredFrom > probe.since && !probe.covered.has(m)) probe.covered.set(m, peer.coveredAt)
         const at = probe.covered.get(m)
-        if (at === undefined || now - at < this.cluster.durableAfterMs) everyone = false
+        if (at === undefined || !this.provenDurable(m, at)) everyone = false
       }
       if (everyone && cluster.store.setStable(writer, probe.max, 0, true)) this.collect()
     }

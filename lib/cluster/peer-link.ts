@@ -100,6 +100,14 @@ export class PeerLink {
   readonly stats: LinkStats = { writesSent: 0, bytesSent: 0, fullSyncsSent: 0 }
   /** When the peer last answered a heartbeat (ms since epoch; 0 never). */
   lastHeartbeatAt = 0
+  /**
+   * When the newest request the peer has answered on this connection was sent
+   * (the handshake or a heartbeat; ms since epoch, 0 none): the peer was up,
+   * on this connection, at some time after it. Unlike the time a reply is
+   * read, a late turn of this node's event loop (a pause, a stall) cannot move
+   * it past the peer's end (PROTOCOL.md §Tombstones, durable acknowledgements).
+   */
+  answeredSentAt = 0
   /** Highest sequence number of a local write this peer has acknowledged. */
   ackedSeq = 0
   /** Highest sequence number of a local write sent to this peer. */
@@ -242,6 +250,7 @@ export class PeerLink {
       return
     }
     this.client = client
+    this.answeredSentAt = 0
     client.onClose = err => this.fail(err.message)
     this.startHeartbeat()
     // A paused peer accepts connections (its kernel does) but never answers.
@@ -252,6 +261,7 @@ export class PeerLink {
       const reply = await client.call(['AUTH', this.owner.password])
       if (reply instanceof RespError) throw new Error(`the peer refused our password (${reply.message})`)
     }
+    const sentAt = runtime.now()
     const reply = await client.send(this.owner.gossipRequest())
     cancelHandshake()
     if (reply instanceof RespError && this.owner.refused(this, reply.message)) {
@@ -262,6 +272,7 @@ export class PeerLink {
     if (this.closed || this.client !== client) return
     this.attempts = 0
     this.lastHeartbeatAt = runtime.now()
+    this.answeredSentAt = sentAt
     this.status = 'ready'
     this.owner.gossipReply(this, reply)
     this.owner.ready(this)
@@ -288,6 +299,7 @@ export class PeerLink {
     }
     if (this.status !== 'ready' || this.gossipInFlight) return
     this.gossipInFlight = true
+    const sentAt = this.owner.runtime.now()
     client.send(this.owner.gossipRequest()).then(reply => {
       this.gossipInFlight = false
       if (reply instanceof RespError) {
@@ -296,6 +308,7 @@ export class PeerLink {
         return
       }
       this.lastHeartbeatAt = this.owner.runtime.now()
+      if (this.client === client) this.answeredSentAt = sentAt
       this.owner.gossipReply(this, reply)
     }, () => { this.gossipInFlight = false })
   }

@@ -3,7 +3,7 @@ import type { KeystoneNode } from '../../lib/index.js'
 import { memberStates, startCluster, waitConverged } from '../helpers/cluster.js'
 import { digestsEqual, liveData } from '../helpers/converge.js'
 import { FaultNet } from '../helpers/fault.js'
-import { caller, connect, waitFor } from '../helpers/server.js'
+import { caller, connect, startNode, waitFor } from '../helpers/server.js'
 
 // PROTOCOL.md §Member removal: FORGET removes a member for good; every member
 // hears of it; the removed node is told, leaves, and serves its own data alone.
@@ -52,6 +52,24 @@ t.test('FORGET of a live member: every member drops it, it leaves and serves alo
   t.match(String(await atC('GOSSIP', a.cluster.advertise, a.nodeId, 'up')), /^LEFT node [0-9a-f]+ was removed/)
   t.match(String(await atA('INFO', 'replication')), /removed_members:1/)
   t.match(String(await atC('INFO', 'replication')), /removed_from_cluster:yes/)
+})
+
+t.test('JOIN tells a newcomer the removed ids: it refuses them before it takes any peer', async t => {
+  const [a, b] = await startCluster(t, 2) as [KeystoneNode, KeystoneNode]
+  const atA = caller(await connect(t, a))
+  const gone = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00'
+  t.equal(await atA('FORGET', gone), 'OK')
+  await waitFor(() => b.cluster.retired.has(gone), 5000, 'B to hear of the removal')
+  // The JOIN reply: the members, then one array of the removed ids.
+  const fake = await startNode(t)
+  const reply = await caller(await connect(t, b))('JOIN', fake.cluster.advertise) as unknown[]
+  t.same(reply.at(-1), [gone], 'the removed ids follow the members')
+  t.ok(reply.slice(0, -1).every(x => typeof x === 'string'), 'the members as before')
+  // A newcomer retires them as its JOIN is answered, before any GOSSIP.
+  const d = await startNode(t, { join: a.cluster.advertise })
+  t.ok(d.cluster.retired.has(gone), 'the newcomer refuses the removed id')
+  const atD = caller(await connect(t, d))
+  t.match(String(await atD('GOSSIP', '127.0.0.1:1', gone, 'up')), /^REMOVED node c0ffee00/)
 })
 
 t.test('FORGET by node id of a member that is down; a second FORGET is a no-op', async t => {
