@@ -1,5 +1,5 @@
 import { array, bulk, bulkArray, EMPTY_ARRAY, integer, NIL, type Encoded } from '../protocol/reply.js'
-import { present, randomPresent, type HashState } from '../store/hash.js'
+import { present, presentNames, randomPresent, type HashState } from '../store/hash.js'
 import { globMatch } from '../store/glob.js'
 import { parseInt64 } from '../store/numbers.js'
 import { CommandError, keyOf, upper } from './args.js'
@@ -21,12 +21,9 @@ function readSet (ctx: CommandContext, key: string): HashState | undefined {
   return setOf(ctx.node.store.read(key))
 }
 
-/** The members present, in the set's order. */
+/** The members present, in the set's order (none for a missing key). */
 function membersOf (set: HashState | undefined): string[] {
-  const out: string[] = []
-  if (set === undefined) return out
-  for (const [name, f] of set.fields) if (present(f)) out.push(name)
-  return out
+  return set === undefined ? [] : presentNames(set)
 }
 
 function isMember (set: HashState | undefined, member: string): boolean {

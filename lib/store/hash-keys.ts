@@ -35,6 +35,11 @@ export function isHash (e: Entry | undefined): e is HashEntry {
   return e?.hash !== undefined
 }
 
+/** The entry if it is a hash (`set` false) or a set (true) — the one a write of that kind goes to — else undefined. */
+function ofKind (e: Entry | undefined, set: boolean): HashEntry | undefined {
+  return isHash(e) && e.hash.set === set ? e : undefined
+}
+
 function newer (a: Version | null, b: Version | null): Version | null {
   if (a === null) return b
   if (b === null) return a
@@ -73,7 +78,8 @@ export class HashKeys {
    * is what the new one must outrank, and its cut (PROTOCOL.md §Sets).
    */
   private hashEntry (key: string, h: number, b: number, current: Entry | undefined, set: boolean): HashEntry {
-    if (isHash(current) && current.hash.set === set) return current
+    const own = ofKind(current, set)
+    if (own !== undefined) return own
     const replaced = current === undefined ? null : isHash(current) ? newer(newestWrite(current, current.hash), current.hash.cut) : versionOf(current)
     const v = this.stamp(replaced ?? undefined)
     // Stored as a value at once (the write adds a present field); settle() corrects the counts if not.
@@ -245,8 +251,8 @@ export class HashKeys {
    */
   increment (key: string, h: number, b: number, name: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
     const current = this.current(key, b)
-    // A deleted set's member is not this field: a hash started there holds none of the set.
-    const old = isHash(current) && !current.hash.set ? current.hash.fields.get(name) : undefined
+    // The field as the entry this write goes to holds it (hashEntry): none of a deleted set's.
+    const old = ofKind(current, false)?.hash.fields.get(name)
     check(old === undefined ? null : fieldBytes(old))
     const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)

@@ -202,9 +202,15 @@ export function randomPresent (hash: HashState): string | undefined {
       break
     }
   }
+  const names = presentNames(hash)
+  return names[Math.floor(Math.random() * names.length)]
+}
+
+/** The names of the present fields (a set's members), in the hash's order. */
+export function presentNames (hash: HashState): string[] {
   const names: string[] = []
   for (const [name, f] of hash.fields) if (present(f)) names.push(name)
-  return names[Math.floor(Math.random() * names.length)]
+  return names
 }
 
 /** The field's value as clients read it (a latin1 string or bytes: replies take both); null when it is not present. */
