@@ -2,6 +2,7 @@ import { CommandError, keyOf, text } from '../commands/args.js'
 import { errorText } from '../commands/errors.js'
 import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
+import { copyBytes } from '../store/bytes.js'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import { HASH_VALUE, type Entry } from '../store/entry.js'
 import { decodeHash, encodedHashSize, encodeHash, hashBytes, isHashBytes } from '../store/hash-codec.js'
@@ -132,7 +133,7 @@ export class MreplEncoder {
       this.pos += this.buf.write(entry.node, this.pos, 'latin1')
       this.pos = encodeHash(hash, names, this.buf, this.pos)
     } else if (value !== null) {
-      this.pos += value.copy(this.buf, this.pos)
+      this.pos += copyBytes(value, this.buf, this.pos)
     }
     this.buf[this.pos++] = 13
     this.buf[this.pos++] = 10

@@ -1,3 +1,4 @@
+import type { Bytes } from '../store/bytes.js'
 import type { Entry } from '../store/entry.js'
 import type { HashState } from '../store/hash.js'
 import { CommandError } from './args.js'
@@ -8,7 +9,7 @@ import { ERRORS } from './errors.js'
 // kind on a key of another answers WRONGTYPE, as in Redis.
 
 /** The string value of a live entry (undefined: none); WRONGTYPE for a hash. */
-export function stringOf (entry: Entry | undefined): Buffer | undefined {
+export function stringOf (entry: Entry | undefined): Bytes | undefined {
   if (entry === undefined) return undefined
   if (entry.hash !== undefined) throw new CommandError(ERRORS.wrongType)
   return entry.value ?? undefined

@@ -1,4 +1,5 @@
 import { array, bulk, integer, NIL, simple, type Encoded } from '../protocol/reply.js'
+import type { Bytes } from '../store/bytes.js'
 import { CommandError, keyOf, upper } from './args.js'
 import { ERRORS } from './errors.js'
 import { hashEncoding } from './hashes.js'
@@ -17,21 +18,21 @@ const SHARED_INTEGERS = 10000
 /** Longest string Redis embeds in its object header (embstr); longer ones are raw. */
 const EMBSTR_MAX = 44
 
-function intValue (value: Buffer): bigint | null {
+function intValue (value: Bytes): bigint | null {
   if (value.length > 20) return null
-  const s = value.toString('latin1')
+  const s = typeof value === 'string' ? value : value.toString('latin1')
   if (!CANONICAL_INT.test(s)) return null
   const n = BigInt(s)
   return n >= INT64_MIN && n <= INT64_MAX ? n : null
 }
 
 /** `int`, `embstr` or `raw`, as Redis reports a string written by SET. */
-export function encodingOf (value: Buffer): string {
+export function encodingOf (value: Bytes): string {
   if (intValue(value) !== null) return 'int'
   return value.length <= EMBSTR_MAX ? 'embstr' : 'raw'
 }
 
-function refcountOf (value: Buffer): number {
+function refcountOf (value: Bytes): number {
   const n = intValue(value)
   return n !== null && n >= 0n && n < BigInt(SHARED_INTEGERS) ? SHARED_REFCOUNT : 1
 }

@@ -1,4 +1,5 @@
 import { bulk, integer, type Encoded } from '../protocol/reply.js'
+import { bufferOf, copyBytes } from '../store/bytes.js'
 import { CommandError, integerArg, keyOf } from './args.js'
 import { ERRORS } from './errors.js'
 import { stringOf } from './kinds.js'
@@ -27,7 +28,7 @@ function append (ctx: CommandContext, args: Buffer[]): Encoded {
     return integer(tail.length)
   }
   checkLength(ctx, entry.value.length + tail.length)
-  const next = Buffer.concat([entry.value, tail])
+  const next = Buffer.concat([bufferOf(entry.value), tail])
   store.set(key, next, entry.expiresAt)
   return integer(next.length)
 }
@@ -52,7 +53,7 @@ function getrange (ctx: CommandContext, args: Buffer[]): Encoded {
   if (end < 0) end = Math.max(0, length + end)
   if (end >= length) end = length - 1
   if (start > end || length === 0) return bulk(EMPTY)
-  return bulk(value.subarray(start, end + 1))
+  return bulk(typeof value === 'string' ? value.slice(start, end + 1) : value.subarray(start, end + 1))
 }
 
 /** SETRANGE key offset value: overwrite from offset, padding with zero bytes; the new length. */
@@ -69,7 +70,7 @@ function setrange (ctx: CommandContext, args: Buffer[]): Encoded {
   if (patch.length === 0) return integer(old?.length ?? 0)
   checkLength(ctx, offset + patch.length)
   const next = Buffer.alloc(Math.max(old?.length ?? 0, offset + patch.length)) // zero-filled
-  if (old !== null) old.copy(next)
+  if (old !== null) copyBytes(old, next, 0)
   patch.copy(next, offset)
   store.set(key, next, entry?.expiresAt ?? 0)
   return integer(next.length)

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib'
+import { copyBytes } from '../store/bytes.js'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import { HASH_VALUE, type Entry } from '../store/entry.js'
 import { decodeHash, encodedHashSize, encodeHash } from '../store/hash-codec.js'
@@ -94,7 +95,7 @@ export function encodeRecord (buf: Buffer, at: number, key: string, entry: Entry
   } else if (entry.hash !== undefined) {
     o = encodeHash(entry.hash, fields ?? null, buf, o)
   } else if (entry.value !== null) {
-    o += entry.value.copy(buf, o)
+    o += copyBytes(entry.value, buf, o)
   }
   return seal(buf, at, o)
 }

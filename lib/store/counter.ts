@@ -1,4 +1,5 @@
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
+import type { Bytes } from './bytes.js'
 import { addInt, formatFloat, isSharedInteger, parseFloatValue, parseInt64, sharedInteger, subInt, type Int } from './numbers.js'
 
 // PROTOCOL.md §Counters. A key that has been incremented keeps, beside its
@@ -111,7 +112,7 @@ export function valueOf (state: CounterState): Buffer | null {
  * the key, cost more than the rest of the increment). The store's rule makes
  * it safe: nobody keeps a value past the call that got it.
  */
-export function valueInto (state: CounterState, old: Buffer | null): Buffer | null {
+export function valueInto (state: CounterState, old: Bytes | null): Buffer | null {
   if (!exists(state)) return null
   const sum = sumOf(state)
   if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
@@ -120,7 +121,7 @@ export function valueInto (state: CounterState, old: Buffer | null): Buffer | nu
     if (small !== undefined) return small
   }
   const text = sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value)
-  if (old === null || old === state.base || old.length !== text.length || isSharedInteger(old)) return Buffer.from(text, 'latin1')
+  if (old === null || typeof old === 'string' || old === state.base || old.length !== text.length || isSharedInteger(old)) return Buffer.from(text, 'latin1')
   old.write(text, 0, 'latin1')
   return old
 }

@@ -1,3 +1,4 @@
+import type { Bytes } from './bytes.js'
 import type { Timestamp, Version } from './clock.js'
 import type { CounterState } from './counter.js'
 import type { HashState } from './hash.js'
@@ -11,7 +12,7 @@ export { compareVersions, type Version } from './clock.js'
  */
 export interface Entry extends Timestamp {
   /** The value's bytes, or null for a tombstone left by a delete. */
-  value: Buffer | null
+  value: Bytes | null
   /** Absolute expiry, ms since the epoch; 0 for none. Part of the replicated state. */
   expiresAt: number
   /** Id of the node that made this version. */

@@ -2,10 +2,12 @@ import { compareTimestamps, HybridClock, type Timestamp } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
 import { isSharedInteger, type Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
+import { bufferOf, SMALL_VALUE_MAX, storedBytes, type Bytes } from './bytes.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { HashKeys, isHash } from './hash-keys.js'
 import { newestInHash } from './hash.js'
+import { NodeTable, pack, packedIsLive, unpack } from './packed.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
@@ -64,7 +66,10 @@ export class Store {
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
 
-  private readonly buckets: Array<Map<string, Entry> | undefined> = new Array(BUCKETS)
+  /** A key's entry, or for a small plain value or a tombstone the entry packed into one string (packed.ts). */
+  private readonly buckets: Array<Map<string, Entry | string> | undefined> = new Array(BUCKETS)
+  /** The node ids packed entries name by number. */
+  private readonly nodes = new NodeTable()
   /** Entries holding a value (expired ones included until they are reclaimed). */
   private valueCount = 0
   private tombstoneCount = 0
@@ -88,7 +93,7 @@ export class Store {
       nodeId: () => this.nodeId,
       keepTombstones: () => this.keepTombstones,
       now: () => this.now(),
-      slot: (b, key) => this.buckets[b]?.get(key),
+      slot: (b, key) => this.slot(b, key),
       put: (key, entry, previous, b) => this.put(key, entry, previous, b),
       reclaim: (key, entry) => this.reclaim(key, entry),
       notify: (key, entry, local, fields, unseen) => { for (const listener of this.listeners) listener(key, entry, local, fields, unseen) }
@@ -118,12 +123,12 @@ export class Store {
 
   /** The live entry for key, or undefined. Reclaims it if it has expired. */
   get (key: string): Entry | undefined {
-    const entry = this.buckets[bucketOf(key)]?.get(key)
+    const entry = this.slot(bucketOf(key), key)
     if (entry === undefined || entry.value === null) return undefined
     if (entry.expiresAt !== 0 && isExpired(entry, this.now())) { // read the clock only when it matters
       this.reclaim(key, entry)
       // A hash keeps the fields written after its expiry time (PROTOCOL.md §Hashes), in the same entry.
-      return entry.hash !== undefined && entry.value !== null && this.buckets[bucketOf(key)]?.get(key) === entry ? entry : undefined
+      return entry.hash !== undefined && entry.value !== null && this.slot(bucketOf(key), key) === entry ? entry : undefined
     }
     return entry
   }
@@ -142,14 +147,14 @@ export class Store {
 
   /** The entry as stored, tombstones and expired values included (for replication and tests). */
   peek (key: string): Entry | undefined {
-    return this.buckets[bucketOf(key)]?.get(key)
+    return this.slot(bucketOf(key), key)
   }
 
   /**
    * A local write. The value is copied: callers may pass views into network
    * buffers. Returns the stored entry, which later writes to the key change.
    */
-  set (key: string, value: Buffer, expiresAt = 0): Entry {
+  set (key: string, value: Bytes, expiresAt = 0): Entry {
     return this.writeLocal(key, value, expiresAt, true)
   }
 
@@ -255,13 +260,13 @@ export class Store {
     this.clock.observe(incoming)
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
-    let current = this.buckets[b]?.get(key)
+    let current = this.slot(b, key)
     // PROTOCOL.md §Hashes: a hash past its expiry loses the fields written before
     // it here first, as it did at a node that read it; a newer write merged into
     // it unexpired would carry those fields past their expiry, and back to others.
     if (isHash(current) && current.expiresAt !== 0 && isExpired(current, this.now())) {
       this.reclaim(key, current)
-      current = this.buckets[b]?.get(key)
+      current = this.slot(b, key)
     }
     // PROTOCOL.md §Hashes: fields join one by one; a write of another type cuts
     // the fields written before it, and takes the key if none is left.
@@ -299,7 +304,7 @@ export class Store {
       if (isPlain(joined.state) && joined.state.base === null && refuseCollectable && this.keepTombstones &&
         this.collectable({ value: null, expiresAt: 0, wall: joined.wall, logical: joined.logical, node: joined.node })) return false
     } else if (current !== undefined && compareVersions(joined, current) === 0 && joined.expiresAt === current.expiresAt &&
-      sameState(joined.state, current.counter ?? plainState(current.value))) {
+      sameState(joined.state, stateOf(current))) {
       return false
     }
     this.installState(key, b, h, current, joined, false)
@@ -341,12 +346,12 @@ export class Store {
   increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null) => void): Entry {
     const h = keyHash(key)
     const b = h & (BUCKETS - 1)
-    let previous = this.buckets[b]?.get(key)
+    let previous = this.slot(b, key)
     if (previous !== undefined && previous.expiresAt !== 0 && previous.value !== null && isExpired(previous, this.now())) {
       this.reclaim(key, previous)
-      previous = this.buckets[b]?.get(key)
+      previous = this.slot(b, key)
     }
-    check?.(previous?.value ?? null)
+    check?.(previous === undefined || previous.value === null ? null : bufferOf(previous.value))
     const counter = previous?.counter
     const mine = counter === undefined ? undefined : ownContribution(counter, this.nodeId)
     if (previous !== undefined && counter !== undefined && mine !== undefined) {
@@ -408,7 +413,7 @@ export class Store {
       const h = keyHash(key)
       const b = h & (BUCKETS - 1)
       if (field !== undefined) return this.hashes.collectRemoval(key, h, b, field, { wall, logical, node })
-      const entry = this.buckets[b]?.get(key)
+      const entry = this.slot(b, key)
       if (entry === undefined || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
       if (entry.value !== null && entry.counter === undefined) return 'stale'
       // A hash tombstone goes once its fields' removals have (each queued on its own).
@@ -436,9 +441,9 @@ export class Store {
   forEachInLeaves (b: number, lo: number, hi: number, fn: (key: string, entry: Entry) => void): void {
     const bucket = this.buckets[b]
     if (bucket === undefined) return
-    for (const [key, entry] of bucket) {
+    for (const [key, slot] of bucket) {
       const leaf = leafOf(keyHash(key))
-      if (((leaf < 32 ? lo >>> leaf : hi >>> (leaf - 32)) & 1) === 1) fn(key, entry)
+      if (((leaf < 32 ? lo >>> leaf : hi >>> (leaf - 32)) & 1) === 1) fn(key, this.entryOf(slot))
     }
   }
 
@@ -447,9 +452,10 @@ export class Store {
     const now = this.now()
     const out: string[] = []
     const all = pattern === '*'
-    this.forEachEntry((key, entry) => {
-      if (isLive(entry, now) && (all || globMatch(pattern, key))) out.push(key)
-    })
+    for (const bucket of this.buckets) {
+      if (bucket === undefined) continue
+      for (const [key, slot] of bucket) if (liveSlot(slot, now) && (all || globMatch(pattern, key))) out.push(key)
+    }
     return out
   }
 
@@ -471,8 +477,9 @@ export class Store {
       const bucket = this.buckets[b]
       if (bucket === undefined) continue
       examined += bucket.size
-      for (const [key, entry] of bucket) {
-        if (isLive(entry, now) && (pattern === null || globMatch(pattern, key)) && (filter === undefined || filter(entry))) keys.push(key)
+      for (const [key, slot] of bucket) {
+        if (!liveSlot(slot, now) || (pattern !== null && !globMatch(pattern, key))) continue
+        if (filter === undefined || filter(this.entryOf(slot))) keys.push(key)
       }
     }
     return { cursor: b >= BUCKETS ? 0 : b, keys }
@@ -508,21 +515,35 @@ export class Store {
   /** Every entry of one bucket, tombstones included (state transfer walks the store bucket by bucket). */
   forEachInBucket (bucket: number, fn: (key: string, entry: Entry) => void): void {
     const b = this.buckets[bucket]
-    if (b !== undefined) for (const [key, entry] of b) fn(key, entry)
+    if (b !== undefined) for (const [key, slot] of b) fn(key, this.entryOf(slot))
   }
 
   forEachEntry (fn: (key: string, entry: Entry) => void): void {
     for (const bucket of this.buckets) {
       if (bucket === undefined) continue
-      for (const [key, entry] of bucket) fn(key, entry)
+      for (const [key, slot] of bucket) fn(key, this.entryOf(slot))
     }
   }
 
+  /**
+   * The key's entry in bucket b: the stored object, or a fresh one unpacked
+   * from a packed entry (a change to that one changes nothing stored: every
+   * change goes through put()).
+   */
+  private slot (b: number, key: string): Entry | undefined {
+    const slot = this.buckets[b]?.get(key)
+    return typeof slot === 'string' ? unpack(slot, this.nodes) : slot
+  }
+
+  private entryOf (slot: Entry | string): Entry {
+    return typeof slot === 'string' ? unpack(slot, this.nodes) : slot
+  }
+
   /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
-  private writeLocal (key: string, value: Buffer | null, expiresAt: number, copy: boolean): Entry {
+  private writeLocal (key: string, value: Bytes | null, expiresAt: number, copy: boolean): Entry {
     const h = keyHash(key) // hashed once per write: this is the hot path of SET
     const b = h & (BUCKETS - 1)
-    const previous = this.buckets[b]?.get(key)
+    const previous = this.slot(b, key)
     let ts = this.clock.tick()
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
@@ -531,7 +552,7 @@ export class Store {
     }
     if (isHash(previous)) ts = above(newestInHash(previous.hash), ts) // PROTOCOL.md §Hashes: over every field it replaces
     if (previous?.counter !== undefined) { // PROTOCOL.md §Counters: a new base that has seen every contribution here
-      const base = copy && value !== null ? Buffer.from(value) : value
+      const base = value === null ? null : typeof value === 'string' ? bufferOf(value) : copy ? Buffer.from(value) : value
       const state = rebase(previous.counter, base)
       return this.installState(key, b, h, previous, { wall: ts.wall, logical: ts.logical, node: this.nodeId, expiresAt, state }, true)
     }
@@ -540,32 +561,33 @@ export class Store {
 
   /**
    * Stores a new version of a key (local or merged) and tells the listeners.
-   * A value over a value is changed in place, and a value of the same length is
-   * copied into the old one's bytes: entries and values live long, so new objects
-   * per write would be old-generation garbage, the costly kind to collect. Hence
-   * the rule: nobody keeps an entry or a value past the call that got it (replies
-   * and replication encode them at once). `copy`: the value is the caller's (a
+   * A small value is packed again (put()). A large value over a large value
+   * is changed in place, and one of the same length is copied into the old
+   * one's bytes: entries and values live long, so new objects per write would
+   * be old-generation garbage, the costly kind to collect. Hence the rule:
+   * nobody keeps an entry or a value past the call that got it (replies and
+   * replication encode them at once). `copy`: the value is the caller's (a
    * view into a network buffer), so the store takes a copy.
    */
-  private install (key: string, b: number, h: number, previous: Entry | undefined, value: Buffer | null, copy: boolean,
+  private install (key: string, b: number, h: number, previous: Entry | undefined, value: Bytes | null, copy: boolean,
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
-    if (previous !== undefined && previous.value !== null && value !== null && previous.hash === undefined) {
+    // Only a stored object holds a Buffer (a packed entry unpacks to a string), so previous is the store's own.
+    const old = previous?.value ?? null
+    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && value !== null && value.length > SMALL_VALUE_MAX) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
-      if (!copy) previous.value = value
-      else if (previous.value.length === value.length && !isSharedInteger(previous.value)) value.copy(previous.value)
-      else previous.value = Buffer.from(value)
+      if (copy && typeof value !== 'string' && old.length === value.length && !isSharedInteger(old)) value.copy(old)
+      else previous.value = storedBytes(value, copy)
       previous.expiresAt = expiresAt
       previous.wall = version.wall
       previous.logical = version.logical
       previous.node = version.node
       entry = previous
     } else {
-      const stored = copy && value !== null ? Buffer.from(value) : value
-      entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
+      entry = { value: value === null ? null : storedBytes(value, copy), expiresAt, wall: version.wall, logical: version.logical, node: version.node }
       this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
     }
     for (const listener of this.listeners) listener(key, entry, local)
@@ -617,7 +639,7 @@ export class Store {
         bucket = new Map()
         this.buckets[b] = bucket
       }
-      bucket.set(key, entry)
+      bucket.set(key, pack(entry, this.nodes) ?? entry)
       stored = true
       if (entry.value === null) {
         this.tombstoneCount++
@@ -637,6 +659,11 @@ export class Store {
   }
 }
 
+/** isLive of a slot, packed or not, without unpacking it. */
+function liveSlot (slot: Entry | string, now: number): boolean {
+  return typeof slot === 'string' ? packedIsLive(slot, now) : isLive(slot, now)
+}
+
 /** `ts`, or just above `floor` when `floor` is not below it. */
 function above (floor: Timestamp | undefined, ts: Timestamp): Timestamp {
   return floor !== undefined && compareTimestamps(floor, ts) >= 0 ? { wall: floor.wall, logical: floor.logical + 1 } : ts
@@ -644,7 +671,12 @@ function above (floor: Timestamp | undefined, ts: Timestamp): Timestamp {
 
 /** A key's state as the join sees it; a base that has expired by `now` is gone already. */
 function sideOf (e: Entry, now: number): Side {
-  const state = e.counter ?? plainState(e.value)
+  const state = stateOf(e)
   if (e.expiresAt !== 0 && e.expiresAt <= now) return { wall: e.wall, logical: e.logical, node: e.node, expiresAt: 0, state: expire(state, e.expiresAt) }
   return { wall: e.wall, logical: e.logical, node: e.node, expiresAt: e.expiresAt, state }
+}
+
+/** A key's counter state; a plain value's is its bytes as the base. */
+function stateOf (e: Entry): CounterState {
+  return e.counter ?? plainState(e.value === null ? null : bufferOf(e.value))
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { HybridClock } from '../../lib/store/clock.js'
+import { bufferOf, SMALL_VALUE_MAX } from '../../lib/store/bytes.js'
 import { compareVersions, type Entry } from '../../lib/store/entry.js'
 import { BUCKETS, Store, type StoreOptions } from '../../lib/store/store.js'
 
@@ -54,11 +55,42 @@ t.test('values are copied on set and on merge', async t => {
   const view = big.subarray(10, 20)
   store.set('view', view)
   big.fill(9)
-  t.same([...(store.get('view')?.value ?? [])], new Array(10).fill(1), 'a view into a larger buffer is copied too')
+  t.same([...bufferOf(store.get('view')?.value ?? '')], new Array(10).fill(1), 'a view into a larger buffer is copied too')
   const incoming = remote('abc', T0 + 1000, 0, 'node-b')
   store.merge('m', incoming)
-  incoming.value?.write('xyz')
+  ;(incoming.value as Buffer).write('xyz') // the caller's buffer, reused
   t.equal(value(store, 'm'), 'abc', 'merge copies')
+})
+
+t.test('a small value is kept as a latin1 string, a larger one as a Buffer, every byte intact', async t => {
+  const { store } = makeStore()
+  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + 255) % 256))
+  const small = bytes(SMALL_VALUE_MAX)
+  store.set('small', small)
+  const kept = store.get('small')?.value
+  t.equal(typeof kept, 'string', `${SMALL_VALUE_MAX} bytes: a string`)
+  t.same(bufferOf(kept ?? ''), small, 'every byte value survives the string')
+  const large = bytes(SMALL_VALUE_MAX + 1)
+  store.set('large', large)
+  const buffer = store.get('large')?.value
+  t.ok(Buffer.isBuffer(buffer), `${SMALL_VALUE_MAX + 1} bytes: a Buffer`)
+  t.same(buffer, large)
+  store.set('large', bytes(SMALL_VALUE_MAX + 1).reverse())
+  t.equal(store.get('large')?.value, buffer, 'a value of the same length is written into the old one\'s bytes')
+  t.same(store.get('large')?.value, bytes(SMALL_VALUE_MAX + 1).reverse())
+  store.set('small', large)
+  t.ok(Buffer.isBuffer(store.get('small')?.value), 'a string overwritten by a larger value becomes a Buffer')
+  store.set('large', small)
+  t.equal(typeof store.get('large')?.value, 'string', 'and the other way round')
+
+  // Recovery hands over views into its read buffers (copy false): a small
+  // value must not keep a whole read buffer alive, a larger one is taken as is.
+  const readBuffer = Buffer.alloc(65536, 7)
+  store.restore('restored-small', { value: readBuffer.subarray(0, 10), wall: T0 + 5000, logical: 0, node: 'node-b', expiresAt: 0 }, false)
+  t.equal(store.get('restored-small')?.value, '\x07'.repeat(10), 'a small view becomes a string of its own')
+  const view = readBuffer.subarray(100, 400)
+  store.restore('restored-large', { value: view, wall: T0 + 5000, logical: 0, node: 'node-b', expiresAt: 0 }, false)
+  t.equal(store.get('restored-large')?.value, view, 'a larger view is kept')
 })
 
 t.test('every local write gets a strictly increasing version with this node id', async t => {

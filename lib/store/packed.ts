@@ -1,0 +1,117 @@
+import { SMALL_VALUE_MAX, copyBytes } from './bytes.js'
+import type { Entry } from './entry.js'
+
+// DESIGN.md §Memory. Most keys hold a small plain value (no counter, no hash
+// fields), or are tombstones. Kept as an Entry object, such a key costs the
+// object (64 bytes), a box for its wall-clock version (a double: 16 bytes) and
+// its value; packed, it is one latin1 string: a header of 13 bytes (19 with an
+// expiry) and the value's bytes, about 70 bytes a key less. The store keeps
+// packed entries in its maps and unpacks one into a fresh Entry when a key is
+// read; a write packs the new entry again. Anything else stays an object.
+//
+// Layout, one char per byte:
+//   flags (TOMBSTONE, EXPIRES) · wall (6, big-endian) · logical (4) ·
+//   node (2: an index into the store's NodeTable) · expiresAt (6, with EXPIRES) · value
+
+const TOMBSTONE = 1
+const EXPIRES = 2
+const HEADER = 13
+const HEADER_WITH_EXPIRY = HEADER + 6
+const MAX_48 = 2 ** 48
+const MAX_32 = 2 ** 32
+const MAX_NODES = 65536
+
+/** Node ids as small numbers: a store sees few (its cluster's), and a packed entry names one in two bytes. */
+export class NodeTable {
+  private readonly ids: string[] = []
+  private readonly index = new Map<string, number>()
+  // The last id looked up: a node's own writes, or a peer's stream, name one id many times in a row.
+  private lastId = ''
+  private lastIndex = -1
+
+  /** The id's number, made on first sight; -1 once the table is full (the entry then stays an object). */
+  indexOf (id: string): number {
+    if (id === this.lastId && this.lastIndex >= 0) return this.lastIndex
+    let i = this.index.get(id)
+    if (i === undefined) {
+      if (this.ids.length >= MAX_NODES) return -1
+      i = this.ids.length
+      this.ids.push(id)
+      this.index.set(id, i)
+    }
+    this.lastId = id
+    this.lastIndex = i
+    return i
+  }
+
+  idOf (i: number): string {
+    return this.ids[i] as string
+  }
+}
+
+/** Header and value are written here, then read out as one flat string. */
+const scratch = Buffer.allocUnsafe(HEADER_WITH_EXPIRY + SMALL_VALUE_MAX)
+
+/** Writes n (< 2^48) as 6 big-endian bytes at `at`. */
+function write48 (n: number, at: number): void {
+  const hi = Math.floor(n / MAX_32)
+  scratch[at] = hi >>> 8
+  scratch[at + 1] = hi & 0xff
+  scratch.writeUInt32BE(n - hi * MAX_32, at + 2)
+}
+
+function read48 (p: string, at: number): number {
+  return (p.charCodeAt(at) * 256 + p.charCodeAt(at + 1)) * MAX_32 + read32(p, at + 2)
+}
+
+function read32 (p: string, at: number): number {
+  return ((p.charCodeAt(at) << 24) | (p.charCodeAt(at + 1) << 16) | (p.charCodeAt(at + 2) << 8) | p.charCodeAt(at + 3)) >>> 0
+}
+
+const fits48 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n < MAX_48
+
+/**
+ * The entry as one string, or undefined when it does not fit the layout (a
+ * counter, a hash, a value over SMALL_VALUE_MAX bytes, a version or expiry out
+ * of range, a full node table): the store keeps it as an object then.
+ */
+export function pack (e: Entry, nodes: NodeTable): string | undefined {
+  const value = e.value
+  if (e.counter !== undefined || e.hash !== undefined || (value !== null && value.length > SMALL_VALUE_MAX)) return undefined
+  if (!fits48(e.wall) || !fits48(e.expiresAt) || !Number.isInteger(e.logical) || e.logical < 0 || e.logical >= MAX_32) return undefined
+  const node = nodes.indexOf(e.node)
+  if (node < 0) return undefined
+  scratch[0] = (value === null ? TOMBSTONE : 0) | (e.expiresAt !== 0 ? EXPIRES : 0)
+  write48(e.wall, 1)
+  scratch.writeUInt32BE(e.logical, 7)
+  scratch[11] = node >>> 8
+  scratch[12] = node & 0xff
+  let at = HEADER
+  if (e.expiresAt !== 0) {
+    write48(e.expiresAt, HEADER)
+    at = HEADER_WITH_EXPIRY
+  }
+  if (value !== null) at += copyBytes(value, scratch, at)
+  return scratch.toString('latin1', 0, at)
+}
+
+/** A fresh Entry with the packed one's contents; its value is a view of the packed string (V8 slices without copying). */
+export function unpack (p: string, nodes: NodeTable): Entry {
+  const flags = p.charCodeAt(0)
+  const expires = (flags & EXPIRES) !== 0
+  const at = expires ? HEADER_WITH_EXPIRY : HEADER
+  return {
+    value: (flags & TOMBSTONE) !== 0 ? null : p.slice(at),
+    expiresAt: expires ? read48(p, HEADER) : 0,
+    wall: read48(p, 1),
+    logical: read32(p, 7),
+    node: nodes.idOf(p.charCodeAt(11) * 256 + p.charCodeAt(12))
+  }
+}
+
+/** Whether the packed entry holds a value not past its expiry at `now`: isLive without unpacking. */
+export function packedIsLive (p: string, now: number): boolean {
+  const flags = p.charCodeAt(0)
+  if ((flags & TOMBSTONE) !== 0) return false
+  return (flags & EXPIRES) === 0 || read48(p, HEADER) > now
+}
