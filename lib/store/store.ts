@@ -2,7 +2,7 @@ import { compareTimestamps, HybridClock, type Timestamp } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
 import { isSharedInteger, type Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
-import { bufferOf, SMALL_VALUE_MAX, storedBytes, type Bytes } from './bytes.js'
+import { bufferOf, ownedBuffer, SMALL_VALUE_MAX, storedBytes, type Bytes } from './bytes.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { HashKeys, isHash } from './hash-keys.js'
@@ -561,13 +561,16 @@ export class Store {
 
   /**
    * Stores a new version of a key (local or merged) and tells the listeners.
-   * A small value is packed again (put()). A large value over a large value
-   * is changed in place, and one of the same length is copied into the old
-   * one's bytes: entries and values live long, so new objects per write would
-   * be old-generation garbage, the costly kind to collect. Hence the rule:
-   * nobody keeps an entry or a value past the call that got it (replies and
-   * replication encode them at once). `copy`: the value is the caller's (a
-   * view into a network buffer), so the store takes a copy.
+   * A key written once (a new key, or one over a tombstone) is packed (put(),
+   * DESIGN.md §Memory): most keys of a large data set are written once. A
+   * value written over a value makes the key an object whose value is a
+   * Buffer of its own, and from then on a new value is written into that
+   * object in place, into the old bytes when it has their length: no lookup to
+   * store it again, and no garbage. Entries and values live long, so new
+   * objects per write would be old-generation garbage, the costly kind to
+   * collect. Hence the rule: nobody keeps an entry or a value past the call
+   * that got it (replies and replication encode them at once). `copy`: the
+   * value is the caller's (a view into a network buffer), so the store takes a copy.
    */
   private install (key: string, b: number, h: number, previous: Entry | undefined, value: Bytes | null, copy: boolean,
     expiresAt: number, version: Version, local: boolean): Entry {
@@ -575,20 +578,23 @@ export class Store {
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
     // Only a stored object holds a Buffer (a packed entry unpacks to a string), so previous is the store's own.
     const old = previous?.value ?? null
-    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && value !== null && value.length > SMALL_VALUE_MAX) {
+    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && value !== null) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
       if (copy && typeof value !== 'string' && old.length === value.length && !isSharedInteger(old)) value.copy(old)
-      else previous.value = storedBytes(value, copy)
+      else previous.value = ownedBuffer(value, copy)
       previous.expiresAt = expiresAt
       previous.wall = version.wall
       previous.logical = version.logical
       previous.node = version.node
       entry = previous
     } else {
-      entry = { value: value === null ? null : storedBytes(value, copy), expiresAt, wall: version.wall, logical: version.logical, node: version.node }
-      this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
+      const rewritten = old !== null && value !== null && previous?.hash === undefined
+      // Packed, a small value goes into the string from the caller's bytes (put()): no copy of its own first.
+      const stored = value === null ? null : rewritten ? ownedBuffer(value, copy) : value.length <= SMALL_VALUE_MAX ? value : storedBytes(value, copy)
+      entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
+      this.digest.change(h, previous, this.put(key, entry, previous, b, !rewritten) ? entry : undefined)
     }
     for (const listener of this.listeners) listener(key, entry, local)
     return entry
@@ -625,7 +631,7 @@ export class Store {
   }
 
   /** Stores (or, for a tombstone nobody needs, drops) the key's new entry; whether it was stored. */
-  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
+  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key), packIt = true): boolean {
     let stored = false
     let bucket = this.buckets[b]
     if (previous !== undefined) {
@@ -639,7 +645,12 @@ export class Store {
         bucket = new Map()
         this.buckets[b] = bucket
       }
-      bucket.set(key, pack(entry, this.nodes) ?? entry)
+      const packed = packIt ? pack(entry, this.nodes) : undefined
+      // A plain entry left unpacked (a version out of the layout's range) must still not hold a view into the caller's buffer.
+      if (packIt && packed === undefined && entry.counter === undefined && entry.hash === undefined && entry.value !== null && entry.value.length <= SMALL_VALUE_MAX) {
+        entry.value = storedBytes(entry.value, true)
+      }
+      bucket.set(key, packed ?? entry)
       stored = true
       if (entry.value === null) {
         this.tombstoneCount++
