@@ -4,22 +4,25 @@ import type { Entry } from './entry.js'
 // DESIGN.md §Memory. Most keys hold a small plain value (no counter, no hash
 // fields), or are tombstones. Kept as an Entry object, such a key costs the
 // object (64 bytes), a box for its wall-clock version (a double: 16 bytes) and
-// its value; packed, it is one latin1 string: a header of 13 bytes (19 with an
+// its value; packed, it is one latin1 string: a header of 12 bytes (18 with an
 // expiry) and the value's bytes, about 70 bytes a key less. The store keeps
 // packed entries in its maps and unpacks one into a fresh Entry when a key is
 // read; a write packs the new entry again. Anything else stays an object.
 //
-// Layout, one char per byte:
-//   flags (TOMBSTONE, EXPIRES) · wall (6, big-endian) · logical (4) ·
-//   node (2: an index into the store's NodeTable) · expiresAt (6, with EXPIRES) · value
+// Layout, one char per byte, numbers big-endian:
+//   flags (TOMBSTONE, EXPIRES: the top 2 bits) and node (the low 14: an index
+//   into the store's NodeTable) in 2 · wall (6) · logical (4) ·
+//   expiresAt (6, with EXPIRES) · value
+// (A V8 string's size is rounded up to 8 bytes: with 12 header bytes a
+// 100-byte value's string is 128 bytes, with 13 it was 136.)
 
-const TOMBSTONE = 1
-const EXPIRES = 2
-const HEADER = 13
+const TOMBSTONE = 0x80
+const EXPIRES = 0x40
+const HEADER = 12
 const HEADER_WITH_EXPIRY = HEADER + 6
 const MAX_48 = 2 ** 48
 const MAX_32 = 2 ** 32
-const MAX_NODES = 65536
+const MAX_NODES = 1 << 14
 
 /** Node ids as small numbers: a store sees few (its cluster's), and a packed entry names one in two bytes. */
 export class NodeTable {
@@ -29,7 +32,7 @@ export class NodeTable {
   private lastId = ''
   private lastIndex = -1
 
-  /** The id's number, made on first sight; -1 once the table is full (the entry then stays an object). */
+  /** The id's number, made on first sight; -1 once the table is full (16,384 ids: the entry then stays an object). */
   indexOf (id: string): number {
     if (id === this.lastId && this.lastIndex >= 0) return this.lastIndex
     let i = this.index.get(id)
@@ -81,11 +84,10 @@ export function pack (e: Entry, nodes: NodeTable): string | undefined {
   if (!fits48(e.wall) || !fits48(e.expiresAt) || !Number.isInteger(e.logical) || e.logical < 0 || e.logical >= MAX_32) return undefined
   const node = nodes.indexOf(e.node)
   if (node < 0) return undefined
-  scratch[0] = (value === null ? TOMBSTONE : 0) | (e.expiresAt !== 0 ? EXPIRES : 0)
-  write48(e.wall, 1)
-  scratch.writeUInt32BE(e.logical, 7)
-  scratch[11] = node >>> 8
-  scratch[12] = node & 0xff
+  scratch[0] = (value === null ? TOMBSTONE : 0) | (e.expiresAt !== 0 ? EXPIRES : 0) | (node >>> 8)
+  scratch[1] = node & 0xff
+  write48(e.wall, 2)
+  scratch.writeUInt32BE(e.logical, 8)
   let at = HEADER
   if (e.expiresAt !== 0) {
     write48(e.expiresAt, HEADER)
@@ -103,9 +105,9 @@ export function unpack (p: string, nodes: NodeTable): Entry {
   return {
     value: (flags & TOMBSTONE) !== 0 ? null : p.slice(at),
     expiresAt: expires ? read48(p, HEADER) : 0,
-    wall: read48(p, 1),
-    logical: read32(p, 7),
-    node: nodes.idOf(p.charCodeAt(11) * 256 + p.charCodeAt(12))
+    wall: read48(p, 2),
+    logical: read32(p, 8),
+    node: nodes.idOf((flags & 0x3f) * 256 + p.charCodeAt(1))
   }
 }
 

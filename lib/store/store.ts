@@ -16,7 +16,9 @@ export const BUCKETS = DIGEST_BUCKETS
 /**
  * Called after every change to a key: `local` for writes made here, false for
  * merged ones. The entry belongs to the store and may change with the next
- * write: a listener encodes or copies what it needs before it returns.
+ * write, and its value may be the writer's own bytes (a view into a network
+ * buffer, for a key about to be packed): a listener encodes or copies what it
+ * needs before it returns.
  * `fields`: for a hash, the fields that changed (the key's version and expiry
  * always count as changed); undefined when the whole entry did. `unseen`: the
  * write changed nothing a client reads (an SADD of members already present,
@@ -145,14 +147,14 @@ export class Store {
     return entry
   }
 
-  /** The entry as stored, tombstones and expired values included (for replication and tests). */
+  /** The key's entry, tombstones and expired values included (for replication and tests); a packed one unpacked. */
   peek (key: string): Entry | undefined {
     return this.slot(bucketOf(key), key)
   }
 
   /**
    * A local write. The value is copied: callers may pass views into network
-   * buffers. Returns the stored entry, which later writes to the key change.
+   * buffers. Returns the entry written, to be read at once (as a listener reads it).
    */
   set (key: string, value: Bytes, expiresAt = 0): Entry {
     return this.writeLocal(key, value, expiresAt, true)
@@ -578,19 +580,25 @@ export class Store {
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
     // Only a stored object holds a Buffer (a packed entry unpacks to a string), so previous is the store's own.
     const old = previous?.value ?? null
-    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && value !== null) {
+    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && previous.counter === undefined && value !== null) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
-      if (copy && typeof value !== 'string' && old.length === value.length && !isSharedInteger(old)) value.copy(old)
-      else previous.value = ownedBuffer(value, copy)
+      if (value === old) {
+        // the same bytes (an expiry change: setExpiry)
+      } else if (copy && typeof value !== 'string' && old.length === value.length && !isSharedInteger(old)) {
+        value.copy(old)
+      } else {
+        previous.value = ownedBuffer(value, copy)
+      }
       previous.expiresAt = expiresAt
       previous.wall = version.wall
       previous.logical = version.logical
       previous.node = version.node
       entry = previous
     } else {
-      const rewritten = old !== null && value !== null && previous?.hash === undefined
+      // Not an expiry change (setExpiry passes the value it read: a packed key's, equal as a string), which leaves the key packed.
+      const rewritten = old !== null && value !== null && value !== old && previous?.hash === undefined
       // Packed, a small value goes into the string from the caller's bytes (put()): no copy of its own first.
       const stored = value === null ? null : rewritten ? ownedBuffer(value, copy) : value.length <= SMALL_VALUE_MAX ? value : storedBytes(value, copy)
       entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }

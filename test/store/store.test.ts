@@ -88,6 +88,12 @@ t.test('a small value is kept as a latin1 string, a larger one as a Buffer, ever
   store.delete('small')
   store.set('small', small)
   t.equal(typeof store.get('small')?.value, 'string', 'a key set again after a delete is packed again')
+  store.setExpiry('small', T0 + 60_000)
+  t.equal(typeof store.get('small')?.value, 'string', 'an expiry change is no new value: the key stays packed')
+  t.equal(store.get('small')?.expiresAt, T0 + 60_000)
+  store.setExpiry('small', 0)
+  t.equal(store.get('small')?.expiresAt, 0)
+  t.same(bufferOf(store.get('small')?.value ?? ''), small)
 
   // Recovery hands over views into its read buffers (copy false): a small
   // value must not keep a whole read buffer alive, a larger one is taken as is.
@@ -97,6 +103,11 @@ t.test('a small value is kept as a latin1 string, a larger one as a Buffer, ever
   const view = readBuffer.subarray(100, 400)
   store.restore('restored-large', { value: view, wall: T0 + 5000, logical: 0, node: 'node-b', expiresAt: 0 }, false)
   t.equal(store.get('restored-large')?.value, view, 'a larger view is kept')
+  store.set('rewritten', 'a')
+  store.set('rewritten', 'b')
+  store.restore('rewritten', { value: readBuffer.subarray(0, 3), wall: T0 + 6000, logical: 0, node: 'node-b', expiresAt: 0 }, false)
+  const over = store.peek('rewritten')?.value
+  t.ok(Buffer.isBuffer(over) && over.buffer !== readBuffer.buffer, 'a small view over a key written over is copied too')
 })
 
 t.test('every local write gets a strictly increasing version with this node id', async t => {
