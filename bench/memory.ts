@@ -1,64 +1,51 @@
-import { readFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { RespClient } from '../lib/client/resp-client.js'
 import { RespError, type RespValue } from '../lib/protocol/reply-parser.js'
+import type { BareMapFigures } from './bare-map.js'
+import { parseHeapSnapshot, summariseHeapSnapshot } from './heap-summary.js'
 import { encodeCommand } from './load.js'
-import { startKeystone, startRedis, type BenchServer } from './servers.js'
+import type { CollectionCase, CollectionRow, Footprint, HeapSummary, MemoryResult, StringsFootprint, StringsRow } from './memory-report.js'
+import { load, writeInput, type Loader } from './pipe-load.js'
+import { onPath, startKeystone, startRedis, type BenchServer } from './servers.js'
 
-// The memory section of `npm run bench` (also alone: `--memory`). Three cases,
-// each in a fresh pair of servers so that they do not mix: one hash of N fields
-// (`field:<i>` → `value:<i>`), one set of N members (`member:<i>`), and N string
-// keys (`key:<i>` → 100 bytes of 'x', redis-benchmark's SET value at `-d 100`,
-// the throughput runs' value). N is 1,000,000 unless --keys says otherwise.
-// Loaded through the protocol: 1000 fields or members per HSET or SADD, 1000
-// SETs per pipelined batch, two batches in flight.
-//
-// Measured: INFO memory used_memory (Keystone's is the V8 heap in use plus
-// external memory, Buffers included, lib/commands/info.ts; Redis's is what its
-// allocator holds) and the process's VmRSS from /proc/<pid>/status. Keystone
-// runs with --expose-gc and bench/gc-signal.ts preloaded, so the bench can have
-// it collect its garbage (SIGUSR2) before reading used_memory; the figure the
-// node reports without that is shown too. Bytes per item are the growth of
-// used_memory from the empty server's, divided by N.
+// The memory section of `npm run bench` (also alone: `--memory`); the tables
+// and the note saying what each figure is are in bench/memory-report.ts.
+// Every case runs in a fresh Keystone node and a fresh redis-server, so that
+// cases do not mix:
+// - one hash of N fields and one set of N members, loaded by the bench's own
+//   pipelined client (many fields or members per command);
+// - N string keys at each of STRING_VALUE_SIZES, from a file of SETs written
+//   once (bench/pipe-load.ts) and loaded with `redis-cli --pipe` twice, fresh
+//   keys then overwrites, as a user loading a dump would; beside them a bare
+//   Node process holding the same keys in one Map (bench/bare-map.ts);
+// - a heap snapshot of one more node holding snapshotKeys of the 100-byte
+//   keys, summed by kind of object (bench/heap-summary.ts).
+// Keystone runs with --expose-gc and bench/gc-signal.ts preloaded: SIGUSR2
+// collects garbage before used_memory is read, SIGURG writes the snapshot.
 
-export type MemoryCase = 'hash' | 'set' | 'strings'
+export const COLLECTION_CASES: readonly CollectionCase[] = ['hash', 'set']
+/** Value sizes of the string cases, bytes: small, the throughput runs' 100 (where the targets are set), and 1 KB. */
+export const STRING_VALUE_SIZES: readonly number[] = [10, 100, 1024]
+/** The string case the heap snapshot is taken of. */
+const SNAPSHOT_VALUE_SIZE = 100
 
-export const MEMORY_CASES: readonly MemoryCase[] = ['hash', 'set', 'strings']
-
-const VALUE_SIZE = 100
-/** Fields or members per HSET or SADD; SETs per pipelined batch. */
+/** Fields or members per HSET or SADD. */
 const BATCH = 1000
-/** Batches in flight on the loading connection. */
+/** Commands in flight on the loading connection. */
 const WINDOW = 2
+/** How long a heap snapshot may take to appear, ms. */
+const SNAPSHOT_TIMEOUT_MS = 300_000
 
-export interface Footprint {
-  /** INFO used_memory of the empty server, bytes (Keystone's after a forced GC). */
-  emptyUsed: number
-  /** INFO used_memory once loaded, bytes (Keystone's after a forced GC). */
-  used: number
-  /** Keystone only: used_memory as the node reported it before the forced GC. */
-  usedBeforeGc: number | null
-  /** VmRSS once loaded, bytes. */
-  rss: number
-  /** Seconds the loading took. */
-  loadSeconds: number
-}
-
-export interface MemoryRow {
-  case: MemoryCase
-  items: number
-  keystone: Footprint
-  redis: Footprint | null
-}
+const PRELOAD = path.join(__dirname, 'gc-signal.js')
+const BARE_MAP = path.join(__dirname, 'bare-map.js')
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-function describe (c: MemoryCase, items: number): string {
-  const n = items.toLocaleString('en-US')
-  if (c === 'hash') return `one hash of ${n} fields`
-  if (c === 'set') return `one set of ${n} members`
-  return `${n} string keys`
-}
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 /** VmRSS of a process, bytes. */
 function rssOf (pid: number): number {
@@ -75,44 +62,49 @@ async function usedMemory (client: RespClient): Promise<number> {
 }
 
 /**
- * Keystone's used_memory after a full collection: SIGUSR2 (bench/gc-signal.ts),
+ * used_memory after a full collection for Keystone: SIGUSR2 (bench/gc-signal.ts),
  * time for the signal to be handled, twice (the first may leave what finalizers
- * freed), then INFO.
+ * freed), then INFO. Redis's as it is.
  */
-async function collectedMemory (server: BenchServer, client: RespClient): Promise<number> {
-  for (let i = 0; i < 2; i++) {
-    process.kill(server.pid, 'SIGUSR2')
-    await sleep(500)
+async function settledMemory (server: BenchServer, client: RespClient): Promise<number> {
+  if (server.name === 'keystone') {
+    for (let i = 0; i < 2; i++) {
+      process.kill(server.pid, 'SIGUSR2')
+      await sleep(500)
+    }
   }
   return await usedMemory(client)
 }
 
-/** Items at..at+n-1 of the case as RESP, the number of replies, and what each reply must be. */
-function batchOf (c: MemoryCase, at: number, n: number): { bytes: string, replies: number, expect: RespValue } {
-  const value = 'x'.repeat(VALUE_SIZE)
-  if (c === 'strings') {
-    const commands: string[] = []
-    for (let i = at; i < at + n; i++) commands.push(encodeCommand(['SET', `key:${i}`, value]))
-    return { bytes: commands.join(''), replies: n, expect: 'OK' }
-  }
+async function startPair (withRedis: boolean, nodeArgs: string[], servers: BenchServer[]): Promise<{ keystone: BenchServer, redis: BenchServer | null }> {
+  const keystone = await startKeystone(['--expose-gc', '--require', PRELOAD, ...nodeArgs])
+  servers.push(keystone)
+  const redis = withRedis ? await startRedis() : null
+  if (redis !== null) servers.push(redis)
+  return { keystone, redis }
+}
+
+// ---- one hash, one set ----
+
+/** Items at..at+n-1 of the case as one HSET or SADD. */
+function collectionBatch (c: CollectionCase, at: number, n: number): string {
   const args = c === 'hash' ? ['HSET', 'myhash'] : ['SADD', 'myset']
   for (let i = at; i < at + n; i++) {
     if (c === 'hash') args.push(`field:${i}`, `value:${i}`)
     else args.push(`member:${i}`)
   }
-  return { bytes: encodeCommand(args), replies: 1, expect: n }
+  return encodeCommand(args)
 }
 
-/** Loads the case's items; returns the seconds it took. */
-async function load (client: RespClient, c: MemoryCase, items: number): Promise<number> {
+/** Loads the case's items, WINDOW commands in flight; returns the seconds it took. */
+async function loadCollection (client: RespClient, c: CollectionCase, items: number): Promise<number> {
   const started = process.hrtime.bigint()
   let failure: Error | null = null
   const pending: Array<Promise<void>> = []
   for (let at = 0; at < items && failure === null; at += BATCH) {
-    const { bytes, replies, expect } = batchOf(c, at, Math.min(BATCH, items - at))
-    pending.push(client.sendMany(bytes, replies).then(values => {
-      const bad = values.find(v => v !== expect)
-      if (bad !== undefined) throw new Error(`loading ${c}: expected ${String(expect)}, got ${bad instanceof RespError ? bad.message : String(bad)}`)
+    const n = Math.min(BATCH, items - at)
+    pending.push(client.sendMany(collectionBatch(c, at, n), 1).then(([added]: RespValue[]) => {
+      if (added !== n) throw new Error(`loading ${c}: expected ${n}, got ${added instanceof RespError ? added.message : String(added)}`)
     }).catch((err: unknown) => { failure ??= err instanceof Error ? err : new Error(String(err)) }))
     if (pending.length >= WINDOW) await pending.shift()
   }
@@ -121,98 +113,175 @@ async function load (client: RespClient, c: MemoryCase, items: number): Promise<
   return Number(process.hrtime.bigint() - started) / 1e9
 }
 
-/** How many items the server holds: HLEN, SCARD or DBSIZE. */
-async function count (client: RespClient, c: MemoryCase): Promise<number> {
-  const reply = await client.expect(c === 'hash' ? ['HLEN', 'myhash'] : c === 'set' ? ['SCARD', 'myset'] : ['DBSIZE'])
-  return Number(reply)
-}
-
-async function measureOne (server: BenchServer, c: MemoryCase, items: number, isKeystone: boolean): Promise<Footprint> {
+async function measureCollection (server: BenchServer, c: CollectionCase, items: number): Promise<Footprint> {
   const client = await RespClient.connect({ host: server.host, port: server.port })
   try {
-    const emptyUsed = isKeystone ? await collectedMemory(server, client) : await usedMemory(client)
-    const loadSeconds = await load(client, c, items)
-    const held = await count(client, c)
-    if (held !== items) throw new Error(`${server.name} holds ${held} items of ${describe(c, items)}`)
-    const usedBeforeGc = isKeystone ? await usedMemory(client) : null
-    const used = isKeystone ? await collectedMemory(server, client) : await usedMemory(client)
+    const emptyUsed = await settledMemory(server, client)
+    const loadSeconds = await loadCollection(client, c, items)
+    const held = Number(await client.expect(c === 'hash' ? ['HLEN', 'myhash'] : ['SCARD', 'myset']))
+    if (held !== items) throw new Error(`${server.name} holds ${held} of the ${c}'s ${items} items`)
+    const usedBeforeGc = server.name === 'keystone' ? await usedMemory(client) : null
+    const used = await settledMemory(server, client)
     return { emptyUsed, used, usedBeforeGc, rss: rssOf(server.pid), loadSeconds }
   } finally {
     client.close()
   }
 }
 
+// ---- string keys ----
+
+/** A server being measured for a string case; its figures are filled in step by step. */
+interface StringsRun {
+  server: BenchServer
+  client: RespClient
+  figures: StringsFootprint
+}
+
+/**
+ * The file into each server (fresh keys), then the memory of each, then the
+ * file again into each (overwrites): the servers take turns at each step, so
+ * a change in the machine's load touches both.
+ */
+async function measureStrings (servers: BenchServer[], loader: Loader, file: string, keys: number): Promise<StringsFootprint[]> {
+  const runs: StringsRun[] = []
+  try {
+    for (const server of servers) {
+      const client = await RespClient.connect({ host: server.host, port: server.port })
+      runs.push({ server, client, figures: { emptyUsed: 0, used: 0, rss: 0, freshSeconds: 0, overwriteSeconds: 0, usedAfterOverwrite: 0 } })
+    }
+    for (const { server, client, figures } of runs) figures.emptyUsed = await settledMemory(server, client)
+    for (const { server, client, figures } of runs) {
+      figures.freshSeconds = (await load(loader, server, file, keys)).seconds
+      const held = Number(await client.expect(['DBSIZE']))
+      if (held !== keys) throw new Error(`${server.name} holds ${held} keys of ${keys}`)
+    }
+    for (const { server, client, figures } of runs) {
+      figures.used = await settledMemory(server, client)
+      figures.rss = rssOf(server.pid)
+    }
+    for (const { server, figures } of runs) figures.overwriteSeconds = (await load(loader, server, file, keys)).seconds
+    for (const { server, client, figures } of runs) figures.usedAfterOverwrite = await settledMemory(server, client)
+    return runs.map(run => run.figures)
+  } finally {
+    for (const run of runs) run.client.close()
+  }
+}
+
+const execFileAsync = promisify(execFile)
+
+/** The same keys and values in one Map in a bare Node process (bench/bare-map.ts). */
+async function bareMap (keys: number, valueSize: number, kind: 'buffer' | 'latin1'): Promise<BareMapFigures> {
+  const { stdout } = await execFileAsync(process.execPath, ['--expose-gc', BARE_MAP, String(keys), String(valueSize), kind])
+  const figures = JSON.parse(stdout) as BareMapFigures
+  if (figures.keys !== keys) throw new Error(`bare-map held ${figures.keys} keys of ${keys}`)
+  return figures
+}
+
+async function stringsCase (o: MemoryOptions, loader: Loader, file: string, valueSize: number): Promise<StringsRow> {
+  const servers: BenchServer[] = []
+  let keystone: StringsFootprint
+  let redis: StringsFootprint | null
+  try {
+    const pair = await startPair(o.withRedis, o.nodeArgs, servers)
+    process.stderr.write(`memory, ${int(o.items)} string keys of ${valueSize} bytes, ${loader} --pipe into ${servers.map(s => s.name).join(' and ')}\n`)
+    const [k, r] = await measureStrings(pair.redis === null ? [pair.keystone] : [pair.keystone, pair.redis], loader, file, o.items)
+    keystone = k as StringsFootprint
+    redis = r ?? null
+  } finally {
+    for (const s of servers) await s.stop()
+  }
+  process.stderr.write(`  keystone ${mib(keystone.used)}, fresh ${keystone.freshSeconds.toFixed(2)} s, overwrite ${keystone.overwriteSeconds.toFixed(2)} s` +
+    (redis === null ? '' : `; redis ${mib(redis.used)}, fresh ${redis.freshSeconds.toFixed(2)} s, overwrite ${redis.overwriteSeconds.toFixed(2)} s`) + '; bare Node Map\n')
+  const bare = { buffer: await bareMap(o.items, valueSize, 'buffer'), latin1: await bareMap(o.items, valueSize, 'latin1') }
+  return { keys: o.items, valueSize, keystone, redis, bare }
+}
+
+// ---- heap snapshot ----
+
+async function waitForFile (file: string, pid: number): Promise<void> {
+  const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS
+  while (!existsSync(file)) {
+    try {
+      process.kill(pid, 0) // signal 0: only asks whether the node is still there
+    } catch {
+      throw new Error(`the node (pid ${pid}) exited before writing its heap snapshot to ${file}`)
+    }
+    if (Date.now() > deadline) throw new Error(`no heap snapshot at ${file} within ${SNAPSHOT_TIMEOUT_MS / 1000} s`)
+    await sleep(250)
+  }
+}
+
+/** One more node, loaded with `keys` SETs from `file`, its heap snapshot summed by kind of object. */
+async function heapSnapshotCase (o: MemoryOptions, loader: Loader, file: string, keys: number, dir: string): Promise<HeapSummary> {
+  const snapshot = path.join(dir, 'keystone.heapsnapshot')
+  const server = await startKeystone(['--expose-gc', '--require', PRELOAD, ...o.nodeArgs], [], { KEYSTONE_BENCH_HEAP_SNAPSHOT: snapshot })
+  try {
+    process.stderr.write(`memory, heap snapshot of a node holding ${int(keys)} string keys of ${SNAPSHOT_VALUE_SIZE} bytes\n`)
+    await load(loader, server, file, keys)
+    process.kill(server.pid, 'SIGURG')
+    await waitForFile(snapshot, server.pid)
+    return { keys, groups: summariseHeapSnapshot(parseHeapSnapshot(readFileSync(snapshot, 'utf8'))) }
+  } finally {
+    await server.stop()
+    rmSync(snapshot, { force: true })
+    rmSync(`${snapshot}.tmp`, { force: true })
+  }
+}
+
+// ---- the section ----
+
 export interface MemoryOptions {
-  /** Items per case. */
+  /** Items per case: fields, members or string keys. */
   items: number
+  /** Keys loaded into the node whose heap snapshot is summed; 0: no snapshot. */
+  snapshotKeys: number
   /** Measure Redis beside Keystone. */
   withRedis: boolean
   /** Arguments for the node running Keystone (--node-arg). */
   nodeArgs: string[]
 }
 
-/** Runs the three cases, each in a fresh Keystone node and a fresh redis-server. */
-export async function runMemory (o: MemoryOptions): Promise<MemoryRow[]> {
-  const rows: MemoryRow[] = []
-  const preload = path.join(__dirname, 'gc-signal.js')
-  for (const c of MEMORY_CASES) {
+/** Runs every case; the string files live in a temporary directory, removed at the end whatever happens. */
+export async function runMemory (o: MemoryOptions): Promise<MemoryResult & { notes: string[] }> {
+  const notes: string[] = []
+  const loader: Loader = onPath('redis-cli') ? 'redis-cli' : 'keystone-cli'
+  if (loader === 'keystone-cli') {
+    notes.push('redis-cli not found, so the string files were loaded with `keystone-cli --pipe` into every server (Debian: `apt-get install redis-tools`).')
+  }
+  const collections: CollectionRow[] = []
+  for (const c of COLLECTION_CASES) {
     const servers: BenchServer[] = []
     try {
-      const keystone = await startKeystone(['--expose-gc', '--require', preload, ...o.nodeArgs])
-      servers.push(keystone)
-      const redis = o.withRedis ? await startRedis() : null
-      if (redis !== null) servers.push(redis)
-      process.stderr.write(`memory, ${describe(c, o.items)}: keystone`)
-      const k = await measureOne(keystone, c, o.items, true)
+      const { keystone, redis } = await startPair(o.withRedis, o.nodeArgs, servers)
+      process.stderr.write(`memory, one ${c} of ${int(o.items)} items: keystone`)
+      const k = await measureCollection(keystone, c, o.items)
       process.stderr.write(` ${mib(k.used)} (loaded in ${k.loadSeconds.toFixed(1)} s)`)
-      const r = redis === null ? null : await measureOne(redis, c, o.items, false)
+      const r = redis === null ? null : await measureCollection(redis, c, o.items)
       process.stderr.write(r === null ? '\n' : `, redis ${mib(r.used)} (loaded in ${r.loadSeconds.toFixed(1)} s)\n`)
-      rows.push({ case: c, items: o.items, keystone: k, redis: r })
+      collections.push({ case: c, items: o.items, keystone: k, redis: r })
     } finally {
       for (const s of servers) await s.stop()
     }
   }
-  return rows
-}
 
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`
-const perItem = (f: Footprint, items: number): string => Math.round((f.used - f.emptyUsed) / items).toLocaleString('en-US')
-const ratio = (a: number, b: number): string => b > 0 ? (a / b).toFixed(2) : '—'
-
-export function memoryTable (rows: MemoryRow[]): string {
-  const lines: string[] = []
-  if (rows.some(r => r.redis !== null)) {
-    lines.push('| memory | keystone used_memory | redis used_memory | ratio | keystone B/item | redis B/item | keystone RSS | redis RSS | RSS ratio | keystone used_memory before GC |')
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-    for (const { case: c, items, keystone: k, redis: r } of rows) {
-      if (r === null) continue
-      lines.push(`| ${describe(c, items)} | ${mib(k.used)} | ${mib(r.used)} | ${ratio(k.used, r.used)} | ${perItem(k, items)} | ${perItem(r, items)} | ${mib(k.rss)} | ${mib(r.rss)} | ${ratio(k.rss, r.rss)} | ${mib(k.usedBeforeGc ?? k.used)} |`)
+  const strings: StringsRow[] = []
+  let heap: HeapSummary | null = null
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'keystone-bench-memory-'))
+  try {
+    for (const size of STRING_VALUE_SIZES) {
+      const file = path.join(dir, `sets-${size}.resp`)
+      process.stderr.write(`writing ${int(o.items)} SETs of ${size}-byte values to ${file}\n`)
+      writeInput(file, o.items, size)
+      strings.push(await stringsCase(o, loader, file, size))
+      rmSync(file) // a 1 KB file of 1,000,000 keys is a gigabyte: gone before the next is written
     }
-  } else {
-    lines.push('| memory | keystone used_memory | keystone B/item | keystone RSS | keystone used_memory before GC |')
-    lines.push('|---|---:|---:|---:|---:|')
-    for (const { case: c, items, keystone: k } of rows) {
-      lines.push(`| ${describe(c, items)} | ${mib(k.used)} | ${perItem(k, items)} | ${mib(k.rss)} | ${mib(k.usedBeforeGc ?? k.used)} |`)
+    if (o.snapshotKeys > 0) {
+      const file = path.join(dir, 'snapshot.resp')
+      writeInput(file, o.snapshotKeys, SNAPSHOT_VALUE_SIZE)
+      heap = await heapSnapshotCase(o, loader, file, o.snapshotKeys, dir)
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
-  return lines.join('\n')
+  return { collections, strings, heap, loader, withRedis: o.withRedis, notes }
 }
-
-/** The issue's target: used_memory at most 3 times Redis's for the same data. */
-export function memoryTargets (rows: MemoryRow[]): string[] {
-  const out: string[] = []
-  for (const { case: c, items, keystone: k, redis: r } of rows) {
-    if (r === null) continue
-    const x = k.used / r.used
-    out.push(`- ${describe(c, items)}: used_memory ratio ${x.toFixed(2)} (target ≤ 3): ${x <= 3 ? 'met' : 'NOT met'}`)
-  }
-  return out
-}
-
-/** What the memory table's figures are. */
-export const MEMORY_NOTE = 'Memory: each case in a fresh Keystone node (memory only) and a fresh redis-server (`--save \'\' --appendonly no`), ' +
-  `loaded through the protocol (${BATCH} fields or members per HSET or SADD; ${BATCH} SETs per pipelined batch); hash fields \`field:<i>\` → \`value:<i>\`, ` +
-  `set members \`member:<i>\`, string keys \`key:<i>\` → ${VALUE_SIZE} bytes of 'x' (redis-benchmark's SET value at \`-d ${VALUE_SIZE}\`). ` +
-  'used_memory is INFO memory\'s: for Keystone the V8 heap in use plus external memory (Buffers), read after a full GC ' +
-  '(the node runs with --expose-gc and bench/gc-signal.ts preloaded, which collects on SIGUSR2; the last column is the figure before it), ' +
-  'for Redis what its allocator holds. B/item is the growth of used_memory from the empty server\'s, per item. RSS is VmRSS from /proc/<pid>/status.'

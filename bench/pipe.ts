@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { cpuMicros } from './cpu.js'
+import { load, writeInput, type Loader, type Run } from './pipe-load.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
 
 // `npm run bench -- --pipe`: bulk loading. A file of 1,000,000 SETs in RESP is
@@ -19,83 +18,6 @@ export interface PipeBenchOptions {
   repeat: number
   /** SETs in the file; default 1,000,000 (100,000 with quick). */
   commands?: number
-}
-
-type Loader = 'keystone-cli' | 'redis-cli'
-
-interface Run {
-  seconds: number
-  /** The server's CPU (user + system) over the load, seconds. */
-  serverCpuSeconds: number
-  /** The loader's own CPU (user + system), seconds. */
-  clientCpuSeconds: number
-}
-
-/** `times` output (POSIX sh): the shell's user and system time, then its children's. */
-function childrenCpu (text: string): number {
-  const lines = text.trim().split('\n')
-  const seconds = (lines[lines.length - 1] ?? '').match(/(\d+)m([\d.]+)s/g) ?? []
-  return seconds.reduce((sum, t) => {
-    const m = /(\d+)m([\d.]+)s/.exec(t)
-    return sum + (m === null ? 0 : Number(m[1]) * 60 + Number(m[2]))
-  }, 0)
-}
-
-/** `SET key:<i> <value>` × n as RESP arrays, written in 1 MB pieces. */
-function writeInput (file: string, n: number): void {
-  const fd = openSync(file, 'w')
-  try {
-    const value = 'v'.repeat(VALUE_SIZE - 8)
-    let piece = ''
-    for (let i = 0; i < n; i++) {
-      const key = `key:${String(i).padStart(9, '0')}`
-      const v = value + String(i).padStart(8, '0')
-      piece += `*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${v.length}\r\n${v}\r\n`
-      if (piece.length > 1 << 20) {
-        writeSync(fd, piece, null, 'latin1')
-        piece = ''
-      }
-    }
-    writeSync(fd, piece, null, 'latin1')
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/**
- * Runs the loader with the file on stdin, under `sh` whose `times` gives the
- * loader's CPU; seconds from spawn to exit. Its summary must say every SET was
- * answered, without error.
- */
-async function load (loader: Loader, server: BenchServer, file: string, n: number): Promise<Run> {
-  const args = loader === 'keystone-cli'
-    ? [process.execPath, path.join(ROOT, 'bin', 'keystone-cli'), '--pipe', `${server.host}:${server.port}`]
-    : ['redis-cli', '-h', server.host, '-p', String(server.port), '--pipe']
-  const fd = openSync(file, 'r')
-  const cpuBefore = cpuMicros(server.pid)
-  const started = process.hrtime.bigint()
-  try {
-    const { code, stdout, stderr, times } = await new Promise<{ code: number | null, stdout: string, stderr: string, times: string }>((resolve, reject) => {
-      const child = spawn('sh', ['-c', '"$@"; s=$?; times >&3; exit $s', 'sh', ...args], { stdio: [fd, 'pipe', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      let times = ''
-      child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-      child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-      const fd3 = child.stdio[3]
-      if (fd3 !== null && fd3 !== undefined && 'setEncoding' in fd3) fd3.setEncoding('utf8').on('data', (s: string) => { times += s })
-      child.once('error', reject)
-      child.once('close', code => resolve({ code, stdout, stderr, times }))
-    })
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const expected = `errors: 0, replies: ${n}`
-    if (code !== 0 || !stdout.includes(expected)) {
-      throw new Error(`${loader} into ${server.name}: exit ${String(code)}, expected '${expected}':\n${stdout}${stderr.slice(0, 2000)}`)
-    }
-    return { seconds, serverCpuSeconds: (cpuMicros(server.pid) - cpuBefore) / 1e6, clientCpuSeconds: childrenCpu(times) }
-  } finally {
-    closeSync(fd)
-  }
 }
 
 const median = (runs: Run[]): Run => [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor((runs.length - 1) / 2)] as Run
@@ -115,7 +37,7 @@ export async function runPipeBench (options: PipeBenchOptions): Promise<void> {
   try {
     const file = path.join(dir, 'sets.resp')
     process.stderr.write(`writing ${int(n)} SETs (RESP, ${VALUE_SIZE}-byte values) to ${file}\n`)
-    writeInput(file, n)
+    writeInput(file, n, VALUE_SIZE)
     const bytes = statSync(file).size
 
     const cases: Array<{ loader: Loader, target: 'keystone' | 'redis' }> = [

@@ -8,7 +8,8 @@ import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { runDurability } from './durability.js'
 import { runPipeBench } from './pipe.js'
 import { prefill, runLoad, TESTS, type Test } from './load.js'
-import { MEMORY_NOTE, memoryTable, memoryTargets, runMemory } from './memory.js'
+import { runMemory } from './memory.js'
+import { memoryBody } from './memory-report.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { writeResults } from './results.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
@@ -17,8 +18,9 @@ import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } fro
 // and 16, 100-byte values, random keys (fields, members) over a 100k keyspace, against
 // Keystone and (when installed) Redis, interleaved so that both see the same machine
 // load; then memory (bench/memory.ts): one hash of 1,000,000 fields, one set of
-// 1,000,000 members and 1,000,000 string keys, INFO used_memory and RSS of each.
-// Writes bench/RESULTS.md.
+// 1,000,000 members and 1,000,000 string keys at each of three value sizes, INFO
+// used_memory and RSS of each, loading times of the string keys, a bare-Node
+// floor and a heap snapshot summary. Writes bench/RESULTS.md.
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -28,9 +30,14 @@ const USAGE = `Usage: npm run bench -- [options]
   --only T,T          these tests only, of set, get, incr, multi (MULTI / INCR / EXEC,
                       always driven by the Node load generator), hset (HSET myhash
                       element:N value) and sadd (SADD myset element:N)
-  --memory            the memory section alone: one hash of 1,000,000 fields, one set of
-                      1,000,000 members, 1,000,000 string keys (100-byte values), each in
-                      a fresh Keystone node and redis-server; INFO used_memory and RSS
+  --memory            the memory section alone, each case in a fresh Keystone node and
+                      redis-server: one hash of 1,000,000 fields, one set of 1,000,000
+                      members (INFO used_memory and RSS); 1,000,000 string keys with
+                      10-byte, 100-byte and 1 KB values, loaded from a file with
+                      redis-cli --pipe (keystone-cli --pipe without redis-cli), fresh
+                      then overwritten (used_memory, RSS, both loading times), beside a
+                      bare Node process holding the same keys in a Map; and a heap
+                      snapshot summary of a node holding --snapshot-keys keys
   --no-memory         skip the memory section (it follows the throughput tests by default)
   --no-cluster        skip the 3-node case (SET at one node replicating to two peers)
   --pipeline 1,16     pipeline depths (default 1,16)
@@ -46,6 +53,8 @@ const USAGE = `Usage: npm run bench -- [options]
                       full resync of the same store (time and bytes); writes bench/CATCHUP.md
   --keys N            store size for --catchup, and items per memory case
                       (default 1000000; 100000 for the memory section with --quick)
+  --snapshot-keys N   100-byte string keys in the node whose heap snapshot the memory
+                      section sums by kind of object (default 100000; 0: no snapshot)
   --pipe              instead: bulk loading of a file of 1,000,000 SETs (RESP) with
                       keystone-cli --pipe and redis-cli --pipe into a Keystone node, and
                       redis-cli --pipe into Redis (writes bench/RESULTS-pipe.md; honours
@@ -281,7 +290,7 @@ async function throughput (o: ThroughputOptions, notes: string[], command: strin
 
 async function main (): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
-    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys'],
+    string: ['requests', 'only', 'pipeline', 'load', 'cpu-prof', 'repeat', 'node-arg', 'keys', 'snapshot-keys'],
     boolean: ['quick', 'redis', 'help', 'cluster', 'durability', 'catchup', 'pipe', 'memory'],
     // memory: null when neither --memory (alone) nor --no-memory (skip) is given.
     default: { redis: true, cluster: true, memory: null },
@@ -343,6 +352,8 @@ async function main (): Promise<void> {
   const memoryOnly = argv.memory === true
   const withMemory = memoryOnly || (argv.memory !== false && cpuProf === undefined)
   const memoryItems = withMemory ? keysFlag(quick ? 100_000 : 1_000_000) : 0
+  const snapshotKeys = argv['snapshot-keys'] === undefined ? 100_000 : Number(argv['snapshot-keys'])
+  if (!Number.isSafeInteger(snapshotKeys) || snapshotKeys < 0) throw new TypeError(`--snapshot-keys must be a whole number, got '${String(argv['snapshot-keys'])}'`)
   const haveBenchmark = onPath('redis-benchmark')
   const loader: Loader = (argv.load as Loader | undefined) ?? (haveBenchmark ? 'redis-benchmark' : 'node')
   if (loader !== 'node' && loader !== 'redis-benchmark') throw new TypeError(`--load must be redis-benchmark or node, got '${String(loader)}'`)
@@ -373,14 +384,12 @@ async function main (): Promise<void> {
   }
   if (withMemory) {
     const loadAtStart = loadAverage()
-    const rows = await runMemory({ items: memoryItems, withRedis, nodeArgs })
+    const result = await runMemory({ items: memoryItems, snapshotKeys, withRedis, nodeArgs })
     const missing = argv.redis === true && !withRedis
+      ? ['redis-server not found, so Keystone is shown alone: install it (Debian: `apt-get install redis-server redis-tools`) to compare with Redis.']
+      : []
     const body = [
-      memoryTable(rows),
-      ...(withRedis ? ['', ...memoryTargets(rows)] : []),
-      ...(missing ? ['', 'Note: redis-server not found: install it (Debian: `apt-get install redis-server redis-tools`) to compare with Redis.'] : []),
-      '',
-      MEMORY_NOTE,
+      memoryBody(result, [...missing, ...result.notes]),
       '',
       `Reproduce: \`${command}\``
     ].join('\n')

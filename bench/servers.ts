@@ -28,12 +28,14 @@ function stopper (child: ChildProcess): () => Promise<void> {
 }
 
 /**
- * `node bin/keystone-server --port 0 --data-dir '' [serverArgs]`; the port comes from its
- * `listening on HOST:PORT` line (printed once a joining node has joined).
+ * `node bin/keystone-server --port 0 --data-dir '' [serverArgs]`, with `env` added to
+ * this process's environment; the port comes from its `listening on HOST:PORT` line
+ * (printed once a joining node has joined).
  */
-export function startKeystone (extraNodeArgs: string[] = [], serverArgs: string[] = []): Promise<BenchServer> {
+export function startKeystone (extraNodeArgs: string[] = [], serverArgs: string[] = [], env: Record<string, string> = {}): Promise<BenchServer> {
   const child = spawn(process.execPath, [...extraNodeArgs, path.join(ROOT, 'bin', 'keystone-server'), '--port', '0', '--data-dir', '', ...serverArgs], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe']
   })
   return new Promise((resolve, reject) => {
