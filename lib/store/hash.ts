@@ -1,6 +1,7 @@
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
 import { collect, exists, increment, join, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
+import { NodeTable, pack, packedLogical, packedNode, packedValue, packedWall } from './packed.js'
 
 // PROTOCOL.md §Hashes. A hash key holds one record per field, each merged on
 // its own. A field is a counter's state (counter.ts) with the version of its
@@ -40,7 +41,8 @@ export interface Field extends Version {
  * A field HSET wrote and nothing else has touched (no increment, no mark, not
  * removed): most fields of most hashes. It keeps its value as a latin1 string,
  * without a Buffer and a state object, which would cost it twice the memory
- * (bench/RESULTS.md §Memory). `state` gives the same counter state as the
+ * (bench/RESULTS.md §Memory); packed (PackedField, below) when the value is at
+ * most 128 bytes, as most are. `state` gives the same counter state as the
  * general form would hold, built when asked: merges and codecs that see a
  * field through `state` treat both forms alike, and the hot paths below look
  * at the value directly.
@@ -55,6 +57,46 @@ class PlainField implements Field {
   get removed (): null {
     return null
   }
+}
+
+/**
+ * A PlainField in one string (packed.ts: its version and value), for the
+ * usual field: a value of at most 128 bytes. An object and its string, about
+ * 70 bytes for a 12-byte value, where a PlainField is an object, a box for its
+ * `wall` and its value string, about 100 (DESIGN.md §Memory per key). Its
+ * version and value are read out of the string when asked.
+ */
+class PackedField implements Field {
+  constructor (private readonly packed: string) {}
+
+  get wall (): number { return packedWall(this.packed) }
+  get logical (): number { return packedLogical(this.packed) }
+  get node (): string { return packedNode(this.packed, fieldNodes) }
+  get value (): string { return packedValue(this.packed) }
+  get removed (): null { return null }
+
+  get state (): CounterState {
+    return { base: Buffer.from(this.value, 'latin1'), contribs: NONE, seen: NONE }
+  }
+}
+
+/**
+ * The node ids packed fields name, numbered for the whole process (a field
+ * cannot reach its store's table): ids are few. Once 16,384 are numbered, new
+ * ones make PlainFields.
+ */
+const fieldNodes = new NodeTable()
+
+type Plain = PlainField | PackedField
+
+function isPlain (f: Field): f is Plain {
+  return f instanceof PackedField || f instanceof PlainField
+}
+
+/** A field that is a base of version `v` and nothing else, packed when it fits. */
+function plainField (v: Version, value: string): Plain {
+  const packed = pack({ value, expiresAt: 0, wall: v.wall, logical: v.logical, node: v.node }, fieldNodes)
+  return packed === undefined ? new PlainField(v.wall, v.logical, v.node, value) : new PackedField(packed)
 }
 
 /**
@@ -84,7 +126,7 @@ class OneAdd implements Field {
 
 /** The value of a field that is a base and nothing else (a latin1 string), or undefined. */
 export function plainValue (f: Field): string | undefined {
-  return f instanceof PlainField ? f.value : undefined
+  return isPlain(f) ? f.value : undefined
 }
 
 /**
@@ -94,7 +136,7 @@ export function plainValue (f: Field): string | undefined {
  */
 export function fieldOf (v: Version, state: CounterState, removed: Version | null): Field {
   if (removed === null && state.seen.length === 0) {
-    if (state.base !== null && state.contribs.length === 0) return new PlainField(v.wall, v.logical, v.node, state.base.toString('latin1'))
+    if (state.base !== null && state.contribs.length === 0) return plainField(v, state.base.toString('latin1'))
     const c = state.contribs[0]
     if (state.base === null && state.contribs.length === 1 && c !== undefined && c.total === 1 && c.ftotal === 0 &&
       c.epochWall === c.wall && c.epochLogical === c.logical && compareVersions(v, NO_BASE) === 0) return new OneAdd(c.node, c.wall, c.logical)
@@ -104,7 +146,7 @@ export function fieldOf (v: Version, state: CounterState, removed: Version | nul
 
 /** A field as the wire gives it: a base of version `v` (a plain field). */
 export function baseField (v: Version, value: string): Field {
-  return new PlainField(v.wall, v.logical, v.node, value)
+  return plainField(v, value)
 }
 
 /**
@@ -137,7 +179,7 @@ export function newHash (cut: Version | null = null, set = false): HashState {
  */
 export function cutField (f: Field, cut: Version): Field | undefined {
   const keepBase = compareVersions(f, cut) > 0
-  if (f instanceof PlainField) return keepBase ? f : undefined
+  if (isPlain(f)) return keepBase ? f : undefined
   if (f instanceof OneAdd) return compareVersions(f.added, cut) > 0 ? f : undefined
   const keep = (c: Contribution): boolean => compareVersions(c, cut) > 0
   const contribs = f.state.contribs.length === 0 ? NONE : f.state.contribs.filter(keep)
@@ -160,7 +202,7 @@ export function newestWrite (key: Version, hash: HashState): Version {
   let best: Version = key
   for (const f of hash.fields.values()) {
     if (compareVersions(f, best) > 0) best = f
-    if (f instanceof PlainField) continue
+    if (isPlain(f)) continue
     if (f instanceof OneAdd) {
       if (compareVersions(f.added, best) > 0) best = f.added
       continue
@@ -182,7 +224,7 @@ export function newestInHash (hash: HashState): Timestamp | undefined {
 
 /** Whether the field is there for clients: a base, or an increment its base had not seen. */
 export function present (f: Field): boolean {
-  if (f instanceof PlainField || f instanceof OneAdd) return true
+  if (isPlain(f) || f instanceof OneAdd) return true
   return f.state.base !== null || (f.state.contribs.length > 0 && exists(f.state))
 }
 
@@ -215,7 +257,7 @@ export function presentNames (hash: HashState): string[] {
 
 /** The field's value as clients read it (a latin1 string or bytes: replies take both); null when it is not present. */
 export function fieldValue (f: Field): Buffer | string | null {
-  if (f instanceof PlainField) return f.value // the common case: no sum to work out
+  if (isPlain(f)) return f.value // the common case: no sum to work out
   if (f.state.contribs.length === 0) return f.state.base
   return valueOf(f.state)
 }
@@ -238,13 +280,13 @@ export function addMember (f: Field | undefined, node: string, ts: Timestamp): F
 
 /** HSET: a new base written at `v` (its bytes copied), having seen every contribution held here. */
 export function setField (f: Field | undefined, value: Buffer, v: Version): Field {
-  if (f === undefined || f instanceof PlainField || f.state.contribs.length === 0) return new PlainField(v.wall, v.logical, v.node, value.toString('latin1'))
+  if (f === undefined || isPlain(f) || f.state.contribs.length === 0) return plainField(v, value.toString('latin1'))
   return { wall: v.wall, logical: v.logical, node: v.node, state: rebase(f.state, Buffer.from(value)), removed: null }
 }
 
 /** HDEL/DEL: the base seen is removed (same version), with every contribution seen; `stamp` is the removal's. */
 export function removeField (f: Field, stamp: Version): Field {
-  const state = f instanceof PlainField || f.state.contribs.length === 0 ? { base: null, contribs: NONE, seen: NONE } : rebase(f.state, null)
+  const state = isPlain(f) || f.state.contribs.length === 0 ? { base: null, contribs: NONE, seen: NONE } : rebase(f.state, null)
   return { wall: f.wall, logical: f.logical, node: f.node, state, removed: { wall: stamp.wall, logical: stamp.logical, node: stamp.node } }
 }
 
@@ -264,7 +306,7 @@ function newer (a: Version | null, b: Version | null): Version | null {
 export function joinField (a: Field, b: Field): Field {
   const order = compareVersions(a, b)
   // Two bases and nothing else: the greater version wins (one version is one write, one value).
-  if (a instanceof PlainField && b instanceof PlainField) return order >= 0 ? a : b
+  if (isPlain(a) && isPlain(b)) return order >= 0 ? a : b
   const side = (f: Field): Side => ({ wall: f.wall, logical: f.logical, node: f.node, expiresAt: 0, state: f.state })
   const j = join(side(a), side(b))
   const removed = order > 0 ? a.removed : order < 0 ? b.removed : newer(a.removed, b.removed)
@@ -273,7 +315,7 @@ export function joinField (a: Field, b: Field): Field {
 
 /** Whether two copies of a field are the same state (nothing to merge). */
 export function sameField (a: Field, b: Field): boolean {
-  if (a instanceof PlainField && b instanceof PlainField) return compareVersions(a, b) === 0
+  if (isPlain(a) && isPlain(b)) return compareVersions(a, b) === 0
   if (compareVersions(a, b) !== 0 || (a.state.base === null) !== (b.state.base === null)) return false
   if ((a.removed === null) !== (b.removed === null) || (a.removed !== null && compareVersions(a.removed, b.removed as Version) !== 0)) return false
   return sameList(a.state.contribs, b.state.contribs) && sameList(a.state.seen, b.state.seen)
@@ -306,7 +348,7 @@ export function collectField (f: Field): Field | undefined {
  */
 export function expireField (f: Field, expiresAt: number): Field | undefined {
   const keepBase = f.wall >= expiresAt
-  if (f instanceof PlainField) return keepBase ? f : undefined
+  if (isPlain(f)) return keepBase ? f : undefined
   if (f instanceof OneAdd) return f.added.wall >= expiresAt ? f : undefined
   const keep = (c: Contribution): boolean => c.epochWall >= expiresAt
   const contribs = f.state.contribs.length === 0 ? NONE : f.state.contribs.filter(keep)
@@ -319,7 +361,7 @@ export function expireField (f: Field, expiresAt: number): Field | undefined {
 
 /** The newest version a field carries (for the clock to observe). */
 export function newestInField (f: Field): Timestamp {
-  if (f instanceof PlainField) return f
+  if (isPlain(f)) return f
   if (f instanceof OneAdd) return f.added
   let best: Timestamp = f.removed !== null && compareVersions(f.removed, f) > 0 ? f.removed : f
   for (const c of f.state.contribs) if (c.wall > best.wall || (c.wall === best.wall && c.logical > best.logical)) best = c

@@ -117,3 +117,23 @@ export function packedIsLive (p: string, now: number): boolean {
   if ((flags & TOMBSTONE) !== 0) return false
   return (flags & EXPIRES) === 0 || read48(p, HEADER) > now
 }
+
+// A packed entry's parts one at a time (hash.ts's PackedField reads its version
+// and value from its packed string when asked, rather than keeping them).
+
+export function packedWall (p: string): number {
+  return read48(p, 2)
+}
+
+export function packedLogical (p: string): number {
+  return read32(p, 8)
+}
+
+export function packedNode (p: string, nodes: NodeTable): string {
+  return nodes.idOf((p.charCodeAt(0) & 0x3f) * 256 + p.charCodeAt(1))
+}
+
+/** The value of a packed entry with no expiry and not a tombstone (a hash field's). */
+export function packedValue (p: string): string {
+  return p.slice(HEADER)
+}
