@@ -1,5 +1,4 @@
-import { SMALL_VALUE_MAX, copyBytes } from './bytes.js'
-import type { Entry } from './entry.js'
+import { SMALL_VALUE_MAX, copyBytes, type Bytes } from './bytes.js'
 
 // DESIGN.md §Memory. Most keys hold a small plain value (no counter, no hash
 // fields), or are tombstones. Kept as an Entry object, such a key costs the
@@ -23,6 +22,21 @@ const HEADER_WITH_EXPIRY = HEADER + 6
 const MAX_48 = 2 ** 48
 const MAX_32 = 2 ** 32
 const MAX_NODES = 1 << 14
+
+/**
+ * What a packed entry holds: an Entry (entry.ts) without a counter or hash
+ * (written here by shape, not imported: entry.ts's types reach hash.ts, which
+ * packs its fields with this module).
+ */
+export interface PlainEntry {
+  value: Bytes | null
+  expiresAt: number
+  wall: number
+  logical: number
+  node: string
+  counter?: object
+  hash?: object
+}
 
 /** Node ids as small numbers: a store sees few (its cluster's), and a packed entry names one in two bytes. */
 export class NodeTable {
@@ -78,7 +92,7 @@ const fits48 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n < MAX_
  * counter, a hash, a value over SMALL_VALUE_MAX bytes, a version or expiry out
  * of range, a full node table): the store keeps it as an object then.
  */
-export function pack (e: Entry, nodes: NodeTable): string | undefined {
+export function pack (e: PlainEntry, nodes: NodeTable): string | undefined {
   const value = e.value
   if (e.counter !== undefined || e.hash !== undefined || (value !== null && value.length > SMALL_VALUE_MAX)) return undefined
   if (!fits48(e.wall) || !fits48(e.expiresAt) || !Number.isInteger(e.logical) || e.logical < 0 || e.logical >= MAX_32) return undefined
@@ -98,7 +112,7 @@ export function pack (e: Entry, nodes: NodeTable): string | undefined {
 }
 
 /** A fresh Entry with the packed one's contents; its value is a view of the packed string (V8 slices without copying). */
-export function unpack (p: string, nodes: NodeTable): Entry {
+export function unpack (p: string, nodes: NodeTable): Omit<PlainEntry, 'counter' | 'hash'> {
   const flags = p.charCodeAt(0)
   const expires = (flags & EXPIRES) !== 0
   const at = expires ? HEADER_WITH_EXPIRY : HEADER
