@@ -1,6 +1,6 @@
 import type { Version } from './clock.js'
 import type { Contribution, CounterState } from './counter.js'
-import { plainValue, type Field, type HashState } from './hash.js'
+import { isPlain, type Field, type HashState } from './hash.js'
 
 /** What the digest hashes of an entry: its version and, for a counter, its contributions and marks; for a hash, its fields. */
 export type Hashed = Version & { counter?: CounterState, hash?: HashState }
@@ -130,7 +130,7 @@ function fieldHash (h: number, name: string, f: Field): void {
   const n = fmix(keyHash(name) ^ FIELD_SALT)
   const fh = h ^ n
   entryHash(fh, f)
-  if (plainValue(f) !== undefined) return // a base and nothing else: its version says it all
+  if (isPlain(f)) return // a base and nothing else: its version says it all
   let a = laneA
   let b = laneB
   if (f.state.base === null) {

@@ -1,7 +1,8 @@
+import type { Bytes } from './bytes.js'
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
 import { collect, exists, increment, join, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
-import { NodeTable, pack, packedLogical, packedNode, packedValue, packedWall } from './packed.js'
+import { NodeTable, packParts, packedLogical, packedNode, packedValue, packedWall } from './packed.js'
 
 // PROTOCOL.md §Hashes. A hash key holds one record per field, each merged on
 // its own. A field is a counter's state (counter.ts) with the version of its
@@ -89,14 +90,16 @@ const fieldNodes = new NodeTable()
 
 type Plain = PlainField | PackedField
 
-function isPlain (f: Field): f is Plain {
+/** Whether the field is a base and nothing else (plainValue without reading the value out). */
+export function isPlain (f: Field): f is Plain {
   return f instanceof PackedField || f instanceof PlainField
 }
 
-/** A field that is a base of version `v` and nothing else, packed when it fits. */
-function plainField (v: Version, value: string): Plain {
-  const packed = pack({ value, expiresAt: 0, wall: v.wall, logical: v.logical, node: v.node }, fieldNodes)
-  return packed === undefined ? new PlainField(v.wall, v.logical, v.node, value) : new PackedField(packed)
+/** A field that is a base of version `v` and nothing else, packed when it fits (from the bytes as given: no string in between). */
+function plainField (v: Version, value: Bytes): Plain {
+  const packed = packParts(value, 0, v.wall, v.logical, v.node, fieldNodes)
+  if (packed !== undefined) return new PackedField(packed)
+  return new PlainField(v.wall, v.logical, v.node, typeof value === 'string' ? value : value.toString('latin1'))
 }
 
 /**
@@ -136,7 +139,7 @@ export function plainValue (f: Field): string | undefined {
  */
 export function fieldOf (v: Version, state: CounterState, removed: Version | null): Field {
   if (removed === null && state.seen.length === 0) {
-    if (state.base !== null && state.contribs.length === 0) return plainField(v, state.base.toString('latin1'))
+    if (state.base !== null && state.contribs.length === 0) return plainField(v, state.base)
     const c = state.contribs[0]
     if (state.base === null && state.contribs.length === 1 && c !== undefined && c.total === 1 && c.ftotal === 0 &&
       c.epochWall === c.wall && c.epochLogical === c.logical && compareVersions(v, NO_BASE) === 0) return new OneAdd(c.node, c.wall, c.logical)
@@ -280,7 +283,7 @@ export function addMember (f: Field | undefined, node: string, ts: Timestamp): F
 
 /** HSET: a new base written at `v` (its bytes copied), having seen every contribution held here. */
 export function setField (f: Field | undefined, value: Buffer, v: Version): Field {
-  if (f === undefined || isPlain(f) || f.state.contribs.length === 0) return plainField(v, value.toString('latin1'))
+  if (f === undefined || isPlain(f) || f.state.contribs.length === 0) return plainField(v, value)
   return { wall: v.wall, logical: v.logical, node: v.node, state: rebase(f.state, Buffer.from(value)), removed: null }
 }
 

@@ -93,18 +93,23 @@ const fits48 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n < MAX_
  * of range, a full node table): the store keeps it as an object then.
  */
 export function pack (e: PlainEntry, nodes: NodeTable): string | undefined {
-  const value = e.value
-  if (e.counter !== undefined || e.hash !== undefined || (value !== null && value.length > SMALL_VALUE_MAX)) return undefined
-  if (!fits48(e.wall) || !fits48(e.expiresAt) || !Number.isInteger(e.logical) || e.logical < 0 || e.logical >= MAX_32) return undefined
-  const node = nodes.indexOf(e.node)
+  if (e.counter !== undefined || e.hash !== undefined) return undefined
+  return packParts(e.value, e.expiresAt, e.wall, e.logical, e.node, nodes)
+}
+
+/** pack() of an entry given by its parts (no object to build for it: a hash field's). */
+export function packParts (value: Bytes | null, expiresAt: number, wall: number, logical: number, nodeId: string, nodes: NodeTable): string | undefined {
+  if (value !== null && value.length > SMALL_VALUE_MAX) return undefined
+  if (!fits48(wall) || !fits48(expiresAt) || !Number.isInteger(logical) || logical < 0 || logical >= MAX_32) return undefined
+  const node = nodes.indexOf(nodeId)
   if (node < 0) return undefined
-  scratch[0] = (value === null ? TOMBSTONE : 0) | (e.expiresAt !== 0 ? EXPIRES : 0) | (node >>> 8)
+  scratch[0] = (value === null ? TOMBSTONE : 0) | (expiresAt !== 0 ? EXPIRES : 0) | (node >>> 8)
   scratch[1] = node & 0xff
-  write48(e.wall, 2)
-  scratch.writeUInt32BE(e.logical, 8)
+  write48(wall, 2)
+  scratch.writeUInt32BE(logical, 8)
   let at = HEADER
-  if (e.expiresAt !== 0) {
-    write48(e.expiresAt, HEADER)
+  if (expiresAt !== 0) {
+    write48(expiresAt, HEADER)
     at = HEADER_WITH_EXPIRY
   }
   if (value !== null) at += copyBytes(value, scratch, at)
