@@ -1,6 +1,6 @@
 import { SMALL_VALUE_MAX, copyBytes, type Bytes } from './bytes.js'
 
-// DESIGN.md §Memory. Most keys hold a small plain value (no counter, no hash
+// DESIGN.md §Memory per key. Most keys hold a small plain value (no counter, no hash
 // fields), or are tombstones. Kept as an Entry object, such a key costs the
 // object (64 bytes), a box for its wall-clock version (a double: 16 bytes) and
 // its value; packed, it is one latin1 string: a header of 12 bytes (18 with an

@@ -533,10 +533,11 @@ export class Store {
    * change goes through put()).
    */
   private slot (b: number, key: string): Entry | undefined {
-    const slot = this.buckets[b]?.get(key)
-    return typeof slot === 'string' ? unpack(slot, this.nodes) : slot
+    const stored = this.buckets[b]?.get(key)
+    return stored === undefined ? undefined : this.entryOf(stored)
   }
 
+  /** A bucket map's value as an Entry (slot()). */
   private entryOf (slot: Entry | string): Entry {
     return typeof slot === 'string' ? unpack(slot, this.nodes) : slot
   }
@@ -564,7 +565,7 @@ export class Store {
   /**
    * Stores a new version of a key (local or merged) and tells the listeners.
    * A key written once (a new key, or one over a tombstone) is packed (put(),
-   * DESIGN.md §Memory): most keys of a large data set are written once. A
+   * DESIGN.md §Memory per key): most keys of a large data set are written once. A
    * value written over a value makes the key an object whose value is a
    * Buffer of its own, and from then on a new value is written into that
    * object in place, into the old bytes when it has their length: no lookup to
