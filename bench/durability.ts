@@ -5,6 +5,7 @@ import path from 'node:path'
 import { RespClient } from '../lib/client/resp-client.js'
 import { RespError } from '../lib/protocol/reply-parser.js'
 import { cpuMicros } from './cpu.js'
+import { int } from './format.js'
 import { prefill } from './load.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { freePort, onPath, redisVersion, startKeystone, waitForPort, type BenchServer } from './servers.js'
@@ -154,8 +155,6 @@ async function redisRestart (keys: number, repeat: number): Promise<Restarts> {
     rmSync(dir, { recursive: true, force: true })
   }
 }
-
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 export async function runDurability (o: DurabilityOptions): Promise<void> {
   if (!onPath('redis-benchmark')) throw new Error('the durability benchmark drives redis-benchmark (Debian: apt-get install redis-tools)')

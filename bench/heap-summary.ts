@@ -1,3 +1,5 @@
+import { int, mib } from './format.js'
+
 // Which objects hold a Keystone node's bytes: a V8 heap snapshot (the
 // .heapsnapshot JSON that v8.writeHeapSnapshot writes) summed by kind of
 // object. Pure: the memory section (bench/memory.ts) takes the snapshot and
@@ -87,8 +89,6 @@ export function summariseHeapSnapshot (s: HeapSnapshotJson): HeapGroup[] {
   return [...groups.values()].sort((a, b) => b.bytes - a.bytes || (a.group < b.group ? -1 : 1))
 }
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`
 /** Markdown cells are split on '|'; a name may hold one. */
 const cell = (text: string): string => text.replace(/\|/g, '\\|')
 

@@ -1,4 +1,5 @@
 import type { BareMapFigures } from './bare-map.js'
+import { int, mib, ratio } from './format.js'
 import { heapTable, type HeapGroup } from './heap-summary.js'
 import type { Loader } from './pipe-load.js'
 
@@ -86,9 +87,6 @@ export const TARGETS = {
   collectionUsedRatio: 2
 } as const
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`
-const ratio = (a: number, b: number): string => b > 0 ? (a / b).toFixed(2) : '—'
 const perItem = (grown: number, items: number): string => items > 0 ? int(grown / items) : '—'
 
 /** Redis's seconds over Keystone's: Keystone's speed as a fraction of Redis's (above 1: faster). */

@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { RespClient } from '../lib/client/resp-client.js'
 import { RespError, type RespValue } from '../lib/protocol/reply-parser.js'
 import type { BareMapFigures } from './bare-map.js'
+import { int, mib } from './format.js'
 import { parseHeapSnapshot, summariseHeapSnapshot } from './heap-summary.js'
 import { encodeCommand } from './load.js'
 import type { CollectionCase, CollectionRow, Footprint, HeapSummary, MemoryResult, StringsFootprint, StringsRow } from './memory-report.js'
@@ -44,8 +45,6 @@ const PRELOAD = path.join(__dirname, 'gc-signal.js')
 const BARE_MAP = path.join(__dirname, 'bare-map.js')
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 /** VmRSS of a process, bytes. */
 function rssOf (pid: number): number {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { int } from './format.js'
 import { load, writeInput, type Loader, type Run } from './pipe-load.js'
 import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
 
@@ -21,7 +22,6 @@ export interface PipeBenchOptions {
 }
 
 const median = (runs: Run[]): Run => [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor((runs.length - 1) / 2)] as Run
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 export async function runPipeBench (options: PipeBenchOptions): Promise<void> {
   const n = options.commands ?? (options.quick ? 100_000 : 1_000_000)

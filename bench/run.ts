@@ -6,6 +6,7 @@ import { RespClient } from '../lib/client/resp-client.js'
 import { runCatchup } from './catchup.js'
 import { canMeasureCpu, cpuMicros } from './cpu.js'
 import { runDurability } from './durability.js'
+import { int, ratio } from './format.js'
 import { runPipeBench } from './pipe.js'
 import { prefill, runLoad, TESTS, type Test } from './load.js'
 import { runMemory } from './memory.js'
@@ -115,9 +116,7 @@ function medianRow (ks: Measurement[], rs: Measurement[]): { keystone: Measureme
   return pairs[Math.floor((pairs.length - 1) / 2)] as typeof pairs[number]
 }
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 const ms = (m: Measurement): string => `${m.p50Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)}`
-const ratio = (a: number, b: number): string => b > 0 ? (a / b).toFixed(2) : '—'
 
 function table (rows: Row[]): string {
   const withRedis = rows.some(r => r.redis !== null)

@@ -52,12 +52,17 @@ class PlainField implements Field {
   constructor (readonly wall: number, readonly logical: number, readonly node: string, readonly value: string) {}
 
   get state (): CounterState {
-    return { base: Buffer.from(this.value, 'latin1'), contribs: NONE, seen: NONE }
+    return baseState(this.value)
   }
 
   get removed (): null {
     return null
   }
+}
+
+/** The counter state of a field that is a base and nothing else: what a PlainField or PackedField stands for. */
+function baseState (value: string): CounterState {
+  return { base: Buffer.from(value, 'latin1'), contribs: NONE, seen: NONE }
 }
 
 /**
@@ -77,7 +82,7 @@ class PackedField implements Field {
   get removed (): null { return null }
 
   get state (): CounterState {
-    return { base: Buffer.from(this.value, 'latin1'), contribs: NONE, seen: NONE }
+    return baseState(this.value)
   }
 }
 

@@ -124,9 +124,9 @@ export function unpack (p: string, nodes: NodeTable): Omit<PlainEntry, 'counter'
   return {
     value: (flags & TOMBSTONE) !== 0 ? null : p.slice(at),
     expiresAt: expires ? read48(p, HEADER) : 0,
-    wall: read48(p, 2),
-    logical: read32(p, 8),
-    node: nodes.idOf((flags & 0x3f) * 256 + p.charCodeAt(1))
+    wall: packedWall(p),
+    logical: packedLogical(p),
+    node: packedNode(p, nodes)
   }
 }
 
