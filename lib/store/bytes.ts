@@ -15,9 +15,11 @@ export function bufferOf (value: Bytes): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'latin1') : value
 }
 
-/** Copies the bytes into `out` at `at`; returns how many. */
+/** Copies the bytes into `out` at `at` (which has room for them); returns how many. */
 export function copyBytes (value: Bytes, out: Buffer, at: number): number {
-  return typeof value === 'string' ? out.write(value, at, 'latin1') : value.copy(out, at)
+  if (typeof value === 'string') return out.write(value, at, 'latin1')
+  out.set(value, at) // TypedArray's set: Buffer's copy() checks its arguments in JS first, which costs more for small values
+  return value.length
 }
 
 /**

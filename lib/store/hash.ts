@@ -102,7 +102,7 @@ export function isPlain (f: Field): f is Plain {
 
 /** A field that is a base of version `v` and nothing else, packed when it fits (from the bytes as given: no string in between). */
 function plainField (v: Version, value: Bytes): Plain {
-  const packed = packParts(value, 0, v.wall, v.logical, v.node, fieldNodes)
+  const packed = packParts(value, v.wall, v.logical, v.node, fieldNodes)
   if (packed !== undefined) return new PackedField(packed)
   return new PlainField(v.wall, v.logical, v.node, typeof value === 'string' ? value : value.toString('latin1'))
 }

@@ -7,7 +7,8 @@ import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version }
 import { globMatch } from './glob.js'
 import { HashKeys, isHash } from './hash-keys.js'
 import { newestInHash } from './hash.js'
-import { NodeTable, pack, packedIsLive, unpack } from './packed.js'
+import { Cells } from './cells.js'
+import { NodeTable } from './packed.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
@@ -17,7 +18,7 @@ export const BUCKETS = DIGEST_BUCKETS
  * Called after every change to a key: `local` for writes made here, false for
  * merged ones. The entry belongs to the store and may change with the next
  * write, and its value may be the writer's own bytes (a view into a network
- * buffer, for a key about to be packed): a listener encodes or copies what it
+ * buffer, for a key about to go into a cell): a listener encodes or copies what it
  * needs before it returns.
  * `fields`: for a hash, the fields that changed (the key's version and expiry
  * always count as changed); undefined when the whole entry did. `unseen`: the
@@ -68,10 +69,20 @@ export class Store {
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
 
-  /** A key's entry, or for a small plain value or a tombstone the entry packed into one string (packed.ts). */
-  private readonly buckets: Array<Map<string, Entry | string> | undefined> = new Array(BUCKETS)
-  /** The node ids packed entries name by number. */
+  /** A key's entry, or for a small plain value or a tombstone the number of the cell holding it (cells.ts). */
+  private readonly buckets: Array<Map<string, Entry | number> | undefined> = new Array(BUCKETS)
+  /** The node ids cells name by number. */
   private readonly nodes = new NodeTable()
+  private readonly cells = new Cells(this.nodes)
+  /**
+   * The last key slot() looked up, its bucket and what the bucket held for it:
+   * a write looks its key up, then stores the new entry (put()), and the second
+   * lookup would cost as much as the first. Every change to a bucket map goes
+   * through put() or remove(), which keep this true.
+   */
+  private lastKey: string | null = null
+  private lastBucket = -1
+  private lastStored: Entry | number | undefined = undefined
   /** Entries holding a value (expired ones included until they are reclaimed). */
   private valueCount = 0
   private tombstoneCount = 0
@@ -119,6 +130,11 @@ export class Store {
     return this.tombstoneCount
   }
 
+  /** Keys (values and tombstones) kept in cells (DESIGN.md §Memory per key; tests check that removed keys give theirs back). */
+  get cellsInUse (): number {
+    return this.cells.live
+  }
+
   get keysWithExpiry (): number {
     return this.expiring.size
   }
@@ -147,7 +163,7 @@ export class Store {
     return entry
   }
 
-  /** The key's entry, tombstones and expired values included (for replication and tests); a packed one unpacked. */
+  /** The key's entry, tombstones and expired values included (for replication and tests); a cell's read out. */
   peek (key: string): Entry | undefined {
     return this.slot(bucketOf(key), key)
   }
@@ -429,7 +445,7 @@ export class Store {
         return 'stale'
       }
       this.digest.change(h, entry, undefined)
-      this.buckets[b]?.delete(key)
+      this.remove(b, key)
       this.tombstoneCount--
       this.stats.tombstonesCollected++
       return 'collected'
@@ -456,7 +472,7 @@ export class Store {
     const all = pattern === '*'
     for (const bucket of this.buckets) {
       if (bucket === undefined) continue
-      for (const [key, slot] of bucket) if (liveSlot(slot, now) && (all || globMatch(pattern, key))) out.push(key)
+      for (const [key, slot] of bucket) if (this.liveSlot(slot, now) && (all || globMatch(pattern, key))) out.push(key)
     }
     return out
   }
@@ -480,7 +496,7 @@ export class Store {
       if (bucket === undefined) continue
       examined += bucket.size
       for (const [key, slot] of bucket) {
-        if (!liveSlot(slot, now) || (pattern !== null && !globMatch(pattern, key))) continue
+        if (!this.liveSlot(slot, now) || (pattern !== null && !globMatch(pattern, key))) continue
         if (filter === undefined || filter(this.entryOf(slot))) keys.push(key)
       }
     }
@@ -528,18 +544,40 @@ export class Store {
   }
 
   /**
-   * The key's entry in bucket b: the stored object, or a fresh one unpacked
-   * from a packed entry (a change to that one changes nothing stored: every
-   * change goes through put()).
+   * The key's entry in bucket b: the stored object, or a fresh one read out of
+   * its cell (a change to that one changes nothing stored: every change goes
+   * through put()).
    */
   private slot (b: number, key: string): Entry | undefined {
     const stored = this.buckets[b]?.get(key)
+    this.lastKey = key
+    this.lastBucket = b
+    this.lastStored = stored
     return stored === undefined ? undefined : this.entryOf(stored)
   }
 
+  /** What bucket b holds for the key: slot()'s last lookup when it was of this key. */
+  private stored (b: number, key: string): Entry | number | undefined {
+    return key === this.lastKey && b === this.lastBucket ? this.lastStored : this.buckets[b]?.get(key)
+  }
+
   /** A bucket map's value as an Entry (slot()). */
-  private entryOf (slot: Entry | string): Entry {
-    return typeof slot === 'string' ? unpack(slot, this.nodes) : slot
+  private entryOf (slot: Entry | number): Entry {
+    return typeof slot === 'number' ? this.cells.read(slot) : slot
+  }
+
+  /** isLive of a bucket map's value, without reading a cell's entry out. */
+  private liveSlot (slot: Entry | number, now: number): boolean {
+    return typeof slot === 'number' ? this.cells.isLive(slot, now) : isLive(slot, now)
+  }
+
+  /** Takes the key out of its bucket map, and gives its cell back. */
+  private remove (b: number, key: string): void {
+    const stored = this.stored(b, key)
+    if (stored === undefined) return
+    if (typeof stored === 'number') this.cells.release(stored)
+    this.buckets[b]?.delete(key)
+    this.lastKey = null
   }
 
   /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
@@ -564,24 +602,24 @@ export class Store {
 
   /**
    * Stores a new version of a key (local or merged) and tells the listeners.
-   * A key written once (a new key, or one over a tombstone) is packed (put(),
-   * DESIGN.md §Memory per key): most keys of a large data set are written once. A
-   * value written over a value makes the key an object whose value is a
-   * Buffer of its own, and from then on a new value is written into that
-   * object in place, into the old bytes when it has their length: no lookup to
-   * store it again, and no garbage. Entries and values live long, so new
-   * objects per write would be old-generation garbage, the costly kind to
-   * collect. Hence the rule: nobody keeps an entry or a value past the call
-   * that got it (replies and replication encode them at once). `copy`: the
+   * A small plain value or a tombstone goes into a cell (put(), DESIGN.md
+   * §Memory per key), the key's own cell when it has one of the size: written
+   * in place, no second lookup and no garbage. A larger value is an object with
+   * a Buffer of its own, and a new large value is written into that object in
+   * place, into the old bytes when it has their length. Entries and values live
+   * long, so new objects per write would be old-generation garbage, the costly
+   * kind to collect. Hence the rule: nobody keeps an entry or a value past the
+   * call that got it (replies and replication encode them at once). `copy`: the
    * value is the caller's (a view into a network buffer), so the store takes a copy.
    */
   private install (key: string, b: number, h: number, previous: Entry | undefined, value: Bytes | null, copy: boolean,
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
-    // Only a stored object holds a Buffer (a packed entry unpacks to a string), so previous is the store's own.
+    // Only a stored object holds a Buffer (a cell's entry is read out as a string), so previous is the store's own.
     const old = previous?.value ?? null
-    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && previous.counter === undefined && value !== null) {
+    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && previous.counter === undefined && value !== null &&
+      (value === old || value.length > SMALL_VALUE_MAX)) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
@@ -598,12 +636,10 @@ export class Store {
       previous.node = version.node
       entry = previous
     } else {
-      // Not an expiry change (setExpiry passes the value it read: a packed key's, equal as a string), which leaves the key packed.
-      const rewritten = old !== null && value !== null && value !== old && previous?.hash === undefined
-      // Packed, a small value goes into the string from the caller's bytes (put()): no copy of its own first.
-      const stored = value === null ? null : rewritten ? ownedBuffer(value, copy) : value.length <= SMALL_VALUE_MAX ? value : storedBytes(value, copy)
+      // A small value goes into its cell from the caller's bytes (put()): no copy of its own first.
+      const stored = value === null ? null : value.length <= SMALL_VALUE_MAX ? value : storedBytes(value, copy)
       entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
-      this.digest.change(h, previous, this.put(key, entry, previous, b, !rewritten) ? entry : undefined)
+      this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
     }
     for (const listener of this.listeners) listener(key, entry, local)
     return entry
@@ -633,14 +669,17 @@ export class Store {
   /** Takes the key's entry out of the store and the digest (a hash a write of another type replaces). */
   private unstore (key: string, h: number, b: number, entry: Entry): void {
     this.digest.change(h, entry, undefined)
-    this.buckets[b]?.delete(key)
+    this.remove(b, key)
     if (entry.value === null) this.tombstoneCount--
     else this.valueCount--
     if (entry.expiresAt !== 0) this.expiring.delete(key)
   }
 
-  /** Stores (or, for a tombstone nobody needs, drops) the key's new entry; whether it was stored. */
-  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key), packIt = true): boolean {
+  /**
+   * Stores (or, for a tombstone nobody needs, drops) the key's new entry;
+   * whether it was stored. `previous`: the entry stored now (slot()'s), if any.
+   */
+  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
     let stored = false
     let bucket = this.buckets[b]
     if (previous !== undefined) {
@@ -648,18 +687,23 @@ export class Store {
       else this.valueCount--
     }
     if (entry.value === null && !this.keepTombstones) {
-      bucket?.delete(key)
+      this.remove(b, key)
     } else {
       if (bucket === undefined) {
         bucket = new Map()
         this.buckets[b] = bucket
       }
-      const packed = packIt ? pack(entry, this.nodes) : undefined
-      // A plain entry left unpacked (a version out of the layout's range) must still not hold a view into the caller's buffer.
-      if (packIt && packed === undefined && entry.counter === undefined && entry.hash === undefined && entry.value !== null && entry.value.length <= SMALL_VALUE_MAX) {
+      const was = previous === undefined ? undefined : this.stored(b, key)
+      const cell = this.cells.store(entry, typeof was === 'number' ? was : -1)
+      // A plain entry kept as an object (a version out of the cell's range) must still not hold a view into the caller's buffer.
+      if (cell < 0 && entry.counter === undefined && entry.hash === undefined && entry.value !== null && entry.value.length <= SMALL_VALUE_MAX) {
         entry.value = storedBytes(entry.value, true)
       }
-      bucket.set(key, packed ?? entry)
+      const now = cell >= 0 ? cell : entry
+      if (now !== was) bucket.set(key, now) // a cell written in place is stored already
+      this.lastKey = key
+      this.lastBucket = b
+      this.lastStored = now
       stored = true
       if (entry.value === null) {
         this.tombstoneCount++
@@ -679,10 +723,6 @@ export class Store {
   }
 }
 
-/** isLive of a slot, packed or not, without unpacking it. */
-function liveSlot (slot: Entry | string, now: number): boolean {
-  return typeof slot === 'string' ? packedIsLive(slot, now) : isLive(slot, now)
-}
 
 /** `ts`, or just above `floor` when `floor` is not below it. */
 function above (floor: Timestamp | undefined, ts: Timestamp): Timestamp {

@@ -2,7 +2,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { HybridClock } from '../../lib/store/clock.js'
 import { bufferOf, SMALL_VALUE_MAX } from '../../lib/store/bytes.js'
-import { compareVersions, type Entry } from '../../lib/store/entry.js'
+import { compareVersions, HASH_VALUE, type Entry } from '../../lib/store/entry.js'
+import { baseField, newHash } from '../../lib/store/hash.js'
 import { BUCKETS, Store, type StoreOptions } from '../../lib/store/store.js'
 
 const T0 = 1_700_000_000_000
@@ -78,18 +79,26 @@ t.test('a small value is kept as a latin1 string, a larger one as a Buffer, ever
   store.set('large', bytes(SMALL_VALUE_MAX + 1).reverse())
   t.equal(store.get('large')?.value, buffer, 'a value of the same length is written into the old one\'s bytes')
   t.same(store.get('large')?.value, bytes(SMALL_VALUE_MAX + 1).reverse())
+  const cells = store.cellsInUse
+  store.set('small', bytes(SMALL_VALUE_MAX).reverse())
+  t.equal(store.cellsInUse, cells, 'a small value written over a small one goes into the key\'s cell')
+  t.same(bufferOf(store.get('small')?.value ?? ''), bytes(SMALL_VALUE_MAX).reverse())
+  store.set('small', 'x')
+  t.equal(store.cellsInUse, cells, 'a value of another size moves to a cell of that size, the old one given back')
   store.set('small', large)
-  const rewritten = store.get('small')?.value
-  t.ok(Buffer.isBuffer(rewritten), 'a key written over is an object holding a Buffer of its own')
+  const grown = store.get('small')?.value
+  t.ok(Buffer.isBuffer(grown), 'a key written over with a larger value is an object holding a Buffer of its own')
+  t.equal(store.cellsInUse, cells - 1, 'and its cell is given back')
   store.set('small', bytes(SMALL_VALUE_MAX + 1).reverse())
-  t.equal(store.get('small')?.value, rewritten, 'and later values of that length are written into it')
+  t.equal(store.get('small')?.value, grown, 'later values of that length are written into it')
   store.set('small', small)
-  t.same(store.get('small')?.value, small, 'whatever their length')
+  t.same(bufferOf(store.get('small')?.value ?? ''), small, 'a small value again: back in a cell')
+  t.equal(store.cellsInUse, cells)
   store.delete('small')
   store.set('small', small)
-  t.equal(typeof store.get('small')?.value, 'string', 'a key set again after a delete is packed again')
+  t.equal(typeof store.get('small')?.value, 'string', 'a key set again after a delete is in a cell again')
   store.setExpiry('small', T0 + 60_000)
-  t.equal(typeof store.get('small')?.value, 'string', 'an expiry change is no new value: the key stays packed')
+  t.equal(typeof store.get('small')?.value, 'string', 'an expiry change is no new value: the key stays in its cell')
   t.equal(store.get('small')?.expiresAt, T0 + 60_000)
   store.setExpiry('small', 0)
   t.equal(store.get('small')?.expiresAt, 0)
@@ -106,8 +115,37 @@ t.test('a small value is kept as a latin1 string, a larger one as a Buffer, ever
   store.set('rewritten', 'a')
   store.set('rewritten', 'b')
   store.restore('rewritten', { value: readBuffer.subarray(0, 3), wall: T0 + 6000, logical: 0, node: 'node-b', expiresAt: 0 }, false)
-  const over = store.peek('rewritten')?.value
-  t.ok(Buffer.isBuffer(over) && over.buffer !== readBuffer.buffer, 'a small view over a key written over is copied too')
+  t.equal(store.peek('rewritten')?.value, '\x07'.repeat(3), 'a small view over a key written over is copied too')
+})
+
+t.test('a key gives its cell back when it goes, or becomes a counter or a hash', async t => {
+  const { store, advance } = makeStore({ keepTombstones: false })
+  store.set('deleted', 'v')
+  store.set('counter', '1')
+  store.set('expiring', 'v', T0 + 10)
+  store.set('kept', 'v')
+  t.equal(store.cellsInUse, 4)
+  store.delete('deleted')
+  t.equal(store.cellsInUse, 3, 'a delete that leaves no tombstone')
+  store.increment('counter', 1, 0)
+  t.equal(value(store, 'counter'), '2')
+  t.equal(store.cellsInUse, 2, 'a value that became a counter (an object)')
+  advance(20)
+  t.equal(store.get('expiring'), undefined)
+  t.equal(store.cellsInUse, 1, 'an expired value reclaimed, no tombstone kept')
+  store.merge('kept', { value: null, wall: T0 + 1000, logical: 0, node: 'node-b', expiresAt: 0, hash: newHash() })
+  store.merge('kept', { value: HASH_VALUE, wall: T0 + 2000, logical: 0, node: 'node-b', expiresAt: 0, hash: { ...newHash(), fields: new Map([['f', baseField({ wall: T0 + 2000, logical: 0, node: 'node-b' }, 'x')]]), live: 1 } })
+  t.equal(store.peek('kept')?.hash?.fields.size, 1)
+  t.equal(store.cellsInUse, 0, 'a key that became a hash')
+
+  const kept = makeStore({ tombstoneGraceMs: 0 }).store
+  kept.set('a', 'v')
+  kept.delete('a')
+  t.equal(kept.cellsInUse, 1, 'a tombstone is in a cell')
+  kept.setStable('node-a', kept.peek('a') as Entry)
+  kept.collectTombstones(100)
+  t.equal(kept.peek('a'), undefined)
+  t.equal(kept.cellsInUse, 0, 'a collected tombstone gives it back')
 })
 
 t.test('every local write gets a strictly increasing version with this node id', async t => {

@@ -1,0 +1,168 @@
+import { SMALL_VALUE_MAX, copyBytes } from './bytes.js'
+import type { NodeTable, PlainEntry } from './packed.js'
+
+// DESIGN.md §Memory per key. Most keys hold a small plain value (no counter, no
+// hash fields) or are tombstones. The store keeps each such key in a cell: a
+// fixed-size record in a large Buffer, outside V8's heap, and its map holds the
+// cell's number (a small integer, stored in the map without an object of its
+// own). So a key costs the collector nothing but its name, and a write over
+// the key changes its cell in place, with the one map lookup that found it.
+//
+// A cell is a header and room for the value:
+//   wall (float64) · expiresAt (float64, 0: none) · logical (uint32) ·
+//   node (uint16, an index into the store's NodeTable) · length (uint8) · flags (uint8) ·
+//   the value's bytes
+// in the machine's byte order (the bytes never leave the process). Cells come
+// in 17 classes by the room they have for a value: 0, 8, 16, ... 128 bytes, so
+// a value wastes less than 8 bytes of room; a class's cells are in chunks of
+// CHUNK cells, allocated as needed, and a freed cell is reused by the class's
+// next key. A cell's number is its index in its class times 32, plus the class.
+
+const HEADER = 24
+const WALL = 0 // in float64s
+const EXPIRES = 1 // in float64s
+const LOGICAL = 4 // in uint32s
+const NODE = 10 // in uint16s
+const LENGTH = 22 // in bytes
+const FLAGS = 23 // in bytes
+const TOMBSTONE = 1
+
+const CLASS_BITS = 5
+const CLASS_MASK = (1 << CLASS_BITS) - 1
+/** Cells per chunk: a chunk of the largest class is 152 KiB. */
+const CHUNK_BITS = 10
+const CHUNK = 1 << CHUNK_BITS
+/** Cells per class at most, so that a cell's number stays a small integer (below 2^30). */
+const MAX_CELLS = 1 << (30 - CLASS_BITS)
+const MAX_32 = 2 ** 32
+
+/** One chunk of a class: its bytes, and views for the header's numbers. */
+interface Chunk {
+  readonly bytes: Buffer
+  readonly f64: Float64Array
+  readonly u32: Uint32Array
+  readonly u16: Uint16Array
+}
+
+/** The cells of one size: `room` bytes for a value each. */
+class SizeClass {
+  readonly stride: number
+  readonly chunks: Chunk[] = []
+  private readonly free: number[] = []
+  private used = 0
+
+  constructor (readonly room: number) {
+    this.stride = HEADER + room
+  }
+
+  /** A cell's index, reused or new; -1 when the class is full. */
+  alloc (): number {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    if (this.used >= MAX_CELLS) return -1
+    const index = this.used++
+    if ((index >>> CHUNK_BITS) >= this.chunks.length) {
+      const buffer = new ArrayBuffer(CHUNK * this.stride)
+      this.chunks.push({ bytes: Buffer.from(buffer), f64: new Float64Array(buffer), u32: new Uint32Array(buffer), u16: new Uint16Array(buffer) })
+    }
+    return index
+  }
+
+  release (index: number): void {
+    this.free.push(index)
+  }
+
+  /** Cells in use. */
+  get live (): number {
+    return this.used - this.free.length
+  }
+}
+
+/** The class whose room fits a value of `length` bytes. */
+function classOf (length: number): number {
+  return (length + 7) >>> 3
+}
+
+/** A store's cells (see above). Numbers from store() are valid until released. */
+export class Cells {
+  private readonly classes: SizeClass[] = []
+
+  constructor (private readonly nodes: NodeTable) {
+    for (let c = 0; c <= classOf(SMALL_VALUE_MAX); c++) this.classes.push(new SizeClass(c * 8))
+  }
+
+  /**
+   * Puts the entry in a cell and returns its number: `old`'s own when the value
+   * fits its class (an overwrite in place), else a new one, and `old` is
+   * released (pass -1 for none). -1 when the entry does not fit a cell (a
+   * counter, a hash, a value over SMALL_VALUE_MAX bytes, a logical clock at or
+   * above 2^32, a full node table): the store keeps it as an object then, and
+   * `old` is released all the same.
+   */
+  store (e: PlainEntry, old: number): number {
+    const value = e.value
+    const node = e.counter === undefined && e.hash === undefined && (value === null || value.length <= SMALL_VALUE_MAX) &&
+      Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32
+      ? this.nodes.indexOf(e.node)
+      : -1
+    const cls = value === null ? 0 : classOf(value.length)
+    if (old >= 0 && (node < 0 || (old & CLASS_MASK) !== cls)) {
+      this.release(old)
+      old = -1
+    }
+    if (node < 0) return -1
+    const sizeClass = this.classes[cls] as SizeClass
+    const index = old >= 0 ? old >>> CLASS_BITS : sizeClass.alloc()
+    if (index < 0) return -1
+    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
+    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    chunk.f64[(at >>> 3) + WALL] = e.wall
+    chunk.f64[(at >>> 3) + EXPIRES] = e.expiresAt
+    chunk.u32[(at >>> 2) + LOGICAL] = e.logical
+    chunk.u16[(at >>> 1) + NODE] = node
+    const bytes = chunk.bytes
+    bytes[at + FLAGS] = value === null ? TOMBSTONE : 0
+    bytes[at + LENGTH] = value === null ? 0 : copyBytes(value, bytes, at + HEADER)
+    return (index << CLASS_BITS) | cls
+  }
+
+  /** A fresh entry with the cell's contents; its value is a latin1 string of its own. */
+  read (id: number): Omit<PlainEntry, 'counter' | 'hash'> {
+    const sizeClass = this.classes[id & CLASS_MASK] as SizeClass
+    const index = id >>> CLASS_BITS
+    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
+    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    const bytes = chunk.bytes
+    const start = at + HEADER
+    return {
+      value: bytes[at + FLAGS] === TOMBSTONE ? null : bytes.toString('latin1', start, start + (bytes[at + LENGTH] as number)),
+      expiresAt: chunk.f64[(at >>> 3) + EXPIRES] as number,
+      wall: chunk.f64[(at >>> 3) + WALL] as number,
+      logical: chunk.u32[(at >>> 2) + LOGICAL] as number,
+      node: this.nodes.idOf(chunk.u16[(at >>> 1) + NODE] as number)
+    }
+  }
+
+  /** Whether the cell holds a value not past its expiry at `now` (isLive without reading the entry out). */
+  isLive (id: number, now: number): boolean {
+    const sizeClass = this.classes[id & CLASS_MASK] as SizeClass
+    const index = id >>> CLASS_BITS
+    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
+    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    if (chunk.bytes[at + FLAGS] === TOMBSTONE) return false
+    const expiresAt = chunk.f64[(at >>> 3) + EXPIRES] as number
+    return expiresAt === 0 || expiresAt > now
+  }
+
+  /** The cell is free for another key. */
+  release (id: number): void {
+    (this.classes[id & CLASS_MASK] as SizeClass).release(id >>> CLASS_BITS)
+  }
+
+  /** Cells in use (tests: every key removed gives its cell back). */
+  get live (): number {
+    let n = 0
+    for (const c of this.classes) n += c.live
+    return n
+  }
+}
