@@ -36,6 +36,12 @@ const CHUNK = 1 << CHUNK_BITS
 const MAX_CELLS = 1 << (30 - CLASS_BITS)
 const MAX_32 = 2 ** 32
 
+/**
+ * The value of an entry read without it (Cells.read): a value is there, its
+ * bytes were not copied out. Only for a caller that replaces the value.
+ */
+export const UNREAD = ''
+
 /** One chunk of a class: its bytes, and views for the header's numbers. */
 interface Chunk {
   readonly bytes: Buffer
@@ -126,8 +132,11 @@ export class Cells {
     return (index << CLASS_BITS) | cls
   }
 
-  /** A fresh entry with the cell's contents; its value is a latin1 string of its own. */
-  read (id: number): Omit<PlainEntry, 'counter' | 'hash'> {
+  /**
+   * A fresh entry with the cell's contents; its value is a latin1 string of its
+   * own, or UNREAD when `withValue` is false (a tombstone's is null either way).
+   */
+  read (id: number, withValue = true): Omit<PlainEntry, 'counter' | 'hash'> {
     const sizeClass = this.classes[id & CLASS_MASK] as SizeClass
     const index = id >>> CLASS_BITS
     const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
@@ -135,7 +144,7 @@ export class Cells {
     const bytes = chunk.bytes
     const start = at + HEADER
     return {
-      value: bytes[at + FLAGS] === TOMBSTONE ? null : bytes.toString('latin1', start, start + (bytes[at + LENGTH] as number)),
+      value: bytes[at + FLAGS] === TOMBSTONE ? null : withValue ? bytes.toString('latin1', start, start + (bytes[at + LENGTH] as number)) : UNREAD,
       expiresAt: chunk.f64[(at >>> 3) + EXPIRES] as number,
       wall: chunk.f64[(at >>> 3) + WALL] as number,
       logical: chunk.u32[(at >>> 2) + LOGICAL] as number,
