@@ -7,8 +7,7 @@ import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version }
 import { globMatch } from './glob.js'
 import { HashKeys, isHash } from './hash-keys.js'
 import { newestInHash } from './hash.js'
-import { Cells } from './cells.js'
-import { NodeTable } from './packed.js'
+import { KeyTable } from './key-table.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
@@ -69,21 +68,8 @@ export class Store {
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
 
-  /** A key's entry, or for a small plain value or a tombstone the number of the cell holding it (cells.ts). */
-  private readonly buckets: Array<Map<string, Entry | number> | undefined> = new Array(BUCKETS)
-  /** The node ids cells name by number. */
-  private readonly nodes = new NodeTable()
-  private readonly cells = new Cells(this.nodes)
-  /**
-   * The last key slot() looked up, its bucket and what the bucket held for it:
-   * a write looks its key up, then stores the new entry (put()), and a command
-   * may read a key before it writes it; a second lookup would cost as much as
-   * the first. Every change to a bucket map goes through put() or remove(),
-   * which keep this true.
-   */
-  private lastKey: string | null = null
-  private lastBucket = -1
-  private lastStored: Entry | number | undefined = undefined
+  /** Every key's entry: objects, or cells for small plain values and tombstones (key-table.ts, cells.ts). */
+  private readonly table = new KeyTable()
   /** Entries holding a value (expired ones included until they are reclaimed). */
   private valueCount = 0
   private tombstoneCount = 0
@@ -133,7 +119,7 @@ export class Store {
 
   /** Keys (values and tombstones) kept in cells (DESIGN.md §Memory per key; tests check that removed keys give theirs back). */
   get cellsInUse (): number {
-    return this.cells.live
+    return this.table.cellsInUse
   }
 
   get keysWithExpiry (): number {
@@ -446,7 +432,7 @@ export class Store {
         return 'stale'
       }
       this.digest.change(h, entry, undefined)
-      this.remove(b, key)
+      this.table.delete(b, key)
       this.tombstoneCount--
       this.stats.tombstonesCollected++
       return 'collected'
@@ -458,12 +444,10 @@ export class Store {
    * 0..31, `hi`: 32..63), tombstones included (anti-entropy, PROTOCOL.md §ENTRIES).
    */
   forEachInLeaves (b: number, lo: number, hi: number, fn: (key: string, entry: Entry) => void): void {
-    const bucket = this.buckets[b]
-    if (bucket === undefined) return
-    for (const [key, slot] of bucket) {
+    this.table.forEachIn(b, (key, entry) => {
       const leaf = leafOf(keyHash(key))
-      if (((leaf < 32 ? lo >>> leaf : hi >>> (leaf - 32)) & 1) === 1) fn(key, this.entryOf(slot))
-    }
+      if (((leaf < 32 ? lo >>> leaf : hi >>> (leaf - 32)) & 1) === 1) fn(key, entry)
+    })
   }
 
   /** Live keys matching a glob pattern. */
@@ -471,10 +455,7 @@ export class Store {
     const now = this.now()
     const out: string[] = []
     const all = pattern === '*'
-    for (const bucket of this.buckets) {
-      if (bucket === undefined) continue
-      for (const [key, slot] of bucket) if (this.liveSlot(slot, now) && (all || globMatch(pattern, key))) out.push(key)
-    }
+    for (let b = 0; b < BUCKETS; b++) this.table.forEachLiveKey(b, now, key => { if (all || globMatch(pattern, key)) out.push(key) })
     return out
   }
 
@@ -493,13 +474,12 @@ export class Store {
     let examined = 0
     let b = cursor
     for (; b < BUCKETS && keys.length < count && examined < budget; b++) {
-      const bucket = this.buckets[b]
-      if (bucket === undefined) continue
-      examined += bucket.size
-      for (const [key, slot] of bucket) {
-        if (!this.liveSlot(slot, now) || (pattern !== null && !globMatch(pattern, key))) continue
-        if (filter === undefined || filter(this.entryOf(slot))) keys.push(key)
-      }
+      examined += this.table.bucketSize(b)
+      this.table.forEachLiveKey(b, now, key => {
+        if (pattern !== null && !globMatch(pattern, key)) return
+        // A TYPE filter reads the entry: a second lookup, for SCAN ... TYPE alone.
+        if (filter === undefined || filter(this.table.get(b, key) as Entry)) keys.push(key)
+      })
     }
     return { cursor: b >= BUCKETS ? 0 : b, keys }
   }
@@ -533,73 +513,23 @@ export class Store {
 
   /** Every entry of one bucket, tombstones included (state transfer walks the store bucket by bucket). */
   forEachInBucket (bucket: number, fn: (key: string, entry: Entry) => void): void {
-    const b = this.buckets[bucket]
-    if (b !== undefined) for (const [key, slot] of b) fn(key, this.entryOf(slot))
+    this.table.forEachIn(bucket, fn)
   }
 
   forEachEntry (fn: (key: string, entry: Entry) => void): void {
-    for (const bucket of this.buckets) {
-      if (bucket === undefined) continue
-      for (const [key, slot] of bucket) fn(key, this.entryOf(slot))
-    }
+    for (let b = 0; b < BUCKETS; b++) this.table.forEachIn(b, fn)
   }
 
-  /**
-   * The key's entry in bucket b: the stored object, or a fresh one read out of
-   * its cell (a change to that one changes nothing stored: every change goes
-   * through put()).
-   */
+  /** The key's entry in bucket b (KeyTable.get: a cell's is a fresh entry, and changing it changes nothing stored). */
   private slot (b: number, key: string): Entry | undefined {
-    const stored = this.stored(b, key) // a write that read the key first (SET NX, DEL, EXPIRE) looks it up once
-    this.lastKey = key
-    this.lastBucket = b
-    this.lastStored = stored
-    return stored === undefined ? undefined : this.entryOf(stored)
-  }
-
-  /**
-   * slot() for a write that replaces the value (writeLocal): a cell's value is
-   * not read out (it is UNREAD, or null for a tombstone), since the write only
-   * needs the old version, expiry and kind; copying out 100 bytes a write cost
-   * 6% of a bulk overwrite.
-   */
-  private slotForWrite (b: number, key: string): Entry | undefined {
-    const stored = this.stored(b, key)
-    this.lastKey = key
-    this.lastBucket = b
-    this.lastStored = stored
-    return stored === undefined ? undefined : typeof stored === 'number' ? this.cells.read(stored, false) : stored
-  }
-
-  /** What bucket b holds for the key: slot()'s last lookup when it was of this key. */
-  private stored (b: number, key: string): Entry | number | undefined {
-    return key === this.lastKey && b === this.lastBucket ? this.lastStored : this.buckets[b]?.get(key)
-  }
-
-  /** A bucket map's value as an Entry (slot()). */
-  private entryOf (slot: Entry | number): Entry {
-    return typeof slot === 'number' ? this.cells.read(slot) : slot
-  }
-
-  /** isLive of a bucket map's value, without reading a cell's entry out. */
-  private liveSlot (slot: Entry | number, now: number): boolean {
-    return typeof slot === 'number' ? this.cells.isLive(slot, now) : isLive(slot, now)
-  }
-
-  /** Takes the key out of its bucket map, and gives its cell back. */
-  private remove (b: number, key: string): void {
-    const stored = this.stored(b, key)
-    if (stored === undefined) return
-    if (typeof stored === 'number') this.cells.release(stored)
-    this.buckets[b]?.delete(key)
-    this.lastKey = null
+    return this.table.get(b, key)
   }
 
   /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
   private writeLocal (key: string, value: Bytes | null, expiresAt: number, copy: boolean): Entry {
     const h = keyHash(key) // hashed once per write: this is the hot path of SET
     const b = h & (BUCKETS - 1)
-    const previous = this.slotForWrite(b, key)
+    const previous = this.table.getForWrite(b, key) // the old value is replaced: a cell's is not read out
     let ts = this.clock.tick()
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
@@ -684,7 +614,7 @@ export class Store {
   /** Takes the key's entry out of the store and the digest (a hash a write of another type replaces). */
   private unstore (key: string, h: number, b: number, entry: Entry): void {
     this.digest.change(h, entry, undefined)
-    this.remove(b, key)
+    this.table.delete(b, key)
     if (entry.value === null) this.tombstoneCount--
     else this.valueCount--
     if (entry.expiresAt !== 0) this.expiring.delete(key)
@@ -696,29 +626,14 @@ export class Store {
    */
   private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
     let stored = false
-    let bucket = this.buckets[b]
     if (previous !== undefined) {
       if (previous.value === null) this.tombstoneCount--
       else this.valueCount--
     }
     if (entry.value === null && !this.keepTombstones) {
-      this.remove(b, key)
+      this.table.delete(b, key)
     } else {
-      if (bucket === undefined) {
-        bucket = new Map()
-        this.buckets[b] = bucket
-      }
-      const was = previous === undefined ? undefined : this.stored(b, key)
-      const cell = this.cells.store(entry, typeof was === 'number' ? was : -1)
-      // A plain entry kept as an object (a version out of the cell's range) must still not hold a view into the caller's buffer.
-      if (cell < 0 && entry.counter === undefined && entry.hash === undefined && entry.value !== null && entry.value.length <= SMALL_VALUE_MAX) {
-        entry.value = storedBytes(entry.value, true)
-      }
-      const now = cell >= 0 ? cell : entry
-      if (now !== was) bucket.set(key, now) // a cell written in place is stored already
-      this.lastKey = key
-      this.lastBucket = b
-      this.lastStored = now
+      this.table.set(b, key, entry, previous !== undefined)
       stored = true
       if (entry.value === null) {
         this.tombstoneCount++
