@@ -125,10 +125,14 @@ const CUT_SALT = 0x6a09e667
 /** A set's entry hashes apart from a hash's of the same fields (PROTOCOL.md §Sets). */
 const SET_SALT = 0x510e527f
 
+/** What a field's parts are hashed with: the key's hash and the field name's. */
+export function fieldKeyHash (h: number, name: string): number {
+  return h ^ fmix(keyHash(name) ^ FIELD_SALT)
+}
+
 /** The hash of one field of a hash key (into laneA/laneB). */
 function fieldHash (h: number, name: string, f: Field): void {
-  const n = fmix(keyHash(name) ^ FIELD_SALT)
-  const fh = h ^ n
+  const fh = fieldKeyHash(h, name)
   entryHash(fh, f)
   if (isPlain(f)) return // a base and nothing else: its version says it all
   let a = laneA
@@ -217,6 +221,17 @@ export class Digest {
    */
   toggleField (h: number, name: string, f: Field): void {
     fieldHash(h, name, f)
+    this.toggle(h, laneA, laneB)
+  }
+
+  /**
+   * Adds or removes (XOR) the hash of one contribution of one field (`fh`:
+   * fieldKeyHash of the key's hash `h` and the field's name): called before and
+   * after the contribution changes in place (an SADD again, a HINCRBY), it
+   * replaces that part alone, the same as toggleField of the whole field would.
+   */
+  toggleFieldContribution (h: number, fh: number, c: Contribution): void {
+    partHash(fh, c, CONTRIBUTION_SALT)
     this.toggle(h, laneA, laneB)
   }
 

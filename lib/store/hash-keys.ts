@@ -1,7 +1,8 @@
 import { compareTimestamps, type HybridClock, type Timestamp } from './clock.js'
-import type { Digest } from './digest.js'
+import { fieldKeyHash, type Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
-import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
+import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, ownFieldContribution, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
+import { addInPlace, type Contribution } from './counter.js'
 import type { Int } from './numbers.js'
 import type { TombstoneLog, TombstoneVerdict } from './tombstones.js'
 
@@ -111,6 +112,20 @@ export class HashKeys {
     hash.fields.set(name, next)
   }
 
+  /**
+   * Adds an increment to a present field's own contribution in place
+   * (ownFieldContribution): no new record to store (a second lookup in the
+   * field map, and old-generation garbage once the hash is large), and that
+   * contribution's part of the digest is replaced, as changeField would
+   * replace the field's. It stays present, so `live` holds.
+   */
+  private incrementInPlace (h: number, name: string, mine: Contribution, ts: Timestamp, delta: Int, fdelta: number): void {
+    const fh = fieldKeyHash(h, name)
+    this.s.digest.toggleFieldContribution(h, fh, mine)
+    addInPlace(mine, ts, delta, fdelta)
+    this.s.digest.toggleFieldContribution(h, fh, mine)
+  }
+
   /** Stores the entry again (same object) so counts, the expiry set and the tombstone queue follow its new value. */
   private settle (key: string, h: number, b: number, entry: HashEntry, was: Entry): void {
     entry.value = entry.hash.live > 0 ? HASH_VALUE : null
@@ -167,9 +182,11 @@ export class HashKeys {
     for (const name of names) {
       if (changed.has(name)) continue
       const old = entry.hash.fields.get(name)
-      if (old === undefined || !present(old)) added++
-      const next = old === undefined ? (fresh ??= addMember(undefined, node, stamp)) : addMember(old, node, stamp)
-      this.changeField(h, entry, name, old, next, true)
+      const wasPresent = old !== undefined && present(old)
+      if (!wasPresent) added++
+      const mine = wasPresent ? ownFieldContribution(old, node) : undefined
+      if (old !== undefined && mine !== undefined) this.incrementInPlace(h, name, mine, stamp, 1, 0)
+      else this.changeField(h, entry, name, old, old === undefined ? (fresh ??= addMember(undefined, node, stamp)) : addMember(old, node, stamp), true)
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)
@@ -256,8 +273,17 @@ export class HashKeys {
     check(old === undefined ? null : fieldBytes(old))
     const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)
-    const next = incrementField(old, this.s.nodeId(), this.stamp(entry.hash.cut ?? undefined), delta, fdelta)
-    this.changeField(h, entry, name, old, next, true)
+    const node = this.s.nodeId()
+    const stamp = this.stamp(entry.hash.cut ?? undefined)
+    const mine = old !== undefined && present(old) ? ownFieldContribution(old, node) : undefined
+    let next: Field
+    if (old !== undefined && mine !== undefined) {
+      this.incrementInPlace(h, name, mine, stamp, delta, fdelta)
+      next = old
+    } else {
+      next = incrementField(old, node, stamp, delta, fdelta)
+      this.changeField(h, entry, name, old, next, true)
+    }
     this.settle(key, h, b, entry, was)
     this.s.notify(key, entry, true, [name])
     return fieldBytes(next) as Buffer

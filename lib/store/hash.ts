@@ -1,6 +1,6 @@
 import type { Bytes } from './bytes.js'
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
-import { collect, exists, increment, join, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
+import { collect, exists, increment, join, ownContribution, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
 import { NodeTable, packParts, packedLogical, packedNode, packedValue, packedWall } from './packed.js'
 
@@ -284,6 +284,20 @@ export function fieldBytes (f: Field): Buffer | null {
  */
 export function addMember (f: Field | undefined, node: string, ts: Timestamp): Field {
   return incrementField(f, node, ts, 1, 0)
+}
+
+/**
+ * The contribution of `node` that an increment of field f, present, may go
+ * into in place (an SADD of a member this node added before, a HINCRBY of a
+ * field it incremented): f is a general record, and no mark refers to that
+ * contribution (counter.ts ownContribution). Undefined: the caller makes a new
+ * record with incrementField(). Only the compact forms are ever shared (a
+ * OneAdd serves every new member of one SADD); a general record belongs to one
+ * field of one hash, as an entry to one key. The field stays present after.
+ */
+export function ownFieldContribution (f: Field, node: string): Contribution | undefined {
+  if (isPlain(f) || f instanceof OneAdd) return undefined
+  return ownContribution(f.state, node)
 }
 
 /** HSET: a new base written at `v` (its bytes copied), having seen every contribution held here. */
