@@ -78,10 +78,25 @@ class SizeClass {
     this.free.push(index)
   }
 
+  /** The chunk holding cell `index`. */
+  chunkOf (index: number): Chunk {
+    return this.chunks[index >>> CHUNK_BITS] as Chunk
+  }
+
+  /** Cell `index`'s first byte in its chunk. */
+  offsetOf (index: number): number {
+    return (index & (CHUNK - 1)) * this.stride
+  }
+
   /** Cells in use. */
   get live (): number {
     return this.used - this.free.length
   }
+}
+
+/** Whether the entry is what a cell holds (if its version fits too): no counter, no hash, a tombstone or a value of at most SMALL_VALUE_MAX bytes. */
+export function isSmallPlain (e: PlainEntry): boolean {
+  return e.counter === undefined && e.hash === undefined && (e.value === null || e.value.length <= SMALL_VALUE_MAX)
 }
 
 /** The class whose room fits a value of `length` bytes. */
@@ -100,17 +115,14 @@ export class Cells {
   /**
    * Puts the entry in a cell and returns its number: `old`'s own when the value
    * fits its class (an overwrite in place), else a new one, and `old` is
-   * released (pass -1 for none). -1 when the entry does not fit a cell (a
-   * counter, a hash, a value over SMALL_VALUE_MAX bytes, a logical clock at or
-   * above 2^32, a full node table): the store keeps it as an object then, and
+   * released (pass -1 for none). -1 when the entry does not fit a cell (not
+   * isSmallPlain, a logical clock at or above 2^32, a full node table, or its
+   * class's 2^25 cells all in use): the store keeps it as an object then, and
    * `old` is released all the same.
    */
   store (e: PlainEntry, old: number): number {
     const value = e.value
-    const node = e.counter === undefined && e.hash === undefined && (value === null || value.length <= SMALL_VALUE_MAX) &&
-      Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32
-      ? this.nodes.indexOf(e.node)
-      : -1
+    const node = isSmallPlain(e) && Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32 ? this.nodes.indexOf(e.node) : -1
     const cls = value === null ? 0 : classOf(value.length)
     if (old >= 0 && (node < 0 || (old & CLASS_MASK) !== cls)) {
       this.release(old)
@@ -120,8 +132,8 @@ export class Cells {
     const sizeClass = this.classes[cls] as SizeClass
     const index = old >= 0 ? old >>> CLASS_BITS : sizeClass.alloc()
     if (index < 0) return -1
-    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
-    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    const chunk = sizeClass.chunkOf(index)
+    const at = sizeClass.offsetOf(index)
     chunk.f64[(at >>> 3) + WALL] = e.wall
     chunk.f64[(at >>> 3) + EXPIRES] = e.expiresAt
     chunk.u32[(at >>> 2) + LOGICAL] = e.logical
@@ -137,10 +149,10 @@ export class Cells {
    * own, or UNREAD when `withValue` is false (a tombstone's is null either way).
    */
   read (id: number, withValue = true): Omit<PlainEntry, 'counter' | 'hash'> {
-    const sizeClass = this.classes[id & CLASS_MASK] as SizeClass
+    const sizeClass = this.classOfCell(id)
     const index = id >>> CLASS_BITS
-    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
-    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    const chunk = sizeClass.chunkOf(index)
+    const at = sizeClass.offsetOf(index)
     const bytes = chunk.bytes
     const start = at + HEADER
     return {
@@ -154,10 +166,10 @@ export class Cells {
 
   /** Whether the cell holds a value not past its expiry at `now` (isLive without reading the entry out). */
   isLive (id: number, now: number): boolean {
-    const sizeClass = this.classes[id & CLASS_MASK] as SizeClass
+    const sizeClass = this.classOfCell(id)
     const index = id >>> CLASS_BITS
-    const chunk = sizeClass.chunks[index >>> CHUNK_BITS] as Chunk
-    const at = (index & (CHUNK - 1)) * sizeClass.stride
+    const chunk = sizeClass.chunkOf(index)
+    const at = sizeClass.offsetOf(index)
     if (chunk.bytes[at + FLAGS] === TOMBSTONE) return false
     const expiresAt = chunk.f64[(at >>> 3) + EXPIRES] as number
     return expiresAt === 0 || expiresAt > now
@@ -165,7 +177,11 @@ export class Cells {
 
   /** The cell is free for another key. */
   release (id: number): void {
-    (this.classes[id & CLASS_MASK] as SizeClass).release(id >>> CLASS_BITS)
+    this.classOfCell(id).release(id >>> CLASS_BITS)
+  }
+
+  private classOfCell (id: number): SizeClass {
+    return this.classes[id & CLASS_MASK] as SizeClass
   }
 
   /** Cells in use (tests: every key removed gives its cell back). */

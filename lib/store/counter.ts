@@ -12,9 +12,11 @@ import { addInt, formatFloat, isSharedInteger, parseFloatValue, parseInt64, shar
 // increments concurrent with it land on top.
 //
 // A change makes new states, so a base's marks can share the contribution
-// objects they saw. The one exception, for speed: a node's own increment
-// changes its contribution in place when no mark refers to that object
-// (Store.increment); nobody keeps a contribution past the call that got it.
+// objects they saw. The exception, for speed: a node's own increment changes
+// its contribution in place when no mark refers to that object (Store.increment,
+// and HashKeys.incrementInPlace for a hash field or set member); so a state
+// belongs to one key (or one field), and nobody keeps a contribution past the
+// call that got it.
 
 /** One node's increments to a key since its epoch (when it started this contribution). */
 export interface Contribution extends Version {

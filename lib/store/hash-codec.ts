@@ -1,7 +1,7 @@
 import { decodeState, encodedSize as counterSize, encodeState } from './counter-codec.js'
 import type { Version } from './clock.js'
 import type { Contribution } from './counter.js'
-import { baseField, fieldOf, plainValue, present, type Field, type HashState } from './hash.js'
+import { baseField, fieldOf, ownRecord, plainValue, present, type Field, type HashState } from './hash.js'
 
 // A hash state's bytes (PROTOCOL.md §Hashes, FORMAT.md §Hash state): MREPL op H,
 // the typed field of SYNC pages and ENTRIES replies, and the log's hash records.
@@ -186,7 +186,9 @@ export function decodeHash (b: Buffer): HashState | string {
     o += 4
     const fields = new Map<string, Field>()
     let live = 0
-    // Records are never changed in place: fields sent as the same record share one object.
+    // Fields sent as the same record share one object if it is a compact one (a
+    // set's members added by one SADD); a general record is changed in place by
+    // increments (hash.ts ownFieldContribution), so each field gets its own copy.
     let previous: Field | null = null
     for (let i = 0; i < count; i++) {
       const nameLength = b.readUInt32LE(o)
@@ -198,7 +200,7 @@ export function decodeHash (b: Buffer): HashState | string {
       if (flags === SAME) {
         if (previous === null) return 'the first field has no record before it'
         if (fields.has(name)) return 'a field given twice'
-        fields.set(name, previous)
+        fields.set(name, ownRecord(previous))
         if (present(previous)) live++
         continue
       }

@@ -113,11 +113,29 @@ export class HashKeys {
   }
 
   /**
-   * Adds an increment to a present field's own contribution in place
-   * (ownFieldContribution): no new record to store (a second lookup in the
-   * field map, and old-generation garbage once the hash is large), and that
-   * contribution's part of the digest is replaced, as changeField would
-   * replace the field's. It stays present, so `live` holds.
+   * An increment of field `name` by this node at `ts` (SADD, HINCRBY): into
+   * the record's own contribution in place when it has one (a present general
+   * record, ownFieldContribution), else in a new record (incrementField).
+   * Returns the field's record.
+   */
+  private incrementOne (h: number, entry: HashEntry, name: string, old: Field | undefined, wasPresent: boolean, ts: Version, delta: Int, fdelta: number): Field {
+    const node = this.s.nodeId()
+    const mine = old !== undefined && wasPresent ? ownFieldContribution(old, node) : undefined
+    if (old === undefined || mine === undefined) {
+      const next = incrementField(old, node, ts, delta, fdelta)
+      this.changeField(h, entry, name, old, next, true)
+      return next
+    }
+    this.incrementInPlace(h, name, mine, ts, delta, fdelta)
+    return old
+  }
+
+  /**
+   * Adds an increment to a present field's own contribution in place: no new
+   * record to store (a second lookup in the field map, and old-generation
+   * garbage once the hash is large), and that contribution's part of the
+   * digest is replaced, as changeField would replace the field's. It stays
+   * present, so `live` holds.
    */
   private incrementInPlace (h: number, name: string, mine: Contribution, ts: Timestamp, delta: Int, fdelta: number): void {
     const fh = fieldKeyHash(h, name)
@@ -176,17 +194,16 @@ export class HashKeys {
     const node = this.s.nodeId()
     const stamp = this.stamp(entry.hash.cut ?? undefined)
     // The record of a member nothing was held of is the same for every such member of this
-    // SADD: one object serves them all (records are never changed in place), so such a
-    // member costs its name and its slot in the map.
+    // SADD: one object serves them all (a OneAdd is never changed in place: an add to it
+    // makes a general record), so such a member costs its name and its slot in the map.
     let fresh: Field | undefined
     for (const name of names) {
       if (changed.has(name)) continue
       const old = entry.hash.fields.get(name)
       const wasPresent = old !== undefined && present(old)
       if (!wasPresent) added++
-      const mine = wasPresent ? ownFieldContribution(old, node) : undefined
-      if (old !== undefined && mine !== undefined) this.incrementInPlace(h, name, mine, stamp, 1, 0)
-      else this.changeField(h, entry, name, old, old === undefined ? (fresh ??= addMember(undefined, node, stamp)) : addMember(old, node, stamp), true)
+      if (old === undefined) this.changeField(h, entry, name, old, (fresh ??= addMember(undefined, node, stamp)), true)
+      else this.incrementOne(h, entry, name, old, wasPresent, stamp, 1, 0)
       changed.add(name)
     }
     this.settle(key, h, b, entry, was)
@@ -273,17 +290,7 @@ export class HashKeys {
     check(old === undefined ? null : fieldBytes(old))
     const entry = this.hashEntry(key, h, b, current, false)
     const was = this.snapshot(entry)
-    const node = this.s.nodeId()
-    const stamp = this.stamp(entry.hash.cut ?? undefined)
-    const mine = old !== undefined && present(old) ? ownFieldContribution(old, node) : undefined
-    let next: Field
-    if (old !== undefined && mine !== undefined) {
-      this.incrementInPlace(h, name, mine, stamp, delta, fdelta)
-      next = old
-    } else {
-      next = incrementField(old, node, stamp, delta, fdelta)
-      this.changeField(h, entry, name, old, next, true)
-    }
+    const next = this.incrementOne(h, entry, name, old, old !== undefined && present(old), this.stamp(entry.hash.cut ?? undefined), delta, fdelta)
     this.settle(key, h, b, entry, was)
     this.s.notify(key, entry, true, [name])
     return fieldBytes(next) as Buffer

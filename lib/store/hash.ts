@@ -291,13 +291,36 @@ export function addMember (f: Field | undefined, node: string, ts: Timestamp): F
  * into in place (an SADD of a member this node added before, a HINCRBY of a
  * field it incremented): f is a general record, and no mark refers to that
  * contribution (counter.ts ownContribution). Undefined: the caller makes a new
- * record with incrementField(). Only the compact forms are ever shared (a
- * OneAdd serves every new member of one SADD); a general record belongs to one
- * field of one hash, as an entry to one key. The field stays present after.
+ * record with incrementField(). Only the compact forms may be shared (a OneAdd
+ * serves every new member of one SADD); a general record belongs to one field
+ * of one hash (decoding gives each field its own: ownRecord), as an entry to
+ * one key. The field stays present after.
  */
 export function ownFieldContribution (f: Field, node: string): Contribution | undefined {
   if (isPlain(f) || f instanceof OneAdd) return undefined
   return ownContribution(f.state, node)
+}
+
+/**
+ * A record for one more field: a compact one as it is (never changed in place),
+ * a general one copied, contributions and marks too (a mark that was one of the
+ * contributions' own objects stays so), since ownFieldContribution changes a
+ * general record's contribution in place.
+ */
+export function ownRecord (f: Field): Field {
+  if (isPlain(f) || f instanceof OneAdd) return f
+  const copies = new Map<Contribution, Contribution>()
+  const copyOf = (c: Contribution): Contribution => {
+    let copy = copies.get(c)
+    if (copy === undefined) {
+      copy = { ...c }
+      copies.set(c, copy)
+    }
+    return copy
+  }
+  const contribs = f.state.contribs.map(copyOf)
+  const seen = f.state.seen === f.state.contribs ? contribs : f.state.seen.map(copyOf)
+  return { wall: f.wall, logical: f.logical, node: f.node, state: { base: f.state.base, contribs, seen }, removed: f.removed }
 }
 
 /** HSET: a new base written at `v` (its bytes copied), having seen every contribution held here. */

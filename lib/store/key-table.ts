@@ -1,5 +1,5 @@
-import { SMALL_VALUE_MAX, storedBytes } from './bytes.js'
-import { Cells } from './cells.js'
+import { storedBytes } from './bytes.js'
+import { Cells, isSmallPlain } from './cells.js'
 import { DIGEST_BUCKETS } from './digest.js'
 import { isLive, type Entry } from './entry.js'
 import { NodeTable } from './packed.js'
@@ -64,7 +64,7 @@ export class KeyTable {
     const was = replacing ? this.stored(b, key) : undefined
     const cell = this.cells.store(entry, typeof was === 'number' ? was : -1)
     // A plain entry kept as an object (a version out of the cell's range) must still not hold a view into the caller's buffer.
-    if (cell < 0 && entry.counter === undefined && entry.hash === undefined && entry.value !== null && entry.value.length <= SMALL_VALUE_MAX) {
+    if (cell < 0 && isSmallPlain(entry) && entry.value !== null) {
       entry.value = storedBytes(entry.value, true)
     }
     const now = cell >= 0 ? cell : entry

@@ -622,7 +622,9 @@ export class Store {
 
   /**
    * Stores (or, for a tombstone nobody needs, drops) the key's new entry;
-   * whether it was stored. `previous`: the entry stored now (slot()'s), if any.
+   * whether it was stored. `previous`: the entry stored now (slot()'s, or
+   * getForWrite()'s, whose value may be UNREAD: only its version, expiry and
+   * whether it is a tombstone count here), if any.
    */
   private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
     let stored = false

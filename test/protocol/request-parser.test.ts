@@ -108,6 +108,12 @@ const fixtures: Fixture[] = [
   { name: 'bulk header LF only', input: b('*1\r\n$3\nabc\r\n'), expect: fail('expected CRLF after bulk count') },
   { name: 'overlong multibulk header', input: b('*' + '1'.repeat(100)), expect: fail('too big multibulk count string') },
   { name: 'overlong bulk header', input: b('*1\r\n$' + '1'.repeat(100)), expect: fail('too big bulk count string') },
+  // A header line may be 64 bytes before its LF ($, digits, CR); one more is too big, LF or not.
+  { name: 'bulk header line of 64 bytes', input: b('*1\r\n$' + '1'.repeat(62) + '\r\n'), expect: fail('invalid bulk length') },
+  { name: 'bulk header line of 65 bytes', input: b('*1\r\n$' + '1'.repeat(63) + '\r\n'), expect: fail('too big bulk count string') },
+  // (limits given: its bytes end mid-line, so it stays out of the concatenation test below)
+  { name: 'bulk header of 64 bytes, no LF yet', input: b('*1\r\n$' + '1'.repeat(63)), expect: ok(), limits: DEFAULT_LIMITS },
+  { name: 'bulk header of 65 bytes, no LF yet', input: b('*1\r\n$' + '1'.repeat(64)), expect: fail('too big bulk count string') },
 
   // limits, with small ones so every split stays cheap
   { name: 'inline at the limit, CRLF', input: b('12345678\r\nPING\n'), expect: ok(['12345678'], ['PING']), limits: SMALL },

@@ -5,16 +5,17 @@ import type { RespClient } from '../../lib/client/resp-client.js'
 import { clientOf, kill9, startOn, waitCompactions } from '../helpers/durable.js'
 import { tempDir } from '../helpers/server.js'
 
-// DESIGN.md §Memory per key: a key written once is kept packed (a value of at
-// most 128 bytes in one string with its version), a key written over becomes
-// an object with a Buffer, an expiry change keeps a key packed, larger values
-// stay Buffers. Clients must not be able to tell: every byte comes back, through
-// the string commands, expiry, and a restart from the log and from a snapshot.
+// DESIGN.md §Memory per key: a value of at most 128 bytes (or a tombstone) is
+// kept in a cell with its version (lib/store/cells.ts), written over in place
+// when the new value has the same size class and moved to another cell when not;
+// larger values are objects holding a Buffer. Clients must not be able to tell:
+// every byte comes back, through the string commands, expiry, and a restart from
+// the log and from a snapshot.
 
 /** Bytes of every value 0..255, n of them, starting at `from`. */
 const bytes = (n: number, from = 0): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (from + i * 7) % 256))
 
-/** Lengths on both sides of the packed limit (128), and the empty value. */
+/** Lengths on both sides of a cell's limit (128), and the empty value. */
 const LENGTHS = [0, 1, 12, 127, 128, 129, 1000]
 
 async function get (client: RespClient, key: string): Promise<Buffer | null> {
@@ -27,17 +28,19 @@ async function get (client: RespClient, key: string): Promise<Buffer | null> {
 async function writeEveryForm (client: RespClient): Promise<Map<string, Buffer>> {
   const expected = new Map<string, Buffer>()
   for (const n of LENGTHS) {
-    await client.expect(['SET', `once:${n}`, bytes(n)]) // packed when n <= 128
+    await client.expect(['SET', `once:${n}`, bytes(n)]) // a cell when n <= 128
     expected.set(`once:${n}`, bytes(n))
     await client.expect(['SET', `over:${n}`, bytes(n, 1)])
-    await client.expect(['SET', `over:${n}`, bytes(n, 2)]) // written over: an object
+    await client.expect(['SET', `over:${n}`, bytes(n, 2)]) // written over in place (its cell, or its object's Buffer)
     expected.set(`over:${n}`, bytes(n, 2))
     await client.expect(['SET', `ttl:${n}`, bytes(n, 3)])
-    await client.expect(['EXPIRE', `ttl:${n}`, '1000']) // an expiry change keeps it packed
+    await client.expect(['EXPIRE', `ttl:${n}`, '1000']) // an expiry change: the value stays where it is
     expected.set(`ttl:${n}`, bytes(n, 3))
   }
   await client.expect(['SET', 'grow', bytes(100)])
-  await client.expect(['APPEND', 'grow', bytes(100, 5)]) // 200 bytes: past the packed limit
+  await client.expect(['APPEND', 'grow', bytes(100, 5)]) // 200 bytes: past a cell's limit, an object
+  for (const n of [10, 100, 200, 50]) await client.expect(['SET', 'moved', bytes(n, n)]) // cell to cell of another size, to an object, back to a cell
+  expected.set('moved', bytes(50, 50))
   expected.set('grow', Buffer.concat([bytes(100), bytes(100, 5)]))
   await client.expect(['SET', 'patched', bytes(20)])
   await client.expect(['SETRANGE', 'patched', '30', bytes(5, 9)])
@@ -73,7 +76,7 @@ t.test('every form a value is kept in reads back byte for byte, also after resta
   t.equal(await client.expect(['TTL', 'ttl:12']), -1, 'PERSIST takes the expiry away')
   t.equal(String(await client.expect(['OBJECT', 'ENCODING', 'once:12'])), 'embstr', 'OBJECT ENCODING is by bytes, whatever the form')
   await client.expect(['SET', 'number', '12345'])
-  t.equal(await client.expect(['INCR', 'number']), 12346, 'INCR reads a packed value')
+  t.equal(await client.expect(['INCR', 'number']), 12346, 'INCR reads a value in a cell')
   expected.set('number', Buffer.from('12346'))
 
   // From the log (a clean stop), then from a snapshot and the log after it (a kill -9).
