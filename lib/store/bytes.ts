@@ -32,13 +32,3 @@ export function storedBytes (value: Bytes, copy: boolean): Bytes {
   if (value.length <= SMALL_VALUE_MAX) return value.toString('latin1')
   return copy ? Buffer.from(value) : value
 }
-
-/**
- * The bytes as a Buffer the store owns: a string's copied out, a Buffer copied
- * when it is the caller's (`copy`) or small (a view handed over without a copy,
- * as recovery does, must not keep a whole read buffer alive for a few bytes).
- */
-export function ownedBuffer (value: Bytes, copy: boolean): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'latin1')
-  return copy || value.length <= SMALL_VALUE_MAX ? Buffer.from(value) : value
-}

@@ -1,5 +1,6 @@
 import { SMALL_VALUE_MAX, copyBytes } from './bytes.js'
-import type { NodeTable, PlainEntry } from './packed.js'
+import type { Entry } from './entry.js'
+import type { NodeTable } from './packed.js'
 
 // DESIGN.md §Memory per key. Most keys hold a small plain value (no counter, no
 // hash fields) or are tombstones. The store keeps each such key in a cell: a
@@ -95,7 +96,7 @@ class SizeClass {
 }
 
 /** Whether the entry is what a cell holds (if its version fits too): no counter, no hash, a tombstone or a value of at most SMALL_VALUE_MAX bytes. */
-export function isSmallPlain (e: PlainEntry): boolean {
+export function isSmallPlain (e: Entry): boolean {
   return e.counter === undefined && e.hash === undefined && (e.value === null || e.value.length <= SMALL_VALUE_MAX)
 }
 
@@ -120,7 +121,7 @@ export class Cells {
    * class's 2^25 cells all in use): the store keeps it as an object then, and
    * `old` is released all the same.
    */
-  store (e: PlainEntry, old: number): number {
+  store (e: Entry, old: number): number {
     const value = e.value
     const node = isSmallPlain(e) && Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32 ? this.nodes.indexOf(e.node) : -1
     const cls = value === null ? 0 : classOf(value.length)
@@ -148,7 +149,7 @@ export class Cells {
    * A fresh entry with the cell's contents; its value is a latin1 string of its
    * own, or UNREAD when `withValue` is false (a tombstone's is null either way).
    */
-  read (id: number, withValue = true): Omit<PlainEntry, 'counter' | 'hash'> {
+  read (id: number, withValue = true): Entry {
     const sizeClass = this.classOfCell(id)
     const index = id >>> CLASS_BITS
     const chunk = sizeClass.chunkOf(index)

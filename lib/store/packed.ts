@@ -16,21 +16,6 @@ const MAX_48 = 2 ** 48
 const MAX_32 = 2 ** 32
 const MAX_NODES = 1 << 14
 
-/**
- * A plain entry's parts: an Entry (entry.ts) that the store may keep in a cell
- * (cells.ts) when it has no counter or hash (written here by shape, not
- * imported: entry.ts's types reach hash.ts, which uses this module).
- */
-export interface PlainEntry {
-  value: Bytes | null
-  expiresAt: number
-  wall: number
-  logical: number
-  node: string
-  counter?: object
-  hash?: object
-}
-
 /** Node ids as small numbers: a store sees few (its cluster's), and a cell or a packed field names one in two bytes. */
 export class NodeTable {
   private readonly ids: string[] = []

@@ -1,8 +1,8 @@
 import { compareTimestamps, HybridClock, type Timestamp } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, leafOf } from './digest.js'
-import { isSharedInteger, type Int } from './numbers.js'
+import type { Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
-import { bufferOf, ownedBuffer, SMALL_VALUE_MAX, storedBytes, type Bytes } from './bytes.js'
+import { bufferOf, SMALL_VALUE_MAX, storedBytes, type Bytes } from './bytes.js'
 import { compareVersions, isExpired, isLive, NO_BASE, type Entry, type Version } from './entry.js'
 import { globMatch } from './glob.js'
 import { HashKeys, isHash } from './hash-keys.js'
@@ -561,19 +561,19 @@ export class Store {
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
-    // Only a stored object holds a Buffer (a cell's entry is read out as a string), so previous is the store's own.
+    // Only a stored object holds a Buffer (a cell's entry is read out as a string), so previous is the store's own;
+    // a plain one's is larger than a cell takes, as is the value that replaces it here.
     const old = previous?.value ?? null
-    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && previous.counter === undefined && value !== null &&
-      (value === old || value.length > SMALL_VALUE_MAX)) {
+    if (previous !== undefined && Buffer.isBuffer(old) && previous.hash === undefined && previous.counter === undefined && value !== null && value.length > SMALL_VALUE_MAX) {
       this.digest.change(h, previous, version) // before the in-place update overwrites previous's version
       if (expiresAt !== 0) this.expiring.add(key)
       else if (previous.expiresAt !== 0) this.expiring.delete(key)
       if (value === old) {
         // the same bytes (an expiry change: setExpiry)
-      } else if (copy && typeof value !== 'string' && old.length === value.length && !isSharedInteger(old)) {
+      } else if (copy && typeof value !== 'string' && old.length === value.length) { // (old: over 128 bytes, never a shared integer's)
         value.copy(old)
       } else {
-        previous.value = ownedBuffer(value, copy)
+        previous.value = storedBytes(value, copy)
       }
       previous.expiresAt = expiresAt
       previous.wall = version.wall

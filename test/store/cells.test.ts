@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { SMALL_VALUE_MAX } from '../../lib/store/bytes.js'
 import { Cells } from '../../lib/store/cells.js'
 import { isLive, type Entry } from '../../lib/store/entry.js'
+import { newHash } from '../../lib/store/hash.js'
 import { NodeTable } from '../../lib/store/packed.js'
 
 const arbEntry = fc.record({
@@ -59,7 +60,7 @@ t.test('a value of the same size class is written in place; another size moves i
   t.equal(cells.live, live - 1, 'is refused, and the cell it would have replaced given back')
   t.equal(cells.store({ ...base, value: null, logical: 2 ** 32 }, -1), -1, 'a logical counter past 2^32')
   t.equal(cells.store({ ...base, value: null, counter: { base: null, contribs: [], seen: [] } }, -1), -1, 'a counter')
-  t.equal(cells.store({ ...base, value: null, hash: {} }, -1), -1, 'a hash')
+  t.equal(cells.store({ ...base, value: null, hash: newHash() }, -1), -1, 'a hash')
 })
 
 t.test('many cells: chunks are added as a class fills, and freed cells are reused first', async t => {
