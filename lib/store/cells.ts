@@ -4,33 +4,38 @@ import type { NodeTable } from './packed.js'
 
 // DESIGN.md §Memory per key. Most keys hold a small plain value (no counter, no
 // hash fields) or are tombstones. The store keeps each such key in a cell: a
-// fixed-size record in a large Buffer, outside V8's heap, and its map holds the
-// cell's number (a small integer, stored in the map without an object of its
-// own). So a key costs the collector nothing but its name, and a write over
-// the key changes its cell in place, with the one map lookup that found it.
+// fixed-size record in a large Buffer, outside V8's heap, holding the key's
+// bytes, its version and its value. The key table (key-table.ts) finds a cell
+// by the key's hash and holds its number, a small integer stored in a map
+// without an object of its own: such a key costs the collector nothing, and a
+// write over it changes its cell in place, with the one lookup that found it.
 //
-// A cell is a header and room for the value:
+// A cell is a header, the key's bytes, then the value's:
 //   wall (float64) · expiresAt (float64, 0: none) · logical (uint32) ·
-//   node (uint16, an index into the store's NodeTable) · length (uint8) · flags (uint8) ·
-//   the value's bytes
+//   node (uint16, an index into the store's NodeTable) · value length (uint8,
+//   TOMBSTONE for none) · key length (uint8) · key bytes · value bytes
 // in the machine's byte order (the bytes never leave the process). Cells come
-// in 17 classes by the room they have for a value: 0, 8, 16, ... 128 bytes, so
-// a value wastes less than 8 bytes of room; a class's cells are in chunks of
-// CHUNK cells, allocated as needed, and a freed cell is reused by the class's
-// next key. A cell's number is its index in its class times 32, plus the class.
+// in 32 classes by the room they have for key and value: 0, 8, 16, ... 248
+// bytes, so they waste less than 8 bytes of room; a class's cells are in
+// chunks of CHUNK cells, allocated as needed, and a freed cell is reused by the
+// class's next key. A cell's number is its index in its class times 32, plus
+// the class.
 
 const HEADER = 24
 const WALL = 0 // in float64s
 const EXPIRES = 1 // in float64s
 const LOGICAL = 4 // in uint32s
 const NODE = 10 // in uint16s
-const LENGTH = 22 // in bytes
-const FLAGS = 23 // in bytes
-const TOMBSTONE = 1
+const VALUE_LENGTH = 22 // in bytes
+const KEY_LENGTH = 23 // in bytes
+/** The value length of a tombstone (a value has at most SMALL_VALUE_MAX bytes). */
+const TOMBSTONE = 255
 
 const CLASS_BITS = 5
 const CLASS_MASK = (1 << CLASS_BITS) - 1
-/** Cells per chunk: a chunk of the largest class is 152 KiB. */
+/** Room for key and value together, at most: the largest of the 32 classes. */
+const ROOM_MAX = ((1 << CLASS_BITS) - 1) * 8
+/** Cells per chunk: a chunk of the largest class is 272 KiB. */
 const CHUNK_BITS = 10
 const CHUNK = 1 << CHUNK_BITS
 /** Cells per class at most, so that a cell's number stays a small integer (below 2^30). */
@@ -51,7 +56,7 @@ interface Chunk {
   readonly u16: Uint16Array
 }
 
-/** The cells of one size: `room` bytes for a value each. */
+/** The cells of one size: `room` bytes for a key and value each. */
 class SizeClass {
   readonly stride: number
   readonly chunks: Chunk[] = []
@@ -100,7 +105,7 @@ export function isSmallPlain (e: Entry): boolean {
   return e.counter === undefined && e.hash === undefined && (e.value === null || e.value.length <= SMALL_VALUE_MAX)
 }
 
-/** The class whose room fits a value of `length` bytes. */
+/** The class whose room fits `length` bytes of key and value. */
 function classOf (length: number): number {
   return (length + 7) >>> 3
 }
@@ -110,21 +115,23 @@ export class Cells {
   private readonly classes: SizeClass[] = []
 
   constructor (private readonly nodes: NodeTable) {
-    for (let c = 0; c <= classOf(SMALL_VALUE_MAX); c++) this.classes.push(new SizeClass(c * 8))
+    for (let c = 0; c <= classOf(ROOM_MAX); c++) this.classes.push(new SizeClass(c * 8))
   }
 
   /**
-   * Puts the entry in a cell and returns its number: `old`'s own when the value
-   * fits its class (an overwrite in place), else a new one, and `old` is
-   * released (pass -1 for none). -1 when the entry does not fit a cell (not
-   * isSmallPlain, a logical clock at or above 2^32, a full node table, or its
-   * class's 2^25 cells all in use): the store keeps it as an object then, and
-   * `old` is released all the same.
+   * Puts the key's entry in a cell and returns its number: `old` (the key's
+   * own cell, or -1) when key and value fit its class, written in place (the
+   * key's bytes are there already), else a new cell, and `old` is released. -1
+   * when the entry does not fit a cell (not isSmallPlain, a logical clock at or
+   * above 2^32, a key and value over ROOM_MAX bytes or a key with a character
+   * past latin1, a full node table, or its class's 2^25 cells all in use): the
+   * store keeps it as an object then, and `old` is released all the same.
    */
-  store (e: Entry, old: number): number {
+  store (key: string, e: Entry, old: number): number {
     const value = e.value
-    const node = isSmallPlain(e) && Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32 ? this.nodes.indexOf(e.node) : -1
-    const cls = value === null ? 0 : classOf(value.length)
+    const length = key.length + (value === null ? 0 : value.length)
+    const node = isSmallPlain(e) && length <= ROOM_MAX && Number.isInteger(e.logical) && e.logical >= 0 && e.logical < MAX_32 ? this.nodes.indexOf(e.node) : -1
+    const cls = classOf(length)
     if (old >= 0 && (node < 0 || (old & CLASS_MASK) !== cls)) {
       this.release(old)
       old = -1
@@ -135,13 +142,17 @@ export class Cells {
     if (index < 0) return -1
     const chunk = sizeClass.chunkOf(index)
     const at = sizeClass.offsetOf(index)
+    const bytes = chunk.bytes
+    if (old < 0 && !writeKey(key, bytes, at + HEADER)) {
+      sizeClass.release(index)
+      return -1
+    }
     chunk.f64[(at >>> 3) + WALL] = e.wall
     chunk.f64[(at >>> 3) + EXPIRES] = e.expiresAt
     chunk.u32[(at >>> 2) + LOGICAL] = e.logical
     chunk.u16[(at >>> 1) + NODE] = node
-    const bytes = chunk.bytes
-    bytes[at + FLAGS] = value === null ? TOMBSTONE : 0
-    bytes[at + LENGTH] = value === null ? 0 : copyBytes(value, bytes, at + HEADER)
+    bytes[at + KEY_LENGTH] = key.length
+    bytes[at + VALUE_LENGTH] = value === null ? TOMBSTONE : copyBytes(value, bytes, at + HEADER + key.length)
     return (index << CLASS_BITS) | cls
   }
 
@@ -155,14 +166,36 @@ export class Cells {
     const chunk = sizeClass.chunkOf(index)
     const at = sizeClass.offsetOf(index)
     const bytes = chunk.bytes
-    const start = at + HEADER
+    const length = bytes[at + VALUE_LENGTH] as number
+    const start = at + HEADER + (bytes[at + KEY_LENGTH] as number)
     return {
-      value: bytes[at + FLAGS] === TOMBSTONE ? null : withValue ? bytes.toString('latin1', start, start + (bytes[at + LENGTH] as number)) : UNREAD,
+      value: length === TOMBSTONE ? null : withValue ? bytes.toString('latin1', start, start + length) : UNREAD,
       expiresAt: chunk.f64[(at >>> 3) + EXPIRES] as number,
       wall: chunk.f64[(at >>> 3) + WALL] as number,
       logical: chunk.u32[(at >>> 2) + LOGICAL] as number,
       node: this.nodes.idOf(chunk.u16[(at >>> 1) + NODE] as number)
     }
+  }
+
+  /** The key the cell holds (a latin1 string of its own). */
+  keyOf (id: number): string {
+    const sizeClass = this.classOfCell(id)
+    const index = id >>> CLASS_BITS
+    const bytes = sizeClass.chunkOf(index).bytes
+    const at = sizeClass.offsetOf(index)
+    return bytes.toString('latin1', at + HEADER, at + HEADER + (bytes[at + KEY_LENGTH] as number))
+  }
+
+  /** Whether the cell holds `key`: compared in place, without a string made of its bytes. */
+  holds (id: number, key: string): boolean {
+    const sizeClass = this.classOfCell(id)
+    const index = id >>> CLASS_BITS
+    const bytes = sizeClass.chunkOf(index).bytes
+    const at = sizeClass.offsetOf(index)
+    if (bytes[at + KEY_LENGTH] !== key.length) return false
+    const start = at + HEADER
+    for (let i = 0; i < key.length; i++) if (bytes[start + i] !== key.charCodeAt(i)) return false
+    return true
   }
 
   /** Whether the cell holds a value not past its expiry at `now` (isLive without reading the entry out). */
@@ -171,7 +204,7 @@ export class Cells {
     const index = id >>> CLASS_BITS
     const chunk = sizeClass.chunkOf(index)
     const at = sizeClass.offsetOf(index)
-    if (chunk.bytes[at + FLAGS] === TOMBSTONE) return false
+    if (chunk.bytes[at + VALUE_LENGTH] === TOMBSTONE) return false
     const expiresAt = chunk.f64[(at >>> 3) + EXPIRES] as number
     return expiresAt === 0 || expiresAt > now
   }
@@ -191,4 +224,14 @@ export class Cells {
     for (const c of this.classes) n += c.live
     return n
   }
+}
+
+/** Writes a latin1 key's bytes at `at`; false (and nothing meaningful written) for a character past 255. */
+function writeKey (key: string, out: Buffer, at: number): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c > 255) return false
+    out[at + i] = c
+  }
+  return true
 }

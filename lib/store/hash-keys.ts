@@ -21,9 +21,9 @@ export interface KeyAccess {
   keepTombstones: () => boolean
   now: () => number
   /** The stored entry, tombstones and expired values included. */
-  slot: (b: number, key: string) => Entry | undefined
+  slot: (h: number, key: string) => Entry | undefined
   /** Store.put: stores (or drops, for a tombstone nobody needs) the entry; counts, expiry set, tombstone queue. */
-  put: (key: string, entry: Entry, previous: Entry | undefined, b: number) => boolean
+  put: (key: string, entry: Entry, previous: Entry | undefined, h: number) => boolean
   /** An expired entry reclaimed (Store.reclaim). */
   reclaim: (key: string, entry: Entry) => void
   /** Tells the write listeners; `fields`: the hash fields that changed; `unseen`: no client would see the change (WriteListener). */
@@ -55,11 +55,11 @@ export class HashKeys {
   constructor (private readonly s: KeyAccess) {}
 
   /** The key's entry as stored, an expired value reclaimed first. */
-  private current (key: string, b: number): Entry | undefined {
-    const e = this.s.slot(b, key)
+  private current (key: string, h: number): Entry | undefined {
+    const e = this.s.slot(h, key)
     if (e !== undefined && e.value !== null && e.expiresAt !== 0 && e.expiresAt <= this.s.now()) {
       this.s.reclaim(key, e)
-      return this.s.slot(b, key)
+      return this.s.slot(h, key)
     }
     return e
   }
@@ -78,7 +78,7 @@ export class HashKeys {
    * types). Over a deleted set (or hash, for a set) the newest write it holds
    * is what the new one must outrank, and its cut (PROTOCOL.md §Sets).
    */
-  private hashEntry (key: string, h: number, b: number, current: Entry | undefined, set: boolean): HashEntry {
+  private hashEntry (key: string, h: number, current: Entry | undefined, set: boolean): HashEntry {
     const own = ofKind(current, set)
     if (own !== undefined) return own
     const replaced = current === undefined ? null : isHash(current) ? newer(newestWrite(current, current.hash), current.hash.cut) : versionOf(current)
@@ -87,7 +87,7 @@ export class HashKeys {
     // What the key held is below every field this hash will have: its version is the cut.
     const entry: HashEntry = { value: HASH_VALUE, expiresAt: 0, wall: v.wall, logical: v.logical, node: v.node, hash: newHash(replaced, set) }
     this.s.digest.change(h, current, entry)
-    this.s.put(key, entry, current, b)
+    this.s.put(key, entry, current, h)
     return entry
   }
 
@@ -145,9 +145,9 @@ export class HashKeys {
   }
 
   /** Stores the entry again (same object) so counts, the expiry set and the tombstone queue follow its new value. */
-  private settle (key: string, h: number, b: number, entry: HashEntry, was: Entry): void {
+  private settle (key: string, h: number, entry: HashEntry, was: Entry): void {
     entry.value = entry.hash.live > 0 ? HASH_VALUE : null
-    if (!this.s.put(key, entry, was, b)) this.s.digest.change(h, entry, undefined) // a hash tombstone nobody needs
+    if (!this.s.put(key, entry, was, h)) this.s.digest.change(h, entry, undefined) // a hash tombstone nobody needs
   }
 
   /** The entry before a change, as put() compares: the bucket holds the same object. */
@@ -165,8 +165,8 @@ export class HashKeys {
   }
 
   /** HSET/HMSET/HSETNX: the pairs written (the last of a repeated field wins); how many fields were new. */
-  set (key: string, h: number, b: number, pairs: ReadonlyArray<readonly [string, Buffer]>): number {
-    const entry = this.hashEntry(key, h, b, this.current(key, b), false)
+  set (key: string, h: number, pairs: ReadonlyArray<readonly [string, Buffer]>): number {
+    const entry = this.hashEntry(key, h, this.current(key, h), false)
     const was = this.snapshot(entry)
     let added = 0
     const changed = new Set<string>()
@@ -176,7 +176,7 @@ export class HashKeys {
       this.changeField(h, entry, name, old, setField(old, value, this.stamp(old ?? entry.hash.cut ?? undefined)), true)
       changed.add(name)
     }
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, [...changed])
     return added
   }
@@ -186,8 +186,8 @@ export class HashKeys {
    * how many were not present. A member named twice is added once. One SADD is
    * one write: its adds share a version, as HDEL's removals share a stamp.
    */
-  add (key: string, h: number, b: number, names: Iterable<string>): number {
-    const entry = this.hashEntry(key, h, b, this.current(key, b), true)
+  add (key: string, h: number, names: Iterable<string>): number {
+    const entry = this.hashEntry(key, h, this.current(key, h), true)
     const was = this.snapshot(entry)
     let added = 0
     const changed = new Set<string>()
@@ -206,7 +206,7 @@ export class HashKeys {
       else this.incrementOne(h, entry, name, old, wasPresent, stamp, 1, 0)
       changed.add(name)
     }
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, [...changed], added === 0 && was.value !== null)
     return added
   }
@@ -216,8 +216,8 @@ export class HashKeys {
    * §Hashes, observed-remove); how many. A hash left empty is a deleted key:
    * its expiry goes too, by a write of the key as a whole.
    */
-  remove (key: string, h: number, b: number, names: Iterable<string>): number {
-    const entry = this.current(key, b)
+  remove (key: string, h: number, names: Iterable<string>): number {
+    const entry = this.current(key, h)
     if (!isHash(entry) || entry.value === null) return 0
     const was = this.snapshot(entry)
     const stamp = this.stamp()
@@ -230,9 +230,9 @@ export class HashKeys {
     }
     if (changed.length === 0) return 0
     if (entry.hash.live === 0 && entry.expiresAt !== 0) this.setMeta(h, entry, this.stamp(entry), 0)
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, changed)
-    this.purge(key, h, b, entry, changed)
+    this.purge(key, h, entry, changed)
     return changed.length
   }
 
@@ -245,9 +245,9 @@ export class HashKeys {
    * A node with no peer keeps no removal (Store.keepTombstones): once the
    * listeners have logged the removals, the records go.
    */
-  private purge (key: string, h: number, b: number, entry: HashEntry, names: readonly string[]): void {
+  private purge (key: string, h: number, entry: HashEntry, names: readonly string[]): void {
     if (this.s.keepTombstones()) return
-    const stored = this.s.slot(b, key) === entry // else settle() dropped it from the store and the digest already
+    const stored = this.s.slot(h, key) === entry // else settle() dropped it from the store and the digest already
     for (const name of names) {
       const f = entry.hash.fields.get(name)
       if (f?.removed != null) this.changeField(stored ? h : null, entry, name, f, collectField(f), false)
@@ -255,7 +255,7 @@ export class HashKeys {
   }
 
   /** DEL (and FLUSHALL) of a live hash: every field present is removed, as by HDEL. */
-  deleteAll (key: string, h: number, b: number, entry: HashEntry): void {
+  deleteAll (key: string, h: number, entry: HashEntry): void {
     const was = this.snapshot(entry)
     const stamp = this.stamp(entry)
     const changed: string[] = []
@@ -265,16 +265,16 @@ export class HashKeys {
       changed.push(name)
     }
     if (entry.expiresAt !== 0) this.setMeta(h, entry, stamp, 0)
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, changed)
-    this.purge(key, h, b, entry, changed)
+    this.purge(key, h, entry, changed)
   }
 
   /** EXPIRE/PERSIST on a live hash: a write of the key as a whole, no field changes. */
-  setExpiry (key: string, h: number, b: number, entry: HashEntry, expiresAt: number): void {
+  setExpiry (key: string, h: number, entry: HashEntry, expiresAt: number): void {
     const was = this.snapshot(entry)
     this.setMeta(h, entry, this.stamp(entry), expiresAt)
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, [])
   }
 
@@ -283,15 +283,15 @@ export class HashKeys {
    * `check` sees the field's value first (null when absent) and throws to refuse.
    * Returns the field's new value.
    */
-  increment (key: string, h: number, b: number, name: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
-    const current = this.current(key, b)
+  increment (key: string, h: number, name: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
+    const current = this.current(key, h)
     // The field as the entry this write goes to holds it (hashEntry): none of a deleted set's.
     const old = ofKind(current, false)?.hash.fields.get(name)
     check(old === undefined ? null : fieldBytes(old))
-    const entry = this.hashEntry(key, h, b, current, false)
+    const entry = this.hashEntry(key, h, current, false)
     const was = this.snapshot(entry)
     const next = this.incrementOne(h, entry, name, old, old !== undefined && present(old), this.stamp(entry.hash.cut ?? undefined), delta, fdelta)
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, true, [name])
     return fieldBytes(next) as Buffer
   }
@@ -301,10 +301,10 @@ export class HashKeys {
    * goes (hash.ts expireField), the key's version stays, and the entry has no
    * expiry left. Every node computes the same; nobody is told.
    */
-  expire (key: string, h: number, b: number, entry: HashEntry): void {
+  expire (key: string, h: number, entry: HashEntry): void {
     const was = this.snapshot(entry)
     this.expireFields(h, entry)
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
   }
 
   /**
@@ -314,7 +314,7 @@ export class HashKeys {
    * fields written after it, and takes the key if any is left. Returns whether
    * anything changed.
    */
-  merge (key: string, h: number, b: number, current: Entry | undefined, incoming: Entry & { hash: HashState }, refuseCollectable: boolean): boolean {
+  merge (key: string, h: number, current: Entry | undefined, incoming: Entry & { hash: HashState }, refuseCollectable: boolean): boolean {
     for (const f of incoming.hash.fields.values()) this.s.clock.observe(newestInField(f))
     // A hash meets a set (PROTOCOL.md §Sets, one key, two types): the one holding
     // the newer write keeps the key, cut at the other's newest write. One whose cut
@@ -328,7 +328,7 @@ export class HashKeys {
       const oursBeat = current.hash.cut !== null && compareVersions(current.hash.cut, theirs) >= 0
       const theirsBeat = incoming.hash.cut !== null && compareVersions(incoming.hash.cut, ours) >= 0
       if (oursBeat !== theirsBeat ? oursBeat : compareVersions(theirs, ours) < 0) {
-        const met = this.meetOther(key, h, b, current, theirs)
+        const met = this.meetOther(key, h, current, theirs)
         if (met !== 'replace') return met
       } else {
         otherKindLost = true
@@ -346,7 +346,7 @@ export class HashKeys {
       if (current === undefined && entry.hash.fields.size === 0 && refuseCollectable && this.s.keepTombstones() &&
         this.s.tombstoneLog.isCollectable(entry.node, entry.wall, entry.logical)) return false
       entry.value = entry.hash.live > 0 ? HASH_VALUE : null
-      this.s.digest.change(h, current, this.s.put(key, entry, current, b) ? entry : undefined)
+      this.s.digest.change(h, current, this.s.put(key, entry, current, h) ? entry : undefined)
       this.s.notify(key, entry, false, changed)
       return true
     }
@@ -366,7 +366,7 @@ export class HashKeys {
     // An expiry applied again (a copy of the write that set it) may take fields away here too.
     const expired = entry.expiresAt !== 0 && entry.expiresAt <= this.s.now() && this.expireFields(h, entry)
     if (changed.length === 0 && !meta && !cutMoved && !expired && was.expiresAt === entry.expiresAt) return false
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, false, changed)
     return true
   }
@@ -378,13 +378,13 @@ export class HashKeys {
    * write was older than a cut already met); else 'replace': the caller stores
    * the write in the hash's place.
    */
-  meetOther (key: string, h: number, b: number, entry: HashEntry, incoming: Version): boolean | 'replace' {
+  meetOther (key: string, h: number, entry: HashEntry, incoming: Version): boolean | 'replace' {
     if (entry.hash.cut !== null && compareVersions(incoming, entry.hash.cut) <= 0) return false
     const was = this.snapshot(entry)
     this.raiseCut(h, entry, incoming)
     const alive = this.cutMeta(h, entry)
     if (entry.hash.fields.size === 0 && !alive) return 'replace'
-    this.settle(key, h, b, entry, was)
+    this.settle(key, h, entry, was)
     this.s.notify(key, entry, false, [])
     return true
   }
@@ -460,8 +460,8 @@ export class HashKeys {
    * for the grace, the record goes (and what its marks saw). A hash left with
    * no field and no value is a tombstone, queued to go the same way.
    */
-  collectRemoval (key: string, h: number, b: number, name: string, stamp: Version): TombstoneVerdict {
-    const entry = this.s.slot(b, key)
+  collectRemoval (key: string, h: number, name: string, stamp: Version): TombstoneVerdict {
+    const entry = this.s.slot(h, key)
     if (!isHash(entry)) return 'stale'
     const f = entry.hash.fields.get(name)
     if (f?.removed == null || compareVersions(f.removed, stamp) !== 0) return 'stale'

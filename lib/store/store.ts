@@ -93,8 +93,8 @@ export class Store {
       nodeId: () => this.nodeId,
       keepTombstones: () => this.keepTombstones,
       now: () => this.now(),
-      slot: (b, key) => this.slot(b, key),
-      put: (key, entry, previous, b) => this.put(key, entry, previous, b),
+      slot: (h, key) => this.slot(h, key),
+      put: (key, entry, previous, h) => this.put(key, entry, previous, h),
       reclaim: (key, entry) => this.reclaim(key, entry),
       notify: (key, entry, local, fields, unseen) => { for (const listener of this.listeners) listener(key, entry, local, fields, unseen) }
     })
@@ -128,12 +128,12 @@ export class Store {
 
   /** The live entry for key, or undefined. Reclaims it if it has expired. */
   get (key: string): Entry | undefined {
-    const entry = this.slot(bucketOf(key), key)
+    const entry = this.slot(keyHash(key), key)
     if (entry === undefined || entry.value === null) return undefined
     if (entry.expiresAt !== 0 && isExpired(entry, this.now())) { // read the clock only when it matters
       this.reclaim(key, entry)
       // A hash keeps the fields written after its expiry time (PROTOCOL.md §Hashes), in the same entry.
-      return entry.hash !== undefined && entry.value !== null && this.slot(bucketOf(key), key) === entry ? entry : undefined
+      return entry.hash !== undefined && entry.value !== null && this.slot(keyHash(key), key) === entry ? entry : undefined
     }
     return entry
   }
@@ -152,7 +152,7 @@ export class Store {
 
   /** The key's entry, tombstones and expired values included (for replication and tests); a cell's read out. */
   peek (key: string): Entry | undefined {
-    return this.slot(bucketOf(key), key)
+    return this.slot(keyHash(key), key)
   }
 
   /**
@@ -175,25 +175,25 @@ export class Store {
   /** DEL of a hash removes the fields this node holds, and only those (PROTOCOL.md §Hashes). */
   private deleteHash (key: string, entry: Entry & { hash: NonNullable<Entry['hash']> }): void {
     const h = keyHash(key)
-    this.hashes.deleteAll(key, h, h & (BUCKETS - 1), entry)
+    this.hashes.deleteAll(key, h, entry)
   }
 
   /** HSET/HMSET: writes the pairs to the hash at key (made if missing); how many fields were new. The caller checks the type. */
   hset (key: string, pairs: ReadonlyArray<readonly [string, Buffer]>): number {
     const h = keyHash(key)
-    return this.hashes.set(key, h, h & (BUCKETS - 1), pairs)
+    return this.hashes.set(key, h, pairs)
   }
 
   /** SADD: adds the members to the set at key (made if missing); how many were new. The caller checks the type. */
   sadd (key: string, members: Iterable<string>): number {
     const h = keyHash(key)
-    return this.hashes.add(key, h, h & (BUCKETS - 1), members)
+    return this.hashes.add(key, h, members)
   }
 
   /** HDEL (and SREM, a set's members being its fields): removes the named fields present; how many. */
   hdel (key: string, fields: Iterable<string>): number {
     const h = keyHash(key)
-    return this.hashes.remove(key, h, h & (BUCKETS - 1), fields)
+    return this.hashes.remove(key, h, fields)
   }
 
   /**
@@ -203,7 +203,7 @@ export class Store {
    */
   hincrement (key: string, field: string, delta: Int, fdelta: number, check: (value: Buffer | null) => void): Buffer {
     const h = keyHash(key)
-    return this.hashes.increment(key, h, h & (BUCKETS - 1), field, delta, fdelta, check)
+    return this.hashes.increment(key, h, field, delta, fdelta, check)
   }
 
   /** Changes a live key's expiry (0 removes it); an expiry in the past deletes the key. */
@@ -213,7 +213,7 @@ export class Store {
     if (expiresAt !== 0 && expiresAt <= this.now()) return this.delete(key)
     if (isHash(entry)) {
       const h = keyHash(key)
-      this.hashes.setExpiry(key, h, h & (BUCKETS - 1), entry, expiresAt)
+      this.hashes.setExpiry(key, h, entry, expiresAt)
     } else {
       this.writeLocal(key, entry.value, expiresAt, false)
     }
@@ -264,29 +264,28 @@ export class Store {
   private mergeEntry (key: string, incoming: Entry, copy: boolean, refuseCollectable: boolean): boolean {
     this.clock.observe(incoming)
     const h = keyHash(key)
-    const b = h & (BUCKETS - 1)
-    let current = this.slot(b, key)
+    let current = this.slot(h, key)
     // PROTOCOL.md §Hashes: a hash past its expiry loses the fields written before
     // it here first, as it did at a node that read it; a newer write merged into
     // it unexpired would carry those fields past their expiry, and back to others.
     if (isHash(current) && current.expiresAt !== 0 && isExpired(current, this.now())) {
       this.reclaim(key, current)
-      current = this.slot(b, key)
+      current = this.slot(h, key)
     }
     // PROTOCOL.md §Hashes: fields join one by one; a write of another type cuts
     // the fields written before it, and takes the key if none is left.
-    if (isHash(incoming)) return this.hashes.merge(key, h, b, current, incoming, refuseCollectable)
+    if (isHash(incoming)) return this.hashes.merge(key, h, current, incoming, refuseCollectable)
     if (isHash(current)) {
-      const met = this.hashes.meetOther(key, h, b, current, incoming)
+      const met = this.hashes.meetOther(key, h, current, incoming)
       if (met !== 'replace') return met
-      this.unstore(key, h, b, current)
+      this.unstore(key, h, current)
       current = undefined
     }
-    if (incoming.counter !== undefined || current?.counter !== undefined) return this.mergeCounter(key, h, b, current, incoming, copy, refuseCollectable)
+    if (incoming.counter !== undefined || current?.counter !== undefined) return this.mergeCounter(key, h, current, incoming, copy, refuseCollectable)
     if (current !== undefined && compareVersions(incoming, current) <= 0) return false
     // A tombstone we could already have collected is not taken back (PROTOCOL.md §Tombstones).
     if (refuseCollectable && current === undefined && this.keepTombstones && this.collectable(incoming)) return false
-    this.install(key, b, h, current, incoming.value, copy, incoming.expiresAt, incoming, false)
+    this.install(key, h, current, incoming.value, copy, incoming.expiresAt, incoming, false)
     return true
   }
 
@@ -294,7 +293,7 @@ export class Store {
    * The join of a key's state here and a peer's, when either is a counter
    * (PROTOCOL.md §Counters): bases by version, contributions each at its latest.
    */
-  private mergeCounter (key: string, h: number, b: number, current: Entry | undefined, incoming: Entry, copy: boolean,
+  private mergeCounter (key: string, h: number, current: Entry | undefined, incoming: Entry, copy: boolean,
     refuseCollectable: boolean): boolean {
     const newest = incoming.counter === undefined ? undefined : newestContribution(incoming.counter)
     if (newest !== undefined) this.clock.observe(newest)
@@ -312,7 +311,7 @@ export class Store {
       sameState(joined.state, stateOf(current))) {
       return false
     }
-    this.installState(key, b, h, current, joined, false)
+    this.installState(key, h, current, joined, false)
     return true
   }
 
@@ -327,7 +326,7 @@ export class Store {
    * left) and tells the listeners (`local` null: collection, nobody is told).
    * Counter entries are replaced, never changed in place.
    */
-  private installState (key: string, b: number, h: number, previous: Entry | undefined, side: Side, local: boolean | null): Entry {
+  private installState (key: string, h: number, previous: Entry | undefined, side: Side, local: boolean | null): Entry {
     const state = side.state
     const plain = isPlain(state)
     const value = plain ? state.base : valueOf(state)
@@ -337,7 +336,7 @@ export class Store {
     const entry: Entry = plain
       ? { value, expiresAt, wall: side.wall, logical: side.logical, node: side.node }
       : { value, expiresAt, wall: side.wall, logical: side.logical, node: side.node, counter: state }
-    this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
+    this.digest.change(h, previous, this.put(key, entry, previous, h) ? entry : undefined)
     if (local !== null) for (const listener of this.listeners) listener(key, entry, local)
     return entry
   }
@@ -350,11 +349,10 @@ export class Store {
    */
   increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null) => void): Entry {
     const h = keyHash(key)
-    const b = h & (BUCKETS - 1)
-    let previous = this.slot(b, key)
+    let previous = this.slot(h, key)
     if (previous !== undefined && previous.expiresAt !== 0 && previous.value !== null && isExpired(previous, this.now())) {
       this.reclaim(key, previous)
-      previous = this.slot(b, key)
+      previous = this.slot(h, key)
     }
     check?.(previous === undefined || previous.value === null ? null : bufferOf(previous.value))
     const counter = previous?.counter
@@ -384,7 +382,7 @@ export class Store {
       side = sideOf(previous, now)
     }
     side.state = increment(side.state, this.nodeId, this.clock.tick(), delta, fdelta)
-    return this.installState(key, b, h, previous, side, true)
+    return this.installState(key, h, previous, side, true)
   }
 
   /**
@@ -416,9 +414,8 @@ export class Store {
   collectTombstones (budget: number): number {
     return this.tombstoneLog.collect(budget, (key, wall, logical, node, field): TombstoneVerdict => {
       const h = keyHash(key)
-      const b = h & (BUCKETS - 1)
-      if (field !== undefined) return this.hashes.collectRemoval(key, h, b, field, { wall, logical, node })
-      const entry = this.slot(b, key)
+      if (field !== undefined) return this.hashes.collectRemoval(key, h, field, { wall, logical, node })
+      const entry = this.slot(h, key)
       if (entry === undefined || entry.wall !== wall || entry.logical !== logical || entry.node !== node) return 'stale'
       if (entry.value !== null && entry.counter === undefined) return 'stale'
       // A hash tombstone goes once its fields' removals have (each queued on its own).
@@ -428,11 +425,11 @@ export class Store {
         // PROTOCOL.md §Counters: what the base saw goes. A tombstone left with
         // nothing else is queued again by put(), and collected on the next pop.
         const state = collect(entry.counter)
-        if (state !== entry.counter) this.installState(key, b, h, entry, { ...entry, state }, null)
+        if (state !== entry.counter) this.installState(key, h, entry, { ...entry, state }, null)
         return 'stale'
       }
       this.digest.change(h, entry, undefined)
-      this.table.delete(b, key)
+      this.table.delete(h, key)
       this.tombstoneCount--
       this.stats.tombstonesCollected++
       return 'collected'
@@ -478,7 +475,7 @@ export class Store {
       this.table.forEachLiveKey(b, now, key => {
         if (pattern !== null && !globMatch(pattern, key)) return
         // A TYPE filter reads the entry: a second lookup, for SCAN ... TYPE alone.
-        if (filter === undefined || filter(this.table.get(b, key) as Entry)) keys.push(key)
+        if (filter === undefined || filter(this.table.get(keyHash(key), key) as Entry)) keys.push(key)
       })
     }
     return { cursor: b >= BUCKETS ? 0 : b, keys }
@@ -521,15 +518,14 @@ export class Store {
   }
 
   /** The key's entry in bucket b (KeyTable.get: a cell's is a fresh entry, and changing it changes nothing stored). */
-  private slot (b: number, key: string): Entry | undefined {
-    return this.table.get(b, key)
+  private slot (h: number, key: string): Entry | undefined {
+    return this.table.get(h, key)
   }
 
   /** `copy`: the value is the caller's (a view into a network buffer), so the store takes a copy. */
   private writeLocal (key: string, value: Bytes | null, expiresAt: number, copy: boolean): Entry {
     const h = keyHash(key) // hashed once per write: this is the hot path of SET
-    const b = h & (BUCKETS - 1)
-    const previous = this.table.getForWrite(b, key) // the old value is replaced: a cell's is not read out
+    const previous = this.table.getForWrite(h, key) // the old value is replaced: a cell's is not read out
     let ts = this.clock.tick()
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
@@ -540,9 +536,9 @@ export class Store {
     if (previous?.counter !== undefined) { // PROTOCOL.md §Counters: a new base that has seen every contribution here
       const base = value === null ? null : typeof value === 'string' ? bufferOf(value) : copy ? Buffer.from(value) : value
       const state = rebase(previous.counter, base)
-      return this.installState(key, b, h, previous, { wall: ts.wall, logical: ts.logical, node: this.nodeId, expiresAt, state }, true)
+      return this.installState(key, h, previous, { wall: ts.wall, logical: ts.logical, node: this.nodeId, expiresAt, state }, true)
     }
-    return this.install(key, b, h, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
+    return this.install(key, h, previous, value, copy, expiresAt, { wall: ts.wall, logical: ts.logical, node: this.nodeId }, true)
   }
 
   /**
@@ -557,7 +553,7 @@ export class Store {
    * call that got it (replies and replication encode them at once). `copy`: the
    * value is the caller's (a view into a network buffer), so the store takes a copy.
    */
-  private install (key: string, b: number, h: number, previous: Entry | undefined, value: Bytes | null, copy: boolean,
+  private install (key: string, h: number, previous: Entry | undefined, value: Bytes | null, copy: boolean,
     expiresAt: number, version: Version, local: boolean): Entry {
     let entry: Entry
     // PROTOCOL.md §Digests: out with the old version's hash, in with the new one's.
@@ -584,7 +580,7 @@ export class Store {
       // A small value goes into its cell from the caller's bytes (put()): no copy of its own first.
       const stored = value === null ? null : value.length <= SMALL_VALUE_MAX ? value : storedBytes(value, copy)
       entry = { value: stored, expiresAt, wall: version.wall, logical: version.logical, node: version.node }
-      this.digest.change(h, previous, this.put(key, entry, previous, b) ? entry : undefined)
+      this.digest.change(h, previous, this.put(key, entry, previous, h) ? entry : undefined)
     }
     for (const listener of this.listeners) listener(key, entry, local)
     return entry
@@ -595,7 +591,7 @@ export class Store {
     this.stats.expiredKeys++
     if (isHash(entry)) { // PROTOCOL.md §Hashes: what was written before the expiry goes
       const h = keyHash(key)
-      this.hashes.expire(key, h, h & (BUCKETS - 1), entry)
+      this.hashes.expire(key, h, entry)
       return
     }
     if (entry.counter !== undefined) { // PROTOCOL.md §Counters: the base and the contributions it held go
@@ -604,17 +600,18 @@ export class Store {
         ? { value: null, expiresAt: 0, wall: entry.wall, logical: entry.logical, node: entry.node }
         : { value: valueOf(state), expiresAt: 0, wall: entry.wall, logical: entry.logical, node: entry.node, counter: state }
       const h = keyHash(key)
-      this.digest.change(h, entry, this.put(key, next, entry) ? next : undefined)
+      this.digest.change(h, entry, this.put(key, next, entry, h) ? next : undefined)
       return
     }
     // Same version, same hash: the digest changes only if the tombstone is not kept.
-    if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry)) this.digest.change(keyHash(key), entry, undefined)
+    const h = keyHash(key)
+    if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry, h)) this.digest.change(h, entry, undefined)
   }
 
   /** Takes the key's entry out of the store and the digest (a hash a write of another type replaces). */
-  private unstore (key: string, h: number, b: number, entry: Entry): void {
+  private unstore (key: string, h: number, entry: Entry): void {
     this.digest.change(h, entry, undefined)
-    this.table.delete(b, key)
+    this.table.delete(h, key)
     if (entry.value === null) this.tombstoneCount--
     else this.valueCount--
     if (entry.expiresAt !== 0) this.expiring.delete(key)
@@ -626,16 +623,16 @@ export class Store {
    * getForWrite()'s, whose value may be UNREAD: only its version, expiry and
    * whether it is a tombstone count here), if any.
    */
-  private put (key: string, entry: Entry, previous: Entry | undefined, b = bucketOf(key)): boolean {
+  private put (key: string, entry: Entry, previous: Entry | undefined, h: number): boolean {
     let stored = false
     if (previous !== undefined) {
       if (previous.value === null) this.tombstoneCount--
       else this.valueCount--
     }
     if (entry.value === null && !this.keepTombstones) {
-      this.table.delete(b, key)
+      this.table.delete(h, key)
     } else {
-      this.table.set(b, key, entry, previous !== undefined)
+      this.table.set(h, key, entry)
       stored = true
       if (entry.value === null) {
         this.tombstoneCount++
