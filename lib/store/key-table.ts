@@ -5,53 +5,63 @@ import { isLive, type Entry } from './entry.js'
 import { NodeTable } from './packed.js'
 
 /**
- * Where the store's keys live (DESIGN.md §Memory per key): one map per bucket
- * (DIGEST_BUCKETS of them, the digest's and SCAN's), keyed by the rest of the
- * key's hash (keyHash, which the store computes for the digest anyway), not
- * by the key: a small integer, compared without reading a string, where a
- * string key cost a cache miss on the key's own object in every lookup. The map
- * holds, under that number:
- * - a cell's number, for a small plain value or a tombstone (cells.ts): the
- *   cell holds the key's bytes, compared in place;
- * - a KeyedEntry (the key and its entry object) for the rest: counters, hashes,
- *   larger values, long keys;
- * - Collisions, the rare case of two keys with one hash (about one key in
- *   10,000 at 1,000,000 keys): a list of the above.
- * What an entry means (counts, expiry, tombstones, digests) is the Store's
- * business; this only keeps entries and finds them.
+ * Where the store's keys live (DESIGN.md §Memory per key): a hash table of our
+ * own per bucket (DIGEST_BUCKETS of them, the digest's and SCAN's), open
+ * addressing with linear probing in an Int32Array, found by the key's 32-bit
+ * keyHash (which the store computes for the digest anyway). A slot is two
+ * numbers: the key's hash, and a reference:
+ * - a cell's number plus one, for a small plain value or a tombstone
+ *   (cells.ts): the cell holds the key's bytes, compared in place;
+ * - minus one minus an index into `objects`, a KeyedEntry (the key's string
+ *   and its entry object) for the rest: counters, hashes, larger values, long
+ *   keys;
+ * - 0: the slot is empty.
+ * So a lookup reads one slot (the hash compared before anything else) and
+ * then the key's cell, which the write reads anyway: two cache misses, where a
+ * V8 Map keyed by the key's string took three before the cell (the table's
+ * bucket, its entry, the key's string object), and no string per small key
+ * for the collector. What an entry means (counts, expiry, tombstones, digests)
+ * is the Store's business; this only keeps entries and finds them.
  *
  * It remembers its last lookup: a write looks its key up, then stores the new
  * entry, and a command may read a key before it writes it; a second lookup
- * would cost as much as the first. Every change to a map goes through set()
- * or delete(), which keep the remembered lookup true and free cells.
+ * would cost as much as the first. Every change goes through set() or
+ * delete(), which keep the remembered lookup true and free cells.
  */
 
-/** Bits of the key's hash that pick its bucket; the map's key is the rest. */
-const BUCKET_BITS = Math.log2(DIGEST_BUCKETS)
+/** Slots of a bucket's first table; it doubles past 3/4 full. */
+const FIRST_SLOTS = 8
 
 class KeyedEntry {
   constructor (readonly key: string, public entry: Entry) {}
 }
 
-class Collisions {
-  constructor (readonly items: Item[]) {}
+/** One bucket's table: `slots[2i]` the key's hash, `slots[2i + 1]` its reference (0: empty). */
+class Bucket {
+  slots = new Int32Array(FIRST_SLOTS * 2)
+  mask = FIRST_SLOTS - 1
+  count = 0
 }
 
-/** One key's place: its cell's number, or its entry object with the key. */
-type Item = number | KeyedEntry
-/** What a map holds under a hash: one key's item, or several. */
-type Slot = Item | Collisions
+/** The slot a hash probes first: bits above the bucket's. */
+function home (h: number, mask: number): number {
+  return (h >>> 12) & mask
+}
 
 export class KeyTable {
-  private readonly buckets: Array<Map<number, Slot> | undefined> = new Array(DIGEST_BUCKETS)
-  /** Keys per bucket (a map's size counts colliding keys once). */
-  private readonly sizes = new Int32Array(DIGEST_BUCKETS)
+  private readonly buckets: Array<Bucket | undefined> = new Array(DIGEST_BUCKETS)
   private readonly cells = new Cells(new NodeTable())
+  /** Entries kept as objects; a slot names one by its index here. */
+  private readonly objects: Array<KeyedEntry | undefined> = []
+  private readonly freeObjects: number[] = []
+  /** A walk of a bucket is going on: a change now would move slots under it. */
+  private walking = false
   private lastKey: string | null = null
   private lastHash = 0
-  /** What the map held under the last key's hash, and the key's own item there. */
-  private lastSlot: Slot | undefined = undefined
-  private lastItem: Item | undefined = undefined
+  /** Where the last key is (its slot), or, when absent, the empty slot its probe ended at (-1: no bucket). */
+  private lastIndex = -1
+  /** The last key's reference (0: absent). */
+  private lastRef = 0
 
   /** Keys (values and tombstones) kept in cells (tests check that removed keys give theirs back). */
   get cellsInUse (): number {
@@ -64,8 +74,8 @@ export class KeyTable {
    * goes through set()).
    */
   get (h: number, key: string): Entry | undefined {
-    const item = this.lookUp(h, key)
-    return item === undefined ? undefined : this.entryOf(item)
+    const ref = this.lookUp(h, key)
+    return ref === 0 ? undefined : ref > 0 ? this.cells.read(ref - 1) : this.objectOf(ref).entry
   }
 
   /**
@@ -75,8 +85,8 @@ export class KeyTable {
    * bulk overwrite.
    */
   getForWrite (h: number, key: string): Entry | undefined {
-    const item = this.lookUp(h, key)
-    return item === undefined ? undefined : typeof item === 'number' ? this.cells.read(item, false) : item.entry
+    const ref = this.lookUp(h, key)
+    return ref === 0 ? undefined : ref > 0 ? this.cells.read(ref - 1, false) : this.objectOf(ref).entry
   }
 
   /**
@@ -85,133 +95,179 @@ export class KeyTable {
    * object.
    */
   set (h: number, key: string, entry: Entry): void {
-    this.lookUp(h, key)
-    const was = this.lastItem
-    const cell = this.cells.store(key, entry, typeof was === 'number' ? was : -1)
+    this.notWalking()
+    const was = this.lookUp(h, key)
+    const cell = this.cells.store(key, entry, was > 0 ? was - 1 : -1)
     // A plain entry kept as an object (a version or key out of a cell's range) must still not hold a view into the caller's buffer.
     if (cell < 0 && isSmallPlain(entry) && entry.value !== null) {
       entry.value = storedBytes(entry.value, true)
     }
-    let now: Item
+    let ref: number
     if (cell >= 0) {
-      now = cell
-    } else if (was instanceof KeyedEntry) {
-      was.entry = entry
-      now = was
+      ref = cell + 1
+      if (was < 0) this.freeObject(was)
+    } else if (was < 0) {
+      this.objectOf(was).entry = entry
+      ref = was
     } else {
-      now = new KeyedEntry(key, entry)
+      ref = this.newObject(key, entry)
     }
-    this.lastItem = now
-    if (now === was) return // a cell written in place, or the same holder: the map has it already
+    if (ref === was) return // a cell written in place, or the same holder: the slot has it already
+    this.lastRef = ref
     const b = h & (DIGEST_BUCKETS - 1)
+    if (was !== 0) {
+      (this.buckets[b] as Bucket).slots[this.lastIndex * 2 + 1] = ref
+      return
+    }
     let bucket = this.buckets[b]
     if (bucket === undefined) {
-      bucket = new Map()
+      bucket = new Bucket()
       this.buckets[b] = bucket
+      this.lastIndex = home(h, bucket.mask)
     }
-    const slot = this.lastSlot
-    let next: Slot
-    if (was === undefined) {
-      this.sizes[b] = (this.sizes[b] as number) + 1
-      if (slot === undefined) {
-        next = now
-      } else if (slot instanceof Collisions) {
-        slot.items.push(now)
-        next = slot
-      } else {
-        next = new Collisions([slot, now])
-      }
-    } else if (slot instanceof Collisions) {
-      slot.items[slot.items.indexOf(was)] = now
-      next = slot
-    } else {
-      next = now
+    if ((bucket.count + 1) * 4 > (bucket.mask + 1) * 3) {
+      this.grow(bucket)
+      this.lastIndex = this.emptySlot(bucket, h)
     }
-    if (next !== slot) bucket.set(h >>> BUCKET_BITS, next)
-    this.lastSlot = next
+    bucket.slots[this.lastIndex * 2] = h
+    bucket.slots[this.lastIndex * 2 + 1] = ref
+    bucket.count++
   }
 
   /** Takes the key out of its bucket, and gives its cell back. */
   delete (h: number, key: string): void {
-    const item = this.lookUp(h, key)
-    this.lastKey = null
-    if (item === undefined) return
-    if (typeof item === 'number') this.cells.release(item)
-    const b = h & (DIGEST_BUCKETS - 1)
-    const bucket = this.buckets[b] as Map<number, Slot>
-    const slot = this.lastSlot
-    this.sizes[b] = (this.sizes[b] as number) - 1
-    if (slot instanceof Collisions) {
-      slot.items.splice(slot.items.indexOf(item), 1)
-      if (slot.items.length === 1) bucket.set(h >>> BUCKET_BITS, slot.items[0] as Item)
-    } else {
-      bucket.delete(h >>> BUCKET_BITS)
+    this.notWalking()
+    const ref = this.lookUp(h, key)
+    this.lastKey = null // slots move below
+    if (ref === 0) return
+    if (ref > 0) this.cells.release(ref - 1)
+    else this.freeObject(ref)
+    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)] as Bucket
+    const { slots, mask } = bucket
+    // Linear probing's deletion: each key after the hole up to the next empty
+    // slot moves into it unless its probe starts after the hole.
+    let hole = this.lastIndex
+    for (let j = (hole + 1) & mask; slots[j * 2 + 1] !== 0; j = (j + 1) & mask) {
+      const start = home(slots[j * 2] as number, mask)
+      const stays = hole <= j ? hole < start && start <= j : hole < start || start <= j
+      if (stays) continue
+      slots[hole * 2] = slots[j * 2] as number
+      slots[hole * 2 + 1] = slots[j * 2 + 1] as number
+      hole = j
     }
+    slots[hole * 2] = 0
+    slots[hole * 2 + 1] = 0
+    bucket.count--
   }
 
   /** Keys in bucket b, tombstones included. */
   bucketSize (b: number): number {
-    return this.sizes[b] as number
+    return this.buckets[b]?.count ?? 0
   }
 
-  /** Every entry of bucket b, tombstones included (the keys are strings made for the call). */
+  /** Every entry of bucket b, tombstones included (a small key's string is made for the call). */
   forEachIn (b: number, fn: (key: string, entry: Entry) => void): void {
-    this.forEachItem(b, item => {
-      if (typeof item === 'number') fn(this.cells.keyOf(item), this.cells.read(item))
-      else fn(item.key, item.entry)
+    this.forEachRef(b, ref => {
+      if (ref > 0) fn(this.cells.keyOf(ref - 1), this.cells.read(ref - 1))
+      else {
+        const { key, entry } = this.objectOf(ref)
+        fn(key, entry)
+      }
     })
   }
 
   /** The keys of bucket b that hold a value not past its expiry at `now`, without reading entries out. */
   forEachLiveKey (b: number, now: number, fn: (key: string) => void): void {
-    this.forEachItem(b, item => {
-      if (typeof item === 'number') {
-        if (this.cells.isLive(item, now)) fn(this.cells.keyOf(item))
-      } else if (isLive(item.entry, now)) {
-        fn(item.key)
+    this.forEachRef(b, ref => {
+      if (ref > 0) {
+        if (this.cells.isLive(ref - 1, now)) fn(this.cells.keyOf(ref - 1))
+      } else {
+        const { key, entry } = this.objectOf(ref)
+        if (isLive(entry, now)) fn(key)
       }
     })
   }
 
-  /**
-   * Every key's item in bucket b. `fn` may change the store: a map visits what
-   * is there when it gets to it, and a key taken out of a list of collisions
-   * before its turn is not visited.
-   */
-  private forEachItem (b: number, fn: (item: Item) => void): void {
+  /** Every key's reference in bucket b. `fn` may read the table, not change it (set() and delete() throw). */
+  private forEachRef (b: number, fn: (ref: number) => void): void {
     const bucket = this.buckets[b]
     if (bucket === undefined) return
-    for (const slot of bucket.values()) {
-      if (!(slot instanceof Collisions)) {
-        fn(slot)
-        continue
+    this.walking = true
+    try {
+      const slots = bucket.slots
+      for (let i = 1; i < slots.length; i += 2) {
+        const ref = slots[i] as number
+        if (ref !== 0) fn(ref)
       }
-      for (const item of slot.items.slice()) if (slot.items.includes(item)) fn(item)
+    } finally {
+      this.walking = false
     }
   }
 
-  /** The key's item, remembered with what its map holds under its hash. */
-  private lookUp (h: number, key: string): Item | undefined {
-    if (key === this.lastKey && h === this.lastHash) return this.lastItem
-    const slot = this.buckets[h & (DIGEST_BUCKETS - 1)]?.get(h >>> BUCKET_BITS)
-    const item = slot === undefined ? undefined : slot instanceof Collisions ? this.find(slot.items, key) : this.isOf(slot, key) ? slot : undefined
+  private notWalking (): void {
+    if (this.walking) throw new Error('KeyTable: a key changed during a walk of its bucket')
+  }
+
+  /** The key's reference (0: absent), remembered with its slot. */
+  private lookUp (h: number, key: string): number {
+    if (key === this.lastKey && h === this.lastHash) return this.lastRef
     this.lastKey = key
     this.lastHash = h
-    this.lastSlot = slot
-    this.lastItem = item
-    return item
+    this.lastRef = 0
+    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
+    if (bucket === undefined) {
+      this.lastIndex = -1
+      return 0
+    }
+    const { slots, mask } = bucket
+    let i = home(h, mask)
+    for (;;) {
+      const ref = slots[i * 2 + 1] as number
+      if (ref === 0) break
+      if (slots[i * 2] === (h | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key)) {
+        this.lastRef = ref
+        break
+      }
+      i = (i + 1) & mask
+    }
+    this.lastIndex = i
+    return this.lastRef
   }
 
-  private find (items: readonly Item[], key: string): Item | undefined {
-    for (const item of items) if (this.isOf(item, key)) return item
-    return undefined
+  /** The first empty slot of a hash's probe (the key is known absent). */
+  private emptySlot (bucket: Bucket, h: number): number {
+    let i = home(h, bucket.mask)
+    while (bucket.slots[i * 2 + 1] !== 0) i = (i + 1) & bucket.mask
+    return i
   }
 
-  private isOf (item: Item, key: string): boolean {
-    return typeof item === 'number' ? this.cells.holds(item, key) : item.key === key
+  /** Twice the slots, every key placed again. */
+  private grow (bucket: Bucket): void {
+    const old = bucket.slots
+    bucket.slots = new Int32Array(old.length * 2)
+    bucket.mask = bucket.mask * 2 + 1
+    for (let i = 0; i < old.length; i += 2) {
+      const ref = old[i + 1] as number
+      if (ref === 0) continue
+      const at = this.emptySlot(bucket, old[i] as number)
+      bucket.slots[at * 2] = old[i] as number
+      bucket.slots[at * 2 + 1] = ref
+    }
   }
 
-  private entryOf (item: Item): Entry {
-    return typeof item === 'number' ? this.cells.read(item) : item.entry
+  private newObject (key: string, entry: Entry): number {
+    const held = new KeyedEntry(key, entry)
+    const index = this.freeObjects.pop() ?? this.objects.length
+    this.objects[index] = held
+    return -1 - index
+  }
+
+  private freeObject (ref: number): void {
+    this.objects[-1 - ref] = undefined
+    this.freeObjects.push(-1 - ref)
+  }
+
+  private objectOf (ref: number): KeyedEntry {
+    return this.objects[-1 - ref] as KeyedEntry
   }
 }
