@@ -6,9 +6,10 @@ import type { NodeTable } from './packed.js'
 // hash fields) or are tombstones. The store keeps each such key in a cell: a
 // fixed-size record in a large Buffer, outside V8's heap, holding the key's
 // bytes, its version and its value. The key table (key-table.ts) finds a cell
-// by the key's hash and holds its number, a small integer stored in a map
-// without an object of its own: such a key costs the collector nothing, and a
-// write over it changes its cell in place, with the one lookup that found it.
+// by the key's hash and holds its number in a slot of an Int32Array: such a
+// key has no object and no string on V8's heap, so it costs the collector
+// nothing, and a write over it changes its cell in place, with the one lookup
+// that found it.
 //
 // A cell is a header, the key's bytes, then the value's:
 //   wall (float64) · expiresAt (float64, 0: none) · logical (uint32) ·

@@ -3,13 +3,15 @@ import { Cells, isSmallPlain } from './cells.js'
 import { DIGEST_BUCKETS } from './digest.js'
 import { isLive, type Entry } from './entry.js'
 import { NodeTable } from './packed.js'
+import { halfSipHash, randomSipKey } from './sip-hash.js'
 
 /**
  * Where the store's keys live (DESIGN.md §Memory per key): a hash table of our
- * own per bucket (DIGEST_BUCKETS of them, the digest's and SCAN's), open
- * addressing with linear probing in an Int32Array, found by the key's 32-bit
- * keyHash (which the store computes for the digest anyway). A slot is two
- * numbers: the key's hash, and a reference:
+ * own per bucket (DIGEST_BUCKETS of them, the digest's and SCAN's, picked by
+ * the key's keyHash), open addressing with linear probing in an Int32Array,
+ * placed by a keyed hash of the key (HalfSipHash with a secret key per process,
+ * sip-hash.ts: keyHash is public, so keys chosen to share it would otherwise
+ * all probe the same slots). A slot is two numbers: that hash, and a reference:
  * - a cell's number plus one, for a small plain value or a tombstone
  *   (cells.ts): the cell holds the key's bytes, compared in place;
  * - minus one minus an index into `objects`, a KeyedEntry (the key's string
@@ -36,16 +38,24 @@ class KeyedEntry {
   constructor (readonly key: string, public entry: Entry) {}
 }
 
-/** One bucket's table: `slots[2i]` the key's hash, `slots[2i + 1]` its reference (0: empty). */
+/** One bucket's table: `slots[2i]` the key's placement hash, `slots[2i + 1]` its reference (0: empty). */
 class Bucket {
   slots = new Int32Array(FIRST_SLOTS * 2)
   mask = FIRST_SLOTS - 1
   count = 0
 }
 
-/** The slot a hash probes first: bits above the bucket's. */
-function home (h: number, mask: number): number {
-  return (h >>> 12) & mask
+/** The slot a placement hash probes first. */
+function home (p: number, mask: number): number {
+  return p & mask
+}
+
+/** Where keys go in a bucket's table: a hash of the key, unknown to clients. */
+export type Placement = (key: string) => number
+
+function keyedPlacement (): Placement {
+  const [k0, k1] = randomSipKey()
+  return key => halfSipHash(key, k0, k1)
 }
 
 export class KeyTable {
@@ -54,18 +64,30 @@ export class KeyTable {
   /** Entries kept as objects; a slot names one by its index here. */
   private readonly objects: Array<KeyedEntry | undefined> = []
   private readonly freeObjects: number[] = []
-  /** A walk of a bucket is going on: a change now would move slots under it. */
-  private walking = false
+  /** Walks of a bucket going on: a change now would move slots under them. */
+  private walking = 0
   private lastKey: string | null = null
   private lastHash = 0
+  /** The last key's placement hash. */
+  private lastPlace = 0
   /** Where the last key is (its slot), or, when absent, the empty slot its probe ended at (-1: no bucket). */
   private lastIndex = -1
   /** The last key's reference (0: absent). */
   private lastRef = 0
+  /** Slots the last probe read. */
+  private probed = 0
+
+  /** `place`: tests choose it to make keys share slots. */
+  constructor (private readonly place: Placement = keyedPlacement()) {}
 
   /** Keys (values and tombstones) kept in cells (tests check that removed keys give theirs back). */
   get cellsInUse (): number {
     return this.cells.live
+  }
+
+  /** Entries kept as objects (tests check that removed keys give theirs back). */
+  get objectsInUse (): number {
+    return this.objects.length - this.freeObjects.length
   }
 
   /**
@@ -123,13 +145,13 @@ export class KeyTable {
     if (bucket === undefined) {
       bucket = new Bucket()
       this.buckets[b] = bucket
-      this.lastIndex = home(h, bucket.mask)
+      this.lastIndex = home(this.lastPlace, bucket.mask)
     }
     if ((bucket.count + 1) * 4 > (bucket.mask + 1) * 3) {
       this.grow(bucket)
-      this.lastIndex = this.emptySlot(bucket, h)
+      this.lastIndex = this.emptySlot(bucket, this.lastPlace)
     }
-    bucket.slots[this.lastIndex * 2] = h
+    bucket.slots[this.lastIndex * 2] = this.lastPlace
     bucket.slots[this.lastIndex * 2 + 1] = ref
     bucket.count++
   }
@@ -192,7 +214,7 @@ export class KeyTable {
   private forEachRef (b: number, fn: (ref: number) => void): void {
     const bucket = this.buckets[b]
     if (bucket === undefined) return
-    this.walking = true
+    this.walking++
     try {
       const slots = bucket.slots
       for (let i = 1; i < slots.length; i += 2) {
@@ -200,43 +222,57 @@ export class KeyTable {
         if (ref !== 0) fn(ref)
       }
     } finally {
-      this.walking = false
+      this.walking--
     }
   }
 
   private notWalking (): void {
-    if (this.walking) throw new Error('KeyTable: a key changed during a walk of its bucket')
+    if (this.walking > 0) throw new Error('KeyTable: a key changed during a walk of its bucket')
   }
 
   /** The key's reference (0: absent), remembered with its slot. */
   private lookUp (h: number, key: string): number {
     if (key === this.lastKey && h === this.lastHash) return this.lastRef
+    const p = this.place(key)
     this.lastKey = key
     this.lastHash = h
+    this.lastPlace = p
     this.lastRef = 0
     const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
     if (bucket === undefined) {
       this.lastIndex = -1
       return 0
     }
-    const { slots, mask } = bucket
-    let i = home(h, mask)
-    for (;;) {
-      const ref = slots[i * 2 + 1] as number
-      if (ref === 0) break
-      if (slots[i * 2] === (h | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key)) {
-        this.lastRef = ref
-        break
-      }
-      i = (i + 1) & mask
-    }
+    const i = this.probe(bucket, p, key)
     this.lastIndex = i
+    this.lastRef = bucket.slots[i * 2 + 1] as number
     return this.lastRef
   }
 
-  /** The first empty slot of a hash's probe (the key is known absent). */
-  private emptySlot (bucket: Bucket, h: number): number {
-    let i = home(h, bucket.mask)
+  /** Slots a lookup of the key reads (tests: keys sharing keyHash must not share a probe). */
+  probeLength (h: number, key: string): number {
+    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
+    if (bucket === undefined) return 0
+    this.probe(bucket, this.place(key), key)
+    return this.probed
+  }
+
+  /** Where the key's probe stops: the key's own slot, or the empty one ending its run; `probed` counts the slots read. */
+  private probe (bucket: Bucket, p: number, key: string): number {
+    const { slots, mask } = bucket
+    let i = home(p, mask)
+    this.probed = 1
+    for (;;) {
+      const ref = slots[i * 2 + 1] as number
+      if (ref === 0 || (slots[i * 2] === (p | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key))) return i
+      i = (i + 1) & mask
+      this.probed++
+    }
+  }
+
+  /** The first empty slot of a placement's probe (the key is known absent). */
+  private emptySlot (bucket: Bucket, p: number): number {
+    let i = home(p, bucket.mask)
     while (bucket.slots[i * 2 + 1] !== 0) i = (i + 1) & bucket.mask
     return i
   }

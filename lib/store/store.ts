@@ -517,7 +517,7 @@ export class Store {
     for (let b = 0; b < BUCKETS; b++) this.table.forEachIn(b, fn)
   }
 
-  /** The key's entry in bucket b (KeyTable.get: a cell's is a fresh entry, and changing it changes nothing stored). */
+  /** The key's entry (`h`: keyHash(key); KeyTable.get: a cell's is a fresh entry, and changing it changes nothing stored). */
   private slot (h: number, key: string): Entry | undefined {
     return this.table.get(h, key)
   }

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { DIGEST_BUCKETS, keyHash } from '../../lib/store/digest.js'
 import type { Entry } from '../../lib/store/entry.js'
 import { KeyTable } from '../../lib/store/key-table.js'
+import { halfSipHash } from '../../lib/store/sip-hash.js'
 import { Store } from '../../lib/store/store.js'
 
 const latin1 = (v: Buffer | string | null): string | null => v === null || typeof v === 'string' ? v : v.toString('latin1')
@@ -14,16 +15,15 @@ function shape (e: Entry | undefined): unknown {
 }
 
 // Keys whose hashes a test chooses: few distinct ones, so most keys share a
-// hash with others (the table's lists of collisions), over a few buckets.
+// bucket and a first slot with others (long probes), over a few buckets.
 const arbKey = fc.oneof(
   fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '', 'k\u00ff\u0000'),
   fc.string({ maxLength: 3 }).map(s => `long-${s}-${'x'.repeat(250)}`), // too long for a cell: an object
   fc.constant('past-latin1-\u0101') // not bytes a cell holds: an object
 )
-const tinyHash = (key: string): number => {
-  const h = keyHash(key)
-  return (h & 3) | ((h >>> 16) & 1) << Math.log2(DIGEST_BUCKETS) // two bits of bucket, one of hash within it
-}
+const tinyHash = (key: string): number => keyHash(key) & 3 // four buckets
+// Placements of one bit (two first slots), half of them past 2^31 (an Int32Array holds them negative).
+const tinyPlace = (key: string): number => ((keyHash(key) >>> 16) & 1 | keyHash(key) & 0x80000000) >>> 0
 const arbEntry = fc.record({
   value: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.uint8Array({ minLength: 129, maxLength: 140 }).map(a => Buffer.from(a))), { freq: 4 }),
   expiresAt: fc.constantFrom(0, 5),
@@ -40,7 +40,7 @@ const arbOp = fc.oneof(
 
 t.test('property: with most keys sharing a hash, the table gives what a Map of keys would, and gives every cell and object back', async t => {
   fc.assert(fc.property(fc.array(arbOp, { maxLength: 80 }), ops => {
-    const table = new KeyTable()
+    const table = new KeyTable(tinyPlace)
     const model = new Map<string, Entry>()
     for (const step of ops) {
       const h = tinyHash(step.key)
@@ -72,15 +72,16 @@ t.test('property: with most keys sharing a hash, the table gives what a Map of k
     if (sizes !== model.size || seen.size !== model.size || live.sort().join() !== wantedLive.sort().join()) return false
     for (const [key, e] of model) if (JSON.stringify(seen.get(key)) !== JSON.stringify(shape(e))) return false
     for (const key of [...model.keys()]) table.delete(tinyHash(key), key)
-    return table.cellsInUse === 0
+    return table.cellsInUse === 0 && table.objectsInUse === 0
   }), { numRuns: 2000 })
   t.pass('2000 histories')
 })
 
 t.test('property: many keys in few buckets, written and deleted at random: tables grow, deletions move keys back, nothing is lost', async t => {
-  const narrowHash = (key: string): number => keyHash(key) & 0x3f003 // four buckets, 64 first slots in each
+  const narrowHash = (key: string): number => keyHash(key) & 3 // four buckets
+  const narrowPlace = (key: string): number => (keyHash(key) >>> 8 & 0x3f | keyHash(key) & 0x80000000) >>> 0 // 64 first slots
   fc.assert(fc.property(fc.array(fc.tuple(fc.nat(400), fc.boolean(), fc.nat(3)), { minLength: 200, maxLength: 1500 }), ops => {
-    const table = new KeyTable()
+    const table = new KeyTable(narrowPlace)
     const model = new Map<string, number>()
     for (const [n, write, kind] of ops) {
       const key = kind === 3 ? `object-${n}` : `k${n}`
@@ -112,11 +113,12 @@ t.test('property: many keys in few buckets, written and deleted at random: table
 t.test('a change to the table during a walk of a bucket is refused (slots would move under the walk)', async t => {
   const table = new KeyTable()
   for (const key of ['a', 'b', 'c']) table.set(0, key, { value: key, expiresAt: 0, wall: 1, logical: 0, node: 'n1' })
-  const visited: string[] = []
-  t.throws(() => table.forEachIn(0, key => { visited.push(key); table.delete(0, key) }), /during a walk/)
+  t.throws(() => table.forEachIn(0, key => table.delete(0, key)), /during a walk/)
   t.throws(() => table.forEachLiveKey(0, 0, key => table.set(0, key + 'x', { value: 'x', expiresAt: 0, wall: 1, logical: 0, node: 'n1' })), /during a walk/)
+  t.throws(() => table.forEachIn(0, key => { table.forEachIn(0, () => {}); table.delete(0, key) }), /during a walk/, 'after a walk inside a walk too')
+  const visited: string[] = []
   table.forEachIn(0, key => { visited.push(key); t.equal(table.get(0, key)?.value, key) })
-  t.same(visited.sort(), ['a', 'a', 'b', 'c'], 'reads during a walk are fine, and a refused walk leaves the table as it was')
+  t.same(visited.sort(), ['a', 'b', 'c'], 'reads during a walk are fine, and a refused change leaves the table as it was')
   table.delete(0, 'b')
   t.equal(table.bucketSize(0), 2, 'and a change after it is taken')
 })
@@ -154,4 +156,54 @@ t.test('two keys with one hash, through the store: each keeps its own value, ver
   const walked: string[] = []
   store.forEachEntry(key => walked.push(key))
   t.same(walked.sort(), [a, b].sort())
+})
+
+/**
+ * Keys sharing one 32-bit FNV hash, 2^rounds of them (Joux's multicollision):
+ * FNV-1a's state after a key's bytes is all that the rest sees, so a pair of
+ * 7-byte blocks that lead from one state to the same state, found by the
+ * birthday search, can follow any prefix of such blocks and be combined.
+ */
+function fnvMulticollision (rounds: number): string[] {
+  const step = (h: number, c: number): number => Math.imul(h ^ c, 0x01000193) >>> 0
+  let keys = ['']
+  let state = 0x811c9dc5
+  for (let r = 0; r < rounds; r++) {
+    const seen = new Map<number, string>()
+    for (let i = 0; ; i++) {
+      const x = Math.imul(i, 0x9e3779b1) >>> 0
+      const block = String.fromCharCode(i & 0xff, (i >>> 8) & 0xff, (i >>> 16) & 0xff, x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24)
+      let h = state
+      for (let j = 0; j < block.length; j++) h = step(h, block.charCodeAt(j))
+      const other = seen.get(h)
+      if (other !== undefined) {
+        keys = keys.flatMap(k => [k + other, k + block])
+        state = h
+        break
+      }
+      seen.set(h, block)
+    }
+  }
+  return keys
+}
+
+t.test('keys a client made to share the public key hash still spread over their bucket (the placement is keyed)', async t => {
+  const keys = fnvMulticollision(10)
+  t.equal(new Set(keys).size, 1024, '1,024 keys')
+  t.equal(new Set(keys.map(keyHash)).size, 1, 'one FNV hash for all: one bucket, the same digest leaf')
+  const longest = (table: KeyTable): number => {
+    for (const key of keys) table.set(keyHash(key), key, { value: 'v', expiresAt: 0, wall: 1, logical: 0, node: 'n1' })
+    return Math.max(...keys.map(key => table.probeLength(keyHash(key), key)))
+  }
+  t.ok(longest(new KeyTable()) < 100, 'the keyed placement: short probes')
+  t.equal(longest(new KeyTable(keyHash)), 1024, 'placed by the public hash, the last key would read every slot (what the test guards against)')
+})
+
+t.test('HalfSipHash-2-4 gives the reference implementation\'s test vectors (key 00..07, input 00..n-1)', async t => {
+  const vectors = [0x5b9f35a9, 0xb85a4727, 0x03a662fa, 0x04e7fe8a, 0x89466e2a, 0x69b6fac5, 0x23fc6358, 0xc563cf8b]
+  vectors.forEach((want, n) => {
+    let input = ''
+    for (let i = 0; i < n; i++) input += String.fromCharCode(i)
+    t.equal(halfSipHash(input, 0x03020100, 0x07060504, 2, 4), want, `${n} bytes`)
+  })
 })
