@@ -3,13 +3,13 @@ import { Cells, isSmallPlain } from './cells.js'
 import { DIGEST_BUCKETS } from './digest.js'
 import { isLive, type Entry } from './entry.js'
 import { NodeTable } from './packed.js'
-import { halfSipHash, randomSipKey } from './sip-hash.js'
+import { halfSipHash13, randomSipKey } from './sip-hash.js'
 
 /**
  * Where the store's keys live (DESIGN.md §Memory per key): a hash table of our
  * own per bucket (DIGEST_BUCKETS of them, the digest's and SCAN's, picked by
  * the key's keyHash), open addressing with linear probing in an Int32Array,
- * placed by a keyed hash of the key (HalfSipHash with a secret key per process,
+ * placed by a keyed hash of the key (HalfSipHash-1-3 with a secret key per process,
  * sip-hash.ts: keyHash is public, so keys chosen to share it would otherwise
  * all probe the same slots). A slot is two numbers: that hash, and a reference:
  * - a cell's number plus one, for a small plain value or a tombstone
@@ -50,13 +50,8 @@ function home (p: number, mask: number): number {
   return p & mask
 }
 
-/** Where keys go in a bucket's table: a hash of the key, unknown to clients. */
+/** Where keys go in a bucket's table: a hash of the key (tests choose one to make keys share slots). */
 export type Placement = (key: string) => number
-
-function keyedPlacement (): Placement {
-  const [k0, k1] = randomSipKey()
-  return key => halfSipHash(key, k0, k1)
-}
 
 export class KeyTable {
   private readonly buckets: Array<Bucket | undefined> = new Array(DIGEST_BUCKETS)
@@ -77,8 +72,10 @@ export class KeyTable {
   /** Slots the last probe read. */
   private probed = 0
 
-  /** `place`: tests choose it to make keys share slots. */
-  constructor (private readonly place: Placement = keyedPlacement()) {}
+  private readonly sipKey = randomSipKey()
+
+  /** `placement`: none, the keyed hash; tests choose one to make keys share slots. */
+  constructor (private readonly placement: Placement | null = null) {}
 
   /** Keys (values and tombstones) kept in cells (tests check that removed keys give theirs back). */
   get cellsInUse (): number {
@@ -255,6 +252,10 @@ export class KeyTable {
     if (bucket === undefined) return 0
     this.probe(bucket, this.place(key), key)
     return this.probed
+  }
+
+  private place (key: string): number {
+    return this.placement === null ? halfSipHash13(key, this.sipKey[0], this.sipKey[1]) : this.placement(key)
   }
 
   /** Where the key's probe stops: the key's own slot, or the empty one ending its run; `probed` counts the slots read. */

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { DIGEST_BUCKETS, keyHash } from '../../lib/store/digest.js'
 import type { Entry } from '../../lib/store/entry.js'
 import { KeyTable } from '../../lib/store/key-table.js'
-import { halfSipHash } from '../../lib/store/sip-hash.js'
+import { halfSipHash13 } from '../../lib/store/sip-hash.js'
 import { Store } from '../../lib/store/store.js'
 
 const latin1 = (v: Buffer | string | null): string | null => v === null || typeof v === 'string' ? v : v.toString('latin1')
@@ -199,11 +199,12 @@ t.test('keys a client made to share the public key hash still spread over their 
   t.equal(longest(new KeyTable(keyHash)), 1024, 'placed by the public hash, the last key would read every slot (what the test guards against)')
 })
 
-t.test('HalfSipHash-2-4 gives the reference implementation\'s test vectors (key 00..07, input 00..n-1)', async t => {
-  const vectors = [0x5b9f35a9, 0xb85a4727, 0x03a662fa, 0x04e7fe8a, 0x89466e2a, 0x69b6fac5, 0x23fc6358, 0xc563cf8b]
+t.test('HalfSipHash-1-3 gives the test vectors of Linux\'s hsiphash (32-bit build: key 00..07, input 00..n-1)', async t => {
+  const vectors = [0x5814c896, 0xe7e864ca, 0xbc4b0e30, 0x01539939, 0x7e059ea6, 0x88e3d89b, 0xa0080b65, 0x9d38d9d6,
+    0x577999b1, 0xc839caed, 0xe4fa32cf, 0x959246ee, 0x6b28096c, 0x66dd9cd6, 0x16658a7c, 0xd0257b04]
   vectors.forEach((want, n) => {
     let input = ''
     for (let i = 0; i < n; i++) input += String.fromCharCode(i)
-    t.equal(halfSipHash(input, 0x03020100, 0x07060504, 2, 4), want, `${n} bytes`)
+    t.equal(halfSipHash13(input, 0x03020100, 0x07060504), want, `${n} bytes`)
   })
 })
