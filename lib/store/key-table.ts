@@ -8,10 +8,13 @@ import { halfSipHash13, randomSipKey } from './sip-hash.js'
 /**
  * Where the store's keys live (DESIGN.md §Memory per key): a hash table of our
  * own per bucket (DIGEST_BUCKETS of them, the digest's and SCAN's, picked by
- * the key's keyHash), open addressing with linear probing in an Int32Array,
- * placed by a keyed hash of the key (HalfSipHash-1-3 with a secret key per process,
- * sip-hash.ts: keyHash is public, so keys chosen to share it would otherwise
- * all probe the same slots). A slot is two numbers: that hash, and a reference:
+ * the low bits of the key's keyHash), open addressing with linear probing in an
+ * Int32Array, placed by the rest of keyHash, which the store computes anyway.
+ * keyHash is public and its collisions cheap to make, so keys chosen to share
+ * it would all probe the same run of slots: a table whose insert probed more
+ * than rekeyAt() slots is placed again by a keyed hash (HalfSipHash-1-3 with
+ * a secret key per process, sip-hash.ts) from then on, which such keys cannot
+ * aim at. A slot is two numbers: the placement hash, and a reference:
  * - a cell's number plus one, for a small plain value or a tombstone
  *   (cells.ts): the cell holds the key's bytes, compared in place;
  * - minus one minus an index into `objects`, a KeyedEntry (the key's string
@@ -38,19 +41,33 @@ class KeyedEntry {
   constructor (readonly key: string, public entry: Entry) {}
 }
 
+/**
+ * Slots an insert into a table of `size` slots may probe before the table is
+ * placed by the keyed hash. The longest run of a table at most 3/4 full whose
+ * keys spread as a random hash's grows with the log of its size (measured, in
+ * tables of 512 and 1,024 slots: 46 slots at 1,000,000 keys, 113 at
+ * 3,000,000), so past this the keys were chosen to collide; and a lookup among
+ * keys made to stay under it reads at most this many slots.
+ */
+function rekeyAt (size: number): number {
+  return 64 + 16 * (31 - Math.clz32(size))
+}
+
 /** One bucket's table: `slots[2i]` the key's placement hash, `slots[2i + 1]` its reference (0: empty). */
 class Bucket {
   slots = new Int32Array(FIRST_SLOTS * 2)
   mask = FIRST_SLOTS - 1
   count = 0
+  /** Placed by the keyed hash rather than keyHash. */
+  keyed = false
 }
 
-/** The slot a placement hash probes first. */
+/** The slot a placement hash probes first: bits above those that picked the bucket. */
 function home (p: number, mask: number): number {
-  return p & mask
+  return (p >>> 12) & mask
 }
 
-/** Where keys go in a bucket's table: a hash of the key (tests choose one to make keys share slots). */
+/** The keyed placement of a key (tests choose one to make keys share slots there too). */
 export type Placement = (key: string) => number
 
 export class KeyTable {
@@ -73,9 +90,15 @@ export class KeyTable {
   private probed = 0
 
   private readonly sipKey = randomSipKey()
+  private rekeyed = 0
 
-  /** `placement`: none, the keyed hash; tests choose one to make keys share slots. */
-  constructor (private readonly placement: Placement | null = null) {}
+  /** `placement`: none, the keyed hash; tests choose it, and when tables turn to it. */
+  constructor (private readonly placement: Placement | null = null, private readonly rekeyAfter: (size: number) => number = rekeyAt) {}
+
+  /** Tables placed by the keyed hash (tests: keys made to collide turn their table over to it). */
+  get keyedTables (): number {
+    return this.rekeyed
+  }
 
   /** Keys (values and tombstones) kept in cells (tests check that removed keys give theirs back). */
   get cellsInUse (): number {
@@ -143,6 +166,11 @@ export class KeyTable {
       bucket = new Bucket()
       this.buckets[b] = bucket
       this.lastIndex = home(this.lastPlace, bucket.mask)
+    }
+    if (!bucket.keyed && this.probed > this.rekeyAfter(bucket.mask + 1)) {
+      this.rekey(bucket)
+      this.lastPlace = this.keyedPlace(key)
+      this.lastIndex = this.emptySlot(bucket, this.lastPlace)
     }
     if ((bucket.count + 1) * 4 > (bucket.mask + 1) * 3) {
       this.grow(bucket)
@@ -227,47 +255,61 @@ export class KeyTable {
     if (this.walking > 0) throw new Error('KeyTable: a key changed during a walk of its bucket')
   }
 
-  /** The key's reference (0: absent), remembered with its slot. */
+  /** The key's reference (0: absent), remembered with its slot; `probed` counts the slots it read. */
   private lookUp (h: number, key: string): number {
     if (key === this.lastKey && h === this.lastHash) return this.lastRef
-    const p = this.place(key)
     this.lastKey = key
     this.lastHash = h
-    this.lastPlace = p
     this.lastRef = 0
+    this.probed = 0
     const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
     if (bucket === undefined) {
+      this.lastPlace = h
       this.lastIndex = -1
       return 0
     }
-    const i = this.probe(bucket, p, key)
+    const p = bucket.keyed ? this.keyedPlace(key) : h
+    this.lastPlace = p
+    const { slots, mask } = bucket
+    let i = home(p, mask)
+    for (;;) {
+      this.probed++
+      const ref = slots[i * 2 + 1] as number
+      if (ref === 0) break
+      if (slots[i * 2] === (p | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key)) {
+        this.lastRef = ref
+        break
+      }
+      i = (i + 1) & mask
+    }
     this.lastIndex = i
-    this.lastRef = bucket.slots[i * 2 + 1] as number
     return this.lastRef
   }
 
-  /** Slots a lookup of the key reads (tests: keys sharing keyHash must not share a probe). */
+  /** Slots a lookup of the key reads (tests: keys made to share keyHash must not share a probe). */
   probeLength (h: number, key: string): number {
-    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
-    if (bucket === undefined) return 0
-    this.probe(bucket, this.place(key), key)
+    this.lastKey = null
+    this.lookUp(h, key)
     return this.probed
   }
 
-  private place (key: string): number {
+  private keyedPlace (key: string): number {
     return this.placement === null ? halfSipHash13(key, this.sipKey[0], this.sipKey[1]) : this.placement(key)
   }
 
-  /** Where the key's probe stops: the key's own slot, or the empty one ending its run; `probed` counts the slots read. */
-  private probe (bucket: Bucket, p: number, key: string): number {
-    const { slots, mask } = bucket
-    let i = home(p, mask)
-    this.probed = 1
-    for (;;) {
-      const ref = slots[i * 2 + 1] as number
-      if (ref === 0 || (slots[i * 2] === (p | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key))) return i
-      i = (i + 1) & mask
-      this.probed++
+  /** From now on the bucket's keys go where the keyed hash puts them. */
+  private rekey (bucket: Bucket): void {
+    const old = bucket.slots
+    bucket.slots = new Int32Array(old.length)
+    bucket.keyed = true
+    this.rekeyed++
+    for (let i = 1; i < old.length; i += 2) {
+      const ref = old[i] as number
+      if (ref === 0) continue
+      const p = this.keyedPlace(ref > 0 ? this.cells.keyOf(ref - 1) : this.objectOf(ref).key)
+      const at = this.emptySlot(bucket, p)
+      bucket.slots[at * 2] = p
+      bucket.slots[at * 2 + 1] = ref
     }
   }
 

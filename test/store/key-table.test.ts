@@ -21,9 +21,9 @@ const arbKey = fc.oneof(
   fc.string({ maxLength: 3 }).map(s => `long-${s}-${'x'.repeat(250)}`), // too long for a cell: an object
   fc.constant('past-latin1-\u0101') // not bytes a cell holds: an object
 )
-const tinyHash = (key: string): number => keyHash(key) & 3 // four buckets
-// Placements of one bit (two first slots), half of them past 2^31 (an Int32Array holds them negative).
-const tinyPlace = (key: string): number => ((keyHash(key) >>> 16) & 1 | keyHash(key) & 0x80000000) >>> 0
+// Four buckets, two first slots in each (bit 12), half the hashes past 2^31 (an Int32Array holds them negative).
+const tinyHash = (key: string): number => (keyHash(key) & 0x80001003) >>> 0
+const tinyPlace = (key: string): number => (keyHash(key) & 0x80011000) >>> 0 // were a table placed by the keyed hash
 const arbEntry = fc.record({
   value: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.uint8Array({ minLength: 129, maxLength: 140 }).map(a => Buffer.from(a))), { freq: 4 }),
   expiresAt: fc.constantFrom(0, 5),
@@ -78,10 +78,12 @@ t.test('property: with most keys sharing a hash, the table gives what a Map of k
 })
 
 t.test('property: many keys in few buckets, written and deleted at random: tables grow, deletions move keys back, nothing is lost', async t => {
-  const narrowHash = (key: string): number => keyHash(key) & 3 // four buckets
-  const narrowPlace = (key: string): number => (keyHash(key) >>> 8 & 0x3f | keyHash(key) & 0x80000000) >>> 0 // 64 first slots
+  // Four buckets, 64 first slots in each: runs long enough that tables turn to the keyed placement (64 other first slots).
+  const narrowHash = (key: string): number => (keyHash(key) & 0x8003f003) >>> 0
+  const narrowPlace = (key: string): number => ((keyHash(key) >>> 8 & 0x3f) << 12 | keyHash(key) & 0x80000000) >>> 0
+  let rekeyed = 0
   fc.assert(fc.property(fc.array(fc.tuple(fc.nat(400), fc.boolean(), fc.nat(3)), { minLength: 200, maxLength: 1500 }), ops => {
-    const table = new KeyTable(narrowPlace)
+    const table = new KeyTable(narrowPlace, () => 16) // turned over at 16 slots: both placements in most histories
     const model = new Map<string, number>()
     for (const [n, write, kind] of ops) {
       const key = kind === 3 ? `object-${n}` : `k${n}`
@@ -105,9 +107,11 @@ t.test('property: many keys in few buckets, written and deleted at random: table
     for (let n = 0; n <= 400; n++) {
       for (const key of [`k${n}`, `object-${n}`]) if (table.get(narrowHash(key), key)?.wall !== model.get(key)) return false
     }
+    rekeyed += table.keyedTables
     return true
   }), { numRuns: 300 })
   t.pass('300 histories')
+  t.ok(rekeyed > 0, `tables placed again by the keyed hash on the way: ${rekeyed}`)
 })
 
 t.test('a change to the table during a walk of a bucket is refused (slots would move under the walk)', async t => {
@@ -187,7 +191,7 @@ function fnvMulticollision (rounds: number): string[] {
   return keys
 }
 
-t.test('keys a client made to share the public key hash still spread over their bucket (the placement is keyed)', async t => {
+t.test('keys a client made to share the public key hash still spread over their bucket (it turns to the keyed placement)', async t => {
   const keys = fnvMulticollision(10)
   t.equal(new Set(keys).size, 1024, '1,024 keys')
   t.equal(new Set(keys.map(keyHash)).size, 1, 'one FNV hash for all: one bucket, the same digest leaf')
@@ -195,8 +199,10 @@ t.test('keys a client made to share the public key hash still spread over their 
     for (const key of keys) table.set(keyHash(key), key, { value: 'v', expiresAt: 0, wall: 1, logical: 0, node: 'n1' })
     return Math.max(...keys.map(key => table.probeLength(keyHash(key), key)))
   }
-  t.ok(longest(new KeyTable()) < 100, 'the keyed placement: short probes')
-  t.equal(longest(new KeyTable(keyHash)), 1024, 'placed by the public hash, the last key would read every slot (what the test guards against)')
+  const table = new KeyTable()
+  t.ok(longest(table) < 100, 'short probes')
+  t.equal(table.keyedTables, 1, 'their table turned to the keyed placement')
+  t.equal(longest(new KeyTable(null, () => Infinity)), 1024, 'left on the public hash, the last key would read every slot (what the test guards against)')
 })
 
 t.test('HalfSipHash-1-3 gives the test vectors of Linux\'s hsiphash (32-bit build: key 00..07, input 00..n-1)', async t => {
