@@ -11,8 +11,8 @@ import { halfSipHash13, randomSipKey } from './sip-hash.js'
  * the low bits of the key's keyHash), open addressing with linear probing in an
  * Int32Array, placed by the rest of keyHash, which the store computes anyway.
  * keyHash is public and its collisions cheap to make, so keys chosen to share
- * it would all probe the same run of slots: a table whose insert probed more
- * than rekeyAt() slots is placed again by a keyed hash (HalfSipHash-1-3 with
+ * it would all probe the same run of slots: a table where a lookup probed
+ * more than rekeyAt() slots is placed again by a keyed hash (HalfSipHash-1-3 with
  * a secret key per process, sip-hash.ts) from then on, which such keys cannot
  * aim at. A slot is two numbers: the placement hash, and a reference:
  * - a cell's number plus one, for a small plain value or a tombstone
@@ -42,7 +42,7 @@ class KeyedEntry {
 }
 
 /**
- * Slots an insert into a table of `size` slots may probe before the table is
+ * Slots a lookup in a table of `size` slots may probe before the table is
  * placed by the keyed hash. The longest run of a table at most 3/4 full whose
  * keys spread as a random hash's grows with the log of its size (measured, in
  * tables of 512 and 1,024 slots: 46 slots at 1,000,000 keys, 113 at
@@ -167,11 +167,6 @@ export class KeyTable {
       this.buckets[b] = bucket
       this.lastIndex = home(this.lastPlace, bucket.mask)
     }
-    if (!bucket.keyed && this.probed > this.rekeyAfter(bucket.mask + 1)) {
-      this.rekey(bucket)
-      this.lastPlace = this.keyedPlace(key)
-      this.lastIndex = this.emptySlot(bucket, this.lastPlace)
-    }
     if ((bucket.count + 1) * 4 > (bucket.mask + 1) * 3) {
       this.grow(bucket)
       this.lastIndex = this.emptySlot(bucket, this.lastPlace)
@@ -255,35 +250,54 @@ export class KeyTable {
     if (this.walking > 0) throw new Error('KeyTable: a key changed during a walk of its bucket')
   }
 
-  /** The key's reference (0: absent), remembered with its slot; `probed` counts the slots it read. */
+  /**
+   * The key's reference (0: absent), remembered with its slot; `probed` counts
+   * the slots it read. A probe past rekeyAt() turns its table to the keyed
+   * placement and probes again: whether it was an insert's, or a lookup of a
+   * key absent or present (keys made to have consecutive first slots build a
+   * long run in which every insert reads one slot, and only a lookup that
+   * starts at the run's head reads it all). Not during a walk of the bucket,
+   * whose slots would move under it: the next lookup after the walk does it.
+   */
   private lookUp (h: number, key: string): number {
     if (key === this.lastKey && h === this.lastHash) return this.lastRef
     this.lastKey = key
     this.lastHash = h
-    this.lastRef = 0
-    this.probed = 0
     const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
     if (bucket === undefined) {
+      this.lastRef = 0
+      this.probed = 0
       this.lastPlace = h
       this.lastIndex = -1
       return 0
     }
-    const p = bucket.keyed ? this.keyedPlace(key) : h
-    this.lastPlace = p
+    this.probe(bucket, bucket.keyed ? this.keyedPlace(key) : h, key)
+    if (!bucket.keyed && this.probed > this.rekeyAfter(bucket.mask + 1) && this.walking === 0) {
+      this.rekey(bucket)
+      this.probe(bucket, this.keyedPlace(key), key)
+    }
+    return this.lastRef
+  }
+
+  /** Finds the key by placement `p`: its slot, or the empty one ending its run (lastIndex), its reference (lastRef) and the slots read (probed). */
+  private probe (bucket: Bucket, p: number, key: string): void {
     const { slots, mask } = bucket
     let i = home(p, mask)
-    for (;;) {
-      this.probed++
+    let probed = 1
+    let found = 0
+    for (;; probed++) {
       const ref = slots[i * 2 + 1] as number
       if (ref === 0) break
       if (slots[i * 2] === (p | 0) && (ref > 0 ? this.cells.holds(ref - 1, key) : this.objectOf(ref).key === key)) {
-        this.lastRef = ref
+        found = ref
         break
       }
       i = (i + 1) & mask
     }
+    this.lastPlace = p
     this.lastIndex = i
-    return this.lastRef
+    this.lastRef = found
+    this.probed = probed
   }
 
   /** Slots a lookup of the key reads (tests: keys made to share keyHash must not share a probe). */

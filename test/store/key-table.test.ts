@@ -39,8 +39,9 @@ const arbOp = fc.oneof(
 )
 
 t.test('property: with most keys sharing a hash, the table gives what a Map of keys would, and gives every cell and object back', async t => {
-  fc.assert(fc.property(fc.array(arbOp, { maxLength: 80 }), ops => {
-    const table = new KeyTable(tinyPlace)
+  fc.assert(fc.property(fc.array(arbOp, { maxLength: 80 }), fc.boolean(), (ops, early) => {
+    // Half the histories turn their tables to the (test's) keyed placement at the first probe past two slots.
+    const table = early ? new KeyTable(tinyPlace, () => 2) : new KeyTable(tinyPlace)
     const model = new Map<string, Entry>()
     for (const step of ops) {
       const h = tinyHash(step.key)
@@ -125,6 +126,31 @@ t.test('a change to the table during a walk of a bucket is refused (slots would 
   t.same(visited.sort(), ['a', 'b', 'c'], 'reads during a walk are fine, and a refused change leaves the table as it was')
   table.delete(0, 'b')
   t.equal(table.bucketSize(0), 2, 'and a change after it is taken')
+})
+
+t.test('keys built to have consecutive first slots make one long run, each insert reading one slot; the first lookup that reads the run turns the table', async t => {
+  const table = new KeyTable()
+  const entry = (n: number): Entry => ({ value: `v${n}`, expiresAt: 0, wall: n, logical: 0, node: 'n1' })
+  for (let j = 0; j < 3000; j++) table.set(j << 12, `k${j}`, entry(j)) // bucket 0, first slot j
+  t.equal(table.keyedTables, 0, 'the inserts alone never probed far')
+  t.equal(table.get(0, 'absent'), undefined, 'a key absent, whose probe starts at the run\'s head')
+  t.equal(table.keyedTables, 1, 'that lookup turned the table')
+  t.ok(table.probeLength(0, 'absent') < 50, 'and the same lookup is short now')
+  let found = 0
+  for (let j = 0; j < 3000; j++) if (table.get(j << 12, `k${j}`)?.wall === j) found++
+  t.equal(found, 3000, 'every key is still there')
+  const once = new KeyTable(() => 0, () => 16) // a keyed placement that spreads nothing
+  for (let j = 0; j < 200; j++) once.set(0, `k${j}`, entry(j))
+  t.equal(once.keyedTables, 1, 'a table turns once: its keyed placement is not undone by long probes')
+})
+
+t.test('ordinary keys never turn a table: 1,000,000 of them leave every table on keyHash (the keyed hash costs every lookup)', async t => {
+  const table = new KeyTable()
+  for (let i = 0; i < 1_000_000; i++) {
+    const key = `key:${String(i).padStart(9, '0')}`
+    table.set(keyHash(key), key, { value: null, expiresAt: 0, wall: 1, logical: 0, node: 'n1' })
+  }
+  t.equal(table.keyedTables, 0)
 })
 
 /** Two keys with the same 32-bit FNV hash: the birthday search over counted keys. */
