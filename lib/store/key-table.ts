@@ -117,7 +117,7 @@ export class KeyTable {
    */
   get (h: number, key: string): Entry | undefined {
     const ref = this.lookUp(h, key)
-    return ref === 0 ? undefined : ref > 0 ? this.cells.read(ref - 1) : this.objectOf(ref).entry
+    return ref === 0 ? undefined : this.entryOf(ref, true)
   }
 
   /**
@@ -128,7 +128,7 @@ export class KeyTable {
    */
   getForWrite (h: number, key: string): Entry | undefined {
     const ref = this.lookUp(h, key)
-    return ref === 0 ? undefined : ref > 0 ? this.cells.read(ref - 1, false) : this.objectOf(ref).entry
+    return ref === 0 ? undefined : this.entryOf(ref, false)
   }
 
   /**
@@ -209,24 +209,13 @@ export class KeyTable {
 
   /** Every entry of bucket b, tombstones included (a small key's string is made for the call). */
   forEachIn (b: number, fn: (key: string, entry: Entry) => void): void {
-    this.forEachRef(b, ref => {
-      if (ref > 0) fn(this.cells.keyOf(ref - 1), this.cells.read(ref - 1))
-      else {
-        const { key, entry } = this.objectOf(ref)
-        fn(key, entry)
-      }
-    })
+    this.forEachRef(b, ref => fn(this.keyOf(ref), this.entryOf(ref, true)))
   }
 
   /** The keys of bucket b that hold a value not past its expiry at `now`, without reading entries out. */
   forEachLiveKey (b: number, now: number, fn: (key: string) => void): void {
     this.forEachRef(b, ref => {
-      if (ref > 0) {
-        if (this.cells.isLive(ref - 1, now)) fn(this.cells.keyOf(ref - 1))
-      } else {
-        const { key, entry } = this.objectOf(ref)
-        if (isLive(entry, now)) fn(key)
-      }
+      if (ref > 0 ? this.cells.isLive(ref - 1, now) : isLive(this.objectOf(ref).entry, now)) fn(this.keyOf(ref))
     })
   }
 
@@ -313,18 +302,9 @@ export class KeyTable {
 
   /** From now on the bucket's keys go where the keyed hash puts them. */
   private rekey (bucket: Bucket): void {
-    const old = bucket.slots
-    bucket.slots = new Int32Array(old.length)
     bucket.keyed = true
     this.rekeyed++
-    for (let i = 1; i < old.length; i += 2) {
-      const ref = old[i] as number
-      if (ref === 0) continue
-      const p = this.keyedPlace(ref > 0 ? this.cells.keyOf(ref - 1) : this.objectOf(ref).key)
-      const at = this.emptySlot(bucket, p)
-      bucket.slots[at * 2] = p
-      bucket.slots[at * 2 + 1] = ref
-    }
+    this.rebuild(bucket, bucket.mask + 1, ref => this.keyedPlace(this.keyOf(ref)))
   }
 
   /** The first empty slot of a placement's probe (the key is known absent). */
@@ -336,16 +316,35 @@ export class KeyTable {
 
   /** Twice the slots, every key placed again. */
   private grow (bucket: Bucket): void {
+    this.rebuild(bucket, (bucket.mask + 1) * 2)
+  }
+
+  /**
+   * The bucket's keys placed again in a table of `size` slots, each by the
+   * placement its slot held, or by `placeOf` its reference.
+   */
+  private rebuild (bucket: Bucket, size: number, placeOf?: (ref: number) => number): void {
     const old = bucket.slots
-    bucket.slots = new Int32Array(old.length * 2)
-    bucket.mask = bucket.mask * 2 + 1
+    bucket.slots = new Int32Array(size * 2)
+    bucket.mask = size - 1
     for (let i = 0; i < old.length; i += 2) {
       const ref = old[i + 1] as number
       if (ref === 0) continue
-      const at = this.emptySlot(bucket, old[i] as number)
-      bucket.slots[at * 2] = old[i] as number
+      const p = placeOf === undefined ? old[i] as number : placeOf(ref)
+      const at = this.emptySlot(bucket, p)
+      bucket.slots[at * 2] = p
       bucket.slots[at * 2 + 1] = ref
     }
+  }
+
+  /** The key a reference names (a cell's is a string made for the call). */
+  private keyOf (ref: number): string {
+    return ref > 0 ? this.cells.keyOf(ref - 1) : this.objectOf(ref).key
+  }
+
+  /** The entry a reference names: the stored object, or one read out of the cell (its value only if `withValue`). */
+  private entryOf (ref: number, withValue: boolean): Entry {
+    return ref > 0 ? this.cells.read(ref - 1, withValue) : this.objectOf(ref).entry
   }
 
   private newObject (key: string, entry: Entry): number {

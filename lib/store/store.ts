@@ -589,8 +589,8 @@ export class Store {
   /** An expired value becomes a tombstone with the same version: every node does the same. */
   private reclaim (key: string, entry: Entry): void {
     this.stats.expiredKeys++
+    const h = keyHash(key)
     if (isHash(entry)) { // PROTOCOL.md §Hashes: what was written before the expiry goes
-      const h = keyHash(key)
       this.hashes.expire(key, h, entry)
       return
     }
@@ -599,12 +599,10 @@ export class Store {
       const next: Entry = isPlain(state)
         ? { value: null, expiresAt: 0, wall: entry.wall, logical: entry.logical, node: entry.node }
         : { value: valueOf(state), expiresAt: 0, wall: entry.wall, logical: entry.logical, node: entry.node, counter: state }
-      const h = keyHash(key)
       this.digest.change(h, entry, this.put(key, next, entry, h) ? next : undefined)
       return
     }
     // Same version, same hash: the digest changes only if the tombstone is not kept.
-    const h = keyHash(key)
     if (!this.put(key, { ...entry, value: null, expiresAt: 0 }, entry, h)) this.digest.change(h, entry, undefined)
   }
 
