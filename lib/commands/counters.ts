@@ -18,9 +18,8 @@ function int64Arg (arg: Buffer | undefined): Int {
 /** Adds `delta` to the key's integer value (0 when missing); the new value. */
 function incrementBy (ctx: CommandContext, keyArg: Buffer | undefined, delta: Int): Encoded {
   let result: Int = 0
-  const key = keyOf(keyArg)
-  stringOf(ctx.node.store.get(key))
-  ctx.node.store.increment(key, delta, 0, current => {
+  ctx.node.store.increment(keyOf(keyArg), delta, 0, (current, entry) => {
+    stringOf(entry) // WRONGTYPE for a hash or set
     const value = current === null ? 0 : parseInt64(current)
     if (value === null) throw new CommandError(ERRORS.notInteger)
     result = addInt(value, delta)
@@ -41,12 +40,12 @@ function decrby (ctx: CommandContext, args: Buffer[]): Encoded {
 
 function incrbyfloat (ctx: CommandContext, args: Buffer[]): Encoded {
   const delta = args[2] === undefined ? null : parseFloatValue(args[2])
-  stringOf(ctx.node.store.get(keyOf(args[1])))
   // An integer increment adds as an integer: Redis's long double holds every
   // sum of two 64-bit integers exactly (-9223372036854775808 plus
   // 9223372036854775807 is -1 there), a double does not.
   const exact = args[2] === undefined ? null : parseInt64(args[2])
-  const entry = ctx.node.store.increment(keyOf(args[1]), exact ?? 0, exact === null ? delta ?? 0 : 0, current => {
+  const entry = ctx.node.store.increment(keyOf(args[1]), exact ?? 0, exact === null ? delta ?? 0 : 0, (current, held) => {
+    stringOf(held) // WRONGTYPE for a hash or set
     const value = current === null ? 0 : parseFloatValue(current)
     if (value === null || delta === null) throw new CommandError(ERRORS.notFloat)
     if (!Number.isFinite(value + delta)) throw new CommandError(ERRORS.nanOrInfinity)

@@ -112,9 +112,12 @@ export function valueOf (state: CounterState): Buffer | null {
  * integer's (0..9999 are sharedInteger()'s, and cost nothing): a local increment then
  * allocates no buffer (Store.increment; a new one per INCR, living as long as
  * the key, cost more than the rest of the increment). The store's rule makes
- * it safe: nobody keeps a value past the call that got it.
+ * it safe: nobody keeps a value past the call that got it. An `old` string
+ * (the entry was read out of a cell, where the value goes back) gets a string.
  */
-export function valueInto (state: CounterState, old: Bytes | null): Buffer | null {
+export function valueInto (state: CounterState, old: Buffer | null): Buffer | null
+export function valueInto (state: CounterState, old: Bytes | null): Bytes | null
+export function valueInto (state: CounterState, old: Bytes | null): Bytes | null {
   if (!exists(state)) return null
   const sum = sumOf(state)
   if (sum.kind === 'opaque' || (state.base !== null && nothingUnseen(state))) return state.base // as written: `+1` stays `+1`
@@ -123,13 +126,19 @@ export function valueInto (state: CounterState, old: Bytes | null): Buffer | nul
     if (small !== undefined) return small
   }
   const text = sum.kind === 'int' ? sum.value.toString() : formatFloat(sum.value)
-  if (old === null || typeof old === 'string' || old === state.base || old.length !== text.length || isSharedInteger(old)) return Buffer.from(text, 'latin1')
+  if (typeof old === 'string') return text
+  if (old === null || old === state.base || old.length !== text.length || isSharedInteger(old)) return Buffer.from(text, 'latin1')
   old.write(text, 0, 'latin1')
   return old
 }
 
 /** The empty list, shared: no state changes a list in place (frozen, so none can). */
 const NONE: readonly Contribution[] = Object.freeze([])
+
+/** A key only ever incremented, at one node: no base, one contribution, no marks (what a cell holds, cells.ts). */
+export function onlyContribution (c: Contribution): CounterState {
+  return { base: null, contribs: [c], seen: NONE }
+}
 
 /** The state with no contributions: what a plain value or tombstone is. */
 export function plainState (base: Buffer | null): CounterState {

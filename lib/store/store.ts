@@ -344,27 +344,33 @@ export class Store {
   /**
    * A local increment (INCRBY, INCRBYFLOAT): added to this node's contribution
    * to the key (PROTOCOL.md §Counters). `check` sees the value first (null when
-   * the key does not exist) and throws to refuse the increment: one lookup of
-   * the key for both. Returns the stored entry.
+   * the key does not exist), and the entry holding it (for its type), and
+   * throws to refuse the increment: one lookup of the key for both. Returns
+   * the stored entry.
    */
-  increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null) => void): Entry {
+  increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null, entry: Entry | undefined) => void): Entry {
     const h = keyHash(key)
     let previous = this.slot(h, key)
     if (previous !== undefined && previous.expiresAt !== 0 && previous.value !== null && isExpired(previous, this.now())) {
       this.reclaim(key, previous)
       previous = this.slot(h, key)
     }
-    check?.(previous === undefined || previous.value === null ? null : bufferOf(previous.value))
+    if (check !== undefined) {
+      if (previous === undefined || previous.value === null) check(null, undefined)
+      else check(bufferOf(previous.value), previous)
+    }
     const counter = previous?.counter
     const mine = counter === undefined ? undefined : ownContribution(counter, this.nodeId)
     if (previous !== undefined && counter !== undefined && mine !== undefined) {
       // The common case, a counter incremented again here: its contribution
       // changes in place, so no entry or state becomes old-generation garbage
       // (see install()), and the digest replaces that contribution's hash alone.
+      // The table stores it again: a counter read out of a cell is a copy.
       this.digest.toggleContribution(h, mine)
       addInPlace(mine, this.clock.tick(), delta, fdelta)
       this.digest.toggleContribution(h, mine)
       previous.value = valueInto(counter, previous.value)
+      this.table.set(h, key, previous)
       for (const listener of this.listeners) listener(key, previous, true)
       return previous
     }

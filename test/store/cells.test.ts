@@ -19,9 +19,26 @@ const arbEntry = fc.record({
 
 const latin1 = (v: Buffer | string | null): string | null => v === null || typeof v === 'string' ? v : v.toString('latin1')
 
-t.test('property: a cell reads back what was stored, written anew or over any other entry, and isLive agrees', async t => {
+/** A counter only ever incremented at one node, as a cell holds one: its value is its total in decimal. */
+const arbCounter = fc.record({
+  expiresAt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 53 - 1 })),
+  wall: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 53 - 1 })),
+  logical: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  node: fc.constantFrom('-', 'n1'),
+  c: fc.record({
+    node: fc.constantFrom('n1', 'node-b', 'a-much-longer-node-id-0123456789'),
+    epochWall: fc.oneof(fc.integer({ min: 0, max: 2 ** 53 - 1 }), fc.constant(1_700_000_000_000.5)),
+    epochLogical: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    wall: fc.integer({ min: 0, max: 2 ** 53 - 1 }),
+    logical: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    total: fc.oneof(fc.integer({ min: -20000, max: 20000 }), fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER)),
+    ftotal: fc.constant(0)
+  })
+}).map(({ c, ...version }): Entry => ({ ...version, value: String(c.total), counter: { base: null, contribs: [c], seen: [] } }))
+
+t.test('property: a cell reads back what was stored (a value, a tombstone or a counter), written anew or over any other entry, and isLive agrees', async t => {
   const cells = new Cells(new NodeTable())
-  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(20), arbEntry), { minLength: 1, maxLength: 60 }), fc.integer({ min: -2, max: 2 }), (writes, skew) => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(20), fc.oneof({ weight: 3, arbitrary: arbEntry }, { weight: 1, arbitrary: arbCounter })), { minLength: 1, maxLength: 60 }), fc.integer({ min: -2, max: 2 }), (writes, skew) => {
     // Twenty keys, each written over and over: cells reused in place, moved between classes, released.
     // Keys of 0 to 100 bytes, every byte value among them.
     const keyOf = (n: number): string => String.fromCharCode(255 - n, 0).repeat(n * 2.5)
@@ -34,8 +51,9 @@ t.test('property: a cell reads back what was stored, written anew or over any ot
     for (const [key, { id, entry }] of held) {
       const back = cells.read(id)
       const now = entry.expiresAt === 0 ? entry.wall : entry.expiresAt + skew
-      if (back.value !== latin1(entry.value) || back.expiresAt !== entry.expiresAt || back.wall !== entry.wall ||
+      if (latin1(back.value) !== latin1(entry.value) || back.expiresAt !== entry.expiresAt || back.wall !== entry.wall ||
         back.logical !== entry.logical || back.node !== entry.node || cells.isLive(id, now) !== isLive(entry, now)) return false
+      if (JSON.stringify(back.counter) !== JSON.stringify(entry.counter)) return false
       if (cells.keyOf(id) !== keyOf(key) || !cells.holds(id, keyOf(key)) || cells.holds(id, keyOf(key) + 'x') || cells.holds(id, keyOf((key + 1) % 21))) return false
     }
     const ids = [...held.values()].map(h => h.id)
@@ -70,7 +88,18 @@ t.test('a value of the same size class is written in place; another size moves i
   t.equal(cells.store('k\u0100', { ...base, value: 'v' }, -1), -1, 'a key with a character past latin1')
   t.equal(cells.live, live - 1, 'a refused key leaves no cell taken')
   t.equal(cells.store('k', { ...base, value: null, logical: 2 ** 32 }, -1), -1, 'a logical counter past 2^32')
-  t.equal(cells.store('k', { ...base, value: null, counter: { base: null, contribs: [], seen: [] } }, -1), -1, 'a counter')
+  t.equal(cells.store('k', { ...base, value: null, counter: { base: null, contribs: [], seen: [] } }, -1), -1, 'a counter of no contribution')
+  // A counter is held only as INCR at one node makes it: no base, one contribution of an integer total a double holds exactly, no marks.
+  const c = { node: 'n1', epochWall: 1, epochLogical: 0, wall: 2, logical: 0, total: 5, ftotal: 0 }
+  const counter = (state: NonNullable<Entry['counter']>, value = '5'): Entry => ({ ...base, value, counter: state })
+  t.ok(cells.store('k', counter({ base: null, contribs: [c], seen: [] }), -1) >= 0, 'a counter of one contribution')
+  t.equal(cells.store('k', counter({ base: Buffer.from('1'), contribs: [c], seen: [] }, '6'), -1), -1, 'a counter over a base')
+  t.equal(cells.store('k', counter({ base: null, contribs: [c, { ...c, node: 'n2' }], seen: [] }, '10'), -1), -1, 'two contributions')
+  t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, total: 7 }], seen: [c] }, '2'), -1), -1, 'a mark')
+  t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, total: 2n ** 60n }], seen: [] }, String(2n ** 60n)), -1), -1, 'a total past 2^53')
+  t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, ftotal: 0.5 }], seen: [] }, '5.5'), -1), -1, 'an INCRBYFLOAT')
+  t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, logical: 2 ** 32 }], seen: [] }), -1), -1, 'a contribution\'s logical clock past 2^32')
+  t.equal(cells.store('k'.repeat(215), counter({ base: null, contribs: [c], seen: [] }), -1), -1, 'a key over 214 bytes, with the contribution\'s 34')
   t.equal(cells.store('k', { ...base, value: null, hash: newHash() }, -1), -1, 'a hash')
 })
 
