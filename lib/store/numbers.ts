@@ -2,6 +2,8 @@
 // exact integers (a number while safe, a bigint beyond), int64 and float parsing
 // as Redis's string2ll and string2ld, and INCRBYFLOAT's printing.
 
+import type { Bytes } from './bytes.js'
+
 const INT64_MAX = 9223372036854775807n
 const INT64_MIN = -9223372036854775808n
 
@@ -36,27 +38,32 @@ export function negInt (a: Int): Int {
   return typeof a === 'number' ? (a === 0 ? 0 : -a) : canonical(-a)
 }
 
+/** The byte at `i` of a value's bytes, a Buffer or a latin1 string (a cell's value is read out as one). */
+function codeAt (b: Bytes, i: number): number {
+  return typeof b === 'string' ? b.charCodeAt(i) : b[i] as number
+}
+
 /**
  * A canonical int64 decimal as Redis's string2ll takes it: no sign but '-', no
  * leading zeros, no spaces; null otherwise.
  */
-export function parseInt64 (b: Buffer): Int | null {
+export function parseInt64 (b: Bytes): Int | null {
   const n = b.length
   if (n === 0 || n > 20) return null
-  let i = b[0] === 45 ? 1 : 0
+  let i = codeAt(b, 0) === 45 ? 1 : 0
   if (i === n) return null
-  if (b[i] === 48 && n > i + 1) return null
+  if (codeAt(b, i) === 48 && n > i + 1) return null
   for (let j = i; j < n; j++) {
-    const c = b[j] as number
+    const c = codeAt(b, j)
     if (c < 48 || c > 57) return null
   }
-  if (b[0] === 45 && n === 2 && b[1] === 48) return null // "-0"
+  if (i === 1 && n === 2 && codeAt(b, 1) === 48) return null // "-0"
   if (n <= 15) { // the common case, within a double's exact integers: no string in between
     let v = 0
-    for (let j = i; j < n; j++) v = v * 10 + (b[j] as number) - 48
+    for (let j = i; j < n; j++) v = v * 10 + codeAt(b, j) - 48
     return i === 1 ? -v : v
   }
-  const v = BigInt(b.toString('latin1'))
+  const v = BigInt(typeof b === 'string' ? b : b.toString('latin1'))
   return v > INT64_MAX || v < INT64_MIN ? null : canonical(v)
 }
 
@@ -76,9 +83,9 @@ const LONG_DOUBLE_MIN_E10 = -4951
  * otherwise. Within that range, a value past a double's is ±Infinity
  * (PROTOCOL.md §Differences from Redis).
  */
-export function parseFloatValue (arg: Buffer): number | null {
+export function parseFloatValue (arg: Bytes): number | null {
   if (arg.length === 0 || arg.length > FLOAT_MAX_LEN) return null
-  const s = arg.toString('latin1')
+  const s = typeof arg === 'string' ? arg : arg.toString('latin1')
   if (INFINITY.test(s)) return s.startsWith('-') ? -Infinity : Infinity
   const hex = HEX_FLOAT.exec(s)
   if (hex !== null) return hexFloat(hex[1] === '-', hex[2] as string, Number((hex[3] ?? 'p0').slice(1)))

@@ -348,7 +348,7 @@ export class Store {
    * throws to refuse the increment: one lookup of the key for both. Returns
    * the stored entry.
    */
-  increment (key: string, delta: Int, fdelta: number, check?: (value: Buffer | null, entry: Entry | undefined) => void): Entry {
+  increment (key: string, delta: Int, fdelta: number, check?: (value: Bytes | null, entry: Entry | undefined) => void): Entry {
     const h = keyHash(key)
     let previous = this.slot(h, key)
     if (previous !== undefined && previous.expiresAt !== 0 && previous.value !== null && isExpired(previous, this.now())) {
@@ -357,7 +357,7 @@ export class Store {
     }
     if (check !== undefined) {
       if (previous === undefined || previous.value === null) check(null, undefined)
-      else check(bufferOf(previous.value), previous)
+      else check(previous.value, previous)
     }
     const counter = previous?.counter
     const mine = counter === undefined ? undefined : ownContribution(counter, this.nodeId)

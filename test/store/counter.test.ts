@@ -220,6 +220,11 @@ t.test('numbers as Redis reads and prints them', async t => {
   t.equal(parseInt64(Buffer.from('42')), 42, 'a number while it is a safe integer')
   t.equal(parseInt64(Buffer.from('9223372036854775807')), 9223372036854775807n, 'a bigint beyond')
   for (const s of ['', '-', '01', '-0', '+1', ' 1', '1 ', '9223372036854775808', '1e3', '1.0']) t.equal(parseInt64(Buffer.from(s)), null, JSON.stringify(s))
+  // A value read out of a cell is a latin1 string: read as its bytes would be.
+  fc.assert(fc.property(fc.oneof(fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String), fc.string({ maxLength: 22 }), fc.stringMatching(/^-?0*\d{0,21}(\.\d*)?$/)), s => {
+    const text = Buffer.from(s, 'latin1').toString('latin1')
+    return parseInt64(text) === parseInt64(Buffer.from(text, 'latin1')) && Object.is(parseFloatValue(text), parseFloatValue(Buffer.from(text, 'latin1')))
+  }), { numRuns: 2000 })
   t.equal(parseFloatValue(Buffer.from('10.5')), 10.5)
   t.equal(parseFloatValue(Buffer.from('5.0e3')), 5000)
   t.equal(parseFloatValue(Buffer.from(' 1')), null)
