@@ -132,6 +132,28 @@ class OneAdd implements Field {
   }
 }
 
+/**
+ * A field that is one node's contribution and nothing else (no base, no marks,
+ * never removed): a member added more than once, all at one node, a field
+ * only HINCRBY'd at one node. It holds the contribution itself, which
+ * ownFieldContribution hands out to be changed in place; `state` is built
+ * around it when asked. As a general record it was a field, a state, a list
+ * and the contribution: an SADD of a member present read all four (perf put a
+ * quarter of an SADD there).
+ */
+class OneContribution implements Field {
+  constructor (readonly c: Contribution) {}
+
+  get wall (): number { return NO_BASE.wall }
+  get logical (): number { return NO_BASE.logical }
+  get node (): string { return NO_BASE.node }
+  get removed (): null { return null }
+
+  get state (): CounterState {
+    return { base: null, contribs: [this.c], seen: NONE }
+  }
+}
+
 /** The value of a field that is a base and nothing else (a latin1 string), or undefined. */
 export function plainValue (f: Field): string | undefined {
   return isPlain(f) ? f.value : undefined
@@ -140,14 +162,17 @@ export function plainValue (f: Field): string | undefined {
 /**
  * A field of version `v`, in its smallest form: plain when the state is a
  * base and nothing else, one add when it is one first increment of 1 and
- * nothing else (never removed, both).
+ * nothing else, one contribution when it is one node's increments and
+ * nothing else (never removed, all three).
  */
 export function fieldOf (v: Version, state: CounterState, removed: Version | null): Field {
   if (removed === null && state.seen.length === 0) {
     if (state.base !== null && state.contribs.length === 0) return plainField(v, state.base)
     const c = state.contribs[0]
-    if (state.base === null && state.contribs.length === 1 && c !== undefined && c.total === 1 && c.ftotal === 0 &&
-      c.epochWall === c.wall && c.epochLogical === c.logical && compareVersions(v, NO_BASE) === 0) return new OneAdd(c.node, c.wall, c.logical)
+    if (state.base === null && state.contribs.length === 1 && c !== undefined && compareVersions(v, NO_BASE) === 0) {
+      if (c.total === 1 && c.ftotal === 0 && c.epochWall === c.wall && c.epochLogical === c.logical) return new OneAdd(c.node, c.wall, c.logical)
+      return new OneContribution(c)
+    }
   }
   return { wall: v.wall, logical: v.logical, node: v.node, state, removed }
 }
@@ -232,7 +257,7 @@ export function newestInHash (hash: HashState): Timestamp | undefined {
 
 /** Whether the field is there for clients: a base, or an increment its base had not seen. */
 export function present (f: Field): boolean {
-  if (isPlain(f) || f instanceof OneAdd) return true
+  if (isPlain(f) || f instanceof OneAdd || f instanceof OneContribution) return true // a contribution no mark has seen
   return f.state.base !== null || (f.state.contribs.length > 0 && exists(f.state))
 }
 
@@ -289,15 +314,17 @@ export function addMember (f: Field | undefined, node: string, ts: Timestamp): F
 /**
  * The contribution of `node` that an increment of field f, present, may go
  * into in place (an SADD of a member this node added before, a HINCRBY of a
- * field it incremented): f is a general record, and no mark refers to that
- * contribution (counter.ts ownContribution). Undefined: the caller makes a new
- * record with incrementField(). Only the compact forms may be shared (a OneAdd
- * serves every new member of one SADD); a general record belongs to one field
- * of one hash (decoding gives each field its own: ownRecord), as an entry to
- * one key. The field stays present after.
+ * field it incremented): f is a general record or a OneContribution, and no
+ * mark refers to that contribution (counter.ts ownContribution). Undefined: the
+ * caller makes a new record with incrementField(). Only the forms never changed
+ * in place may be shared (a OneAdd serves every new member of one SADD); a
+ * general record or a OneContribution belongs to one field of one hash
+ * (decoding gives each field its own: ownRecord), as an entry to one key. The
+ * field stays present after.
  */
 export function ownFieldContribution (f: Field, node: string): Contribution | undefined {
   if (isPlain(f) || f instanceof OneAdd) return undefined
+  if (f instanceof OneContribution) return f.c.node === node ? f.c : undefined
   return ownContribution(f.state, node)
 }
 
@@ -309,6 +336,7 @@ export function ownFieldContribution (f: Field, node: string): Contribution | un
  */
 export function ownRecord (f: Field): Field {
   if (isPlain(f) || f instanceof OneAdd) return f
+  if (f instanceof OneContribution) return new OneContribution({ ...f.c })
   const copies = new Map<Contribution, Contribution>()
   const copyOf = (c: Contribution): Contribution => {
     let copy = copies.get(c)

@@ -407,30 +407,47 @@ t.test('hash states: whole and partial encodings round-trip; damage is reported,
 
 t.test('fields sent as one record decode to records of their own when increments may change them in place', async t => {
   // hash.ts ownFieldContribution: a general record's contribution changes in
-  // place, so two fields must never share one (a OneAdd may: it never changes).
+  // place, as a OneContribution's does, so two fields must never share one (a
+  // OneAdd may: it never changes).
+  const mine = { node: 'node-a', epochWall: T0, epochLogical: 0, wall: T0 + 1, logical: 0, total: 2, ftotal: 0 }
   const general = fieldOf({ wall: 0, logical: 0, node: '-' }, {
     base: null,
-    contribs: [{ node: 'node-a', epochWall: T0, epochLogical: 0, wall: T0 + 1, logical: 0, total: 2, ftotal: 0 }],
+    contribs: [mine, { ...mine, node: 'node-b', total: 5 }],
     seen: []
   }, null)
+  const oneContribution = fieldOf({ wall: 0, logical: 0, node: '-' }, { base: null, contribs: [mine], seen: [] }, null)
   const oneAdd = fieldOf({ wall: 0, logical: 0, node: '-' }, {
     base: null,
     contribs: [{ node: 'node-a', epochWall: T0, epochLogical: 0, wall: T0, logical: 0, total: 1, ftotal: 0 }],
     seen: []
   }, null)
-  const sent: HashState = { fields: new Map([['a', general], ['b', general], ['c', oneAdd], ['d', oneAdd]]), live: 4, cut: null, set: true }
+  const sent: HashState = {
+    fields: new Map([['a', general], ['b', general], ['c', oneAdd], ['d', oneAdd], ['e', oneContribution], ['f', oneContribution]]),
+    live: 6,
+    cut: null,
+    set: true
+  }
   const got = decodeHash(hashBytes(sent)) as HashState
-  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(n => got.fields.get(n) as Field)
+  const [a, b, c, d, e, f] = ['a', 'b', 'c', 'd', 'e', 'f'].map(n => got.fields.get(n) as Field)
   t.not(a, b, 'a general record is copied for the second field')
   t.not(a?.state.contribs[0], b?.state.contribs[0], 'its contributions too')
   t.same(b?.state, a?.state, 'with the same state')
   t.equal(c, d, 'a OneAdd is shared')
+  t.not(e, f, 'a OneContribution is copied')
+  t.not(e?.state.contribs[0], f?.state.contribs[0], 'its contribution too')
+  t.same(f?.state, e?.state, 'with the same state')
   const { a: store } = pair()
   store.merge('s', { value: HASH_VALUE, wall: T0, logical: 0, node: 'node-b', expiresAt: 0, hash: got })
-  store.sadd('s', ['a'])
+  store.sadd('s', ['a', 'e'])
   const valueIn = (name: string): string => String(fieldValue(store.peek('s')?.hash?.fields.get(name) as Field))
-  t.equal(valueIn('a'), '3', 'an add to one member goes into its record')
-  t.equal(valueIn('b'), '2', 'and changes nothing of the other')
+  t.equal(valueIn('a'), '8', 'an add to one member goes into its record')
+  t.equal(valueIn('b'), '7', 'and changes nothing of the other')
+  t.equal(valueIn('e'), '3', 'the same for a member of one contribution')
+  t.equal(valueIn('f'), '2')
+  const again = store.peek('s')?.hash?.fields.get('e') as Field
+  store.sadd('s', ['e'])
+  t.equal(store.peek('s')?.hash?.fields.get('e'), again, 'whose record takes later adds in place')
+  t.equal(valueIn('e'), '4')
 })
 
 t.test('a write to one field replicates that field alone', async t => {
