@@ -39,6 +39,9 @@ interface HeldGroup {
  */
 const MAX_WAITING_REPLIES = 1024
 
+/** Requests parsed ahead of running them, at most, for the store to warm their keys together (Store.warm). */
+const READ_AHEAD = 64
+
 /** `POST` and `Host:` are HTTP, never commands: the sign of a cross-protocol request. */
 function isCrossProtocol (args: Buffer[]): boolean {
   const name = args[0] as Buffer
@@ -73,6 +76,10 @@ export class Connection implements CommandContext {
   private gone = false
   /** The client half-closed: run what it sent, send every reply, then close (PROTOCOL.md §End of input). */
   private inputEnded = false
+  /** Requests parsed and not yet run (nextRequest), from `aheadAt` on; the keys among them, for Store.warm. */
+  private ahead: Array<Buffer[] | ProtocolError> = []
+  private aheadAt = 0
+  private readonly aheadKeys: Buffer[] = []
 
   constructor (private readonly host: ConnectionHost, private readonly stream: Duplex, session: Session) {
     this.session = session
@@ -88,6 +95,7 @@ export class Connection implements CommandContext {
   /** Sends what is queued, then closes. Idempotent. */
   close (): void {
     this.closing = true
+    this.dropAhead()
     this.parser.release()
     this.flush()
   }
@@ -101,6 +109,7 @@ export class Connection implements CommandContext {
   private drop (): void {
     this.closing = true
     this.gone = true
+    this.dropAhead()
     this.parser.release()
     this.stream.destroy()
   }
@@ -156,7 +165,7 @@ export class Connection implements CommandContext {
         this.stream.pause()
         break
       }
-      const request = this.parser.next()
+      const request = this.nextRequest()
       if (request === null) {
         if (this.inputEnded) this.close()
         break
@@ -179,6 +188,37 @@ export class Connection implements CommandContext {
       this.execute(request)
     }
     this.flush()
+  }
+
+  /**
+   * The next request: one parsed ahead, or else up to READ_AHEAD more parsed
+   * at once and their keys (the first argument, for most commands) handed to
+   * Store.warm, so that their cache misses overlap before they run one by one,
+   * in order, as before. Only once the client is authenticated: before, AUTH
+   * changes the framing limits the requests after it are read with.
+   */
+  private nextRequest (): Buffer[] | ProtocolError | null {
+    if (this.aheadAt < this.ahead.length) return this.ahead[this.aheadAt++] as Buffer[] | ProtocolError
+    if (!this.session.authenticated) return this.parser.next()
+    const ahead: Array<Buffer[] | ProtocolError> = []
+    const keys = this.aheadKeys
+    for (let n = 0; n < READ_AHEAD; n++) {
+      const request = this.parser.next()
+      if (request === null) break
+      ahead.push(request)
+      if (request instanceof ProtocolError) break // the parser stays failed
+      if (request.length >= 2) keys.push(request[1] as Buffer)
+    }
+    if (keys.length > 1) this.node.store.warm(keys)
+    keys.length = 0
+    this.ahead = ahead
+    this.aheadAt = 0
+    return ahead.length > 0 ? this.ahead[this.aheadAt++] as Buffer[] | ProtocolError : null
+  }
+
+  private dropAhead (): void {
+    this.ahead = []
+    this.aheadAt = 0
   }
 
   private execute (args: Buffer[]): void {
@@ -315,6 +355,7 @@ export class Connection implements CommandContext {
     this.session.closed = true
     this.session.multi = null
     unwatchAll(this)
+    this.dropAhead()
     this.parser.release()
     this.host.closed(this)
   }

@@ -290,6 +290,13 @@ export class Cells {
     return expiresAt === 0 || expiresAt > now
   }
 
+  /** Reads the cell's header (KeyTable.warm): the lookup that compares the key will find it in the cache. */
+  warm (id: number): number {
+    const sizeClass = this.classOfCell(id)
+    const index = id >>> CLASS_BITS
+    return sizeClass.chunkOf(index).bytes[sizeClass.offsetOf(index) + KEY_LENGTH] as number
+  }
+
   /** The cell is free for another key. */
   release (id: number): void {
     this.classOfCell(id).release(id >>> CLASS_BITS)

@@ -41,6 +41,13 @@ export function keyHash (key: string): number {
   return h >>> 0
 }
 
+/** keyHash of a key given as its bytes (a request's argument): the same number, with no string made. */
+export function keyHashOfBytes (key: Buffer): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key[i] as number), 0x01000193)
+  return h >>> 0
+}
+
 export function leafOf (hash: number): number {
   return (hash >>> 12) & (LEAVES - 1)
 }
@@ -253,6 +260,11 @@ export class Digest {
     buckets[bucket * 2 + 1] = (buckets[bucket * 2 + 1] as number) ^ b
     root[0] = (root[0] as number) ^ a
     root[1] = (root[1] as number) ^ b
+  }
+
+  /** Reads the key's leaf (Store.warm): a write's change() will find it in the cache. */
+  warm (h: number): number {
+    return this.leaves[((h & (DIGEST_BUCKETS - 1)) * LEAVES + leafOf(h)) * 2] as number
   }
 
   /** The root as 16 lowercase hex digits (INFO, MEMBERS, DIGEST). */

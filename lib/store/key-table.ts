@@ -35,6 +35,9 @@ import { halfSipHash13, randomSipKey } from './sip-hash.js'
  */
 
 /** Slots of a bucket's first table; it doubles past 3/4 full. */
+/** Slots warm() reads at most: most keys are in the first or second slot of their probe. */
+const WARM_SLOTS = 4
+
 const FIRST_SLOTS = 8
 
 class KeyedEntry {
@@ -287,6 +290,27 @@ export class KeyTable {
     this.lastIndex = i
     this.lastRef = found
     this.probed = probed
+  }
+
+  /**
+   * Reads what a lookup of the key (`h`: its keyHash) will: its first slot
+   * and, when a slot of the first few holds its placement hash, that cell,
+   * without comparing the key or changing anything (Store.warm). Not for a
+   * table placed by the keyed hash (one under attack): the key's string would
+   * be needed.
+   */
+  warm (h: number): number {
+    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
+    if (bucket === undefined || bucket.keyed) return 0
+    const { slots, mask } = bucket
+    let i = home(h, mask)
+    for (let n = 0; n < WARM_SLOTS; n++) {
+      const ref = slots[i * 2 + 1] as number
+      if (ref === 0) return 0
+      if (slots[i * 2] === (h | 0)) return ref > 0 ? this.cells.warm(ref - 1) : 0
+      i = (i + 1) & mask
+    }
+    return 0
   }
 
   /** Slots a lookup of the key reads (tests: keys made to share keyHash must not share a probe). */

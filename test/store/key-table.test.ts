@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { DIGEST_BUCKETS, keyHash } from '../../lib/store/digest.js'
+import { DIGEST_BUCKETS, keyHash, keyHashOfBytes } from '../../lib/store/digest.js'
 import type { Entry } from '../../lib/store/entry.js'
 import { KeyTable } from '../../lib/store/key-table.js'
 import { halfSipHash13 } from '../../lib/store/sip-hash.js'
@@ -239,4 +239,28 @@ t.test('HalfSipHash-1-3 gives the test vectors of Linux\'s hsiphash (32-bit buil
     for (let i = 0; i < n; i++) input += String.fromCharCode(i)
     t.equal(halfSipHash13(input, 0x03020100, 0x07060504), want, `${n} bytes`)
   })
+})
+
+t.test('Store.warm reads keys\' slots, cells and leaves and changes nothing; keyHashOfBytes is keyHash of the bytes as latin1', async t => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), bytes => {
+    const b = Buffer.from(bytes)
+    return keyHashOfBytes(b) === keyHash(b.toString('latin1'))
+  }), { numRuns: 2000 })
+  const store = new Store({ nodeId: 'n1' })
+  const keys: string[] = []
+  for (let i = 0; i < 5000; i++) keys.push(`key:${i}`)
+  // Cells, objects (a counter over a base, a long value), tombstones; and a table turned to the keyed placement.
+  for (const [i, key] of keys.entries()) {
+    if (i % 7 === 0) store.set(key, Buffer.from('x'.repeat(300)))
+    else if (i % 5 === 0) store.increment(key, 3, 0)
+    else store.set(key, Buffer.from(`value ${i}`))
+    if (i % 11 === 0) store.delete(key)
+  }
+  const colliding = fnvMulticollision(8)
+  for (const key of colliding) store.set(key, Buffer.from('v'))
+  const before = { root: store.digest.rootHex(), entries: [...keys, ...colliding].map(k => JSON.stringify(store.peek(k))) }
+  const asked = [...keys, ...colliding, 'absent', ''].map(k => Buffer.from(k, 'latin1'))
+  for (let i = 0; i < asked.length; i += 64) store.warm(asked.slice(i, i + 64))
+  t.equal(store.digest.rootHex(), before.root, 'the digest is the same')
+  t.same([...keys, ...colliding].map(k => JSON.stringify(store.peek(k))), before.entries, 'every entry is the same')
 })
