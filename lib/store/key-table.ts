@@ -15,11 +15,12 @@ import { halfSipHash13, randomSipKey } from './sip-hash.js'
  * more than rekeyAt() slots is placed again by a keyed hash (HalfSipHash-1-3 with
  * a secret key per process, sip-hash.ts) from then on, which such keys cannot
  * aim at. A slot is two numbers: the placement hash, and a reference:
- * - a cell's number plus one, for a small plain value or a tombstone
- *   (cells.ts): the cell holds the key's bytes, compared in place;
+ * - a cell's number plus one, for a small plain value, a tombstone or a
+ *   counter of one contribution (cells.ts): the cell holds the key's bytes,
+ *   compared in place;
  * - minus one minus an index into `objects`, a KeyedEntry (the key's string
- *   and its entry object) for the rest: counters, hashes, larger values, long
- *   keys;
+ *   and its entry object) for the rest: other counters, hashes, larger values,
+ *   long keys;
  * - 0: the slot is empty.
  * So a lookup reads one slot (the hash compared before anything else) and
  * then the key's cell, which the write reads anyway: two cache misses, where a
@@ -35,10 +36,10 @@ import { halfSipHash13, randomSipKey } from './sip-hash.js'
  */
 
 /** Slots of a bucket's first table; it doubles past 3/4 full. */
+const FIRST_SLOTS = 8
+
 /** Slots warm() reads at most: most keys are in the first or second slot of their probe. */
 const WARM_SLOTS = 4
-
-const FIRST_SLOTS = 8
 
 class KeyedEntry {
   constructor (readonly key: string, public entry: Entry) {}

@@ -10,6 +10,9 @@ import { newestInHash } from './hash.js'
 import { KeyTable } from './key-table.js'
 import { TombstoneLog, type TombstoneVerdict } from './tombstones.js'
 
+/** Longest argument warm() hashes: a longer key's entry is an object, whose lookup it does not warm. */
+const WARM_KEY_MAX = 248
+
 /** Number of key buckets. SCAN cursors are bucket indexes; digests are kept per bucket. */
 export const BUCKETS = DIGEST_BUCKETS
 
@@ -68,7 +71,7 @@ export class Store {
   readonly digest = new Digest()
   readonly tombstoneLog: TombstoneLog
 
-  /** Every key's entry: objects, or cells for small plain values and tombstones (key-table.ts, cells.ts). */
+  /** Every key's entry: objects, or cells for small plain values, tombstones and counters of one contribution (key-table.ts, cells.ts). */
   private readonly table = new KeyTable()
   /** warm()'s key hashes, between its two passes. */
   private readonly warmHashes: number[] = []
@@ -178,12 +181,14 @@ export class Store {
   warm (keys: readonly Buffer[]): number {
     const hashes = this.warmHashes
     let sink = 0
-    for (let k = 0; k < keys.length; k++) {
-      const h = keyHashOfBytes(keys[k] as Buffer)
-      hashes[k] = h
+    let n = 0
+    for (const key of keys) {
+      if (key.length > WARM_KEY_MAX) continue // not a key a cell holds, maybe not a key at all (ECHO's text): not worth a pass
+      const h = keyHashOfBytes(key)
+      hashes[n++] = h
       sink ^= this.digest.warm(h) // the leaves first: they need no other read
     }
-    for (let k = 0; k < keys.length; k++) sink ^= this.table.warm(hashes[k] as number)
+    for (let k = 0; k < n; k++) sink ^= this.table.warm(hashes[k] as number)
     return sink
   }
 
@@ -384,7 +389,8 @@ export class Store {
       else check(previous.value, previous)
     }
     const counter = previous?.counter
-    const mine = counter === undefined ? undefined : ownContribution(counter, this.nodeId)
+    // Not over a tombstone: the increment makes the key live again, which put() must count.
+    const mine = counter === undefined || previous?.value === null ? undefined : ownContribution(counter, this.nodeId)
     if (previous !== undefined && counter !== undefined && mine !== undefined) {
       // The common case, a counter incremented again here: its contribution
       // changes in place, so no entry or state becomes old-generation garbage

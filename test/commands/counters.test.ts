@@ -103,3 +103,20 @@ t.test('INCRBYFLOAT reads its increment as Redis does (strtold): hexadecimal too
   t.same(await call('INCRBYFLOAT', 'h', '-Infinity'), err('ERR increment would produce NaN or Infinity'))
   t.equal(await call('GET', 'h'), '40.5')
 })
+
+t.test('on a hash or a set: WRONGTYPE before anything is parsed of the value, and the key unchanged', async t => {
+  const node = await startNode(t)
+  const call = caller(await connect(t, node))
+  const WRONGTYPE = err('WRONGTYPE Operation against a key holding the wrong kind of value')
+  t.equal(await call('HSET', 'h', 'f', 'v'), 1)
+  t.equal(await call('SADD', 's', 'm'), 1)
+  for (const key of ['h', 's']) {
+    t.same(await call('INCR', key), WRONGTYPE, `INCR ${key}`)
+    t.same(await call('DECRBY', key, '2'), WRONGTYPE)
+    t.same(await call('INCRBYFLOAT', key, '1.5'), WRONGTYPE)
+    t.same(await call('INCRBYFLOAT', key, 'nope'), WRONGTYPE, 'the type is checked before the increment is read (Redis 7)')
+  }
+  t.same(await call('HGETALL', 'h'), ['f', 'v'])
+  t.same(await call('SMEMBERS', 's'), ['m'])
+  t.same(await call('INCRBY', 'h', 'nope'), NOT_INTEGER, "INCRBY's increment is read before the type")
+})

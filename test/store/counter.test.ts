@@ -71,6 +71,21 @@ t.test('a SET replaces what it had seen; concurrent increments land on top', asy
   t.equal(read(b, 'k'), '104', 'increments after the SET add to it')
 })
 
+t.test('an INCR over a counter a peer deleted makes it live again, and counted so (the review: DBSIZE went to -1)', async t => {
+  const { a, b } = three()
+  a.increment('k', 1, 0)
+  sync(a, b, 'k')
+  b.delete('k')
+  sync(b, a, 'k') // a's contribution, seen by the DEL's mark (a copy of it, not a's object)
+  t.equal(a.get('k'), undefined)
+  t.same([a.size, a.tombstones], [0, 1])
+  a.increment('k', 1, 0)
+  t.equal(read(a, 'k'), '1', 'only what the DEL had not seen')
+  t.same([a.size, a.tombstones], [1, 0], 'a live key, no tombstone')
+  a.delete('k')
+  t.same([a.size, a.tombstones], [0, 1])
+})
+
 t.test('DEL removes what it had seen, and only that', async t => {
   const { a, b, clock } = three()
   a.increment('k', 5n, 0)

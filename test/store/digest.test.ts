@@ -27,12 +27,12 @@ function recomputed (store: Store): Digest {
   return d
 }
 
-/** Entries a cell holds (cells.ts): neither a counter nor a hash, a tombstone or a value of at most 128 bytes. */
 /** Entries a cell holds (cells.ts): small plain values and tombstones, and counters only ever incremented at one node. */
 function cellEntries (store: Store): number {
   let n = 0
   store.forEachEntry((_, e) => {
     const c = e.counter
+    // (Keys here are short and clocks small: the limits on key length, totals and logical clocks are cells.test.ts's.)
     if (c !== undefined ? c.base === null && c.seen.length === 0 && c.contribs.length === 1 && c.contribs[0]?.ftotal === 0 : e.hash === undefined && (e.value === null || e.value.length <= SMALL_VALUE_MAX)) n++
   })
   return n

@@ -448,6 +448,16 @@ t.test('fields sent as one record decode to records of their own when increments
   store.sadd('s', ['e'])
   t.equal(store.peek('s')?.hash?.fields.get('e'), again, 'whose record takes later adds in place')
   t.equal(valueIn('e'), '4')
+  // Another node's add to it is a contribution of its own, in a new record: the first one's is not changed.
+  const { b: other } = pair()
+  other.merge('s', { value: HASH_VALUE, wall: T0, logical: 0, node: 'node-b', expiresAt: 0, hash: decodeHash(hashBytes(sent)) as HashState })
+  const before = other.peek('s')?.hash?.fields.get('e') as Field
+  const counted = before.state.contribs[0]
+  other.sadd('s', ['e'])
+  const after = other.peek('s')?.hash?.fields.get('e') as Field
+  t.not(after, before, "another node's add makes a new record")
+  t.same(after.state.contribs.map(c => [c.node, c.total]), [['node-a', 2], ['node-b', 1]])
+  t.equal(counted?.total, 2, "and leaves node-a's contribution as it was")
 })
 
 t.test('a write to one field replicates that field alone', async t => {
