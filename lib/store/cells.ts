@@ -1,5 +1,5 @@
 import { SMALL_VALUE_MAX, copyBytes } from './bytes.js'
-import { onlyContribution, type Contribution } from './counter.js'
+import { onlyContribution, soleContribution, type Contribution } from './counter.js'
 import type { Entry } from './entry.js'
 import { sharedInteger } from './numbers.js'
 import type { NodeTable } from './packed.js'
@@ -139,10 +139,8 @@ function isUint32 (n: number): boolean {
  * base, one contribution of an integer total a double holds exactly, no marks.
  */
 function cellContribution (e: Entry): Contribution | undefined {
-  const state = e.counter
-  if (state === undefined || e.hash !== undefined || e.value === null || state.base !== null || state.seen.length !== 0 || state.contribs.length !== 1) return undefined
-  const c = state.contribs[0] as Contribution
-  if (typeof c.total !== 'number' || !Number.isSafeInteger(c.total) || c.ftotal !== 0 || !isUint32(c.epochLogical) || !isUint32(c.logical)) return undefined
+  const c = e.counter === undefined || e.hash !== undefined || e.value === null ? undefined : soleContribution(e.counter)
+  if (c === undefined || typeof c.total !== 'number' || !Number.isSafeInteger(c.total) || c.ftotal !== 0 || !isUint32(c.epochLogical) || !isUint32(c.logical)) return undefined
   return c
 }
 

@@ -135,9 +135,18 @@ export function valueInto (state: CounterState, old: Bytes | null): Bytes | null
 /** The empty list, shared: no state changes a list in place (frozen, so none can). */
 const NONE: readonly Contribution[] = Object.freeze([])
 
-/** A key only ever incremented, at one node: no base, one contribution, no marks (what a cell holds, cells.ts). */
+/**
+ * A key only ever incremented, at one node: no base, one contribution, no
+ * marks. The compact forms keep such a state as its contribution alone (a
+ * cell, cells.ts; a OneAdd or OneContribution field, hash.ts).
+ */
 export function onlyContribution (c: Contribution): CounterState {
   return { base: null, contribs: [c], seen: NONE }
+}
+
+/** The contribution of a state onlyContribution() describes, or undefined when it is not one. */
+export function soleContribution (state: CounterState): Contribution | undefined {
+  return state.base === null && state.seen.length === 0 && state.contribs.length === 1 ? state.contribs[0] : undefined
 }
 
 /** The state with no contributions: what a plain value or tombstone is. */

@@ -1,6 +1,6 @@
 import type { Bytes } from './bytes.js'
 import { compareTimestamps, compareVersions, type Timestamp, type Version } from './clock.js'
-import { collect, exists, increment, join, ownContribution, rebase, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
+import { collect, exists, increment, join, onlyContribution, ownContribution, rebase, soleContribution, valueOf, type Contribution, type CounterState, type Side } from './counter.js'
 import type { Int } from './numbers.js'
 import { NodeTable, packParts, packedLogical, packedNode, packedValue, packedWall } from './packed.js'
 
@@ -122,8 +122,7 @@ class OneAdd implements Field {
   get removed (): null { return null }
 
   get state (): CounterState {
-    const c: Contribution = { node: this.by, epochWall: this.at, epochLogical: this.atLogical, wall: this.at, logical: this.atLogical, total: 1, ftotal: 0 }
-    return { base: null, contribs: [c], seen: NONE }
+    return onlyContribution({ node: this.by, epochWall: this.at, epochLogical: this.atLogical, wall: this.at, logical: this.atLogical, total: 1, ftotal: 0 })
   }
 
   /** The add's version (the newest thing it holds). */
@@ -150,7 +149,7 @@ class OneContribution implements Field {
   get removed (): null { return null }
 
   get state (): CounterState {
-    return { base: null, contribs: [this.c], seen: NONE }
+    return onlyContribution(this.c)
   }
 }
 
@@ -168,8 +167,8 @@ export function plainValue (f: Field): string | undefined {
 export function fieldOf (v: Version, state: CounterState, removed: Version | null): Field {
   if (removed === null && state.seen.length === 0) {
     if (state.base !== null && state.contribs.length === 0) return plainField(v, state.base)
-    const c = state.contribs[0]
-    if (state.base === null && state.contribs.length === 1 && c !== undefined && compareVersions(v, NO_BASE) === 0) {
+    const c = soleContribution(state)
+    if (c !== undefined && compareVersions(v, NO_BASE) === 0) {
       if (c.total === 1 && c.ftotal === 0 && c.epochWall === c.wall && c.epochLogical === c.logical) return new OneAdd(c.node, c.wall, c.logical)
       return new OneContribution(c)
     }
