@@ -63,14 +63,40 @@ export interface Found { name: string, spec: CommandSpec }
  * Each table's commands by name as sent, filled on first sight of each
  * spelling: the hot path neither lower-cases nor allocates for a name it knows.
  */
-const spellings = new WeakMap<CommandTable, Map<string, Found>>()
+const spellings = new WeakMap<CommandTable, Spellings>()
 
-function find (table: CommandTable, sent: string): Found | undefined {
+/** A table's commands by spelling: as strings, and the short ones by their bytes (bySpelling). */
+interface Spellings {
+  readonly byText: Map<string, Found>
+  /** Direct-mapped: a slot holds the last short spelling found that maps there. */
+  readonly byBytes: Array<SpelledAs | undefined>
+}
+
+/** A name of at most 8 bytes, held exactly as two numbers and its length. */
+interface SpelledAs { readonly lo: number, readonly hi: number, readonly length: number, readonly found: Found }
+
+/** Names longer than this are looked up as strings; every common one is shorter. */
+const BYTES_NAME_MAX = 8
+const BYTES_SLOTS = 256
+
+/** The table of the last lookup and its spellings: one server's table, so the WeakMap is rarely asked. */
+let lastTable: CommandTable | null = null
+let lastSpellings: Spellings = { byText: new Map(), byBytes: [] }
+
+function spellingsOf (table: CommandTable): Spellings {
+  if (table === lastTable) return lastSpellings
   let known = spellings.get(table)
   if (known === undefined) {
-    known = new Map()
+    known = { byText: new Map(), byBytes: new Array<SpelledAs | undefined>(BYTES_SLOTS).fill(undefined) }
     spellings.set(table, known)
   }
+  lastTable = table
+  lastSpellings = known
+  return known
+}
+
+function find (table: CommandTable, sent: string): Found | undefined {
+  const known = spellingsOf(table).byText
   const hit = known.get(sent)
   if (hit !== undefined) return hit
   const name = sent.toLowerCase()
@@ -81,10 +107,31 @@ function find (table: CommandTable, sent: string): Found | undefined {
   return found
 }
 
+/**
+ * find() for a name as the request's bytes. A name of up to 8 bytes packs
+ * exactly into two numbers, which a cache slot compares: a name seen before
+ * makes no string (one per request, the most common command lookup).
+ */
+function findBytes (table: CommandTable, name: Buffer): Found | undefined {
+  if (name.length > BYTES_NAME_MAX) return name.length > NAME_MAX ? undefined : find(table, text(name))
+  let lo = 0
+  let hi = 0
+  for (let i = 0; i < name.length; i++) {
+    if (i < 4) lo = (lo << 8) | (name[i] as number)
+    else hi = (hi << 8) | (name[i] as number)
+  }
+  const slots = spellingsOf(table).byBytes
+  const slot = (Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) ^ name.length) >>> 24
+  const hit = slots[slot]
+  if (hit !== undefined && hit.lo === lo && hit.hi === hi && hit.length === name.length) return hit.found
+  const found = find(table, text(name))
+  if (found !== undefined) slots[slot] = { lo, hi, length: name.length, found }
+  return found
+}
+
 /** The name in the table of the command a request names, or null if none (for a refused request's stats). */
 export function commandName (table: CommandTable, args: Buffer[]): string | null {
-  const name = args[0] as Buffer
-  const found = name.length > NAME_MAX ? undefined : find(table, text(name))
+  const found = findBytes(table, args[0] as Buffer)
   if (found === undefined) return null
   const subcommands = found.spec.subcommands
   if (subcommands === undefined || args.length < 2) return found.name
@@ -96,7 +143,7 @@ export function commandName (table: CommandTable, args: Buffer[]): string | null
 /** The command for a request, or the error reply that refuses it (PROTOCOL.md §Errors, order of checks). */
 export function lookup (table: CommandTable, ctx: CommandContext, args: Buffer[]): Found | string {
   const name = args[0] as Buffer
-  const found = name.length > NAME_MAX ? undefined : find(table, text(name))
+  const found = findBytes(table, name)
   if (found === undefined) return error(errorText('unknownCommand', cString(name, QUOTED_MAX), quoteArgs(args)))
   const arity = found.spec.arity
   if ((arity > 0 && args.length !== arity) || args.length < -arity) {

@@ -45,12 +45,23 @@ const READ_AHEAD = 64
 /** `POST` and `Host:` are HTTP, never commands: the sign of a cross-protocol request. */
 function isCrossProtocol (args: Buffer[]): boolean {
   const name = args[0] as Buffer
-  if (name.length !== 4 && name.length !== 5) return false
-  // Hot path: most names of that length (MGET, MSET, INCR) are told apart by their first byte, without decoding.
-  const first = (name[0] as number) | 0x20
-  if (first !== 0x70 && first !== 0x68) return false // 'p', 'h' in either case
-  const lower = name.toString('latin1').toLowerCase()
-  return lower === 'post' || lower === 'host:'
+  if (name.length === 4) return namedAs(name, 'post')
+  return name.length === 5 && namedAs(name, 'host:')
+}
+
+/**
+ * Whether `name` spells `lower` (lowercase letters and other ASCII) in any
+ * case: compared in place, with no string made of a request's bytes (HSET and
+ * PING are four bytes too, and this runs for every request).
+ */
+function namedAs (name: Buffer, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i)
+    const b = name[i] as number
+    // A letter in either case; anything else exactly (0x1a | 0x20 is ':').
+    if (b !== c && !(c >= 0x61 && c <= 0x7a && (b | 0x20) === c)) return false
+  }
+  return true
 }
 
 /**

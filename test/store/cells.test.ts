@@ -99,7 +99,12 @@ t.test('a value of the same size class is written in place; another size moves i
   t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, total: 2n ** 60n }], seen: [] }, String(2n ** 60n)), -1), -1, 'a total past 2^53')
   t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, ftotal: 0.5 }], seen: [] }, '5.5'), -1), -1, 'an INCRBYFLOAT')
   t.equal(cells.store('k', counter({ base: null, contribs: [{ ...c, logical: 2 ** 32 }], seen: [] }), -1), -1, 'a contribution\'s logical clock past 2^32')
-  t.equal(cells.store('k'.repeat(215), counter({ base: null, contribs: [c], seen: [] }), -1), -1, 'a key over 214 bytes, with the contribution\'s 34')
+  // The contribution starts at the first multiple of 8 bytes after the key: 208 + 34 fit in 248, 216 + 34 do not.
+  const longest = cells.store('k'.repeat(208), counter({ base: null, contribs: [c], seen: [] }), -1)
+  t.ok(longest >= 0, 'a key of 208 bytes, with the contribution\'s 34')
+  t.same(cells.read(longest).counter, { base: null, contribs: [c], seen: [] }, 'reads back')
+  cells.release(longest)
+  t.equal(cells.store('k'.repeat(209), counter({ base: null, contribs: [c], seen: [] }), -1), -1, 'a key over 208 bytes, with the contribution\'s 34 after it')
   t.equal(cells.store('k', { ...base, value: null, hash: newHash() }, -1), -1, 'a hash')
 })
 
