@@ -1,4 +1,4 @@
-import { compareTimestamps, type HybridClock, type Timestamp } from './clock.js'
+import { type HybridClock, type Timestamp } from './clock.js'
 import { fieldKeyHash, type Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
 import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, ownFieldContribution, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
@@ -51,6 +51,33 @@ function versionOf (v: Version): Version {
   return { wall: v.wall, logical: v.logical, node: v.node }
 }
 
+/**
+ * The names one write changed, each once, in order: a list, looked through
+ * while it is short (one or a few fields, nearly every HSET and SADD), with a
+ * Set beside it once it is long. A Set and its copy into a list for the
+ * listeners cost more than the write of one field.
+ */
+class Changed {
+  readonly names: string[] = []
+  private index: Set<string> | null = null
+
+  has (name: string): boolean {
+    if (this.index !== null) return this.index.has(name)
+    for (let i = 0; i < this.names.length; i++) if (this.names[i] === name) return true
+    return false
+  }
+
+  /** Adds a name not in yet (has() said so). */
+  add (name: string): void {
+    this.names.push(name)
+    if (this.index !== null) this.index.add(name)
+    else if (this.names.length > CHANGED_SCAN_MAX) this.index = new Set(this.names)
+  }
+}
+
+/** Names Changed looks through before it keeps a Set. */
+const CHANGED_SCAN_MAX = 8
+
 export class HashKeys {
   constructor (private readonly s: KeyAccess) {}
 
@@ -66,8 +93,13 @@ export class HashKeys {
 
   /** A version for a local write, above `after` (what it replaces) even if that is ahead of our clock. */
   private stamp (after?: Timestamp): Version {
-    let ts = this.s.clock.tick()
-    if (after !== undefined && compareTimestamps(after, ts) >= 0) ts = { wall: after.wall, logical: after.logical + 1 }
+    const ts = this.s.clock.tick()
+    if (after !== undefined) {
+      // Read here, not in compareTimestamps: its reads see every kind of object, too many for V8 to read them fast there.
+      const wall = after.wall
+      const logical = after.logical
+      if (wall > ts.wall || (wall === ts.wall && logical >= ts.logical)) return { wall, logical: logical + 1, node: this.s.nodeId() }
+    }
     return { wall: ts.wall, logical: ts.logical, node: this.s.nodeId() }
   }
 
@@ -169,15 +201,15 @@ export class HashKeys {
     const entry = this.hashEntry(key, h, this.current(key, h), false)
     const was = this.snapshot(entry)
     let added = 0
-    const changed = new Set<string>()
+    const changed = new Changed()
     for (const [name, value] of pairs) {
       const old = entry.hash.fields.get(name)
       if (old === undefined || !present(old)) added++
       this.changeField(h, entry, name, old, setField(old, value, this.stamp(old ?? entry.hash.cut ?? undefined)), true)
-      changed.add(name)
+      if (!changed.has(name)) changed.add(name)
     }
     this.settle(key, h, entry, was)
-    this.s.notify(key, entry, true, [...changed])
+    this.s.notify(key, entry, true, changed.names)
     return added
   }
 
@@ -190,7 +222,7 @@ export class HashKeys {
     const entry = this.hashEntry(key, h, this.current(key, h), true)
     const was = this.snapshot(entry)
     let added = 0
-    const changed = new Set<string>()
+    const changed = new Changed()
     const node = this.s.nodeId()
     const stamp = this.stamp(entry.hash.cut ?? undefined)
     // The record of a member nothing was held of is the same for every such member of this
@@ -207,7 +239,7 @@ export class HashKeys {
       changed.add(name)
     }
     this.settle(key, h, entry, was)
-    this.s.notify(key, entry, true, [...changed], added === 0 && was.value !== null)
+    this.s.notify(key, entry, true, changed.names, added === 0 && was.value !== null)
     return added
   }
 
