@@ -314,6 +314,16 @@ export class KeyTable {
     return 0
   }
 
+  /**
+   * Reads the key's first slot alone (Store.warm's pass before warm()): the
+   * slots' misses for every key of a batch first, then, in warm(), the cells
+   * they name, instead of one key's slot and then its cell.
+   */
+  warmSlot (h: number): number {
+    const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
+    return bucket === undefined ? 0 : bucket.slots[home(h, bucket.mask) * 2 + 1] as number
+  }
+
   /** Slots a lookup of the key reads (tests: keys made to share keyHash must not share a probe). */
   probeLength (h: number, key: string): number {
     this.lastKey = null

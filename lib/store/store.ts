@@ -182,11 +182,16 @@ export class Store {
     const hashes = this.warmHashes
     let sink = 0
     let n = 0
-    for (const key of keys) {
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k] as Buffer
       if (key.length > WARM_KEY_MAX) continue // not a key a cell holds, maybe not a key at all (ECHO's text): not worth a pass
-      const h = keyHashOfBytes(key)
-      hashes[n++] = h
-      sink ^= this.digest.warm(h) // the leaves first: they need no other read
+      hashes[n++] = keyHashOfBytes(key)
+    }
+    // Passes of few instructions a key, so that the processor has many keys' reads in flight at once:
+    // the leaves and slots first (they need no other read), then the cells the slots name.
+    for (let k = 0; k < n; k++) {
+      const h = hashes[k] as number
+      sink ^= this.digest.warm(h) ^ this.table.warmSlot(h)
     }
     for (let k = 0; k < n; k++) sink ^= this.table.warm(hashes[k] as number)
     return sink
