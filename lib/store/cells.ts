@@ -262,6 +262,26 @@ export class Cells {
     }
   }
 
+  /**
+   * A counter cell's contribution after an increment in place (Store.increment):
+   * its version and total written over the old, nothing else read or
+   * checked again. False, and nothing written, when the cell holds no counter
+   * or the contribution no longer fits one (store() then moves it).
+   */
+  updateContribution (id: number, c: Contribution): boolean {
+    if (typeof c.total !== 'number' || !Number.isSafeInteger(c.total) || c.ftotal !== 0 || !isUint32(c.logical)) return false
+    const sizeClass = this.classOfCell(id)
+    const index = id >>> CLASS_BITS
+    const chunk = sizeClass.chunkOf(index)
+    const at = sizeClass.offsetOf(index)
+    if (chunk.bytes[at + VALUE_LENGTH] !== COUNTER) return false
+    const o = at + HEADER + contributionAt(chunk.bytes[at + KEY_LENGTH] as number)
+    chunk.f64[(o >>> 3) + C_WALL] = c.wall
+    chunk.f64[(o >>> 3) + C_TOTAL] = c.total
+    chunk.u32[(o >>> 2) + C_LOGICAL] = c.logical
+    return true
+  }
+
   /** The key the cell holds (a latin1 string of its own). */
   keyOf (id: number): string {
     const sizeClass = this.classOfCell(id)

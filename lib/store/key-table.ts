@@ -1,6 +1,7 @@
 import { storedBytes } from './bytes.js'
 import { Cells, isSmallPlain } from './cells.js'
 import { DIGEST_BUCKETS } from './digest.js'
+import type { Contribution } from './counter.js'
 import { isLive, type Entry } from './entry.js'
 import { NodeTable } from './packed.js'
 import { halfSipHash13, randomSipKey } from './sip-hash.js'
@@ -133,6 +134,17 @@ export class KeyTable {
   getForWrite (h: number, key: string): Entry | undefined {
     const ref = this.lookUp(h, key)
     return ref === 0 ? undefined : this.entryOf(ref, false)
+  }
+
+  /**
+   * The key's counter cell after its one contribution, `c`, changed in place
+   * (Store.increment): the new numbers written into the cell, with the lookup
+   * that found it. False when the key is not in such a cell, or `c` no longer
+   * fits one: the caller stores the entry with set().
+   */
+  setContribution (h: number, key: string, c: Contribution): boolean {
+    const ref = this.lookUp(h, key)
+    return ref > 0 && this.cells.updateContribution(ref - 1, c)
   }
 
   /**

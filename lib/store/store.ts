@@ -405,7 +405,7 @@ export class Store {
       addInPlace(mine, this.clock.tick(), delta, fdelta)
       this.digest.toggleContribution(h, mine)
       previous.value = valueInto(counter, previous.value)
-      this.table.set(h, key, previous)
+      if (!this.table.setContribution(h, key, mine)) this.table.set(h, key, previous)
       for (const listener of this.listeners) listener(key, previous, true)
       return previous
     }

@@ -86,6 +86,26 @@ t.test('an INCR over a counter a peer deleted makes it live again, and counted s
   t.same([a.size, a.tombstones], [0, 1])
 })
 
+t.test('a counter incremented in its cell leaves it past 2^53 and comes back below, reading the same at a peer throughout', async t => {
+  const { a, b } = three()
+  const cells = a.cellsInUse
+  a.increment('k', Number.MAX_SAFE_INTEGER - 2, 0)
+  t.equal(a.cellsInUse, cells + 1, 'a counter of one contribution is a cell')
+  const steps: Array<[number, string, boolean]> = [
+    [1, '9007199254740990', true], // written into the cell in place
+    [1, '9007199254740991', true],
+    [1, '9007199254740992', false], // past 2^53: an object
+    [1, '9007199254740993', false],
+    [-2, '9007199254740991', true], // a cell again
+    [-1, '9007199254740990', true]
+  ]
+  for (const [delta, value, inCell] of steps) {
+    a.increment('k', delta, 0)
+    sync(a, b, 'k')
+    t.same([read(a, 'k'), read(b, 'k'), a.cellsInUse === cells + 1], [value, value, inCell], `INCRBY ${delta}: ${value}, ${inCell ? 'in a cell' : 'an object'}, the same at the peer`)
+  }
+})
+
 t.test('DEL removes what it had seen, and only that', async t => {
   const { a, b, clock } = three()
   a.increment('k', 5n, 0)
