@@ -13,7 +13,7 @@ import { runMemory } from './memory.js'
 import { memoryBody } from './memory-report.js'
 import { runBenchmark } from './redis-benchmark.js'
 import { writeResults } from './results.js'
-import { onPath, redisVersion, startKeystone, startRedis, type BenchServer } from './servers.js'
+import { onPath, redisVersion, startFloor, startKeystone, startRedis, type BenchServer } from './servers.js'
 
 // `npm run bench`: SET, GET, INCR, MULTI/INCR/EXEC, HSET and SADD, 50 clients, pipeline 1
 // and 16, 100-byte values, random keys (fields, members) over a 100k keyspace, against
@@ -153,6 +153,44 @@ function clusterTable (cluster: Row[], single: Row[]): string {
   return lines.join('\n')
 }
 
+/** A P16 test on bench/floor-server.ts: the median of its runs, beside that test's row. */
+interface FloorRow { row: Row, floor: Measurement }
+
+const FLOOR_NOTE = 'The floor is bench/floor-server.ts: Node.js framing each RESP request and answering `:1`, with no command table, store or bookkeeping, under the same load (no prefill, for it keeps nothing), measured after the rows above. Keystone runs on the same event loop and sockets, so the floor bounds its ratio to Redis: the last column is how far above that bound Keystone\'s cost per request is.'
+
+/**
+ * The floor for each P16 test but MULTI (whose load checks replies): `repeat`
+ * runs, the median by throughput, against the row's Redis figures.
+ */
+async function floor (rows: Row[], o: ThroughputOptions, servers: BenchServer[]): Promise<FloorRow[]> {
+  const server = await startFloor()
+  servers.push(server)
+  const out: FloorRow[] = []
+  for (const row of rows) {
+    if (row.pipeline !== 16 || row.test === 'multi' || row.redis === null) continue
+    const requests = o.requestsFor(16)
+    await measure(server, o.loader, row.test, 16, Math.ceil(requests / 5))
+    const runs: Measurement[] = []
+    for (let i = 0; i < o.repeat; i++) runs.push(await measure(server, o.loader, row.test, 16, requests))
+    const median = medianRow(runs, []).keystone
+    process.stderr.write(`floor ${row.test.toUpperCase()} P16: ${int(median.opsPerSec)} ops/s\n`)
+    out.push({ row, floor: median })
+  }
+  return out
+}
+
+function floorTable (rows: FloorRow[]): string {
+  const lines = [
+    '| test | floor ops/s | floor CPU µs/op | floor ratio to redis | keystone ratio to redis | keystone CPU ratio to floor |',
+    '|---|---:|---:|---:|---:|---:|'
+  ]
+  for (const { row, floor: f } of rows) {
+    const r = row.redis as Measurement
+    lines.push(`| ${row.test.toUpperCase()} P16 | ${int(f.opsPerSec)} | ${f.cpuMicrosPerOp.toFixed(1)} | ${ratio(f.opsPerSec, r.opsPerSec)} | ${ratio(row.keystone.opsPerSec, r.opsPerSec)} | ${ratio(row.keystone.cpuMicrosPerOp, f.cpuMicrosPerOp)} |`)
+  }
+  return lines.join('\n')
+}
+
 /** Waits until MEMBERS at `node` lists `count` nodes, all up. */
 async function waitClusterUp (node: BenchServer, count: number): Promise<void> {
   const deadline = Date.now() + 30_000
@@ -240,6 +278,8 @@ async function throughput (o: ThroughputOptions, notes: string[], command: strin
       }
     }
 
+    const floorRows = redis !== null && loader === 'redis-benchmark' && pipelines.includes(16) ? await floor(rows, o, servers) : []
+
     const clusterRows: Row[] = []
     if (o.cluster && tests.includes('set')) {
       // The 3-node case: the same SET load at one node that replicates every write
@@ -268,6 +308,7 @@ async function throughput (o: ThroughputOptions, notes: string[], command: strin
     return [
       table(rows),
       '',
+      ...(floorRows.length > 0 ? [floorTable(floorRows), '', FLOOR_NOTE, ''] : []),
       ...(clusterRows.length > 0 ? [clusterTable(clusterRows, rows), ''] : []),
       ...targets(rows),
       ...(notes.length > 0 ? ['', ...notes.map(n => `Note: ${n}`)] : []),

@@ -33,7 +33,17 @@ function stopper (child: ChildProcess): () => Promise<void> {
  * (printed once a joining node has joined).
  */
 export function startKeystone (extraNodeArgs: string[] = [], serverArgs: string[] = [], env: Record<string, string> = {}): Promise<BenchServer> {
-  const child = spawn(process.execPath, [...extraNodeArgs, path.join(ROOT, 'bin', 'keystone-server'), '--port', '0', '--data-dir', '', ...serverArgs], {
+  return startNodeServer('keystone', [...extraNodeArgs, path.join(ROOT, 'bin', 'keystone-server'), '--port', '0', '--data-dir', '', ...serverArgs], env)
+}
+
+/** bench/floor-server.ts: Node.js framing RESP and answering `:1`, nothing more (the throughput section's floor). */
+export function startFloor (): Promise<BenchServer> {
+  return startNodeServer('floor', [path.join(ROOT, 'dist', 'bench', 'floor-server.js')])
+}
+
+/** A Node.js process that prints `listening on HOST:PORT` to stderr once it serves. */
+function startNodeServer (name: string, args: string[], env: Record<string, string> = {}): Promise<BenchServer> {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe']
@@ -49,9 +59,9 @@ export function startKeystone (extraNodeArgs: string[] = [], serverArgs: string[
       const m = /listening on (\S+):(\d+)/.exec(log)
       if (m === null) return
       found = true
-      resolve({ name: 'keystone', host: m[1] as string, port: Number(m[2]), pid: child.pid as number, stop: stopper(child) })
+      resolve({ name, host: m[1] as string, port: Number(m[2]), pid: child.pid as number, stop: stopper(child) })
     })
-    child.once('exit', code => { if (!found) reject(new Error(`keystone-server exited (${String(code)}) before listening:\n${log}`)) })
+    child.once('exit', code => { if (!found) reject(new Error(`${name} exited (${String(code)}) before listening:\n${log}`)) })
     child.once('error', reject)
   })
 }
