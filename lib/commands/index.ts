@@ -65,7 +65,7 @@ export interface Found { name: string, spec: CommandSpec }
  */
 const spellings = new WeakMap<CommandTable, Spellings>()
 
-/** A table's commands by spelling: as strings, and the short ones by their bytes (bySpelling). */
+/** A table's commands by spelling: as strings, and the short ones by their bytes (findBytes). */
 interface Spellings {
   readonly byText: Map<string, Found>
   /** Direct-mapped: a slot holds the last short spelling found that maps there. */

@@ -1,4 +1,4 @@
-import { type HybridClock, type Timestamp } from './clock.js'
+import type { HybridClock, Timestamp } from './clock.js'
 import { fieldKeyHash, type Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
 import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, ownFieldContribution, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
