@@ -79,7 +79,11 @@ interface SpelledAs { readonly lo: number, readonly hi: number, readonly length:
 const BYTES_NAME_MAX = 8
 const BYTES_SLOTS = 256
 
-/** The table of the last lookup and its spellings: one server's table, so the WeakMap is rarely asked. */
+/**
+ * The table of the last lookup and its spellings: one server's table, so the
+ * WeakMap is rarely asked. It keeps that one table alive after its node
+ * closes, until another table is looked up (tests start many nodes).
+ */
 let lastTable: CommandTable | null = null
 let lastSpellings: Spellings = { byText: new Map(), byBytes: [] }
 
@@ -121,7 +125,7 @@ function findBytes (table: CommandTable, name: Buffer): Found | undefined {
     else hi = (hi << 8) | (name[i] as number)
   }
   const slots = spellingsOf(table).byBytes
-  const slot = (Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) ^ name.length) >>> 24
+  const slot = Math.imul(lo ^ Math.imul(hi ^ name.length, 0x9e3779b1), 0x85ebca6b) >>> 24
   const hit = slots[slot]
   if (hit !== undefined && hit.lo === lo && hit.hi === hi && hit.length === name.length) return hit.found
   const found = find(table, text(name))

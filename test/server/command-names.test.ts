@@ -58,3 +58,25 @@ t.test('property: any spelling finds its command, a name one byte off finds none
   ), { numRuns: 200 })
   t.ok(requestsSent > 1000, `${requestsSent} requests, every reply as expected`)
 })
+
+t.test('names whose bytes differ from a command\'s only by a NUL, a leading zero byte or the high bit find none', async t => {
+  const node = await startNode(t)
+  const client = await connect(t, node)
+  const bytes = (...b: number[]): Buffer => Buffer.from(b)
+  const GET = [0x47, 0x45, 0x54]
+  const near: Buffer[] = [
+    bytes(0, ...GET), // the same packed number as GET: only the length tells them apart
+    bytes(...GET, 0),
+    bytes(0, 0, 0, 0, 0, ...GET), // 8 bytes: GET in the second number
+    bytes(0x47 | 0x80, 0x45, 0x54),
+    bytes(0x47, 0x45, 0x54 | 0x80),
+    Buffer.from('GETRANG\0', 'latin1'),
+    Buffer.from('\0ETRANGE', 'latin1')
+  ]
+  for (const name of near) {
+    // GET just before and after: its slot and its spelling are in the cache.
+    const replies = await Promise.all([client.call(['GET', 'k']), client.call([name, 'k']), client.call(['get', 'k'])])
+    t.same(replies.map(r => r instanceof RespError ? 'error' : plain(r)), [null, 'error', null], JSON.stringify(name.toString('latin1')))
+    t.match((replies[1] as RespError).message, /^ERR unknown command/, 'unknown command')
+  }
+})

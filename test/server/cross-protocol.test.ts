@@ -1,6 +1,7 @@
 import t from 'tap'
 import { KeystoneNode } from '../../lib/index.js'
 import { createLogger } from '../../lib/log.js'
+import { RespError } from '../../lib/protocol/reply-parser.js'
 import { connect, rawConnect, waitFor, type Teardown } from '../helpers/server.js'
 
 // PROTOCOL.md §Cross-protocol requests: `POST` or `Host:` as a command name
@@ -68,4 +69,16 @@ t.test('POST or Host as a key or value is just data', async t => {
   raw.send('Host x\r\nPING\r\n')
   await raw.until(r => r.toString('latin1').endsWith('+PONG\r\n'))
   t.match(raw.text, /^-ERR unknown command 'Host'/)
+})
+
+t.test('names one byte off POST or Host: are unknown commands, not HTTP', async t => {
+  const { node, warnings } = await watchedNode(t)
+  const client = await connect(t, node)
+  // 0x1a and ';' differ from ':' by one bit, '0' from 'O' by one more than case.
+  for (const name of ['HOST\x1a', 'host;', 'P0ST', 'POSt ', 'Hosts']) {
+    const reply = await client.call([Buffer.from(name, 'latin1'), 'x'])
+    t.ok(reply instanceof RespError && reply.message.startsWith('ERR unknown command'), `${JSON.stringify(name)}: unknown command`)
+  }
+  t.equal(await client.call(['PING']), 'PONG', 'the connection stays open')
+  t.equal(warnings.length, 0, 'no warning')
 })

@@ -106,6 +106,26 @@ t.test('a counter incremented in its cell leaves it past 2^53 and comes back bel
   }
 })
 
+t.test('an increment in a cell that no longer fits one moves the counter out: a logical clock of 2^32, a float', async t => {
+  const { a, b, clock } = three()
+  const cells = a.cellsInUse
+  a.increment('k', 1, 0)
+  t.equal(a.cellsInUse, cells + 1, 'in a cell')
+  // A peer's timestamp at this millisecond, far on in logical time: the next tick is 2^32.
+  a.clock.observe({ wall: a.clock.peek().wall, logical: 2 ** 32 - 1 })
+  a.increment('k', 1, 0)
+  t.equal(a.cellsInUse, cells, 'a logical clock of 2^32: an object')
+  t.equal(a.peek('k')?.counter?.contribs[0]?.logical, 2 ** 32, 'the clock kept whole')
+  t.equal(read(a, 'k'), '2') // not shipped: a counter state's encoding holds a logical clock in 32 bits (FORMAT.md §Counter state)
+  clock.now += 1 // the next millisecond: the logical clock starts again from 0
+  a.increment('f', 1, 0)
+  t.equal(a.cellsInUse, cells + 1, 'a new counter in a cell')
+  a.increment('f', 0, 0.5)
+  t.equal(a.cellsInUse, cells, 'INCRBYFLOAT: an object')
+  sync(a, b, 'f')
+  t.same([read(a, 'f'), read(b, 'f')], ['1.5', '1.5'])
+})
+
 t.test('DEL removes what it had seen, and only that', async t => {
   const { a, b, clock } = three()
   a.increment('k', 5n, 0)

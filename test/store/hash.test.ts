@@ -675,3 +675,22 @@ t.test('HINCRBY on a key whose set was deleted starts a hash holding none of the
   t.equal(recomputed(a), a.digest.rootHex(), 'the digest is the one computed from nothing')
   t.equal(a.digest.rootHex(), b.digest.rootHex())
 })
+
+t.test('an HSET or SADD naming a field more than once tells the listeners each field once, in order, past the length where the list keeps a Set too', async t => {
+  const clock = { now: 1_700_000_000_000 }
+  const store = replica('n1', clock)
+  const told: string[][] = []
+  store.onWrite((_key, _entry, local, fields) => { if (local) told.push([...(fields ?? [])]) })
+  const names = Array.from({ length: 12 }, (_, i) => `m${i}`)
+  // Repeats before and after the 9th name, where Changed starts keeping a Set.
+  const sent = [...names.slice(0, 5), 'm0', ...names.slice(5), 'm3', 'm11', 'm7']
+  t.equal(store.sadd('s', sent), 12, 'twelve members added, each once')
+  t.same(told.pop(), names, 'the listeners told of each once, in the order first named')
+  t.equal(store.sadd('s', ['m2', 'm2', 'new', 'm2']), 1)
+  t.same(told.pop(), ['m2', 'new'])
+  const pairs: Array<[string, Buffer]> = [...names.map((n, i): [string, Buffer] => [n, Buffer.from(`v${i}`)]), ['m1', Buffer.from('last')], ['m10', Buffer.from('again')]]
+  t.equal(store.hset('h', pairs), 12, 'twelve fields new')
+  t.same(told.pop(), names, 'each field once, in order')
+  const fields = hgetall(store, 'h')
+  t.same([fields.m1, fields.m10, fields.m2], ['last', 'again', 'v2'], 'the last value of a field named twice wins')
+})
