@@ -156,7 +156,7 @@ function clusterTable (cluster: Row[], single: Row[]): string {
 /** A P16 test on bench/floor-server.ts: the median of its runs, beside that test's row. */
 interface FloorRow { row: Row, floor: Measurement }
 
-const FLOOR_NOTE = 'The floor is bench/floor-server.ts: Node.js framing each RESP request and answering `:1`, with no command table, store or bookkeeping, under the same load (no prefill, for it keeps nothing), measured after the rows above. Keystone runs on the same event loop and sockets, so the floor bounds its ratio to Redis: the last column is how far above that bound Keystone\'s cost per request is.'
+const FLOOR_NOTE = 'The floor is bench/floor-server.ts: Node.js framing each RESP request and answering `:1`, with no command table, store or bookkeeping, under the same load (no prefill, for it keeps nothing), measured after the rows above (so its ratio to Redis mixes two moments of the machine). An estimate of what a server on Node\'s event loop and sockets can do under this load, not a bound: Keystone is that and its own work besides, and the last column is how many times the floor\'s cost per request Keystone\'s is.'
 
 /**
  * The floor for each P16 test but MULTI (whose load checks replies): `repeat`
