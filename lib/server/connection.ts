@@ -88,7 +88,7 @@ export class Connection implements CommandContext {
   /** The client half-closed: run what it sent, send every reply, then close (PROTOCOL.md §End of input). */
   private inputEnded = false
   /** Requests parsed and not yet run (nextRequest), from `aheadAt` on; the keys among them, for Store.warm. */
-  private ahead: Array<Buffer[] | ProtocolError> = []
+  private readonly ahead: Array<Buffer[] | ProtocolError> = []
   private aheadAt = 0
   private readonly aheadKeys: Buffer[] = []
 
@@ -211,7 +211,8 @@ export class Connection implements CommandContext {
   private nextRequest (): Buffer[] | ProtocolError | null {
     if (this.aheadAt < this.ahead.length) return this.ahead[this.aheadAt++] as Buffer[] | ProtocolError
     if (!this.session.authenticated) return this.parser.next()
-    const ahead: Array<Buffer[] | ProtocolError> = []
+    const ahead = this.ahead // every request in it has run: refilled, not made anew per batch
+    ahead.length = 0
     const keys = this.aheadKeys
     for (let n = 0; n < READ_AHEAD; n++) {
       const request = this.parser.next()
@@ -222,13 +223,12 @@ export class Connection implements CommandContext {
     }
     if (keys.length > 1) this.node.store.warm(keys)
     keys.length = 0
-    this.ahead = ahead
     this.aheadAt = 0
     return ahead.length > 0 ? this.ahead[this.aheadAt++] as Buffer[] | ProtocolError : null
   }
 
   private dropAhead (): void {
-    this.ahead = []
+    this.ahead.length = 0
     this.aheadAt = 0
   }
 

@@ -142,8 +142,12 @@ function isUint32 (n: number): boolean {
  */
 function cellContribution (e: Entry): Contribution | undefined {
   const c = e.counter === undefined || e.hash !== undefined || e.value === null ? undefined : soleContribution(e.counter)
-  if (c === undefined || typeof c.total !== 'number' || !Number.isSafeInteger(c.total) || c.ftotal !== 0 || !isUint32(c.epochLogical) || !isUint32(c.logical)) return undefined
-  return c
+  return c !== undefined && fitsCell(c) ? c : undefined
+}
+
+/** Whether a cell holds the contribution's numbers exactly: an integer total a double holds, no float part, 32-bit logical clocks. */
+function fitsCell (c: Contribution): boolean {
+  return typeof c.total === 'number' && Number.isSafeInteger(c.total) && c.ftotal === 0 && isUint32(c.epochLogical) && isUint32(c.logical)
 }
 
 /** Where a counter cell's contribution starts after its key of `keyLength` bytes: 8-aligned, as the cell is. */
@@ -206,7 +210,7 @@ export class Cells {
       const o = at + HEADER + contributionAt(key.length)
       chunk.f64[(o >>> 3) + C_EPOCH_WALL] = counted.epochWall
       chunk.f64[(o >>> 3) + C_WALL] = counted.wall
-      chunk.f64[(o >>> 3) + C_TOTAL] = counted.total as number
+      chunk.f64[(o >>> 3) + C_TOTAL] = counted.total as number // a number: fitsCell
       chunk.u32[(o >>> 2) + C_EPOCH_LOGICAL] = counted.epochLogical
       chunk.u32[(o >>> 2) + C_LOGICAL] = counted.logical
       chunk.u16[(o >>> 1) + C_NODE] = writer
@@ -269,7 +273,7 @@ export class Cells {
    * or the contribution no longer fits one (store() then moves it).
    */
   updateContribution (id: number, c: Contribution): boolean {
-    if (typeof c.total !== 'number' || !Number.isSafeInteger(c.total) || c.ftotal !== 0 || !isUint32(c.logical)) return false
+    if (!fitsCell(c)) return false
     const sizeClass = this.classOfCell(id)
     const index = id >>> CLASS_BITS
     const chunk = sizeClass.chunkOf(index)
@@ -277,7 +281,7 @@ export class Cells {
     if (chunk.bytes[at + VALUE_LENGTH] !== COUNTER) return false
     const o = at + HEADER + contributionAt(chunk.bytes[at + KEY_LENGTH] as number)
     chunk.f64[(o >>> 3) + C_WALL] = c.wall
-    chunk.f64[(o >>> 3) + C_TOTAL] = c.total
+    chunk.f64[(o >>> 3) + C_TOTAL] = c.total as number // a number: fitsCell
     chunk.u32[(o >>> 2) + C_LOGICAL] = c.logical
     return true
   }
@@ -326,6 +330,11 @@ export class Cells {
     this.classOfCell(id).release(id >>> CLASS_BITS)
   }
 
+  /**
+   * The class of cell `id`. Each method finds its cell's chunk and offset from
+   * it in place, in the same four lines, not through helpers: a chunk helper
+   * and an offset helper made a warm INCR 3 to 6% slower in-process.
+   */
   private classOfCell (id: number): SizeClass {
     return this.classes[id & CLASS_MASK] as SizeClass
   }

@@ -329,11 +329,12 @@ export class KeyTable {
   /**
    * Reads the key's first slot alone (Store.warm's pass before warm()): the
    * slots' misses for every key of a batch first, then, in warm(), the cells
-   * they name, instead of one key's slot and then its cell.
+   * they name, instead of one key's slot and then its cell. Not in a table
+   * placed by the keyed hash, as warm().
    */
   warmSlot (h: number): number {
     const bucket = this.buckets[h & (DIGEST_BUCKETS - 1)]
-    return bucket === undefined ? 0 : bucket.slots[home(h, bucket.mask) * 2 + 1] as number
+    return bucket === undefined || bucket.keyed ? 0 : bucket.slots[home(h, bucket.mask) * 2 + 1] as number
   }
 
   /** Slots a lookup of the key reads (tests: keys made to share keyHash must not share a probe). */

@@ -73,7 +73,7 @@ export class Store {
 
   /** Every key's entry: objects, or cells for small plain values, tombstones and counters of one contribution (key-table.ts, cells.ts). */
   private readonly table = new KeyTable()
-  /** warm()'s key hashes, between its two passes. */
+  /** warm()'s key hashes, between its passes. */
   private readonly warmHashes: number[] = []
   /** Entries holding a value (expired ones included until they are reclaimed). */
   private valueCount = 0
@@ -399,8 +399,9 @@ export class Store {
     if (previous !== undefined && counter !== undefined && mine !== undefined) {
       // The common case, a counter incremented again here: its contribution
       // changes in place, so no entry or state becomes old-generation garbage
-      // (see install()), and the digest replaces that contribution's hash alone.
-      // The table stores it again: a counter read out of a cell is a copy.
+      // (see installState()), and the digest replaces that contribution's hash alone.
+      // A counter read out of a cell is a copy: the cell takes the new numbers
+      // (setContribution), or the table stores the entry again if they no longer fit one.
       this.digest.toggleContribution(h, mine)
       addInPlace(mine, this.clock.tick(), delta, fdelta)
       this.digest.toggleContribution(h, mine)
