@@ -3,6 +3,7 @@ import { errorText } from '../commands/errors.js'
 import { array, command, type Encoded } from '../protocol/reply.js'
 import { RespError, type RespValue } from '../protocol/reply-parser.js'
 import { parseInteger } from '../protocol/request-parser.js'
+import { MAX_LOGICAL } from '../store/clock.js'
 import { DIGEST_BYTES, LEAVES } from '../store/digest.js'
 import { compareVersions, type Entry, type Version } from '../store/entry.js'
 import { BUCKETS, type Store } from '../store/store.js'
@@ -103,6 +104,12 @@ function decimal (field: RespValue | undefined): number {
   return n
 }
 
+function logicalDecimal (field: RespValue | undefined): number {
+  const n = decimal(field)
+  if (n > MAX_LOGICAL) throw new Error('ENTRIES: a logical count past 32 bits in an entry')
+  return n
+}
+
 /** Decodes an ENTRIES reply into entries (values are views into the reply: the store copies them). */
 function decodeEntries (reply: RespValue): Array<[string, Entry]> {
   if (reply instanceof RespError) throw new Error(`ENTRIES: the peer answered ${reply.message}`)
@@ -124,7 +131,7 @@ function decodeEntries (reply: RespValue): Array<[string, Entry]> {
     if (counter !== undefined) value = counter.base // the store works the value out again
     if (hash !== undefined) value = hash.live > 0 ? HASH_VALUE : null
     // A hash keeps its expiry with no field present: its fields may come back (PROTOCOL.md §Hashes).
-    const entry: Entry = { wall: decimal(reply[i + 1]), logical: decimal(reply[i + 2]), node: id, expiresAt: value === null && hash === undefined ? 0 : expiresAt, value }
+    const entry: Entry = { wall: decimal(reply[i + 1]), logical: logicalDecimal(reply[i + 2]), node: id, expiresAt: value === null && hash === undefined ? 0 : expiresAt, value }
     if (counter !== undefined) entry.counter = counter
     if (hash !== undefined) entry.hash = hash
     out.push([key.toString('latin1'), entry])

@@ -6,7 +6,7 @@ import { array, bulk, bulkArray, integer, OK, type Encoded } from '../protocol/r
 import { BUCKETS } from '../store/store.js'
 import { MAX_GOSSIP_MEMBERS, type Cluster } from './cluster.js'
 import type { Entry } from '../store/entry.js'
-import { decodeEntry, forEachMreplEntry, integerField, MREPL_FIELDS, NODE_ID, nodeField } from './entry-codec.js'
+import { decodeEntry, forEachMreplEntry, integerField, logicalField, MREPL_FIELDS, NODE_ID, nodeField } from './entry-codec.js'
 import { membersReply } from './info.js'
 import { bucketArg, entriesReply, maskArg, MAX_ENTRY_BUCKETS, MAX_LEAF_BUCKETS } from './anti-entropy.js'
 import { encodePage, page, PAGE_BUCKETS } from './sync.js'
@@ -195,7 +195,7 @@ export function clusterCommands (cluster: Cluster): CommandTable {
     if (args.length > 5) throw new CommandError(ERRORS.syntax)
     const node = nodeField(args[1])
     const wall = integerField(args[2], 'wall')
-    const logical = integerField(args[3], 'logical')
+    const logical = logicalField(args[3])
     const age = args[4] === undefined ? 0 : integerField(args[4], 'age')
     cluster.convergence.stableFrom(ctx.session, node, { wall, logical }, age)
     return OK

@@ -3,6 +3,7 @@ import { errorText } from '../commands/errors.js'
 import { bulk, type Encoded } from '../protocol/reply.js'
 import { parseInteger } from '../protocol/request-parser.js'
 import { copyBytes } from '../store/bytes.js'
+import { MAX_LOGICAL } from '../store/clock.js'
 import { decodeState, encodedSize, encodeState } from '../store/counter-codec.js'
 import { HASH_VALUE, type Entry } from '../store/entry.js'
 import { decodeHash, encodedHashSize, encodeHash, hashBytes, isHashBytes } from '../store/hash-codec.js'
@@ -186,6 +187,13 @@ export function integerField (arg: Buffer | undefined, what: string): number {
   return n
 }
 
+/** A version's logical count: an integerField that fits the 32 bits every encoding holds it in (clock.ts MAX_LOGICAL). */
+export function logicalField (arg: Buffer | undefined): number {
+  const n = integerField(arg, 'logical')
+  if (n > MAX_LOGICAL) throw new CommandError(errorText('invalidEntryField', 'logical'))
+  return n
+}
+
 /** The last node id decoded: every REPL from one peer carries the same one. */
 let lastNode: { bytes: Buffer, text: string } | null = null
 
@@ -205,7 +213,7 @@ export function decodeEntry (args: Buffer[], at: number, value: Buffer | null): 
     key: keyOf(args[at]),
     entry: {
       wall: integerField(args[at + 1], 'wall'),
-      logical: integerField(args[at + 2], 'logical'),
+      logical: logicalField(args[at + 2]),
       node,
       expiresAt: integerField(args[at + 4], 'expiresAt'),
       value
@@ -229,7 +237,7 @@ export function forEachMreplEntry (args: Buffer[], into: Entry, apply: (key: str
     const op = args[at] as Buffer
     if (op.length !== 1 || (op[0] !== OP_SET && op[0] !== OP_DELETE && op[0] !== OP_COUNTER && op[0] !== OP_HASH)) throw new CommandError(errorText('invalidEntryField', 'op'))
     into.wall = integerField(args[at + 2], 'wall')
-    into.logical = integerField(args[at + 3], 'logical')
+    into.logical = logicalField(args[at + 3])
     const expiresAt = integerField(args[at + 4], 'expiresAt')
     const field = args[at + 5] as Buffer
     into.node = writer

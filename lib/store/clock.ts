@@ -10,6 +10,22 @@ export interface Timestamp {
   logical: number
 }
 
+/**
+ * The largest logical count a timestamp carries: every encoding holds it in 32
+ * bits (FORMAT.md, the cells). The wire refuses a larger one, and a local
+ * timestamp that would pass it takes the next millisecond instead (successor).
+ */
+export const MAX_LOGICAL = 0xffffffff
+
+/**
+ * The smallest timestamp after `ts`: the next logical count, or the next
+ * millisecond at count 0 once the count is at MAX_LOGICAL. So a run of local
+ * writes after a peer's timestamp far on in logical time stays encodable.
+ */
+export function successor (ts: Timestamp): Timestamp {
+  return ts.logical < MAX_LOGICAL ? { wall: ts.wall, logical: ts.logical + 1 } : { wall: ts.wall + 1, logical: 0 }
+}
+
 /** How far ahead of our wall clock a received timestamp may be before we refuse to follow it. */
 export const DEFAULT_MAX_DRIFT_MS = 60_000
 
@@ -42,8 +58,11 @@ export class HybridClock {
     if (now > this.wall) {
       this.wall = now
       this.logical = 0
-    } else {
+    } else if (this.logical < MAX_LOGICAL) {
       this.logical++
+    } else { // successor(): the count is full, the next millisecond begins
+      this.wall++
+      this.logical = 0
     }
     return { wall: this.wall, logical: this.logical }
   }
@@ -67,6 +86,11 @@ export class HybridClock {
   peek (): Timestamp {
     return { wall: this.wall, logical: this.logical }
   }
+}
+
+/** Whether `wall` can be a timestamp's: a whole millisecond, not negative (NaN or a fraction would break the total order). */
+export function isWall (wall: number): boolean {
+  return Number.isSafeInteger(wall) && wall >= 0
 }
 
 export function compareTimestamps (a: Timestamp, b: Timestamp): number {

@@ -1,3 +1,4 @@
+import { isWall } from './clock.js'
 import { canonical } from './numbers.js'
 import { compareIdentity, type Contribution, type CounterState } from './counter.js'
 
@@ -83,6 +84,7 @@ export function decodeState (b: Buffer): CounterState | string {
           total: canonical(BigInt(total))
         }
         o += FIXED + totalLength
+        if (!isWall(c.epochWall) || !isWall(c.wall)) return 'a bad version' // as a hash field's (hash-codec.ts)
         if (list.length > 0 && compareIdentity(list[list.length - 1] as Contribution, c) >= 0) return 'contributions out of order'
         list.push(c)
       }

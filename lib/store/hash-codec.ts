@@ -1,5 +1,5 @@
 import { decodeState, encodedSize as counterSize, encodeState } from './counter-codec.js'
-import type { Version } from './clock.js'
+import { isWall, type Version } from './clock.js'
 import type { Contribution } from './counter.js'
 import { baseField, fieldOf, ownRecord, plainValue, present, type Field, type HashState } from './hash.js'
 
@@ -174,8 +174,9 @@ export function decodeHash (b: Buffer): HashState | string {
       const v = { node, wall: b.readDoubleLE(o + 2), logical: b.readUInt32LE(o + 10) }
       o += VERSION_BYTES
       // A wall that is no whole ms (NaN above all) would break the versions' total
-      // order, and a logical at its maximum would overflow the next local write's.
-      if (!Number.isSafeInteger(v.wall) || v.wall < 0 || v.logical === 0xffffffff) return 'a bad version'
+      // order. Any 32-bit logical will do: a local write after one at the maximum
+      // takes the next millisecond (clock.ts successor).
+      if (!isWall(v.wall)) return 'a bad version'
       return v
     }
     const hasCut = b[o++]

@@ -1,4 +1,4 @@
-import type { HybridClock, Timestamp } from './clock.js'
+import { successor, type HybridClock, type Timestamp } from './clock.js'
 import { fieldKeyHash, type Digest } from './digest.js'
 import { compareVersions, HASH_VALUE, type Entry, type Version } from './entry.js'
 import { addMember, collectField, cutField, expireField, fieldBytes, incrementField, joinField, newestInField, newestWrite, newHash, ownFieldContribution, present, removeField, sameField, setField, type Field, type HashState } from './hash.js'
@@ -98,7 +98,10 @@ export class HashKeys {
       // Read here, not in compareTimestamps: its reads see every kind of object, too many for V8 to read them fast there.
       const wall = after.wall
       const logical = after.logical
-      if (wall > ts.wall || (wall === ts.wall && logical >= ts.logical)) return { wall, logical: logical + 1, node: this.s.nodeId() }
+      if (wall > ts.wall || (wall === ts.wall && logical >= ts.logical)) {
+        const next = successor(after)
+        return { wall: next.wall, logical: next.logical, node: this.s.nodeId() }
+      }
     }
     return { wall: ts.wall, logical: ts.logical, node: this.s.nodeId() }
   }

@@ -1,4 +1,4 @@
-import { compareTimestamps, HybridClock, type Timestamp } from './clock.js'
+import { compareTimestamps, HybridClock, successor, type Timestamp } from './clock.js'
 import { Digest, DIGEST_BUCKETS, keyHash, keyHashOfBytes, leafOf } from './digest.js'
 import type { Int } from './numbers.js'
 import { addInPlace, collect, expire, increment, isPlain, join, newestContribution, plainState, ownContribution, rebase, sameState, valueInto, valueOf, type CounterState, type Side } from './counter.js'
@@ -418,7 +418,7 @@ export class Store {
       // Over a deleted hash: a counter is a new type for the key, so it needs a
       // key version above the hash's (PROTOCOL.md §Hashes, one key, two types).
       const ts = above(newestInHash(previous.hash), this.clock.tick())
-      const v = compareTimestamps(previous, ts) >= 0 ? { wall: previous.wall, logical: previous.logical + 1 } : ts
+      const v = compareTimestamps(previous, ts) >= 0 ? successor(previous) : ts
       side = { wall: v.wall, logical: v.logical, node: this.nodeId, expiresAt: 0, state: plainState(null) }
     } else {
       side = sideOf(previous, now)
@@ -572,7 +572,7 @@ export class Store {
     // PROTOCOL.md §Versions: a write always outranks the version it replaces, even
     // one from a peer whose clock runs too far ahead for our clock to follow.
     if (previous !== undefined && compareTimestamps(previous, ts) >= 0) {
-      ts = { wall: previous.wall, logical: previous.logical + 1 }
+      ts = successor(previous)
     }
     if (isHash(previous)) ts = above(newestInHash(previous.hash), ts) // PROTOCOL.md §Hashes: over every field it replaces
     if (previous?.counter !== undefined) { // PROTOCOL.md §Counters: a new base that has seen every contribution here
@@ -695,7 +695,7 @@ export class Store {
 
 /** `ts`, or just above `floor` when `floor` is not below it. */
 function above (floor: Timestamp | undefined, ts: Timestamp): Timestamp {
-  return floor !== undefined && compareTimestamps(floor, ts) >= 0 ? { wall: floor.wall, logical: floor.logical + 1 } : ts
+  return floor !== undefined && compareTimestamps(floor, ts) >= 0 ? successor(floor) : ts
 }
 
 /** A key's state as the join sees it; a base that has expired by `now` is gone already. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { KeystoneNode } from '../../lib/node.js'
 import { silentLogger } from '../../lib/log.js'
-import { caller, connect, rawConnect, startNode } from '../helpers/server.js'
+import { caller, connect, rawConnect, startNode, tempDir } from '../helpers/server.js'
 
 // PROTOCOL.md §Peer links, §GOSSIP, §REPL, §MREPL, §SYNCED: the commands peers
 // send each other, sent by hand.
@@ -185,4 +185,35 @@ t.test('a link whose first peer commands arrive past the failure timeout after i
   t.equal(await call('GET', 'held'), null, 'the held MREPL wrote nothing')
   t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a link that speaks at once is a peer')
   t.equal(await call('MREPL', WRITER, 'S', 'fresh', String(Date.now()), '0', '0', 'v'), 1, 'and carries writes')
+})
+
+t.test('a logical count must fit 32 bits; writes after a peer\'s at the maximum take the next millisecond, and are logged and replayed', async t => {
+  const dir = tempDir(t)
+  const node = await startNode(t, { dataDir: dir })
+  const call = caller(await connect(t, node))
+  t.ok(Array.isArray(await call('GOSSIP', NOWHERE, WRITER, 'up')), 'a peer link now')
+  const wall = String(Date.now() + 2000) // ahead of the node's clock, within the drift bound: it follows
+  const past = String(2 ** 32)
+  t.equal(String(await call('REPL', 'k', wall, past, WRITER, '0', 'v')), 'ERR invalid logical in entry', 'REPL: 2^32')
+  t.equal(String(await call('MREPL', WRITER, 'S', 'k', wall, past, '0', 'v')), 'ERR invalid logical in entry', 'MREPL: 2^32')
+  t.equal(String(await call('STABLE', WRITER, wall, past)), 'ERR invalid logical in entry', 'STABLE: 2^32')
+  t.equal(await call('GET', 'k'), null, 'nothing written')
+
+  const max = String(2 ** 32 - 1)
+  t.equal(await call('REPL', 'k', wall, max, WRITER, '0', 'v'), 'OK', 'the largest count 32 bits hold')
+  for (const key of ['c', 'h', 's']) t.equal(await call('REPL', key, wall, max, WRITER, '0'), 'OK', `a delete of ${key}`)
+  // Each write outranks the peer's version: (wall, 2^32 - 1) is followed by (wall + 1, 0), which
+  // the log holds in its 32 bits (it threw on 2^32 before, after the store had changed).
+  t.equal(await call('SET', 'k', 'mine'), 'OK')
+  t.equal(await call('INCR', 'c'), 1)
+  t.equal(await call('INCR', 'c'), 2)
+  t.equal(await call('HSET', 'h', 'f', 'v'), 1)
+  t.equal(await call('SADD', 's', 'm'), 1)
+  for (const key of ['k', 'h', 's']) t.equal(node.store.peek(key)?.wall, Number(wall) + 1, `the write of ${key} over the peer's: the next millisecond`)
+  t.equal(node.store.peek('c')?.counter?.contribs[0]?.wall, Number(wall) + 1, 'the increments too (a counter keeps them in its contribution)')
+  await node.close()
+
+  const again = await startNode(t, { dataDir: dir })
+  const after = caller(await connect(t, again))
+  t.same(await Promise.all([after('GET', 'k'), after('GET', 'c'), after('HGET', 'h', 'f'), after('SMEMBERS', 's')]), ['mine', '2', 'v', ['m']], 'every write replayed from the log')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DEFAULT_MAX_DRIFT_MS, HybridClock, compareTimestamps, type Timestamp } from '../../lib/store/clock.js'
+import { DEFAULT_MAX_DRIFT_MS, HybridClock, MAX_LOGICAL, compareTimestamps, isWall, successor, type Timestamp } from '../../lib/store/clock.js'
 
 function fakeClock (start: number, maxDriftMs?: number): { clock: HybridClock, set: (ms: number) => void } {
   let now = start
@@ -35,6 +35,23 @@ t.test('monotonic when the physical clock goes backwards', async t => {
   t.same(seen[1], { wall: 5000, logical: 1 }, 'the wall part stays at the highest time seen')
   t.same(seen[5], { wall: 5001, logical: 0 }, 'and follows the physical clock again once it passes it')
   t.same(seen[7], { wall: 5001, logical: 2 })
+})
+
+t.test('a logical count at its 32-bit maximum goes on in the next millisecond', async t => {
+  t.same(successor({ wall: 7, logical: 3 }), { wall: 7, logical: 4 })
+  t.same(successor({ wall: 7, logical: MAX_LOGICAL - 1 }), { wall: 7, logical: MAX_LOGICAL }, 'up to the maximum')
+  t.same(successor({ wall: 7, logical: MAX_LOGICAL }), { wall: 8, logical: 0 }, 'then the next millisecond')
+  const { clock } = fakeClock(1000)
+  clock.tick()
+  clock.observe({ wall: 1000, logical: MAX_LOGICAL - 1 }) // a peer far on in logical time, this millisecond
+  const ts = [clock.tick(), clock.tick(), clock.tick()]
+  t.same(ts, [{ wall: 1000, logical: MAX_LOGICAL }, { wall: 1001, logical: 0 }, { wall: 1001, logical: 1 }], 'tick never passes 32 bits')
+  t.ok(compareTimestamps(ts[1] as Timestamp, ts[0] as Timestamp) > 0, 'and still goes up')
+})
+
+t.test('isWall: a whole, non-negative millisecond', async t => {
+  t.same([0, 1, Date.now()].map(isWall), [true, true, true])
+  t.same([-1, 1.5, NaN, Infinity, 2 ** 53].map(isWall), [false, false, false, false, false])
 })
 
 t.test('observe moves the clock past a remote timestamp', async t => {

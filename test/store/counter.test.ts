@@ -106,24 +106,39 @@ t.test('a counter incremented in its cell leaves it past 2^53 and comes back bel
   }
 })
 
-t.test('an increment in a cell that no longer fits one moves the counter out: a logical clock of 2^32, a float', async t => {
+t.test('after a peer\'s timestamp at the 32-bit logical maximum, an increment takes the next millisecond; a float moves a counter out of its cell', async t => {
   const { a, b, clock } = three()
   const cells = a.cellsInUse
   a.increment('k', 1, 0)
   t.equal(a.cellsInUse, cells + 1, 'in a cell')
-  // A peer's timestamp at this millisecond, far on in logical time: the next tick is 2^32.
+  // A peer's timestamp at this millisecond, at the largest logical count 32 bits hold.
   a.clock.observe({ wall: a.clock.peek().wall, logical: 2 ** 32 - 1 })
   a.increment('k', 1, 0)
-  t.equal(a.cellsInUse, cells, 'a logical clock of 2^32: an object')
-  t.equal(a.peek('k')?.counter?.contribs[0]?.logical, 2 ** 32, 'the clock kept whole')
-  t.equal(read(a, 'k'), '2') // not shipped: a counter state's encoding holds a logical clock in 32 bits (FORMAT.md §Counter state)
-  clock.now += 1 // the next millisecond: the logical clock starts again from 0
+  const mine = a.peek('k')?.counter?.contribs[0]
+  t.same([mine?.wall, mine?.logical], [clock.now + 1, 0], 'the next millisecond, count 0 (clock.ts successor)')
+  t.equal(a.cellsInUse, cells + 1, 'still in its cell')
+  sync(a, b, 'k') // encodable: FORMAT.md §Counter state holds a logical count in 32 bits
+  t.same([read(a, 'k'), read(b, 'k')], ['2', '2'])
+  clock.now += 2 // past the millisecond the clock moved to
   a.increment('f', 1, 0)
-  t.equal(a.cellsInUse, cells + 1, 'a new counter in a cell')
+  t.equal(a.cellsInUse, cells + 2, 'a new counter in a cell')
   a.increment('f', 0, 0.5)
-  t.equal(a.cellsInUse, cells, 'INCRBYFLOAT: an object')
+  t.equal(a.cellsInUse, cells + 1, 'INCRBYFLOAT: an object')
   sync(a, b, 'f')
   t.same([read(a, 'f'), read(b, 'f')], ['1.5', '1.5'])
+})
+
+t.test('a counter state from a peer with an impossible wall is refused', async t => {
+  const good = encodeState({ base: null, contribs: [{ node: 'n1', epochWall: T0, epochLogical: 0, wall: T0, logical: 0, total: 1, ftotal: 0 }], seen: [] })
+  t.not(typeof decodeState(good), 'string')
+  // u8 format, u8 flags, u16 count, u8 id length, 'n1', then the epoch wall (f64) at 7 and the wall (f64) at 19.
+  for (const [at, what] of [[7, 'epoch wall'], [19, 'wall']] as const) {
+    for (const bad of [NaN, -1, 1.5]) {
+      const b = Buffer.from(good)
+      b.writeDoubleLE(bad, at)
+      t.equal(decodeState(b), 'a bad version', `${what} ${bad}`)
+    }
+  }
 })
 
 t.test('DEL removes what it had seen, and only that', async t => {
